@@ -1,0 +1,21 @@
+"""Storage: the engine factory, models, migrations, and the queries pages and CLIs use."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from db.engine import get_engine, read_connection, write_transaction
+from db.migrate import upgrade
+
+__all__ = ["open_database", "get_engine", "read_connection", "write_transaction"]
+
+_migrated: set[str] = set()
+
+
+def open_database(url: str) -> Engine:
+    """The engine for ``url`` with migrations applied (once per process)."""
+    engine = get_engine(url)
+    if url not in _migrated:
+        upgrade(engine)
+        _migrated.add(url)
+    return engine

@@ -1,0 +1,95 @@
+"""The one place that maps Graph JSON to database rows.
+
+Sign-ins arrive in the thousands per second, so this is plain dict access on ``json.loads`` output:
+no SDK models on this path (REFERENCE.md: model parsing manages ~220 objects/s).
+"""
+
+from __future__ import annotations
+
+import orjson
+from datetime import datetime, timezone
+from typing import Any
+
+SIGNIN_COLUMNS = (
+    "id", "tenant_id", "created_at", "user_principal_name", "user_display_name", "user_id",
+    "app_display_name", "app_id", "ip_address", "country", "city", "error_code", "failure_reason",
+    "conditional_access_status", "is_interactive", "authentication_requirement",
+    "cross_tenant_access_type", "home_tenant_id", "raw",
+)
+
+
+class MalformedObject(ValueError):
+    """A Graph object lacks what we need to store it (e.g. a sign-in without id)."""
+
+
+def parse_graph_datetime(value: str) -> datetime:
+    """Graph timestamps ('2026-11-21T10:00:00Z', with 0-7 fractional digits) as naive UTC."""
+    text = value.strip()
+    if text.endswith("Z") or text.endswith("z"):
+        text = text[:-1]
+    if "." in text:
+        head, _, frac = text.partition(".")
+        digits = "".join(ch for ch in frac if ch.isdigit())
+        tail = frac[len(digits):]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def graph_datetime(value: datetime) -> str:
+    """Naive-UTC datetime → Graph's ISO form with a Z."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def signin_row(tenant_id: str, obj: dict[str, Any]) -> tuple:
+    """One sign-in object → a tuple in :data:`SIGNIN_COLUMNS` order."""
+    try:
+        signin_id = obj["id"]
+        created = parse_graph_datetime(obj["createdDateTime"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise MalformedObject(f"sign-in without a usable id/createdDateTime ({error})") from None
+    status = obj.get("status") or {}
+    location = obj.get("location") or {}
+    error_code = status.get("errorCode") if isinstance(status, dict) else None
+    # `status: {}` happens in real data: no errorCode means success.
+    try:
+        error_code = int(error_code or 0)
+    except (TypeError, ValueError):
+        error_code = -1
+    is_interactive = obj.get("isInteractive")
+    return (
+        str(signin_id),
+        tenant_id,
+        created,
+        _text(obj.get("userPrincipalName")),
+        _text(obj.get("userDisplayName")),
+        _text(obj.get("userId")),
+        _text(obj.get("appDisplayName")),
+        _text(obj.get("appId")),
+        _text(obj.get("ipAddress")),
+        _text(location.get("countryOrRegion")) if isinstance(location, dict) else "",
+        _text(location.get("city")) if isinstance(location, dict) else "",
+        error_code,
+        _text(status.get("failureReason")) if isinstance(status, dict) else "",
+        _text(obj.get("conditionalAccessStatus")),
+        True if is_interactive is None else bool(is_interactive),
+        _text(obj.get("authenticationRequirement")),
+        _text(obj.get("crossTenantAccessType")),
+        _text(obj.get("homeTenantId")),
+        orjson.dumps(obj).decode(),
+    )
+
+
+def object_id(kind: str, obj: dict[str, Any]) -> str:
+    """The id under which a non-sign-in object is kept (some kinds have none of their own)."""
+    for key in ("id", "ClientId", "customerId", "userPrincipalName"):
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return kind

@@ -1,0 +1,180 @@
+"""One settings object for every process (dashboard, collectors, CLIs).
+
+Values come from the environment (prefix ``PERIMETER_``) or a local ``.env`` file. With no Graph
+credentials Perimeter runs in demo mode against the simulator. A bad value stops start-up with one
+line naming the setting: see :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "PERIMETER_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The demo MSP's fixed identity. Kept here (not imported from simulator/) so that a production
+# process never imports the simulator; tests assert these equal simulator.demo's constants.
+DEMO_MSP_TENANT_ID = "6f1c3b52-7d0e-4a8b-9c21-5e4d3a2b1c00"
+DEMO_SIMULATOR_URL = "http://127.0.0.1:8765"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is one line meant for a person."""
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage ---
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'data' / 'perimeter.db'}",
+        description="SQLAlchemy URL; SQLite file by default, any other URL (PostgreSQL) works too.",
+    )
+
+    # --- Microsoft Graph (the MSP's multi-tenant app) ---
+    msp_tenant_id: str = Field(default="", description="MSP tenant GUID (demo: the simulator's).")
+    graph_client_id: str = ""
+    graph_client_secret: SecretStr | None = None
+    graph_certificate_path: Path | None = None
+    graph_base_url: str = Field(
+        default="https://graph.microsoft.com",
+        description="Graph host; in demo mode the simulator's URL.",
+    )
+
+    # --- CIPP-API ---
+    cipp_api_url: str = ""
+    cipp_app_id: str = Field(default="", description="CIPP-API application id (token scope api://<id>).")
+    cipp_client_id: str = ""
+    cipp_client_secret: SecretStr | None = None
+
+    # --- MSP facts of the snapshot format ---
+    service_account_upn: str = ""
+    break_glass_upns: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_location_names: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # --- demo mode ---
+    simulator_url: str = DEMO_SIMULATOR_URL
+
+    # --- schedules, window, retention ---
+    collect_interval_seconds: int = Field(default=300, ge=10, description="Full collection cycle.")
+    signin_interval_seconds: int = Field(default=60, ge=10, description="Sign-in-only cycle.")
+    signin_window_hours: int = Field(default=24, ge=1, le=24 * 30)
+    signin_initial_lookback_hours: int = Field(default=48, ge=1, le=24 * 30)
+    signin_overlap_minutes: int = Field(
+        default=10, ge=0, le=24 * 60,
+        description="Re-read this much before the watermark: Graph logs arrive late.",
+    )
+    retention_days: int = Field(default=30, ge=1, description="Sign-ins older than this are purged.")
+    run_history_days: int = Field(default=90, ge=1)
+    max_concurrent_tenants: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("break_glass_upns", "trusted_location_names", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r} (example: sqlite:///data/perimeter.db)")
+        return value
+
+    @field_validator("graph_base_url", "cipp_api_url", "simulator_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("graph_certificate_path")
+    @classmethod
+    def _certificate_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"certificate file not found: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_complete(self) -> "Settings":
+        has_secret = self.graph_client_secret is not None or self.graph_certificate_path is not None
+        if self.graph_client_id and not has_secret:
+            raise ValueError(
+                "graph_client_id is set but neither graph_client_secret nor graph_certificate_path"
+            )
+        if has_secret and not self.graph_client_id:
+            raise ValueError("a Graph secret or certificate is set but graph_client_id is empty")
+        if self.graph_client_id and not self.msp_tenant_id:
+            raise ValueError("msp_tenant_id is required with Graph credentials")
+        if self.cipp_api_url and not self.demo_mode and not (
+            self.cipp_app_id and self.cipp_client_id and self.cipp_client_secret
+        ):
+            raise ValueError("cipp_api_url needs cipp_app_id, cipp_client_id and cipp_client_secret")
+        if self.demo_mode:
+            # Demo: everything points at the simulator, which knows these facts of its own MSP.
+            self.msp_tenant_id = self.msp_tenant_id or DEMO_MSP_TENANT_ID
+            self.graph_base_url = self.simulator_url
+            self.cipp_api_url = f"{self.simulator_url}/cipp"
+            self.cipp_app_id = self.cipp_app_id or "c1a0e3f4-2b6d-4c8e-9a1b-3d5f7e9c0b2a"
+            self.service_account_upn = self.service_account_upn or "cipp@northwindmsp.onmicrosoft.com"
+            self.break_glass_upns = self.break_glass_upns or ["bg-admin@northwindmsp.onmicrosoft.com"]
+        return self
+
+    @property
+    def demo_mode(self) -> bool:
+        """No Graph credentials: collect from the simulator instead of Microsoft."""
+        return not self.graph_client_id
+
+    @property
+    def cipp_configured(self) -> bool:
+        return bool(self.cipp_api_url)
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad setting (as its environment variable) and what is wrong."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    if where:
+        return f"setting {ENV_PREFIX}{where.upper()}: {message}"
+    return f"settings: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into a one-line :class:`SettingsError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_error(error)) from None
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"settings: a list setting is not valid JSON ({error.msg})") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached: read the environment once)."""
+    return load_settings()
