@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +21,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is already there)."""
+    # Alembic logs every plugin at INFO; start-up output should say only what matters.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         config.attributes["connection"] = conn

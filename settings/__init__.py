@@ -53,6 +53,7 @@ class Settings(BaseSettings):
 
     # --- Microsoft Graph (the MSP's multi-tenant app) ---
     msp_tenant_id: str = Field(default="", description="MSP tenant GUID (demo: the simulator's).")
+    msp_display_name: str = "MSP tenant"
     graph_client_id: str = ""
     graph_client_secret: SecretStr | None = None
     graph_certificate_path: Path | None = None
@@ -137,6 +138,8 @@ class Settings(BaseSettings):
         if self.demo_mode:
             # Demo: everything points at the simulator, which knows these facts of its own MSP.
             self.msp_tenant_id = self.msp_tenant_id or DEMO_MSP_TENANT_ID
+            if self.msp_display_name == "MSP tenant":
+                self.msp_display_name = "Northwind MSP (demo)"
             self.graph_base_url = self.simulator_url
             self.cipp_api_url = f"{self.simulator_url}/cipp"
             self.cipp_app_id = self.cipp_app_id or "c1a0e3f4-2b6d-4c8e-9a1b-3d5f7e9c0b2a"

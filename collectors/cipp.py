@@ -1,0 +1,85 @@
+"""CIPP-API over httpx with an OAuth client-credentials token (from azure-identity)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import orjson
+
+from collectors.auth import cipp_credential, cipp_scope
+from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay
+from settings import Settings
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class CippError(Exception):
+    """A CIPP-API call failed for good; ``str()`` is one line."""
+
+
+class CippClient:
+    def __init__(self, settings: Settings, pacer: Pacer) -> None:
+        self.base = settings.cipp_api_url.rstrip("/")
+        self.credential = cipp_credential(settings)
+        self.scope = cipp_scope(settings)
+        self.pacer = pacer
+        self.tenant_key = f"cipp:{settings.msp_tenant_id}"
+        self._http = httpx.AsyncClient(timeout=60.0)
+
+    async def __aenter__(self) -> "CippClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, endpoint: str, params: dict[str, str] | None = None,
+                       json_body: Any = None) -> Any:
+        url = f"{self.base}/api/{endpoint}"
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            await self.pacer.acquire(self.tenant_key, "cipp")
+            # azure-identity caches the token; calling per request keeps it fresh.
+            token = await asyncio.to_thread(self.credential.get_token, self.scope)
+            try:
+                response = await self._http.request(
+                    method, url, params=params, json=json_body,
+                    headers={"Authorization": f"Bearer {token.token}"})
+            except httpx.HTTPError as error:
+                if attempt == MAX_ATTEMPTS:
+                    raise CippError(f"{endpoint}: network error: {type(error).__name__}") from None
+                await asyncio.sleep(backoff_delay(attempt))
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < MAX_ATTEMPTS:
+                retry_after = response.headers.get("Retry-After")
+                await asyncio.sleep(backoff_delay(
+                    attempt, float(retry_after) if retry_after and retry_after.isdigit() else None))
+                continue
+            if response.status_code >= 400:
+                raise CippError(f"{endpoint}: HTTP {response.status_code}")
+            if not response.content.strip():
+                return None  # CIPP answers an empty body for "no clients"
+            try:
+                return orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                if attempt == MAX_ATTEMPTS:
+                    raise CippError(f"{endpoint}: malformed JSON") from None
+                await asyncio.sleep(backoff_delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def api_clients(self) -> list[Any]:
+        """`ExecApiClient?Action=List` Results, verbatim (stray strings included)."""
+        document = await self._request("GET", "ExecApiClient", {"Action": "List"})
+        results = document.get("Results") if isinstance(document, dict) else None
+        return results if isinstance(results, list) else []
+
+    async def azure_configuration(self) -> dict[str, Any]:
+        document = await self._request("GET", "ExecApiClient", {"Action": "GetAzureConfiguration"})
+        results = document.get("Results") if isinstance(document, dict) else None
+        return results if isinstance(results, dict) else {}
+
+    async def tenants(self) -> list[Any]:
+        document = await self._request("GET", "ListTenants")
+        if isinstance(document, dict):  # some CIPP versions wrap rows in Results
+            document = document.get("Results")
+        return document if isinstance(document, list) else []

@@ -1,0 +1,143 @@
+"""The one Graph client factory: msgraph-sdk's GraphRequestAdapter (retry, redirect and header
+middleware) with an azure-identity credential, pointed at Microsoft or at the simulator.
+
+Everything is read through the adapter's raw-bytes path and parsed with orjson: the collectors
+store Graph's own JSON (the snapshot format), and SDK models are far too slow for sign-ins and
+lossy on write (REFERENCE.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph_core import GraphClientFactory
+
+from collectors.auth import GRAPH_SCOPE, graph_credential
+from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
+from settings import Settings
+
+REQUEST_TIMEOUT_S = 60.0
+# A page that is empty but carries a nextLink is legal; a long run of them is a server loop.
+MAX_CONSECUTIVE_EMPTY_PAGES = 50
+# Keep OData punctuation readable in URLs (Graph accepts both forms).
+_QUERY_SAFE = "$,:()/'"
+
+
+class GraphError(Exception):
+    """A Graph request failed for good; ``str()`` is one line for the run record."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _odata_error_class():  # type: ignore[no-untyped-def]
+    # Imported lazily: the first Entity-derived import costs about a second.
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    return ODataError
+
+
+def describe_api_error(error: Exception) -> GraphError:
+    status = getattr(error, "response_status_code", None)
+    inner = getattr(error, "error", None)
+    code = getattr(inner, "code", None)
+    message = getattr(inner, "message", None)
+    if code or message:
+        text = f"HTTP {status}: {code or 'error'}: {message or ''}".strip()
+    else:
+        text = f"HTTP {status}: {getattr(error, 'message', None) or error}"
+    return GraphError(" ".join(text.split()), status)
+
+
+class TenantGraph:
+    """Graph as seen from one tenant (the bearer token chooses it)."""
+
+    def __init__(self, settings: Settings, tenant_id: str, pacer: Pacer) -> None:
+        self.tenant_id = tenant_id
+        self.pacer = pacer
+        self.root = settings.graph_base_url
+        self._http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S))
+        auth = AzureIdentityAuthenticationProvider(graph_credential(settings, tenant_id),
+                                                   scopes=[GRAPH_SCOPE])
+        self.adapter = GraphRequestAdapter(auth, client=self._http)
+        self.adapter.base_url = f"{self.root}/v1.0"
+        self.requests = 0
+
+    async def __aenter__(self) -> "TenantGraph":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    def url(self, path: str, params: dict[str, str] | None = None, version: str = "v1.0") -> str:
+        query = "?" + urlencode(params, safe=_QUERY_SAFE) if params else ""
+        return f"{self.root}/{version}/{path.lstrip('/')}{query}"
+
+    async def _get_bytes(self, url: str) -> bytes:
+        await self.pacer.acquire(self.tenant_id, family_of(url))
+        info = RequestInformation(Method.GET)
+        info.url = url
+        info.headers.try_add("Accept", "application/json")
+        self.requests += 1
+        try:
+            body = await self.adapter.send_primitive_async(
+                info, "bytes", {"XXX": _odata_error_class().create_from_discriminator_value})
+        except APIError as error:
+            raise describe_api_error(error) from None
+        except httpx.HTTPError as error:
+            raise GraphError(f"network error: {type(error).__name__}: {error}") from None
+        return body or b""
+
+    async def get_json(self, url: str) -> Any:
+        """GET one document. A body that is not JSON (cut off in transit) is fetched again; the
+        SDK's middleware already retried 429/503/504."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            body = await self._get_bytes(url)
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError as error:
+                if attempt == MAX_ATTEMPTS:
+                    raise GraphError(
+                        f"malformed JSON from {url.split('?')[0]} after {attempt} tries: {error}"
+                    ) from None
+                await asyncio.sleep(backoff_delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def pages(self, path: str, params: dict[str, str] | None = None,
+                    version: str = "v1.0") -> AsyncIterator[list[Any]]:
+        """Each page's ``value``, following absolute ``@odata.nextLink`` (across empty pages)."""
+        url: str | None = self.url(path, params, version)
+        empty_run = 0
+        while url:
+            document = await self.get_json(url)
+            if not isinstance(document, dict) or not isinstance(document.get("value"), list):
+                raise GraphError(f"unexpected page shape from {path}: no 'value' list")
+            values = document["value"]
+            empty_run = empty_run + 1 if not values else 0
+            if empty_run > MAX_CONSECUTIVE_EMPTY_PAGES:
+                raise GraphError(f"{path}: {empty_run} empty pages in a row, stopping")
+            if values:
+                yield values
+            next_link = document.get("@odata.nextLink")
+            url = next_link if isinstance(next_link, str) and next_link else None
+
+    async def all(self, path: str, params: dict[str, str] | None = None,
+                  version: str = "v1.0") -> list[Any]:
+        out: list[Any] = []
+        async for values in self.pages(path, params, version):
+            out.extend(values)
+        return out

@@ -1,0 +1,92 @@
+"""The one pacing and retry policy: stay inside Graph's published limits instead of relying on
+429s (REFERENCE.md, "Throttling"), and back off the same way everywhere when something fails."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+
+# Published limits, per family: (requests, window seconds) per tenant and across all tenants.
+# Directory objects are a resource-unit bucket (3,500 RU / 10 s for small tenants); one request
+# costs 1–3 RU, so 500 requests / 10 s stays well inside it.
+LIMITS: dict[str, tuple[tuple[int, float], tuple[int, float]]] = {
+    "reports": ((5, 10.0), (122, 10.0)),
+    "ca": ((1, 1.0), (10_000, 10.0)),
+    "directory": ((500, 10.0), (10_000, 10.0)),
+    "cipp": ((10, 1.0), (10, 1.0)),
+}
+# Requests reach the server a little after we send them, and its window is measured on arrival:
+# pace on a slightly longer window so a delayed request never makes the next one look early.
+WINDOW_MARGIN = 1.1
+WINDOW_SLACK_S = 0.15
+
+MAX_ATTEMPTS = 4
+
+
+def family_of(path: str) -> str:
+    """Which published limit a Graph path falls under."""
+    lowered = path.lower()
+    if "/auditlogs/" in lowered or "/reports/" in lowered:
+        return "reports"
+    if "/identity/conditionalaccess" in lowered:
+        return "ca"
+    return "directory"
+
+
+@dataclass
+class _Window:
+    limit: int
+    seconds: float
+    sent: deque[float]
+
+    def wait_needed(self, now: float) -> float:
+        while self.sent and now - self.sent[0] >= self.seconds:
+            self.sent.popleft()
+        if len(self.sent) < self.limit:
+            return 0.0
+        return self.seconds - (now - self.sent[0])
+
+
+class Pacer:
+    """Sliding windows per (tenant, family) and per family across tenants, for one event loop."""
+
+    def __init__(self, limits: dict[str, tuple[tuple[int, float], tuple[int, float]]] | None = None,
+                 clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+        self.limits = limits or LIMITS
+        self.clock = clock
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self.waited_seconds = 0.0
+
+    def _window(self, scope: str, family: str) -> _Window:
+        key = (scope, family)
+        window = self._windows.get(key)
+        if window is None:
+            per_tenant, across = self.limits[family]
+            limit, seconds = across if scope == "*" else per_tenant
+            window = _Window(limit, seconds * WINDOW_MARGIN + WINDOW_SLACK_S, deque())
+            self._windows[key] = window
+        return window
+
+    async def acquire(self, tenant_id: str, family: str) -> None:
+        """Wait until one more request of ``family`` for ``tenant_id`` is within every limit."""
+        windows = (self._window(tenant_id, family), self._window("*", family))
+        while True:
+            now = self.clock()
+            wait = max(w.wait_needed(now) for w in windows)
+            if wait <= 0:
+                for w in windows:
+                    w.sent.append(now)
+                return
+            self.waited_seconds += wait
+            await asyncio.sleep(wait)
+
+
+def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before retry ``attempt`` (1-based): the server's Retry-After when it gives
+    one, else exponential with jitter (as Graph's SDK does), capped."""
+    if retry_after is not None and retry_after >= 0:
+        return min(retry_after, 60.0)
+    return min(0.5 * 2 ** (attempt - 1) + random.uniform(0, 0.25), 10.0)

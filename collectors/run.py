@@ -1,0 +1,273 @@
+"""One collection cycle: discover tenants, then collect every source of every tenant with bounded
+concurrency. One tenant's or source's failure is recorded and never stops the others."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from collectors.cipp import CippClient
+from collectors.graph import TenantGraph
+from collectors.pacing import Pacer
+from collectors.sources import (
+    CIPP_API_CLIENTS,
+    CIPP_AZURE_CONFIGURATION,
+    CIPP_TENANTS,
+    SIGNIN_EVENT_FILTER,
+    SIGNINS,
+    TENANT_SOURCES,
+    TENANTS,
+    GraphSource,
+)
+from db import write_transaction
+from db.models import Tenant
+from db.rows import graph_datetime
+from db.store import (
+    mark_missing_tenants_inactive,
+    purge_older_than,
+    record_run,
+    replace_objects,
+    signin_watermark,
+    store_signins,
+    upsert_tenant,
+)
+from settings import Settings
+
+log = logging.getLogger("perimeter.collectors")
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored in the database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class TenantRef:
+    tenant_id: str
+    display_name: str
+    default_domain: str
+    role: str
+    access_mode: str | None
+    discovered_from: str
+
+
+@dataclass
+class CycleReport:
+    cycle_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    tenants: int = 0
+    runs_ok: int = 0
+    errors: list[str] = field(default_factory=list)
+    signins_stored: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cycleId": self.cycle_id, "startedAt": self.started_at.isoformat() + "Z",
+                "finishedAt": self.finished_at.isoformat() + "Z" if self.finished_at else None,
+                "tenants": self.tenants, "runsOk": self.runs_ok, "errors": self.errors,
+                "signInsStored": self.signins_stored}
+
+
+class Cycle:
+    def __init__(self, settings: Settings, engine: Engine, clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.pacer = Pacer()
+        self.report = CycleReport(cycle_id=uuid.uuid4().hex, started_at=clock())
+
+    # --- bookkeeping ---
+    def _record(self, tenant_id: str, source: str, started: datetime, rows: int,
+                error: str | None, watermark: datetime | None = None) -> None:
+        with write_transaction(self.engine) as conn:
+            record_run(conn, cycle_id=self.report.cycle_id, tenant_id=tenant_id, source=source,
+                       started_at=started, finished_at=self.clock(), rows=rows, error=error,
+                       watermark=watermark)
+        if error:
+            self.report.errors.append(f"{tenant_id} {source}: {error}")
+            log.warning("collect %s %s failed: %s", tenant_id, source, error)
+        else:
+            self.report.runs_ok += 1
+
+    # --- tenants ---
+    def _msp(self) -> TenantRef:
+        domain = self.settings.service_account_upn.partition("@")[2]
+        return TenantRef(self.settings.msp_tenant_id, self.settings.msp_display_name, domain,
+                         "msp", None, "settings")
+
+    async def discover(self, cipp: CippClient | None, msp_graph: TenantGraph) -> list[TenantRef]:
+        """Client tenants from CIPP's ListTenants, else from active GDAP relationships."""
+        started = self.clock()
+        msp = self._msp()
+        try:
+            if cipp is not None:
+                rows = await cipp.tenants()
+                with write_transaction(self.engine) as conn:
+                    count = replace_objects(conn, msp.tenant_id, CIPP_TENANTS, rows, self.clock())
+                self._record(msp.tenant_id, CIPP_TENANTS, started, count, None)
+                clients = [_client_from_cipp(row) for row in rows if isinstance(row, dict)]
+            else:
+                relationships = await msp_graph.all("tenantRelationships/delegatedAdminRelationships",
+                                                    {"$top": "300"})
+                clients = _clients_from_gdap(relationships)
+            clients = [c for c in clients if c and c.tenant_id != msp.tenant_id]
+        except Exception as error:  # noqa: BLE001 - recorded; fall back to known tenants
+            self._record(msp.tenant_id, TENANTS, started, 0, _one_line(error))
+            return [msp, *self._known_clients()]
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            for ref in [msp, *clients]:
+                upsert_tenant(conn, now, tenant_id=ref.tenant_id, display_name=ref.display_name,
+                              default_domain=ref.default_domain, role=ref.role,
+                              access_mode=ref.access_mode, discovered_from=ref.discovered_from)
+            mark_missing_tenants_inactive(conn, {msp.tenant_id, *(c.tenant_id for c in clients)})
+        self._record(msp.tenant_id, TENANTS, started, len(clients) + 1, None)
+        return [msp, *clients]
+
+    def _known_clients(self) -> list[TenantRef]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Tenant).where(Tenant.active, Tenant.role == "client")).scalars()
+            return [TenantRef(t.tenant_id, t.display_name, t.default_domain, t.role, t.access_mode,
+                              t.discovered_from) for t in rows]
+
+    # --- sources ---
+    async def collect_source(self, graph: TenantGraph, tenant: TenantRef, source: GraphSource) -> None:
+        started = self.clock()
+        try:
+            if source.single:
+                document = await graph.get_json(graph.url(source.path, source.params))
+                objects = [document] if isinstance(document, dict) else []
+                for obj in objects:
+                    obj.pop("@odata.context", None)
+            else:
+                objects = await graph.all(source.path, source.params)
+            with write_transaction(self.engine) as conn:
+                count = replace_objects(conn, tenant.tenant_id, source.name, objects, self.clock())
+        except Exception as error:  # noqa: BLE001 - recorded per tenant and source
+            self._record(tenant.tenant_id, source.name, started, 0, _one_line(error))
+            return
+        self._record(tenant.tenant_id, source.name, started, count, None)
+
+    async def collect_signins(self, graph: TenantGraph, tenant: TenantRef) -> None:
+        """Incremental by createdDateTime: re-read a short overlap before the watermark (late
+        arrivals), store page by page (idempotent by id), advance the watermark only at the end."""
+        started = self.clock()
+        with self.engine.connect() as conn:
+            watermark = signin_watermark(conn, tenant.tenant_id)
+        if watermark is None:
+            since = started - timedelta(hours=self.settings.signin_initial_lookback_hours)
+        else:
+            since = watermark - timedelta(minutes=self.settings.signin_overlap_minutes)
+        since = max(since, started - timedelta(days=self.settings.retention_days))
+        params = {"$filter": f"createdDateTime ge {graph_datetime(since)} and {SIGNIN_EVENT_FILTER}",
+                  "$top": "1000"}
+        stored = 0
+        newest = watermark
+        try:
+            async for values in graph.pages("auditLogs/signIns", params, version="beta"):
+                with write_transaction(self.engine) as conn:
+                    count, _skipped, page_newest = store_signins(conn, tenant.tenant_id, values)
+                stored += count
+                if page_newest is not None and (newest is None or page_newest > newest):
+                    newest = page_newest
+        except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
+            self._record(tenant.tenant_id, SIGNINS, started, stored, _one_line(error))
+            self.report.signins_stored += stored
+            return
+        self.report.signins_stored += stored
+        self._record(tenant.tenant_id, SIGNINS, started, stored, None, watermark=newest)
+
+    async def collect_tenant(self, tenant: TenantRef, signins_only: bool,
+                             limit: asyncio.Semaphore) -> None:
+        async with limit, TenantGraph(self.settings, tenant.tenant_id, self.pacer) as graph:
+            if not signins_only:
+                for source in TENANT_SOURCES:
+                    if source.msp_only and tenant.role != "msp":
+                        continue
+                    await self.collect_source(graph, tenant, source)
+            await self.collect_signins(graph, tenant)
+
+    async def collect_cipp(self, cipp: CippClient) -> None:
+        msp_id = self.settings.msp_tenant_id
+        for name, fetch in ((CIPP_API_CLIENTS, cipp.api_clients),
+                            (CIPP_AZURE_CONFIGURATION, cipp.azure_configuration)):
+            started = self.clock()
+            try:
+                result = await fetch()
+                objects = result if isinstance(result, list) else [result]
+                with write_transaction(self.engine) as conn:
+                    count = replace_objects(conn, msp_id, name, objects, self.clock())
+            except Exception as error:  # noqa: BLE001
+                self._record(msp_id, name, started, 0, _one_line(error))
+                continue
+            self._record(msp_id, name, started, count, None)
+
+    async def run(self, signins_only: bool = False) -> CycleReport:
+        cipp = CippClient(self.settings, self.pacer) if self.settings.cipp_configured else None
+        try:
+            async with TenantGraph(self.settings, self.settings.msp_tenant_id, self.pacer) as msp:
+                if signins_only:
+                    tenants = [self._msp(), *self._known_clients()]
+                else:
+                    tenants = await self.discover(cipp, msp)
+            self.report.tenants = len(tenants)
+            limit = asyncio.Semaphore(self.settings.max_concurrent_tenants)
+            jobs = [self.collect_tenant(t, signins_only, limit) for t in tenants]
+            if cipp is not None and not signins_only:
+                jobs.append(self.collect_cipp(cipp))
+            await asyncio.gather(*jobs)
+        finally:
+            if cipp is not None:
+                await cipp.__aexit__()
+        self.report.finished_at = self.clock()
+        return self.report
+
+
+def _client_from_cipp(row: dict[str, Any]) -> TenantRef | None:
+    tenant_id = row.get("customerId")
+    if not isinstance(tenant_id, str) or not tenant_id:
+        return None
+    direct = str(row.get("delegatedPrivilegeStatus", "")).lower() == "directtenant"
+    return TenantRef(tenant_id, str(row.get("displayName") or tenant_id),
+                     str(row.get("defaultDomainName") or ""), "client",
+                     "direct" if direct else "gdap", "cipp")
+
+
+def _clients_from_gdap(relationships: list[Any]) -> list[TenantRef]:
+    clients: dict[str, TenantRef] = {}
+    for rel in relationships:
+        if not isinstance(rel, dict) or str(rel.get("status", "")).lower() != "active":
+            continue
+        customer = rel.get("customer") or {}
+        tenant_id = customer.get("tenantId")
+        if isinstance(tenant_id, str) and tenant_id:
+            clients[tenant_id] = TenantRef(tenant_id, str(customer.get("displayName") or tenant_id),
+                                           "", "client", "gdap", "gdap")
+    return list(clients.values())
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:500]
+
+
+def collect_once(settings: Settings, engine: Engine, *, signins_only: bool = False,
+                 clock: Clock = utcnow) -> CycleReport:
+    """Run one cycle to completion (its own event loop)."""
+    return asyncio.run(Cycle(settings, engine, clock).run(signins_only=signins_only))
+
+
+def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str, int]:
+    now = clock()
+    with write_transaction(engine) as conn:
+        return purge_older_than(conn, now - timedelta(days=settings.retention_days),
+                                now - timedelta(days=settings.run_history_days))

@@ -1,0 +1,41 @@
+"""What is collected from every tenant: one entry per snapshot key (SPEC "Snapshot format")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GraphSource:
+    name: str  # the snapshot's key, also the `kind` stored in graph_objects
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    single: bool = False  # one object, not a collection
+    msp_only: bool = False  # only the MSP tenant's is needed by the catalogue
+
+
+TENANT_SOURCES: tuple[GraphSource, ...] = (
+    GraphSource("conditionalAccessPolicies", "identity/conditionalAccess/policies"),
+    GraphSource("namedLocations", "identity/conditionalAccess/namedLocations"),
+    GraphSource("securityDefaults", "policies/identitySecurityDefaultsEnforcementPolicy",
+                single=True),
+    GraphSource("subscribedSkus", "subscribedSkus"),
+    GraphSource("users", "users", {
+        "$select": "id,userPrincipalName,displayName,accountEnabled,userType", "$top": "999"}),
+    GraphSource("groups", "groups", {"$expand": "members"}, msp_only=True),
+    GraphSource("directoryRoles", "directoryRoles", {"$expand": "members"}, msp_only=True),
+    GraphSource("userRegistrationDetails", "reports/authenticationMethods/userRegistrationDetails",
+                {"$top": "999"}),
+)
+
+SIGNINS = "signIns"
+TENANTS = "tenants"  # discovery (CIPP ListTenants or GDAP relationships), recorded on the MSP
+CIPP_API_CLIENTS = "cipp.apiClients"
+CIPP_AZURE_CONFIGURATION = "cipp.azureConfiguration"
+CIPP_TENANTS = "cipp.tenants"
+
+# Both interactive and non-interactive: the CIPP service account signs in non-interactively, and
+# beta returns interactive sign-ins only unless asked (REFERENCE.md).
+SIGNIN_EVENT_FILTER = (
+    "(signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser'))"
+)

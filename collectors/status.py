@@ -1,0 +1,32 @@
+"""Collection health per tenant and source, for `collectors status` and the dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine
+
+from collectors.sources import SIGNINS
+from db.queries import signin_counts_by_tenant, source_status
+from settings import Settings
+
+FRESH_FACTOR = 3  # a source is fresh while its last success is younger than 3 of its intervals
+
+
+def fresh_limits(settings: Settings) -> tuple[dict[str, float], float]:
+    """How old each source may be and still count as fresh."""
+    return ({SIGNINS: settings.signin_interval_seconds * FRESH_FACTOR},
+            settings.collect_interval_seconds * FRESH_FACTOR)
+
+
+def status_rows(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
+    per_source, default = fresh_limits(settings)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with engine.connect() as conn:
+        rows = [row.as_dict() for row in source_status(conn, now, per_source, default)]
+        counts = signin_counts_by_tenant(conn)
+    for row in rows:
+        if row["source"] == SIGNINS:
+            row["storedSignIns"] = counts.get(row["tenantId"], 0)
+    return rows

@@ -1,0 +1,85 @@
+"""The background worker: APScheduler in its own process (never inside Streamlit, where it would
+duplicate itself on cache clears and across replicas)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import datetime, timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import Engine, update
+
+from collectors.run import collect_once, purge, utcnow
+from db import write_transaction
+from db.models import CollectRequest
+from db.queries import pending_collect_request
+from settings import Settings
+
+log = logging.getLogger("perimeter.worker")
+
+REQUEST_POLL_SECONDS = 5
+
+
+class Worker:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        # One thread: jobs never overlap, so two cycles never race on a tenant's watermark.
+        self.scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+            timezone=timezone.utc,
+        )
+
+    def full_cycle(self) -> None:
+        report = collect_once(self.settings, self.engine)
+        log.info("full cycle: %d tenants, %d ok, %d errors, %d sign-ins", report.tenants,
+                 report.runs_ok, len(report.errors), report.signins_stored)
+
+    def signin_cycle(self) -> None:
+        report = collect_once(self.settings, self.engine, signins_only=True)
+        log.info("sign-in cycle: %d sign-ins, %d errors", report.signins_stored, len(report.errors))
+
+    def retention(self) -> None:
+        log.info("retention purge: %s", purge(self.settings, self.engine))
+
+    def answer_collect_requests(self) -> None:
+        """Pick up "collect now" from the dashboard: run a full cycle, mark the request done."""
+        with self.engine.connect() as conn:
+            request = pending_collect_request(conn)
+        if request is None:
+            return
+        with write_transaction(self.engine) as conn:
+            # Everything pending is answered by this one cycle.
+            conn.execute(update(CollectRequest).where(CollectRequest.done_at.is_(None))
+                         .values(picked_at=utcnow()))
+        try:
+            report = collect_once(self.settings, self.engine)
+            result = f"{report.runs_ok} sources collected, {len(report.errors)} errors"
+        except Exception as error:  # noqa: BLE001 - the worker keeps running
+            result = f"failed: {error}"
+        with write_transaction(self.engine) as conn:
+            conn.execute(update(CollectRequest).where(CollectRequest.done_at.is_(None))
+                         .values(done_at=utcnow(), result=result))
+
+    def run(self) -> None:
+        now = datetime.now(timezone.utc)
+        s = self.settings
+        self.scheduler.add_job(self.full_cycle, "interval", seconds=s.collect_interval_seconds,
+                               next_run_time=now, id="full")
+        self.scheduler.add_job(self.signin_cycle, "interval", seconds=s.signin_interval_seconds,
+                               id="signins")
+        self.scheduler.add_job(self.answer_collect_requests, "interval",
+                               seconds=REQUEST_POLL_SECONDS, id="requests")
+        self.scheduler.add_job(self.retention, "interval", hours=6, next_run_time=now, id="purge")
+
+        def stop(*_: object) -> None:
+            self.scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker started: full every %ss, sign-ins every %ss",
+                 s.collect_interval_seconds, s.signin_interval_seconds)
+        self.scheduler.start()

@@ -1,0 +1,26 @@
+"""Perimeter dashboard: `streamlit run dashboard.py`. Pages read the database only."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from settings import SettingsError, get_settings
+
+st.set_page_config(page_title="Perimeter", page_icon=":material/shield:", layout="wide")
+
+try:
+    get_settings()
+except SettingsError as error:
+    st.error(f"Perimeter cannot start: {error}")
+    st.stop()
+
+from ui import chrome  # noqa: E402 - after the settings check, which it needs
+
+pages = [
+    st.Page("pages/tenants.py", title="Tenants", icon=":material/domain:", default=True),
+    st.Page("pages/collectors.py", title="Collectors", icon=":material/sync:"),
+]
+navigation = st.navigation(pages)
+chrome.demo_marker()
+chrome.sidebar_freshness()
+navigation.run()

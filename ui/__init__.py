@@ -1,0 +1,1 @@
+"""Shared dashboard plumbing: the cached engine and query results, and the page chrome."""

@@ -1,0 +1,89 @@
+"""Cached access to the database for pages. Results are cached across sessions (`st.cache_data`),
+so ten wall screens cost one query per TTL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import Engine, insert
+
+from db import open_database, write_transaction
+from db.models import CollectRequest
+from db.queries import (
+    active_tenants,
+    pending_collect_request,
+    recent_errors,
+    signin_counts_by_tenant,
+)
+from settings import Settings, get_settings
+
+STATUS_TTL_S = 10
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@st.cache_resource
+def engine() -> Engine:
+    """One engine per dashboard process (migrations applied once)."""
+    return open_database(get_settings().database_url)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def source_status_rows() -> list[dict[str, Any]]:
+    from collectors.status import status_rows
+
+    return status_rows(get_settings(), engine())
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def tenant_rows() -> list[dict[str, Any]]:
+    """One row per active tenant with its collection health."""
+    statuses = source_status_rows()
+    with engine().connect() as conn:
+        tenants = active_tenants(conn)
+        counts = signin_counts_by_tenant(conn)
+    out = []
+    for tenant in tenants:
+        mine = [s for s in statuses if s["tenantId"] == tenant.tenant_id]
+        ages = [s["ageSeconds"] for s in mine if s["ageSeconds"] is not None]
+        out.append({
+            "tenantId": tenant.tenant_id,
+            "name": tenant.display_name,
+            "domain": tenant.default_domain,
+            "role": tenant.role,
+            "accessMode": tenant.access_mode or ("—" if tenant.role == "msp" else "gdap"),
+            "sources": len(mine),
+            "fresh": sum(s["fresh"] for s in mine),
+            "failing": sum(s["failing"] for s in mine),
+            "oldestAgeSeconds": max(ages) if ages else None,
+            "signIns": counts.get(tenant.tenant_id, 0),
+            "lastError": next((s["lastError"] for s in mine if s["failing"]), None),
+        })
+    return out
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def recent_error_rows(hours: int = 24) -> list[dict[str, Any]]:
+    with engine().connect() as conn:
+        rows = recent_errors(conn, utcnow() - timedelta(hours=hours))
+    return [{"when": started, "tenant": tenant or "", "source": source, "error": error}
+            for started, tenant, source, error in rows]
+
+
+def pending_request() -> CollectRequest | None:
+    with engine().connect() as conn:
+        return pending_collect_request(conn)
+
+
+def request_collection(requested_by: str) -> None:
+    """Ask the worker for a full cycle now (it polls every few seconds)."""
+    with write_transaction(engine()) as conn:
+        conn.execute(insert(CollectRequest).values(requested_at=utcnow(), requested_by=requested_by))
