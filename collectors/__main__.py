@@ -10,6 +10,7 @@ import sys
 
 from settings import SettingsError, get_settings
 
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m collectors",
                                      description="Collect Graph and CIPP data into the database.")

@@ -28,7 +28,7 @@ class CippClient:
         self.tenant_key = f"cipp:{settings.msp_tenant_id}"
         self._http = httpx.AsyncClient(timeout=60.0)
 
-    async def __aenter__(self) -> "CippClient":
+    async def __aenter__(self) -> CippClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

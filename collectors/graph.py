@@ -77,7 +77,7 @@ class TenantGraph:
         self.adapter.base_url = f"{self.root}/v1.0"
         self.requests = 0
 
-    async def __aenter__(self) -> "TenantGraph":
+    async def __aenter__(self) -> TenantGraph:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

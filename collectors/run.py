@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -30,12 +30,12 @@ from db import write_transaction
 from db.models import Tenant
 from db.rows import graph_datetime
 from db.store import (
+    ingest_signin_page,
     mark_missing_tenants_inactive,
     purge_older_than,
     record_run,
     replace_objects,
     signin_watermark,
-    store_signins,
     upsert_tenant,
 )
 from settings import Settings
@@ -47,7 +47,7 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     """Naive UTC, as stored in the database."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -174,8 +174,7 @@ class Cycle:
         newest = watermark
         try:
             async for values in graph.pages("auditLogs/signIns", params, version="beta"):
-                with write_transaction(self.engine) as conn:
-                    count, _skipped, page_newest = store_signins(conn, tenant.tenant_id, values)
+                count, _skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, values)
                 stored += count
                 if page_newest is not None and (newest is None or page_newest > newest):
                     newest = page_newest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,7 +22,7 @@ def fresh_limits(settings: Settings) -> tuple[dict[str, float], float]:
 
 def status_rows(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
     per_source, default = fresh_limits(settings)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     with engine.connect() as conn:
         rows = [row.as_dict() for row in source_status(conn, now, per_source, default)]
         counts = signin_counts_by_tenant(conn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -30,7 +30,7 @@ class Worker:
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-            timezone=timezone.utc,
+            timezone=UTC,
         )
 
     def full_cycle(self) -> None:
@@ -65,7 +65,7 @@ class Worker:
                          .values(done_at=utcnow(), result=result))
 
     def run(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         s = self.settings
         self.scheduler.add_job(self.full_cycle, "interval", seconds=s.collect_interval_seconds,
                                next_run_time=now, id="full")

@@ -36,6 +36,8 @@ def get_engine(url: str) -> Engine:
         cursor.execute("PRAGMA page_size=16384")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Keep index B-trees in memory while millions of sign-ins go by (default cache is 2 MB).
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

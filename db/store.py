@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
+from db.engine import write_transaction
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
 from db.rows import SIGNIN_COLUMNS, MalformedObject, object_id, signin_row
 
@@ -49,7 +50,7 @@ class _SigninInsert:
             process = self.created_at
             rows = [row[:created] + (process(row[created]),) + row[created + 1:] for row in rows]
         if not self.positional:
-            return [dict(zip(SIGNIN_COLUMNS, row)) for row in rows]
+            return [dict(zip(SIGNIN_COLUMNS, row, strict=True)) for row in rows]
         if self.identity_order:
             return rows
         return [tuple(row[i] for i in self.index) for row in rows]
@@ -83,6 +84,13 @@ def store_signins(
     newest = max(row[2] for row in rows)
     conn.exec_driver_sql(statement.sql, statement.parameters(rows))
     return len(rows), skipped, newest
+
+
+def ingest_signin_page(engine: Engine, tenant_id: str, values: list[Any]
+                       ) -> tuple[int, int, datetime | None]:
+    """The collectors' sign-in path: one page of Graph's ``value``, one committed transaction."""
+    with write_transaction(engine) as conn:
+        return store_signins(conn, tenant_id, values)
 
 
 def replace_objects(

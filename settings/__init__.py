@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         try:
             make_url(value)
         except ArgumentError:
-            raise ValueError(f"not a database URL: {value!r} (example: sqlite:///data/perimeter.db)")
+            raise ValueError(f"not a database URL: {value!r} (example: sqlite:///data/perimeter.db)") from None
         return value
 
     @field_validator("graph_base_url", "cipp_api_url", "simulator_url")
@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _credentials_complete(self) -> "Settings":
+    def _credentials_complete(self) -> Settings:
         has_secret = self.graph_client_secret is not None or self.graph_certificate_path is not None
         if self.graph_client_id and not has_secret:
             raise ValueError(

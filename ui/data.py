@@ -3,7 +3,7 @@ so ten wall screens cost one query per TTL."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -23,7 +23,7 @@ STATUS_TTL_S = 10
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @st.cache_resource
