@@ -210,7 +210,9 @@ class Cycle:
                 continue
             self._record(msp_id, name, started, count, None)
 
-    async def run(self, signins_only: bool = False) -> CycleReport:
+    async def run(self, signins_only: bool = False,
+                  only_tenants: set[str] | None = None) -> CycleReport:
+        """One cycle. ``only_tenants`` narrows collection (not discovery) to those tenant ids."""
         cipp = CippClient(self.settings, self.pacer) if self.settings.cipp_configured else None
         try:
             async with TenantGraph(self.settings, self.settings.msp_tenant_id, self.pacer) as msp:
@@ -218,10 +220,12 @@ class Cycle:
                     tenants = [self._msp(), *self._known_clients()]
                 else:
                     tenants = await self.discover(cipp, msp)
+            if only_tenants is not None:
+                tenants = [t for t in tenants if t.tenant_id in only_tenants]
             self.report.tenants = len(tenants)
             limit = asyncio.Semaphore(self.settings.max_concurrent_tenants)
             jobs = [self.collect_tenant(t, signins_only, limit) for t in tenants]
-            if cipp is not None and not signins_only:
+            if cipp is not None and not signins_only and only_tenants is None:
                 jobs.append(self.collect_cipp(cipp))
             await asyncio.gather(*jobs)
         finally:
@@ -260,9 +264,10 @@ def _one_line(error: BaseException) -> str:
 
 
 def collect_once(settings: Settings, engine: Engine, *, signins_only: bool = False,
-                 clock: Clock = utcnow) -> CycleReport:
+                 only_tenants: set[str] | None = None, clock: Clock = utcnow) -> CycleReport:
     """Run one cycle to completion (its own event loop)."""
-    return asyncio.run(Cycle(settings, engine, clock).run(signins_only=signins_only))
+    return asyncio.run(Cycle(settings, engine, clock).run(signins_only=signins_only,
+                                                          only_tenants=only_tenants))
 
 
 def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str, int]:
