@@ -20,7 +20,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The demo MSP's fixed identity. Kept here (not imported from simulator/) so that a production
 # process never imports the simulator; tests assert these equal simulator.demo's constants.
-DEMO_MSP_TENANT_ID = "6f1c3b52-7d0e-4a8b-9c21-5e4d3a2b1c00"
+DEMO_MSP_TENANT_ID = "4f4e31f0-e773-47c1-a231-9b911d163077"
+DEMO_MSP_DOMAIN = "northwindmsp.onmicrosoft.com"
+DEMO_CIPP_APP_ID = "962b8fc5-58cc-4194-8042-4b58129f9a95"
 DEMO_SIMULATOR_URL = "http://127.0.0.1:8765"
 
 
@@ -142,9 +144,9 @@ class Settings(BaseSettings):
                 self.msp_display_name = "Northwind MSP (demo)"
             self.graph_base_url = self.simulator_url
             self.cipp_api_url = f"{self.simulator_url}/cipp"
-            self.cipp_app_id = self.cipp_app_id or "c1a0e3f4-2b6d-4c8e-9a1b-3d5f7e9c0b2a"
-            self.service_account_upn = self.service_account_upn or "cipp@northwindmsp.onmicrosoft.com"
-            self.break_glass_upns = self.break_glass_upns or ["bg-admin@northwindmsp.onmicrosoft.com"]
+            self.cipp_app_id = self.cipp_app_id or DEMO_CIPP_APP_ID
+            self.service_account_upn = self.service_account_upn or f"cipp@{DEMO_MSP_DOMAIN}"
+            self.break_glass_upns = self.break_glass_upns or [f"bg-admin@{DEMO_MSP_DOMAIN}"]
         return self
 
     @property

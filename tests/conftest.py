@@ -16,7 +16,8 @@ SAMPLES = ROOT.parent / "shared" / "graph-samples"
 if not SAMPLES.is_dir():  # CI clones the repo with shared/ beside it; keep a fallback copy
     SAMPLES = ROOT / "tests" / "graph-samples"
 
-# Tests never read the developer's .env or environment.
+# Tests never read the developer's .env or environment (the test database URL is kept aside).
+_POSTGRES = os.environ.get("PERIMETER_TEST_POSTGRES_URL", "")
 for key in list(os.environ):
     if key.startswith("PERIMETER_"):
         del os.environ[key]
@@ -29,11 +30,37 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'perimeter.db'}"
 
 
-@pytest.fixture
-def engine(db_url: str):  # type: ignore[no-untyped-def]
+POSTGRES_URL = _POSTGRES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, db_url: str):  # type: ignore[no-untyped-def]
+    """The database, on SQLite and (where PERIMETER_TEST_POSTGRES_URL is set, as in CI) PostgreSQL."""
     from db import open_database
 
-    return open_database(db_url)
+    if request.param == "sqlite":
+        yield open_database(db_url)
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PERIMETER_TEST_POSTGRES_URL not set (.ci/postgres.sh starts one)")
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"perimeter_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = open_database(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -65,3 +65,13 @@ def test_real_credentials_turn_demo_mode_off():
     assert settings.graph_base_url == "https://graph.microsoft.com"
     # The secret never prints.
     assert "s" not in repr(settings.graph_client_secret).replace("SecretStr", "").strip("()'*")
+
+
+def test_demo_facts_match_the_simulators_msp():
+    from simulator import demo
+
+    settings = load_settings()
+    assert settings.msp_tenant_id == demo.MSP_TENANT_ID
+    assert settings.service_account_upn == demo.SERVICE_ACCOUNT_UPN
+    assert settings.cipp_app_id == demo.CIPP_APP_ID
+    assert settings.break_glass_upns == list(demo.BREAK_GLASS_UPNS)
