@@ -36,7 +36,8 @@ from db import open_database  # noqa: E402
 from db.rows import SIGNIN_COLUMNS  # noqa: E402
 from db.store import ingest_signin_page  # noqa: E402
 
-SAMPLE = ROOT.parent / "shared" / "graph-samples" / "signins_beta_list_ex1_password_failure_50126.response.json"
+SAMPLE = (ROOT.parent / "shared" / "graph-samples"
+          / "signins_beta_list_ex1_password_failure_50126.response.json")
 PAGE_SIZE = 1000
 APPS = ["Azure Portal", "Office 365 Exchange Online", "Microsoft Teams", "CIPP", "SharePoint Online"]
 CODES = [(0, ""), (0, ""), (0, ""), (50126, "Invalid username or password."),
@@ -90,7 +91,8 @@ def run_floor(db_path: Path, count: int) -> float:
     conn = sqlite3.connect(db_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    sql = f"INSERT OR IGNORE INTO signins ({', '.join(SIGNIN_COLUMNS)}) VALUES ({', '.join('?' * len(SIGNIN_COLUMNS))})"
+    placeholders = ", ".join("?" * len(SIGNIN_COLUMNS))
+    sql = f"INSERT OR IGNORE INTO signins ({', '.join(SIGNIN_COLUMNS)}) VALUES ({placeholders})"
     elapsed = 0.0
     for body in pages(count):
         started = time.perf_counter()

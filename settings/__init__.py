@@ -105,7 +105,8 @@ class Settings(BaseSettings):
         try:
             make_url(value)
         except ArgumentError:
-            raise ValueError(f"not a database URL: {value!r} (example: sqlite:///data/perimeter.db)") from None
+            raise ValueError(
+                f"not a database URL: {value!r} (example: sqlite:///data/perimeter.db)") from None
         return value
 
     @field_validator("graph_base_url", "cipp_api_url", "simulator_url")

@@ -2,9 +2,9 @@ from datetime import datetime
 
 import orjson
 import pytest
-from conftest import sample
 from sqlalchemy import func, select
 
+from conftest import sample
 from db import write_transaction
 from db.models import SignIn
 from db.rows import MalformedObject, parse_graph_datetime, signin_row
