@@ -38,13 +38,13 @@ class CippClient:
                        json_body: Any = None) -> Any:
         url = f"{self.base}/api/{endpoint}"
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            await self.pacer.acquire(self.tenant_key, "cipp")
             # azure-identity caches the token; calling per request keeps it fresh.
             token = await asyncio.to_thread(self.credential.get_token, self.scope)
             try:
-                response = await self._http.request(
-                    method, url, params=params, json=json_body,
-                    headers={"Authorization": f"Bearer {token.token}"})
+                async with self.pacer.slot(self.tenant_key, "cipp"):
+                    response = await self._http.request(
+                        method, url, params=params, json=json_body,
+                        headers={"Authorization": f"Bearer {token.token}"})
             except httpx.HTTPError as error:
                 if attempt == MAX_ATTEMPTS:
                     raise CippError(f"{endpoint}: network error: {type(error).__name__}") from None

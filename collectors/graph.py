@@ -88,14 +88,14 @@ class TenantGraph:
         return f"{self.root}/{version}/{path.lstrip('/')}{query}"
 
     async def _get_bytes(self, url: str) -> bytes:
-        await self.pacer.acquire(self.tenant_id, family_of(url))
         info = RequestInformation(Method.GET)
         info.url = url
         info.headers.try_add("Accept", "application/json")
         self.requests += 1
         try:
-            body = await self.adapter.send_primitive_async(
-                info, "bytes", {"XXX": _odata_error_class().create_from_discriminator_value})
+            async with self.pacer.slot(self.tenant_id, family_of(url)):
+                body = await self.adapter.send_primitive_async(
+                    info, "bytes", {"XXX": _odata_error_class().create_from_discriminator_value})
         except APIError as error:
             raise describe_api_error(error) from None
         except httpx.HTTPError as error:

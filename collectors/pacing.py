@@ -7,6 +7,8 @@ import asyncio
 import random
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 # Published limits, per family: (requests, window seconds) per tenant and across all tenants.
@@ -18,10 +20,11 @@ LIMITS: dict[str, tuple[tuple[int, float], tuple[int, float]]] = {
     "directory": ((500, 10.0), (10_000, 10.0)),
     "cipp": ((10, 1.0), (10, 1.0)),
 }
-# Requests reach the server a little after we send them, and its window is measured on arrival:
-# pace on a slightly longer window so a delayed request never makes the next one look early.
-WINDOW_MARGIN = 1.1
-WINDOW_SLACK_S = 0.15
+# The server counts requests when they arrive, which can be later than we sent them. A request's
+# place in the window is therefore stamped when its response is back (never earlier than its
+# arrival), and the window is a little longer than published.
+WINDOW_MARGIN = 1.05
+WINDOW_SLACK_S = 0.05
 
 MAX_ATTEMPTS = 4
 
@@ -40,14 +43,14 @@ def family_of(path: str) -> str:
 class _Window:
     limit: int
     seconds: float
-    sent: deque[float]
+    sent: deque[list[float]]  # one mutable stamp per request: send time, then completion time
 
     def wait_needed(self, now: float) -> float:
-        while self.sent and now - self.sent[0] >= self.seconds:
+        while self.sent and now - self.sent[0][0] >= self.seconds:
             self.sent.popleft()
         if len(self.sent) < self.limit:
             return 0.0
-        return self.seconds - (now - self.sent[0])
+        return max(self.seconds - (now - self.sent[0][0]), 0.01)
 
 
 class Pacer:
@@ -70,18 +73,25 @@ class Pacer:
             self._windows[key] = window
         return window
 
-    async def acquire(self, tenant_id: str, family: str) -> None:
-        """Wait until one more request of ``family`` for ``tenant_id`` is within every limit."""
+    @asynccontextmanager
+    async def slot(self, tenant_id: str, family: str) -> AsyncIterator[None]:
+        """Wait until one more request of ``family`` for ``tenant_id`` is within every limit;
+        the request runs inside the block."""
         windows = (self._window(tenant_id, family), self._window("*", family))
         while True:
             now = self.clock()
             wait = max(w.wait_needed(now) for w in windows)
             if wait <= 0:
-                for w in windows:
-                    w.sent.append(now)
-                return
+                break
             self.waited_seconds += wait
             await asyncio.sleep(wait)
+        stamp = [now]
+        for w in windows:
+            w.sent.append(stamp)
+        try:
+            yield
+        finally:
+            stamp[0] = self.clock()
 
 
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:

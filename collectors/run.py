@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from collectors.cipp import CippClient
 from collectors.graph import TenantGraph
@@ -27,7 +27,7 @@ from collectors.sources import (
     GraphSource,
 )
 from db import write_transaction
-from db.models import Tenant
+from db.queries import active_tenants
 from db.rows import graph_datetime
 from db.store import (
     ingest_signin_page,
@@ -135,9 +135,9 @@ class Cycle:
 
     def _known_clients(self) -> list[TenantRef]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(Tenant).where(Tenant.active, Tenant.role == "client")).scalars()
             return [TenantRef(t.tenant_id, t.display_name, t.default_domain, t.role, t.access_mode,
-                              t.discovered_from) for t in rows]
+                              t.discovered_from)
+                    for t in active_tenants(conn) if t.role == "client"]
 
     # --- sources ---
     async def collect_source(self, graph: TenantGraph, tenant: TenantRef, source: GraphSource) -> None:

@@ -1,4 +1,7 @@
-"""Read-side queries shared by pages and CLIs. Aggregates run in the database, never in pandas."""
+"""Read-side queries shared by pages and CLIs. Aggregates run in the database, never in pandas.
+
+Queries that return model objects go through a short ORM Session on the caller's connection (a
+plain Connection would return their columns instead)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 
 from db.models import CollectionRun, CollectionState, CollectRequest, GraphObject, SignIn, Tenant
 
@@ -38,20 +42,21 @@ class SourceStatus:
 
 def active_tenants(conn: Connection) -> list[Tenant]:
     """The MSP first, then clients by name."""
-    rows = conn.execute(select(Tenant).where(Tenant.active)
-                        .order_by((Tenant.role != "msp"), Tenant.display_name)).scalars()
-    return list(rows)
+    with Session(conn) as session:
+        return list(session.scalars(select(Tenant).where(Tenant.active)
+                                    .order_by((Tenant.role != "msp"), Tenant.display_name)))
 
 
 def source_status(conn: Connection, now: datetime, fresh_within_s: dict[str, float],
                   default_fresh_s: float) -> list[SourceStatus]:
     """Per active tenant and source: last success, last error, rows and freshness."""
-    rows = conn.execute(
-        select(CollectionState, Tenant.display_name)
-        .join(Tenant, Tenant.tenant_id == CollectionState.tenant_id)
-        .where(Tenant.active)
-        .order_by((Tenant.role != "msp"), Tenant.display_name, CollectionState.source)
-    ).all()
+    with Session(conn) as session:
+        rows = session.execute(
+            select(CollectionState, Tenant.display_name)
+            .join(Tenant, Tenant.tenant_id == CollectionState.tenant_id)
+            .where(Tenant.active)
+            .order_by((Tenant.role != "msp"), Tenant.display_name, CollectionState.source)
+        ).all()
     out = []
     for state, name in rows:
         age = (now - state.last_success_at).total_seconds() if state.last_success_at else None
@@ -70,8 +75,9 @@ def signin_counts_by_tenant(conn: Connection) -> dict[str, int]:
 
 
 def recent_runs(conn: Connection, limit: int = 200) -> list[CollectionRun]:
-    return list(conn.execute(select(CollectionRun).order_by(CollectionRun.id.desc())
-                             .limit(limit)).scalars())
+    with Session(conn) as session:
+        return list(session.scalars(select(CollectionRun).order_by(CollectionRun.id.desc())
+                                    .limit(limit)))
 
 
 def recent_errors(conn: Connection, since: datetime, limit: int = 100) -> list[tuple[Any, ...]]:
@@ -93,5 +99,6 @@ def latest_collection_at(conn: Connection) -> datetime | None:
 
 
 def pending_collect_request(conn: Connection) -> CollectRequest | None:
-    return conn.execute(select(CollectRequest).where(CollectRequest.done_at.is_(None))
-                        .order_by(CollectRequest.id.desc()).limit(1)).scalars().first()
+    with Session(conn) as session:
+        return session.scalars(select(CollectRequest).where(CollectRequest.done_at.is_(None))
+                               .order_by(CollectRequest.id.desc()).limit(1)).first()
