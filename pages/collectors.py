@@ -47,7 +47,7 @@ st.dataframe(
         "Last success": r["lastSuccess"] or "never",
         "Age": humanize_age(r["ageSeconds"]),
         "Rows (last run)": r["rows"],
-        "Sign-ins stored": r.get("storedSignIns", ""),
+        "Sign-ins stored": r.get("storedSignIns"),
         "Last error": r["lastError"] or "",
     } for r in shown],
     hide_index=True,

@@ -59,21 +59,28 @@ PLACES: dict[str, Place] = {
 }
 
 # (first octets, autonomous system number) of consumer ISPs and carriers in North America / Europe.
+# fmt: off
 HOME_NETWORKS: tuple[tuple[str, int], ...] = (
-    ("73.", 7922), ("24.", 20115), ("76.", 7922), ("98.", 7922), ("71.", 20115),
-    ("99.", 7018), ("108.", 7018), ("174.", 701), ("96.", 701), ("50.", 7922),
-    ("67.", 20115), ("68.", 7922), ("69.", 20115), ("70.", 7018), ("75.", 20115),
+    ("73.", 7922), ("24.", 20115), ("76.", 7922), ("98.", 7922), ("71.", 20115), ("99.", 7018),
+    ("108.", 7018), ("174.", 701), ("96.", 701), ("50.", 7922), ("67.", 20115), ("68.", 7922),
+    ("69.", 20115), ("70.", 7018), ("75.", 20115),
 )
+# fmt: on
 MOBILE_NETWORKS: tuple[tuple[str, int], ...] = (("172.56.", 21928), ("174.205.", 6167), ("107.77.", 20057))
+# fmt: off
 OFFICE_NETWORKS: tuple[tuple[str, int], ...] = (
-    ("64.", 7018), ("65.", 701), ("66.", 209), ("72.", 20115), ("74.", 7922),
-    ("97.", 701), ("104.", 6939), ("173.", 7922), ("184.", 701), ("208.", 3356), ("209.", 3356),
+    ("64.", 7018), ("65.", 701), ("66.", 209), ("72.", 20115), ("74.", 7922), ("97.", 701),
+    ("104.", 6939), ("173.", 7922), ("184.", 701), ("208.", 3356), ("209.", 3356),
 )
+# fmt: on
 # Hostile origins: (city key in PLACES, first octets, ASN).
 HOSTILE_ORIGINS: tuple[tuple[str, str, int], ...] = (
-    ("Moscow", "45.141.", 210644), ("Frankfurt am Main", "185.220.", 208294),
-    ("Nanjing", "222.186.", 4134), ("Hanoi", "116.110.", 7552),
-    ("Sao Paulo", "177.54.", 28573), ("Lagos", "102.89.", 29465),
+    ("Moscow", "45.141.", 210644),
+    ("Frankfurt am Main", "185.220.", 208294),
+    ("Nanjing", "222.186.", 4134),
+    ("Hanoi", "116.110.", 7552),
+    ("Sao Paulo", "177.54.", 28573),
+    ("Lagos", "102.89.", 29465),
 )
 
 
@@ -110,32 +117,77 @@ ARM_RESOURCE = ("797f4846-ba00-4fd7-ba43-dac1f8f63013", "Windows Azure Service M
 USER_APPS: tuple[App, ...] = (
     App("4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome", *GRAPH_RESOURCE, "Browser", office365=True),
     App("9199bf20-a13f-4107-85dc-02114787ef48", "One Outlook Web", *EXO_RESOURCE, "Browser", office365=True),
-    App("1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams", *TEAMS_RESOURCE,
-        "Mobile Apps and Desktop clients", office365=True),
-    App("d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office", *SPO_RESOURCE,
-        "Mobile Apps and Desktop clients", office365=True),
-    App("27922004-5251-4030-b22d-91ecd9a37ea4", "Outlook Mobile", *EXO_RESOURCE,
-        "Mobile Apps and Desktop clients", office365=True),
-    App("08e18876-6177-487e-b8b5-cf950c1e598c", "SharePoint Online Web Client Extensibility",
-        *SPO_RESOURCE, "Browser", office365=True),
+    App(
+        "1fec8e78-bce4-4aaf-ab1b-5451cc387264",
+        "Microsoft Teams",
+        *TEAMS_RESOURCE,
+        "Mobile Apps and Desktop clients",
+        office365=True,
+    ),
+    App(
+        "d3590ed6-52b3-4102-aeff-aad2292ab01c",
+        "Microsoft Office",
+        *SPO_RESOURCE,
+        "Mobile Apps and Desktop clients",
+        office365=True,
+    ),
+    App(
+        "27922004-5251-4030-b22d-91ecd9a37ea4",
+        "Outlook Mobile",
+        *EXO_RESOURCE,
+        "Mobile Apps and Desktop clients",
+        office365=True,
+    ),
+    App(
+        "08e18876-6177-487e-b8b5-cf950c1e598c",
+        "SharePoint Online Web Client Extensibility",
+        *SPO_RESOURCE,
+        "Browser",
+        office365=True,
+    ),
     App("19db86c3-b2b9-44cc-b339-36da233a3be2", "My Signins", *GRAPH_RESOURCE, "Browser"),
 )
 # Legacy protocols: what 'Block legacy authentication' policies catch.
 LEGACY_APPS: tuple[App, ...] = (
-    App("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online", *EXO_RESOURCE,
-        "Exchange ActiveSync", office365=True),
-    App("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online", *EXO_RESOURCE,
-        "IMAP4", office365=True),
-    App("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online", *EXO_RESOURCE,
-        "Authenticated SMTP", office365=True),
+    App(
+        "00000002-0000-0ff1-ce00-000000000000",
+        "Office 365 Exchange Online",
+        *EXO_RESOURCE,
+        "Exchange ActiveSync",
+        office365=True,
+    ),
+    App(
+        "00000002-0000-0ff1-ce00-000000000000",
+        "Office 365 Exchange Online",
+        *EXO_RESOURCE,
+        "IMAP4",
+        office365=True,
+    ),
+    App(
+        "00000002-0000-0ff1-ce00-000000000000",
+        "Office 365 Exchange Online",
+        *EXO_RESOURCE,
+        "Authenticated SMTP",
+        office365=True,
+    ),
 )
 # Administrative tools technicians use in client tenants through GDAP.
 ADMIN_APPS: tuple[App, ...] = (
     App("c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "Azure Portal", *ARM_RESOURCE, "Browser", admin_portal=True),
-    App("00000006-0000-0ff1-ce00-000000000000", "Microsoft Office 365 Portal", *GRAPH_RESOURCE,
-        "Browser", office365=True, admin_portal=True),
-    App("fb78d390-0c51-40cd-8e17-fdbfab77341b", "Microsoft Exchange REST API Based Powershell",
-        *EXO_RESOURCE, "Mobile Apps and Desktop clients"),
+    App(
+        "00000006-0000-0ff1-ce00-000000000000",
+        "Microsoft Office 365 Portal",
+        *GRAPH_RESOURCE,
+        "Browser",
+        office365=True,
+        admin_portal=True,
+    ),
+    App(
+        "fb78d390-0c51-40cd-8e17-fdbfab77341b",
+        "Microsoft Exchange REST API Based Powershell",
+        *EXO_RESOURCE,
+        "Mobile Apps and Desktop clients",
+    ),
     App("de8bc8b5-d9f9-48b1-a8ad-b748da725064", "Graph Explorer", *GRAPH_RESOURCE, "Browser"),
 )
 
@@ -159,16 +211,48 @@ class Device:
 
 
 DEVICES: tuple[Device, ...] = (
-    Device("Windows10", "Edge 130.0.0", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-           "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0", True),
-    Device("Windows10", "Chrome 131.0.0", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-           "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", True),
-    Device("MacOs", "Safari 18.1", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-           "(KHTML, like Gecko) Version/18.1 Safari/605.1.15", False),
-    Device("Ios", "Mobile Safari 18.1", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) "
-           "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1", False),
-    Device("Android", "Chrome Mobile 131.0.0", "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
-           "(KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", False),
+    Device(
+        "Windows10",
+        "Edge 130.0.0",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+        True,
+    ),
+    Device(
+        "Windows10",
+        "Chrome 131.0.0",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        True,
+    ),
+    Device(
+        "MacOs",
+        "Safari 18.1",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+        False,
+    ),
+    Device(
+        "Ios",
+        "Mobile Safari 18.1",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) "
+        "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+        False,
+    ),
+    Device(
+        "Android",
+        "Chrome Mobile 131.0.0",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+        False,
+    ),
+)
+# CIPP's Function App calling Graph with the service account's refresh token.
+SCRIPT_DEVICE = Device(
+    "Windows",
+    "",
+    "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.20348; en-US) PowerShell/7.4.6",
+    False,
 )
 HOSTILE_USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -177,24 +261,31 @@ HOSTILE_USER_AGENTS = (
     "BAV2ROPC",
 )
 
+# fmt: off
 FIRST_NAMES = (
-    "Adele", "Alex", "Amara", "Andre", "Anika", "Ben", "Bianca", "Carlos", "Chen", "Chloe", "Dana", "Daniel",
-    "Diego", "Elena", "Emeka", "Emily", "Ethan", "Farah", "Gabriel", "Grace", "Hannah", "Hiro", "Isabel",
-    "Ivan", "Jada", "James", "Jasmine", "Jonas", "Julia", "Kai", "Karen", "Kenji", "Laila", "Leo", "Lily",
-    "Lucas", "Maya", "Megan", "Miguel", "Mina", "Nadia", "Nathan", "Nina", "Noah", "Olivia", "Omar",
-    "Priya", "Rafael", "Rachel", "Ravi", "Rosa", "Sam", "Sara", "Sean", "Sofia", "Tariq", "Tess", "Thomas",
-    "Uma", "Victor", "Wei", "Yara", "Yusuf", "Zoe", "Aaron", "Beth", "Colin", "Deepa", "Erik", "Fiona",
+    "Adele", "Alex", "Amara", "Andre", "Anika", "Ben", "Bianca", "Carlos", "Chen", "Chloe", "Dana",
+    "Daniel", "Diego", "Elena", "Emeka", "Emily", "Ethan", "Farah", "Gabriel", "Grace", "Hannah",
+    "Hiro", "Isabel", "Ivan", "Jada", "James", "Jasmine", "Jonas", "Julia", "Kai", "Karen", "Kenji",
+    "Laila", "Leo", "Lily", "Lucas", "Maya", "Megan", "Miguel", "Mina", "Nadia", "Nathan", "Nina",
+    "Noah", "Olivia", "Omar", "Priya", "Rafael", "Rachel", "Ravi", "Rosa", "Sam", "Sara", "Sean",
+    "Sofia", "Tariq", "Tess", "Thomas", "Uma", "Victor", "Wei", "Yara", "Yusuf", "Zoe", "Aaron", "Beth",
+    "Colin", "Deepa", "Erik", "Fiona",
 )
+# fmt: on
+# fmt: off
 LAST_NAMES = (
     "Abara", "Alvarez", "Andersen", "Bakker", "Becker", "Brennan", "Castillo", "Chen", "Cohen", "Costa",
-    "Dubois", "Edwards", "Fischer", "Garcia", "Gupta", "Hansen", "Harper", "Ito", "Jensen", "Kaur", "Kim",
-    "Kowalski", "Larsen", "Lee", "Lindqvist", "Lopez", "Martin", "Mensah", "Moreau", "Murphy", "Nakamura",
-    "Nguyen", "Novak", "Okafor", "Olsen", "Patel", "Perez", "Quinn", "Rahman", "Reyes", "Rossi", "Sato",
-    "Schmidt", "Silva", "Singh", "Sokolov", "Tan", "Thompson", "Tran", "Vance", "Walsh", "Weber", "Wilber",
-    "Wong", "Yamada", "Young", "Zhang", "Ziegler",
+    "Dubois", "Edwards", "Fischer", "Garcia", "Gupta", "Hansen", "Harper", "Ito", "Jensen", "Kaur",
+    "Kim", "Kowalski", "Larsen", "Lee", "Lindqvist", "Lopez", "Martin", "Mensah", "Moreau", "Murphy",
+    "Nakamura", "Nguyen", "Novak", "Okafor", "Olsen", "Patel", "Perez", "Quinn", "Rahman", "Reyes",
+    "Rossi", "Sato", "Schmidt", "Silva", "Singh", "Sokolov", "Tan", "Thompson", "Tran", "Vance",
+    "Walsh", "Weber", "Wilber", "Wong", "Yamada", "Young", "Zhang", "Ziegler",
 )
+# fmt: on
+# fmt: off
 JOB_TITLES = (
     "Accountant", "Account Manager", "Analyst", "Office Manager", "Sales Representative", "Engineer",
     "Project Manager", "Coordinator", "Designer", "Customer Service Representative", "Operations Lead",
     "Marketing Specialist", "HR Generalist", "Paralegal", "Technician", "Director",
 )
+# fmt: on

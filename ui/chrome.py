@@ -10,7 +10,7 @@ from ui import data
 def humanize_age(seconds: float | None) -> str:
     if seconds is None:
         return "never"
-    seconds = int(seconds)
+    seconds = max(int(seconds), 0)  # a collector clock slightly ahead of ours reads as "now"
     if seconds < 90:
         return f"{seconds} s"
     if seconds < 90 * 60:

@@ -1,0 +1,665 @@
+"""Microsoft Graph resources: routing table and handlers (reads and the writes fixes need)."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator import demo, odata
+from simulator.signins import RETENTION_SECONDS, Record
+from simulator.state import SimState
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+@dataclass
+class Request:
+    method: str
+    version: str  # "v1.0" | "beta"
+    path: str  # after the version, no leading slash
+    params: list[tuple[str, str]]
+    body: bytes
+    tenant_id: str
+    base_url: str  # http://127.0.0.1:PORT
+    match: re.Match | None = None
+
+    def q(self, name: str) -> str | None:
+        """A system query option, with or without its '$'."""
+        for key, value in self.params:
+            if key.lower() in (name.lower(), name.lower().lstrip("$")):
+                return value
+        return None
+
+    def json_body(self) -> dict:
+        try:
+            data = json.loads(self.body or b"null")
+        except ValueError as exc:
+            raise GraphError(
+                400,
+                "BadRequest",
+                "Unable to read JSON request payload. Please ensure Content-Type "
+                "header is set and payload is of valid JSON format.",
+            ) from exc
+        if not isinstance(data, dict):
+            raise GraphError(400, "BadRequest", "The request body must be a JSON object.")
+        return data
+
+    @property
+    def context_base(self) -> str:
+        return f"{self.base_url}/{self.version}/$metadata#"
+
+
+@dataclass
+class Collection:
+    """One page of a collection; the server renders it (and may turn it into an empty page)."""
+
+    context: str
+    items: list[Any]  # dicts, or Records for sign-ins
+    next_token: str | None
+    here_token: str  # the token that re-requests this same page
+
+
+@dataclass
+class Result:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[SimState, Request], "Collection | Result"]
+
+
+def family_of(path: str) -> str:
+    lowered = path.lower()
+    if lowered.startswith(("auditlogs/", "reports/")):
+        return "reports"
+    if lowered.startswith("identity/conditionalaccess"):
+        return "ca"
+    return "directory"
+
+
+def not_found(what: str) -> GraphError:
+    return GraphError(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{what}' does not exist or one of its queried reference-property objects are not present.",
+    )
+
+
+# --- paging helpers --------------------------------------------------------------------------------
+
+
+def page(req: Request, context: str, items: list[Any], default_top: int, max_top: int) -> Collection:
+    top = odata.parse_top(req.q("$top"), default_top, max_top)
+    token = req.q("$skiptoken")
+    offset = odata.decode_token(token, "o", {"o": int})["o"] if token else 0
+    chunk = items[offset : offset + top]
+    next_token = odata.encode_token({"k": "o", "o": offset + top}) if offset + top < len(items) else None
+    return Collection(context, chunk, next_token, odata.encode_token({"k": "o", "o": offset}))
+
+
+def selected(req: Request, items: list[dict]) -> list[dict]:
+    fields = odata.parse_select(req.q("$select"))
+    return [odata.select_properties(i, fields) for i in items] if fields else items
+
+
+# --- Conditional Access --------------------------------------------------------------------------
+
+POLICY_KEYS = {"displayName", "state", "conditions", "grantControls", "sessionControls", "templateId"}
+READ_ONLY_KEYS = {"id", "createdDateTime", "modifiedDateTime"}
+STATES = ("enabled", "disabled", "enabledForReportingButNotEnforced")
+MERGED_KEYS = ("conditions", "grantControls", "sessionControls")
+
+
+def deep_merge(target: dict, patch: dict) -> dict:
+    """Dicts merge recursively; everything else (lists, scalars, null) replaces."""
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            deep_merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
+
+
+def _check_policy_body(body: dict, creating: bool) -> dict:
+    clean = {k: v for k, v in body.items() if not k.startswith("@odata") and k not in READ_ONLY_KEYS}
+    unknown = sorted(set(clean) - POLICY_KEYS)
+    if unknown:
+        raise GraphError(
+            400,
+            "BadRequest",
+            f"Invalid property '{unknown[0]}' for type 'microsoft.graph.conditionalAccessPolicy'.",
+        )
+    if "state" in clean and clean["state"] not in STATES:
+        raise GraphError(400, "BadRequest", f"Invalid value '{clean['state']}' for property 'state'.")
+    for key in MERGED_KEYS:
+        if key in clean and clean[key] is not None and not isinstance(clean[key], dict):
+            raise GraphError(400, "BadRequest", f"Property '{key}' must be an object.")
+    if creating:
+        if not clean.get("displayName"):
+            raise GraphError(400, "BadRequest", "1037: The policy name is required.")
+        users = (clean.get("conditions") or {}).get("users") or {}
+        apps = (clean.get("conditions") or {}).get("applications") or {}
+        if not users or not apps:
+            raise GraphError(
+                400,
+                "BadRequest",
+                "1040: Invalid policy: conditions.users and conditions.applications are required.",
+            )
+        if not clean.get("grantControls") and not clean.get("sessionControls"):
+            raise GraphError(
+                400, "BadRequest", "1040: Invalid policy: grantControls or sessionControls is required."
+            )
+    return clean
+
+
+def _find(items: list[dict], item_id: str) -> dict:
+    found = next((i for i in items if str(i.get("id")).lower() == item_id.lower()), None)
+    if found is None:
+        raise not_found(item_id)
+    return found
+
+
+def _entity(req: Request, set_name: str, obj: dict) -> dict:
+    return {"@odata.context": f"{req.context_base}{set_name}/$entity", **obj}
+
+
+def list_policies(state: SimState, req: Request) -> Collection:
+    with state.lock:
+        items = copy.deepcopy(state.tenants[req.tenant_id].config.policies)
+    items = _filtered(req, items, {"displayName": str, "state": str, "id": str})
+    return page(
+        req, f"{req.context_base}identity/conditionalAccess/policies", selected(req, items), 1000, 1000
+    )
+
+
+def _filtered(req: Request, items: list[dict], allowed: dict[str, type]) -> list[dict]:
+    wanted = odata.parse_equality_filter(req.q("$filter"), allowed)
+    return [i for i in items if odata.matches_equality(i, wanted)] if wanted else items
+
+
+def get_policy(state: SimState, req: Request) -> Result:
+    with state.lock:
+        obj = copy.deepcopy(_find(state.tenants[req.tenant_id].config.policies, req.match["id"]))
+    return Result(body=_entity(req, "identity/conditionalAccess/policies", obj))
+
+
+def create_policy(state: SimState, req: Request) -> Result:
+    body = _check_policy_body(req.json_body(), creating=True)
+    with state.lock:
+        now = demo.iso(state.clock.now())
+        obj = deep_merge(demo.empty_policy(), body)
+        obj.update(id=str(uuid.uuid4()), createdDateTime=now, modifiedDateTime=None)
+        if obj.get("sessionControls") is not None:
+            obj["sessionControls"] = deep_merge(demo.empty_session_controls(), obj["sessionControls"])
+        state.tenants[req.tenant_id].config.policies.append(obj)
+        state.commit(req.tenant_id)
+        out = copy.deepcopy(obj)
+    return Result(201, _entity(req, "identity/conditionalAccess/policies", out))
+
+
+def update_policy(state: SimState, req: Request) -> Result:
+    body = _check_policy_body(req.json_body(), creating=False)
+    with state.lock:
+        obj = _find(state.tenants[req.tenant_id].config.policies, req.match["id"])
+        deep_merge(obj, body)
+        obj["modifiedDateTime"] = demo.iso(state.clock.now())
+        state.commit(req.tenant_id)
+    return Result(204)
+
+
+def delete_policy(state: SimState, req: Request) -> Result:
+    with state.lock:
+        policies = state.tenants[req.tenant_id].config.policies
+        policies.remove(_find(policies, req.match["id"]))
+        state.commit(req.tenant_id)
+    return Result(204)
+
+
+NL_TYPES = ("#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation")
+NL_KEYS = {
+    "displayName",
+    "isTrusted",
+    "ipRanges",
+    "countriesAndRegions",
+    "includeUnknownCountriesAndRegions",
+    "countryLookupMethod",
+}
+
+
+def _check_location_body(body: dict, existing_type: str | None) -> dict:
+    odata_type = body.get("@odata.type")
+    if not odata_type:
+        raise GraphError(
+            400,
+            "BadRequest",
+            "The '@odata.type' property is required to write an abstract type "
+            "'microsoft.graph.namedLocation'.",
+        )
+    if odata_type not in NL_TYPES or (existing_type and odata_type != existing_type):
+        raise GraphError(400, "BadRequest", f"Invalid '@odata.type' value '{odata_type}'.")
+    clean = {k: v for k, v in body.items() if not k.startswith("@odata") and k not in READ_ONLY_KEYS}
+    unknown = sorted(set(clean) - NL_KEYS)
+    if unknown:
+        raise GraphError(400, "BadRequest", f"Invalid property '{unknown[0]}' for type '{odata_type[1:]}'.")
+    if "ipRanges" in clean:
+        if not isinstance(clean["ipRanges"], list):
+            raise GraphError(400, "BadRequest", "Property 'ipRanges' must be an array.")
+        ranges = []
+        for r in clean["ipRanges"]:
+            cidr = r.get("cidrAddress") if isinstance(r, dict) else None
+            try:
+                if "/" not in str(cidr):
+                    raise ValueError("no prefix length")
+                ipaddress.ip_network(str(cidr), strict=False)
+            except ValueError as exc:
+                raise GraphError(
+                    400, "BadRequest", f"1004: '{cidr}' is not a valid IP range in CIDR format."
+                ) from exc
+            ranges.append(demo.ip_range(str(cidr)))
+        clean["ipRanges"] = ranges
+    return {"@odata.type": odata_type, **clean}
+
+
+def list_locations(state: SimState, req: Request) -> Collection:
+    with state.lock:
+        items = copy.deepcopy(state.tenants[req.tenant_id].config.named_locations)
+    items = _filtered(req, items, {"displayName": str, "id": str})
+    return page(
+        req, f"{req.context_base}identity/conditionalAccess/namedLocations", selected(req, items), 100, 100
+    )
+
+
+def get_location(state: SimState, req: Request) -> Result:
+    with state.lock:
+        obj = copy.deepcopy(_find(state.tenants[req.tenant_id].config.named_locations, req.match["id"]))
+    return Result(body=_entity(req, "identity/conditionalAccess/namedLocations", obj))
+
+
+def create_location(state: SimState, req: Request) -> Result:
+    body = _check_location_body(req.json_body(), None)
+    if not body.get("displayName"):
+        raise GraphError(400, "BadRequest", "The displayName property is required.")
+    with state.lock:
+        now = demo.iso(state.clock.now())
+        if body["@odata.type"] == NL_TYPES[0]:
+            obj = demo.ip_location(
+                str(uuid.uuid4()), body["displayName"], bool(body.get("isTrusted")), [], now
+            )
+            obj["ipRanges"] = body.get("ipRanges", [])
+        else:
+            obj = demo.country_location(str(uuid.uuid4()), body["displayName"], [], now)
+            obj.update({k: v for k, v in body.items() if k in NL_KEYS})
+        state.tenants[req.tenant_id].config.named_locations.append(obj)
+        state.commit(req.tenant_id)
+        out = copy.deepcopy(obj)
+    return Result(201, _entity(req, "identity/conditionalAccess/namedLocations", out))
+
+
+def update_location(state: SimState, req: Request) -> Result:
+    with state.lock:
+        obj = _find(state.tenants[req.tenant_id].config.named_locations, req.match["id"])
+        body = _check_location_body(req.json_body(), obj.get("@odata.type"))
+        body.pop("@odata.type")
+        obj.update(copy.deepcopy(body))
+        obj["modifiedDateTime"] = demo.iso(state.clock.now())
+        state.commit(req.tenant_id)
+    return Result(204)
+
+
+def delete_location(state: SimState, req: Request) -> Result:
+    with state.lock:
+        config = state.tenants[req.tenant_id].config
+        obj = _find(config.named_locations, req.match["id"])
+        users = [p["displayName"] for p in config.policies if obj["id"] in json.dumps(p.get("conditions"))]
+        if users:
+            raise GraphError(
+                400,
+                "BadRequest",
+                f"1010: The named location is referenced by policy '{users[0]}' and cannot be deleted.",
+            )
+        config.named_locations.remove(obj)
+        state.commit(req.tenant_id)
+    return Result(204)
+
+
+# --- Directory -----------------------------------------------------------------------------------
+
+
+def _directory(state: SimState, req: Request) -> demo.Directory:
+    return demo.directory(state.seed, req.tenant_id)
+
+
+def _city(tenant_id: str) -> str:
+    spec = demo.client_by_id(tenant_id)
+    return spec.city if spec else demo.MSP_CITY
+
+
+USER_FILTERS = {
+    "userType": str,
+    "accountEnabled": bool,
+    "userPrincipalName": str,
+    "displayName": str,
+    "id": str,
+    "mail": str,
+}
+
+
+def _user_view(obj: dict, fields: list[str] | None) -> dict:
+    if fields is None:
+        return {k: obj[k] for k in demo.USER_DEFAULT_PROPERTIES}
+    out = {}
+    for f in fields:
+        key = next((k for k in obj if k.lower() == f.lower()), None)
+        if key is None:
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{f}' on type 'microsoft.graph.user'.",
+            )
+        out[key] = obj[key]
+    return out
+
+
+def list_users(state: SimState, req: Request) -> Collection:
+    d = _directory(state, req)
+    fields = odata.parse_select(req.q("$select"))
+    wanted = odata.parse_equality_filter(req.q("$filter"), USER_FILTERS)
+    city = _city(req.tenant_id)
+    items = [demo.user_object(p, city) for p in d.people]
+    items = [_user_view(u, fields) for u in items if odata.matches_equality(u, wanted)]
+    return page(
+        req, f"{req.context_base}users" + (f"({','.join(fields)})" if fields else ""), items, 100, 999
+    )
+
+
+def get_user(state: SimState, req: Request) -> Result:
+    d = _directory(state, req)
+    key = req.match["id"].lower()
+    person = d.by_id.get(req.match["id"]) or d.by_upn.get(key)
+    if person is None:
+        raise not_found(req.match["id"])
+    obj = _user_view(demo.user_object(person, _city(req.tenant_id)), odata.parse_select(req.q("$select")))
+    return Result(body=_entity(req, "users", obj))
+
+
+def _member_object(d: demo.Directory, member_id: str, city: str) -> dict | None:
+    if member_id in d.by_id:
+        user = {
+            k: v
+            for k, v in demo.user_object(d.by_id[member_id], city).items()
+            if k in demo.USER_DEFAULT_PROPERTIES
+        }
+        return {"@odata.type": "#microsoft.graph.user", **user}
+    group = d.group_by_id.get(member_id)
+    if group is not None:
+        return {"@odata.type": "#microsoft.graph.group", **demo.group_object(group)}
+    return None
+
+
+def _expand_members(req: Request) -> bool:
+    expand = (req.q("$expand") or "").lower()
+    if expand and expand.split("(")[0].strip() != "members":
+        raise GraphError(
+            400,
+            "BadRequest",
+            f"Could not find a property named '{expand}' on type 'microsoft.graph.directoryObject'.",
+        )
+    return bool(expand)
+
+
+def list_groups(state: SimState, req: Request) -> Collection:
+    d = _directory(state, req)
+    expand = _expand_members(req)
+    city = _city(req.tenant_id)
+    items = []
+    for g in d.groups:
+        obj = demo.group_object(g)
+        if expand:
+            obj["members"] = [m for m in (_member_object(d, mid, city) for mid in g.member_ids) if m]
+        items.append(obj)
+    items = _filtered(
+        req, items, {"displayName": str, "id": str, "mailNickname": str, "securityEnabled": bool}
+    )
+    return page(req, f"{req.context_base}groups", selected(req, items), 100, 999)
+
+
+def _group(d: demo.Directory, group_id: str) -> demo.Group:
+    group = d.group_by_id.get(group_id)
+    if group is None:
+        raise not_found(group_id)
+    return group
+
+
+def get_group(state: SimState, req: Request) -> Result:
+    d = _directory(state, req)
+    g = _group(d, req.match["id"])
+    obj = demo.group_object(g)
+    if _expand_members(req):
+        obj["members"] = [
+            m for m in (_member_object(d, mid, _city(req.tenant_id)) for mid in g.member_ids) if m
+        ]
+    return Result(body=_entity(req, "groups", selected(req, [obj])[0]))
+
+
+def list_group_members(state: SimState, req: Request) -> Collection:
+    d = _directory(state, req)
+    g = _group(d, req.match["id"])
+    items = [m for m in (_member_object(d, mid, _city(req.tenant_id)) for mid in g.member_ids) if m]
+    return page(req, f"{req.context_base}directoryObjects", selected(req, items), 100, 999)
+
+
+def _role_members(d: demo.Directory, template_id: str, city: str) -> list[dict]:
+    return [m for m in (_member_object(d, p.id, city) for p in d.people if template_id in p.roles) if m]
+
+
+def list_directory_roles(state: SimState, req: Request) -> Collection:
+    d = _directory(state, req)
+    expand = _expand_members(req)
+    city = _city(req.tenant_id)
+    items = []
+    for template_id, object_id in d.role_ids.items():
+        members = _role_members(d, template_id, city)
+        if not members:
+            continue  # Graph lists only activated roles
+        obj = demo.directory_role_object(template_id, object_id)
+        if expand:
+            obj["members"] = members
+        items.append(obj)
+    return page(req, f"{req.context_base}directoryRoles", selected(req, items), 1000, 1000)
+
+
+def list_role_members(state: SimState, req: Request) -> Collection:
+    d = _directory(state, req)
+    template = next((t for t, oid in d.role_ids.items() if req.match["id"].lower() in (oid, t)), None)
+    if template is None:
+        raise not_found(req.match["id"])
+    members = _role_members(d, template, _city(req.tenant_id))
+    return page(req, f"{req.context_base}directoryObjects", selected(req, members), 100, 999)
+
+
+def list_registration_details(state: SimState, req: Request) -> Collection:
+    d = _directory(state, req)
+    items = [demo.registration_object(p) for p in d.people]
+    items = _filtered(
+        req,
+        items,
+        {
+            "isAdmin": bool,
+            "isMfaCapable": bool,
+            "isMfaRegistered": bool,
+            "userType": str,
+            "userPrincipalName": str,
+        },
+    )
+    return page(
+        req,
+        f"{req.context_base}reports/authenticationMethods/userRegistrationDetails",
+        selected(req, items),
+        1000,
+        1000,
+    )
+
+
+def get_security_defaults(state: SimState, req: Request) -> Result:
+    with state.lock:
+        enabled = state.tenants[req.tenant_id].config.security_defaults
+    return Result(
+        body={
+            "@odata.context": f"{req.context_base}policies/identitySecurityDefaultsEnforcementPolicy/$entity",
+            **demo.security_defaults_object(enabled),
+        }
+    )
+
+
+def update_security_defaults(state: SimState, req: Request) -> Result:
+    body = req.json_body()
+    if not isinstance(body.get("isEnabled"), bool):
+        raise GraphError(400, "BadRequest", "Property 'isEnabled' must be a boolean.")
+    with state.lock:
+        state.tenants[req.tenant_id].config.security_defaults = body["isEnabled"]
+        state.commit(req.tenant_id)
+    return Result(204)
+
+
+def list_skus(state: SimState, req: Request) -> Collection:
+    if req.tenant_id == demo.MSP_TENANT_ID:
+        items = demo.subscribed_skus(req.tenant_id, "SPB", len(_directory(state, req).people))
+    else:
+        spec = demo.client_by_id(req.tenant_id)
+        assert spec is not None
+        items = demo.subscribed_skus(req.tenant_id, spec.sku, spec.user_count)
+    return page(req, f"{req.context_base}subscribedSkus", selected(req, items), 1000, 1000)
+
+
+def list_gdap(state: SimState, req: Request) -> Collection:
+    items = copy.deepcopy(state.gdap_relationships) if req.tenant_id == demo.MSP_TENANT_ID else []
+    items = _filtered(req, items, {"status": str, "displayName": str})
+    return page(
+        req,
+        f"{req.base_url}/{req.version}/tenantRelationships/$metadata#delegatedAdminRelationships",
+        selected(req, items),
+        300,
+        300,
+    )
+
+
+def list_contracts(state: SimState, req: Request) -> Collection:
+    items = []
+    if req.tenant_id == demo.MSP_TENANT_ID:
+        items = [
+            {
+                "id": str(uuid.uuid5(uuid.UUID(c.tenant_id), "contract")),
+                "deletedDateTime": None,
+                "contractType": "ResellerPartner",
+                "customerId": c.tenant_id,
+                "defaultDomainName": c.default_domain,
+                "displayName": c.display_name,
+            }
+            for c in demo.client_tenants()
+            if c.access_mode == "gdap"
+        ]
+    return page(req, f"{req.context_base}contracts", selected(req, items), 100, 999)
+
+
+# --- Sign-ins ------------------------------------------------------------------------------------
+
+
+def list_sign_ins(state: SimState, req: Request) -> Collection:
+    flt = odata.parse_sign_in_filter(req.q("$filter"))
+    top = odata.parse_top(req.q("$top"), 1000, 1000)
+    now = state.clock.now_ts()
+    token = req.q("$skiptoken")
+    if token:
+        cursor = odata.decode_token(token, "s", {"t": int, "i": str})
+        cursor_key = (int(cursor["t"]), str(cursor["i"]))
+    else:
+        cursor_key = (int(now) + 1, "")  # everything up to now (sign-ins carry whole seconds)
+    here = odata.encode_token({"k": "s", "t": cursor_key[0], "i": cursor_key[1]})
+
+    upper = min(now, flt.upper if flt.upper is not None else now, cursor_key[0])
+    lower = max(now - RETENTION_SECONDS, flt.lower if flt.lower is not None else 0)
+    found: list[Record] = []
+    minute = int(upper // 60)
+    while minute >= int(lower // 60) and len(found) <= top:
+        for record in state.signins.bucket(req.tenant_id, minute):
+            if (record.ts, record.id) >= cursor_key or record.ts > now:
+                continue
+            if record.ts < now - RETENTION_SECONDS or not flt.accepts_ts(record.ts):
+                continue
+            if ("interactiveUser" if record.interactive else "nonInteractiveUser") not in flt.event_types:
+                continue
+            found.append(record)
+        minute -= 1
+    next_token = None
+    if len(found) > top:
+        last = found[top - 1]
+        found = found[:top]
+        next_token = odata.encode_token({"k": "s", "t": last.ts, "i": last.id})
+    fields = odata.parse_select(req.q("$select"))
+    items: list[Any] = (
+        found if not fields else [odata.select_properties(json.loads(r.body), fields) for r in found]
+    )
+    return Collection(f"{req.context_base}auditLogs/signIns", items, next_token, here)
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+ID = r"(?P<id>[^/]+)"
+ROUTES: list[tuple[str, re.Pattern, Handler]] = [
+    (method, re.compile(pattern, re.IGNORECASE), handler)
+    for method, pattern, handler in (
+        ("GET", r"identity/conditionalAccess/policies", list_policies),
+        ("POST", r"identity/conditionalAccess/policies", create_policy),
+        ("GET", rf"identity/conditionalAccess/policies/{ID}", get_policy),
+        ("PATCH", rf"identity/conditionalAccess/policies/{ID}", update_policy),
+        ("DELETE", rf"identity/conditionalAccess/policies/{ID}", delete_policy),
+        ("GET", r"identity/conditionalAccess/namedLocations", list_locations),
+        ("POST", r"identity/conditionalAccess/namedLocations", create_location),
+        ("GET", rf"identity/conditionalAccess/namedLocations/{ID}", get_location),
+        ("PATCH", rf"identity/conditionalAccess/namedLocations/{ID}", update_location),
+        ("DELETE", rf"identity/conditionalAccess/namedLocations/{ID}", delete_location),
+        ("GET", r"policies/identitySecurityDefaultsEnforcementPolicy", get_security_defaults),
+        ("PATCH", r"policies/identitySecurityDefaultsEnforcementPolicy", update_security_defaults),
+        ("GET", r"subscribedSkus", list_skus),
+        ("GET", r"users", list_users),
+        ("GET", rf"users/{ID}", get_user),
+        ("GET", r"groups", list_groups),
+        ("GET", rf"groups/{ID}", get_group),
+        ("GET", rf"groups/{ID}/members", list_group_members),
+        ("GET", r"directoryRoles", list_directory_roles),
+        ("GET", rf"directoryRoles/{ID}/members", list_role_members),
+        ("GET", r"reports/authenticationMethods/userRegistrationDetails", list_registration_details),
+        ("GET", r"auditLogs/signIns", list_sign_ins),
+        ("GET", r"tenantRelationships/delegatedAdminRelationships", list_gdap),
+        ("GET", r"contracts", list_contracts),
+    )
+]
+
+
+def resolve(method: str, path: str) -> tuple[Handler, re.Match] | None:
+    """The handler for a method and path; raises 405 when only the method is wrong."""
+    path = path.strip("/")
+    path_known = False
+    for route_method, pattern, handler in ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            path_known = True
+            if route_method == method:
+                return handler, match
+    if path_known:
+        raise GraphError(
+            405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed for this resource."
+        )
+    return None

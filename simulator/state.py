@@ -1,0 +1,118 @@
+"""The simulator's mutable state: clock, per-tenant configuration with its history, CIPP, counters.
+
+One re-entrant lock guards every mutation. Configuration changes are recorded as snapshots with the
+simulated time they took effect, so sign-ins generated for earlier moments keep the old behaviour.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from simulator import demo
+from simulator.ca import CompiledPolicies
+from simulator.signins import SignInSource, TenantSnapshot
+
+
+class SimClock:
+    """The simulated clock: frozen at a fixed instant (advanced on request) or the real clock."""
+
+    def __init__(self, fixed: datetime | None):
+        if fixed is not None and fixed.tzinfo is None:
+            fixed = fixed.replace(tzinfo=UTC)
+        self._fixed = fixed.timestamp() if fixed is not None else None
+
+    @property
+    def is_fixed(self) -> bool:
+        return self._fixed is not None
+
+    def now_ts(self) -> float:
+        return self._fixed if self._fixed is not None else time.time()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.now_ts(), UTC)
+
+    def advance(self, seconds: float) -> None:
+        if self._fixed is None:
+            raise ValueError("the clock is real; only a fixed clock can be advanced")
+        if seconds < 0:
+            raise ValueError("advanceSeconds must not be negative")
+        self._fixed += seconds
+
+
+@dataclass
+class TenantState:
+    config: demo.TenantConfig
+    # (effective from, snapshot): a snapshot applies to sign-ins strictly after its time.
+    history_times: list[float] = field(default_factory=list)
+    history: list[TenantSnapshot] = field(default_factory=list)
+
+
+def _snapshot(config: demo.TenantConfig) -> TenantSnapshot:
+    policies = copy.deepcopy(config.policies)
+    locations = copy.deepcopy(config.named_locations)
+    return TenantSnapshot(CompiledPolicies(policies, locations), config.security_defaults)
+
+
+class SimState:
+    def __init__(self, seed: int, now: datetime | None):
+        self.seed = seed
+        self.lock = threading.RLock()
+        self.clock = SimClock(now)
+        start = self.clock.now()
+        self.tenants: dict[str, TenantState] = {}
+        for tid in demo.all_tenant_ids():
+            config = demo.initial_config(seed, tid, start)
+            self.tenants[tid] = TenantState(config, [float("-inf")], [_snapshot(config)])
+        self.gdap_relationships = demo.delegated_admin_relationships(start)
+        self.cipp_tenants = demo.cipp_tenants()
+        self.api_clients, self.azure_client_ids = demo.initial_api_clients(seed)
+        self.signins = SignInSource(seed, self.snapshot_at)
+        self.requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.throttled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.faults_fired = 0
+        self.writes = 0
+
+    def snapshot_at(self, tenant_id: str, ts: float) -> TenantSnapshot:
+        tenant = self.tenants[tenant_id]
+        with self.lock:
+            index = bisect.bisect_left(tenant.history_times, ts) - 1
+            return tenant.history[max(index, 0)]
+
+    def commit(self, tenant_id: str) -> None:
+        """Record the tenant's current configuration as effective from now (call with the lock held)."""
+        tenant = self.tenants[tenant_id]
+        now = self.clock.now_ts()
+        # Several writes within the same instant: the last one wins for sign-ins after it.
+        if tenant.history_times[-1] == now:
+            tenant.history[-1] = _snapshot(tenant.config)
+        else:
+            tenant.history_times.append(now)
+            tenant.history.append(_snapshot(tenant.config))
+        self.writes += 1
+        self.signins.invalidate(tenant_id, now)
+
+    def count(self, tenant_id: str, family: str, throttled: bool = False) -> None:
+        with self.lock:
+            (self.throttled if throttled else self.requests)[tenant_id][family] += 1
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "requests": {t: dict(f) for t, f in self.requests.items()},
+                "throttled": {t: dict(f) for t, f in self.throttled.items()},
+                "faultsFired": self.faults_fired,
+                "writes": self.writes,
+            }
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.throttled.clear()
+            self.faults_fired = 0
+            self.writes = 0
