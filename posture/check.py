@@ -1,0 +1,55 @@
+"""A check of the catalogue: its identity, why it matters, the fix it offers, and how it is evaluated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from posture.findings import ACTIONABLE, Finding, Severity, Status, Subject
+from posture.view import SnapshotView, TenantView
+
+CheckFunction = Callable[["Check", SnapshotView], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    severity: Severity
+    scope: str  # as in the SPEC's table: "MSP", "MSP, per A-1 policy", "per client policy", ...
+    title: str
+    rationale: str  # one line: why it matters (for a manager's report)
+    fix: str | None  # the fix id a failing or warning finding offers
+    function: CheckFunction
+
+    @property
+    def part(self) -> str:
+        """The SPEC's layer: PRE, LOC, A, B, C, D or MFA."""
+        return self.id.split("-")[0]
+
+    def evaluate(self, snapshot: SnapshotView) -> list[Finding]:
+        return list(self.function(self, snapshot))
+
+    def finding(self, tenant: TenantView | str, status: Status, subject: Subject, message: str,
+                evidence: dict[str, Any] | None = None) -> Finding:
+        """A finding of this check; only a failing or warning one carries the check's fix."""
+        tenant_id = tenant if isinstance(tenant, str) else tenant.id
+        return Finding(check=self.id, tenant_id=tenant_id, status=status, severity=self.severity,
+                       subject=subject, message=message, evidence=evidence or {},
+                       fix=self.fix if status in ACTIONABLE else None)
+
+    def about_tenant(self, tenant: TenantView, status: Status, message: str,
+                     evidence: dict[str, Any] | None = None) -> Finding:
+        return self.finding(tenant, status, tenant.subject, message, evidence)
+
+    def msp_missing(self, snapshot: SnapshotView) -> Finding:
+        return self.finding(snapshot.msp_tenant_id, "n/a", snapshot.msp_subject,
+                            "the MSP tenant (role 'msp') is not in the snapshot")
+
+
+def define_check(check_id: str, *, severity: Severity, scope: str, title: str, rationale: str,
+                 fix: str | None = None) -> Callable[[CheckFunction], Check]:
+    """Decorator turning ``function(check, snapshot) -> findings`` into a catalogue entry."""
+    def register(function: CheckFunction) -> Check:
+        return Check(check_id, severity, scope, title, rationale, fix, function)
+    return register

@@ -1,0 +1,241 @@
+"""D-1..2 (Part D): client tenants' policies must not lock out the MSP's own people."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from posture.check import Check, define_check
+from posture.findings import Finding, Subject
+from posture.graph import (
+    ALL,
+    ENABLED,
+    GUESTS_OR_EXTERNAL_USERS,
+    REPORT_ONLY,
+    SERVICE_PROVIDER,
+    as_dict,
+    as_list,
+    blocked_by_conditional_access,
+    blocking_policies,
+    external_tenants_cover,
+    external_tenants_words,
+    guest_types,
+    lower,
+    lower_set,
+    policy_id,
+    policy_name,
+    policy_state,
+    state_words,
+    text,
+    users_condition,
+)
+from posture.view import Account, SnapshotView, TenantView
+
+
+def _subject(policy: dict[str, Any]) -> Subject:
+    return Subject("policy", policy_id(policy), policy_name(policy))
+
+
+def gdap_reach(policy: dict[str, Any], msp_tenant_id: str) -> list[str]:
+    """How the policy could apply to the MSP's service-provider users (empty: it cannot)."""
+    users = users_condition(policy)
+    include_users = lower_set(users.get("includeUsers"))
+    reach = []
+    if ALL in include_users:
+        reach.append("all users")
+    if GUESTS_OR_EXTERNAL_USERS in include_users:
+        reach.append("guests and external users")
+    roles = as_list(users.get("includeRoles"))
+    if roles:
+        reach.append(f"{len(roles)} directory role(s), which GDAP grants the MSP's people")
+    included_guests = users.get("includeGuestsOrExternalUsers")
+    if SERVICE_PROVIDER in guest_types(included_guests) and external_tenants_cover(included_guests,
+                                                                                   msp_tenant_id):
+        reach.append("service-provider users")
+    return reach
+
+
+def gdap_exclusion(policy: dict[str, Any], msp_tenant_id: str) -> tuple[bool, str]:
+    """(whether the MSP's service-provider users are excluded, the near miss in words)."""
+    excluded = users_condition(policy).get("excludeGuestsOrExternalUsers")
+    types = guest_types(excluded)
+    if not types:
+        return False, "it has no service-provider exclusion"
+    written = as_dict(excluded).get("guestOrExternalUserTypes")
+    if SERVICE_PROVIDER not in types:
+        return False, f"it excludes guest types '{written}' but not serviceProvider"
+    if not external_tenants_cover(excluded, msp_tenant_id):
+        tenants = external_tenants_words(excluded)
+        return False, f"it excludes service providers of {tenants} only, not the MSP ({msp_tenant_id})"
+    return True, f"it excludes service-provider users of {external_tenants_words(excluded)}"
+
+
+def direct_reach(policy: dict[str, Any], account: Account, tenant: TenantView) -> tuple[list[str], bool]:
+    """How the policy could apply to the direct-mode service account, and whether that is certain."""
+    users = users_condition(policy)
+    reach = []
+    if ALL in lower_set(users.get("includeUsers")):
+        reach.append("all users")
+    if lower(account.id) in lower_set(users.get("includeUsers")):
+        reach.append("the service account itself")
+    if as_list(users.get("includeRoles")):
+        reach.append(f"{len(as_list(users['includeRoles']))} directory role(s)")
+    groups = [str(g) for g in as_list(users.get("includeGroups"))]
+    certain = True
+    if groups and not reach:
+        if not tenant.groups_expanded:
+            certain = False
+        for group_id in groups:
+            if tenant.group_path(account.id, group_id):
+                reach.append(f"group '{tenant.group_name(group_id)}'")
+                break
+    return reach, certain
+
+
+@define_check(
+    "D-1", severity="critical", scope="per client policy", title="Client policies exclude the MSP's people",
+    rationale="A client's policy that catches the MSP's technicians or CIPP's account cuts the MSP off that "
+              "client (CIPP's own setup requires the exclusion).",
+    fix="client-policy.exclude-service-provider")
+def client_policies_exclude_msp(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    msp_tenant_id = snapshot.msp_tenant_id
+    for tenant in snapshot.client_tenants:
+        policies = tenant.objects("conditionalAccessPolicies")
+        if policies is None:
+            yield check.about_tenant(tenant, "n/a", "Conditional Access policies were not collected")
+            continue
+        if not policies:
+            yield check.about_tenant(tenant, "pass", "the tenant has no Conditional Access policies")
+            continue
+        if tenant.access_mode == "direct":
+            yield from _direct_tenant(check, tenant, policies)
+        elif not msp_tenant_id:
+            yield check.about_tenant(tenant, "n/a", "the MSP tenant id is unknown (msp.tenantId)")
+        else:
+            yield from _gdap_tenant(check, tenant, policies, msp_tenant_id)
+
+
+def _state_gate(check: Check, tenant: TenantView, policy: dict[str, Any]) -> Finding | None:
+    state = policy_state(policy)
+    if state in (ENABLED, REPORT_ONLY):
+        return None
+    return check.finding(tenant, "n/a", _subject(policy),
+                         f"'{policy_name(policy)}' is {state_words(state)}: it applies to nobody",
+                         {"policyId": policy_id(policy), "state": policy.get("state")})
+
+
+def _gdap_tenant(check: Check, tenant: TenantView, policies: list[dict[str, Any]],
+                 msp_tenant_id: str) -> Iterator[Finding]:
+    for policy in policies:
+        gate = _state_gate(check, tenant, policy)
+        if gate is not None:
+            yield gate
+            continue
+        name = policy_name(policy)
+        reach = gdap_reach(policy, msp_tenant_id)
+        excluded = users_condition(policy).get("excludeGuestsOrExternalUsers")
+        evidence = {"policyId": policy_id(policy), "state": policy.get("state"), "accessMode": "gdap",
+                    "mspTenantId": msp_tenant_id, "appliesThrough": reach,
+                    "excludeGuestsOrExternalUsers": excluded if isinstance(excluded, dict) else None}
+        if not reach:
+            yield check.finding(tenant, "n/a", _subject(policy),
+                                f"'{name}' cannot apply to the MSP's service-provider users", evidence)
+            continue
+        ok, words = gdap_exclusion(policy, msp_tenant_id)
+        if ok:
+            yield check.finding(tenant, "pass", _subject(policy),
+                                f"'{name}' applies to {', '.join(reach)}, and {words}", evidence)
+        else:
+            state = state_words(policy_state(policy))
+            yield check.finding(tenant, "fail", _subject(policy),
+                                f"'{name}' ({state}) applies to {', '.join(reach)}, yet {words}: exclude "
+                                "service-provider users of the MSP tenant", evidence)
+
+
+def _direct_tenant(check: Check, tenant: TenantView, policies: list[dict[str, Any]]) -> Iterator[Finding]:
+    upn = tenant.direct_service_account_upn
+    if not upn or tenant.objects("users") is None:
+        why = ("no service account is known (directTenantUserPrincipalName or msp.serviceAccountUpn)"
+               if not upn else "the tenant's users were not collected: the service account's id is unknown")
+        for policy in policies:
+            gate = _state_gate(check, tenant, policy)
+            yield gate or check.finding(tenant, "n/a", _subject(policy), f"direct tenant: {why}",
+                                        {"policyId": policy_id(policy), "accessMode": "direct"})
+        return
+    account = tenant.account(upn)
+    for policy in policies:
+        gate = _state_gate(check, tenant, policy)
+        if gate is not None:
+            yield gate
+            continue
+        name = policy_name(policy)
+        evidence: dict[str, Any] = {"policyId": policy_id(policy), "state": policy.get("state"),
+                                    "accessMode": "direct", "serviceAccountUpn": upn}
+        if account is None:
+            yield check.finding(tenant, "n/a", _subject(policy),
+                                f"direct tenant: the service account {upn} is not among the tenant's users",
+                                evidence)
+            continue
+        evidence["serviceAccountId"] = account.id
+        reach, certain = direct_reach(policy, account, tenant)
+        evidence["appliesThrough"] = reach
+        if not reach:
+            why = (f"cannot apply to the service account {account.label}" if certain
+                   else "targets groups whose members were not collected")
+            yield check.finding(tenant, "n/a", _subject(policy), f"'{name}' {why}", evidence)
+        elif lower(account.id) in lower_set(users_condition(policy).get("excludeUsers")):
+            yield check.finding(tenant, "pass", _subject(policy),
+                                f"'{name}' applies to {', '.join(reach)} and excludes the service account "
+                                f"{account.label}", evidence)
+        else:
+            state = state_words(policy_state(policy))
+            yield check.finding(tenant, "fail", _subject(policy),
+                                f"'{name}' ({state}) applies to {', '.join(reach)}, yet it does not exclude "
+                                f"the service account {account.label}: add it to the excluded users",
+                                evidence)
+
+
+def is_service_provider_signin(signin: dict[str, Any], msp_tenant_id: str) -> bool:
+    return (bool(msp_tenant_id) and lower(signin.get("homeTenantId")) == lower(msp_tenant_id)) \
+        or lower(signin.get("crossTenantAccessType")) == SERVICE_PROVIDER
+
+
+@define_check(
+    "D-2", severity="high", scope="per client tenant",
+    title="No MSP sign-in was blocked by a client's policy",
+    rationale="Proof from the logs: a blocked service-provider sign-in is a technician or CIPP locked out.")
+def service_provider_signins_not_blocked(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    msp_tenant_id = snapshot.msp_tenant_id
+    for tenant in snapshot.client_tenants:
+        signins = tenant.signins_in_window()
+        if signins is None:
+            yield check.about_tenant(tenant, "n/a", "sign-ins were not collected")
+            continue
+        provider = [s for s in signins if is_service_provider_signin(s, msp_tenant_id)]
+        blocked = [s for s in provider if blocked_by_conditional_access(s)]
+        evidence: dict[str, Any] = {**snapshot.window_evidence(), "signIns": len(signins),
+                                    "serviceProviderSignIns": len(provider), "blocked": len(blocked)}
+        if not blocked:
+            words = "no sign-ins in the window" if not signins else (
+                f"none of {len(provider)} service-provider sign-in(s) in the window was blocked by "
+                "Conditional Access")
+            yield check.about_tenant(tenant, "pass", words, evidence)
+            continue
+        policies: Counter[tuple[str, str]] = Counter()
+        for signin in blocked:
+            for applied in blocking_policies(signin):
+                policies[(applied["id"], applied["name"])] += 1
+        users = sorted({text(s.get("userPrincipalName"), text(s.get("userId"))) for s in blocked})
+        evidence.update({
+            "blockingPolicies": [{"id": pid, "name": name, "signIns": n}
+                                 for (pid, name), n in policies.most_common()],
+            "users": users[:50],
+            "signInIds": [text(s.get("id")) for s in blocked[:50]],
+        })
+        named = ", ".join(f"'{name or pid}' ({n})" for (pid, name), n in policies.most_common()) or \
+            "policies not named in the logs"
+        yield check.about_tenant(tenant, "fail",
+                                 f"{len(blocked)} service-provider sign-in(s) by {len(users)} user(s) were "
+                                 f"blocked by Conditional Access in the window: {named}", evidence)
+

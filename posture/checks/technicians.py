@@ -1,0 +1,258 @@
+"""A-1..3 (Part A): the policy that blocks CIPP technicians outside the trusted location."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from posture.check import Check, define_check
+from posture.findings import Finding, Subject
+from posture.graph import (
+    ALL,
+    ALL_TRUSTED,
+    ENABLED,
+    NONE,
+    REPORT_ONLY,
+    as_list,
+    excluded_applications,
+    grant_controls,
+    grant_words,
+    included_applications,
+    location_lists,
+    lower,
+    lower_set,
+    policy_id,
+    policy_name,
+    policy_state,
+    state_words,
+    users_condition,
+)
+from posture.view import Account, SnapshotView, TenantView
+
+POLICIES_MISSING = "the MSP tenant's Conditional Access policies were not collected"
+
+
+@dataclass
+class TechnicianPolicyAssessment:
+    policy: dict[str, Any]
+    shortfalls: list[str] = field(default_factory=list)  # why it does not satisfy A-1
+    undecided: list[str] = field(default_factory=list)  # what the snapshot lacks to tell
+
+    @property
+    def qualifies(self) -> bool:
+        return not self.shortfalls and not self.undecided
+
+    @property
+    def subject(self) -> Subject:
+        return Subject("policy", policy_id(self.policy), policy_name(self.policy))
+
+
+def _applies_to_someone(policy: dict[str, Any]) -> bool:
+    users = users_condition(policy)
+    include_users = lower_set(users.get("includeUsers")) - {NONE}
+    return bool(include_users or as_list(users.get("includeGroups")) or as_list(users.get("includeRoles"))
+                or users.get("includeGuestsOrExternalUsers"))
+
+
+def assess_technician_policy(policy: dict[str, Any], msp: TenantView, cipp_app_ids: set[str]
+                             ) -> TechnicianPolicyAssessment:
+    assessment = TechnicianPolicyAssessment(policy)
+    shortfalls = assessment.shortfalls
+    if "block" not in grant_controls(policy):
+        shortfalls.append(f"its grant is {grant_words(policy)}, not block")
+    if not _applies_to_someone(policy):
+        shortfalls.append("it includes no users")
+    apps = included_applications(policy)
+    if excluded_applications(policy) & cipp_app_ids:
+        shortfalls.append("it excludes the CIPP app")
+    elif not (ALL in apps or apps & cipp_app_ids):
+        listed = ", ".join(sorted(apps)) or "no application"
+        hint = "" if cipp_app_ids else \
+            " (the CIPP app id is not configured, so a CIPP-only policy is not recognised)"
+        shortfalls.append(f"it targets {listed}, not all cloud apps or the CIPP app{hint}")
+    include, exclude = location_lists(policy)
+    if not include and not exclude:
+        shortfalls.append("it has no location condition")
+        return assessment
+    if ALL not in {lower(v) for v in include}:
+        included = ", ".join(msp.location_label(v) for v in include) or "no location"
+        shortfalls.append(f"it includes {included}, not any location (All)")
+    trusted = msp.trusted_locations()
+    trusted_ids = {lower(n.get("id")) for n in trusted or []}
+    if any(lower(v) == ALL_TRUSTED or lower(v) in trusted_ids for v in exclude):
+        return assessment
+    if not exclude:
+        shortfalls.append("it excludes no location, so it would block the office too")
+    elif trusted is None:
+        assessment.undecided.append("named locations were not collected, so the excluded location cannot be "
+                                    "recognised as trusted")
+    else:
+        names = ", ".join(msp.location_label(v) for v in exclude)
+        shortfalls.append(f"it excludes {names}, which is not the trusted location")
+    return assessment
+
+
+def technician_policies(snapshot: SnapshotView) -> list[TechnicianPolicyAssessment] | None:
+    """Every MSP policy assessed against A-1 (None when the MSP's policies were not collected)."""
+    def compute() -> list[TechnicianPolicyAssessment] | None:
+        msp = snapshot.msp_tenant
+        policies = msp.objects("conditionalAccessPolicies") if msp else None
+        if msp is None or policies is None:
+            return None
+        app_ids = {lower(a) for a in snapshot.options.cipp_app_ids}
+        return [assess_technician_policy(p, msp, app_ids) for p in policies]
+    return snapshot.memo("technician_policies", compute)
+
+
+def _is_candidate(assessment: TechnicianPolicyAssessment) -> bool:
+    """A near miss worth explaining: it blocks, or it has the technician policy's location shape."""
+    include, exclude = location_lists(assessment.policy)
+    return "block" in grant_controls(assessment.policy) or (
+        ALL in {lower(v) for v in include} and bool(exclude))
+
+
+@define_check(
+    "A-1", severity="critical", scope="MSP",
+    title="Technicians are blocked from CIPP outside the trusted location",
+    rationale="Stolen technician credentials are useless from anywhere but the MSP's own network.",
+    fix="technician-policy.create")
+def technician_policy_exists(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    msp = snapshot.msp_tenant
+    if msp is None:
+        yield check.msp_missing(snapshot)
+        return
+    assessments = technician_policies(snapshot)
+    if assessments is None:
+        yield check.about_tenant(msp, "n/a", POLICIES_MISSING)
+        return
+    qualifying = [a for a in assessments if a.qualifies]
+    if qualifying:
+        names = ", ".join(f"'{policy_name(a.policy)}' ({state_words(policy_state(a.policy))})"
+                          for a in qualifying)
+        label = "policies" if len(qualifying) > 1 else "policy"
+        yield check.about_tenant(msp, "pass", f"technician block {label}: {names}",
+                                 {"policies": [_policy_evidence(a) for a in qualifying]})
+        return
+    undecided = [a for a in assessments if not a.shortfalls and a.undecided]
+    if undecided:
+        first = undecided[0]
+        yield check.about_tenant(msp, "n/a", f"'{policy_name(first.policy)}' may be the technician block "
+                                 f"policy, but {first.undecided[0]}",
+                                 {"policies": [_policy_evidence(a) for a in undecided]})
+        return
+    near = sorted((a for a in assessments if _is_candidate(a)), key=lambda a: len(a.shortfalls))
+    message = "no policy blocks all cloud apps (or CIPP) from every location except the trusted one"
+    if near:
+        message += ". Closest: " + "; ".join(
+            f"'{policy_name(a.policy)}' would satisfy A-1 but {' and '.join(a.shortfalls)}" for a in near[:3])
+    yield check.about_tenant(msp, "fail", message, {"nearMisses": [_policy_evidence(a) for a in near]})
+
+
+def _policy_evidence(assessment: TechnicianPolicyAssessment) -> dict[str, Any]:
+    include, exclude = location_lists(assessment.policy)
+    return {"id": policy_id(assessment.policy), "name": policy_name(assessment.policy),
+            "state": assessment.policy.get("state"), "includeLocations": include, "excludeLocations": exclude,
+            "shortfalls": assessment.shortfalls, "undecided": assessment.undecided}
+
+
+def _without_technician_policy(check: Check, snapshot: SnapshotView) -> Finding | None:
+    """A-2/A-3 judge A-1's policies; without one, a single n/a for the MSP tenant says why."""
+    msp = snapshot.msp_tenant
+    if msp is None:
+        return check.msp_missing(snapshot)
+    assessments = technician_policies(snapshot)
+    if assessments is None:
+        return check.about_tenant(msp, "n/a", POLICIES_MISSING)
+    if not any(a.qualifies for a in assessments):
+        return check.about_tenant(msp, "n/a", "there is no technician block policy (see A-1)")
+    return None
+
+
+def _exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -> tuple[str | None, bool]:
+    """How the policy excludes the account ('directly', 'through group ...', 'through role ...'), and
+    whether the answer is certain (group or role membership may not have been collected)."""
+    users = users_condition(policy)
+    if lower(account.id) in lower_set(users.get("excludeUsers")):
+        return "directly", True
+    certain = True
+    excluded_groups = [str(g) for g in as_list(users.get("excludeGroups"))]
+    if excluded_groups:
+        if not msp.groups_expanded:
+            certain = False
+        for group_id in excluded_groups:
+            path = msp.group_path(account.id, group_id)
+            if path:
+                return "through group " + " > ".join(f"'{name}'" for name in path), True
+    excluded_roles = lower_set(users.get("excludeRoles"))
+    if excluded_roles:
+        held = msp.role_template_ids_of(account.id)
+        if held is None:
+            certain = False
+        elif held & excluded_roles:
+            return f"through role '{msp.role_name(sorted(held & excluded_roles)[0])}'", True
+    return None, certain
+
+
+@define_check(
+    "A-2", severity="critical", scope="MSP, per A-1 policy",
+    title="The block policy excludes every break-glass account",
+    rationale="A mistake in the block policy must never lock out the accounts that can undo it.")
+def technician_policy_excludes_break_glass(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    gate = _without_technician_policy(check, snapshot)
+    if gate is not None:
+        yield gate
+        return
+    msp = snapshot.msp_tenant
+    assert msp is not None
+    break_glass = snapshot.break_glass
+    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+        name = policy_name(assessment.policy)
+        if break_glass is None or not break_glass.accounts:
+            why = ("the MSP's users were not collected" if break_glass is None
+                   else "no break-glass account is known")
+            yield check.finding(msp, "n/a", assessment.subject, f"{why} (see PRE-3)")
+            continue
+        routes = {a.label: _exclusion_route(assessment.policy, a, msp) for a in break_glass.accounts}
+        not_excluded = [label for label, (route, certain) in routes.items() if route is None and certain]
+        unknown = [label for label, (route, certain) in routes.items() if route is None and not certain]
+        evidence = {"policyId": policy_id(assessment.policy),
+                    "breakGlass": [{**a.as_evidence(), "excluded": routes[a.label][0]}
+                                   for a in break_glass.accounts]}
+        if not_excluded:
+            yield check.finding(msp, "fail", assessment.subject,
+                                f"'{name}' satisfies A-1 but does not exclude {', '.join(not_excluded)}: if "
+                                "the policy misfires, the break-glass account is locked out too", evidence)
+        elif unknown:
+            yield check.finding(msp, "n/a", assessment.subject,
+                                f"'{name}' does not exclude {', '.join(unknown)} directly, and the group or "
+                                "role membership that may exclude it was not collected", evidence)
+        else:
+            how = "; ".join(f"{label} {route}" for label, (route, _) in routes.items())
+            yield check.finding(msp, "pass", assessment.subject,
+                                f"'{name}' excludes every break-glass account: {how}", evidence)
+
+
+@define_check(
+    "A-3", severity="high", scope="MSP, per A-1 policy", title="The block policy is on",
+    rationale="A report-only or disabled block policy protects nothing.", fix="technician-policy.enable")
+def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    gate = _without_technician_policy(check, snapshot)
+    if gate is not None:
+        yield gate
+        return
+    msp = snapshot.msp_tenant
+    assert msp is not None
+    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+        name, state = policy_name(assessment.policy), policy_state(assessment.policy)
+        evidence = {"policyId": policy_id(assessment.policy), "state": assessment.policy.get("state")}
+        if state == ENABLED:
+            yield check.finding(msp, "pass", assessment.subject, f"'{name}' is on", evidence)
+        elif state == REPORT_ONLY:
+            yield check.finding(msp, "warn", assessment.subject,
+                                f"'{name}' is report-only: validate it in the sign-in logs, then switch it "
+                                "on", evidence)
+        else:
+            yield check.finding(msp, "fail", assessment.subject,
+                                f"'{name}' is {state_words(state)}: it blocks nobody", evidence)
+

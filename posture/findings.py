@@ -1,0 +1,63 @@
+"""The verdicts: one :class:`Finding` per check and subject, in the SPEC's JSON shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "warn", "n/a", "accepted"]
+Severity = Literal["critical", "high", "medium", "low"]
+SubjectType = Literal["tenant", "policy", "namedLocation", "range", "apiClient", "user"]
+
+FAIL: Status = "fail"
+ACCEPTED: Status = "accepted"  # set only by posture.accepted.apply_accepted, never by a check
+
+# Statuses that ask for action; only these carry a fix and only these can be accepted as a risk.
+ACTIONABLE: tuple[Status, ...] = (FAIL, "warn")
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")  # most severe first
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a finding is about. For a range, ``id`` is the range exactly as written in the source."""
+
+    type: SubjectType
+    id: str
+    name: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, "id": self.id, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    tenant_id: str
+    status: Status
+    severity: Severity
+    subject: Subject
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    fix: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Exactly the SPEC's JSON keys (what users script against)."""
+        return {
+            "check": self.check,
+            "tenantId": self.tenant_id,
+            "status": self.status,
+            "severity": self.severity,
+            "subject": self.subject.as_dict(),
+            "message": self.message,
+            "evidence": self.evidence,
+            "fix": self.fix,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """The inverse of :meth:`as_dict` (for findings read back from storage)."""
+        subject = data["subject"]
+        return cls(check=data["check"], tenant_id=data["tenantId"], status=data["status"],
+                   severity=data["severity"],
+                   subject=Subject(subject["type"], subject["id"], subject["name"]),
+                   message=data["message"], evidence=dict(data.get("evidence") or {}), fix=data.get("fix"))

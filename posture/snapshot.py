@@ -1,0 +1,195 @@
+"""Snapshot format v1: loading and validation.
+
+Lenient about what is missing (a missing key makes the checks that need it say ``n/a``), strict about
+what is there with the wrong type: a wrong type is a broken export, and guessing would hide it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SNAPSHOT_VERSION = 1
+
+# Per-tenant keys holding Graph's `value` arrays (each element a Graph object).
+TENANT_LIST_KEYS = (
+    "conditionalAccessPolicies", "namedLocations", "subscribedSkus", "users", "groups",
+    "directoryRoles", "userRegistrationDetails", "signIns",
+)
+TENANT_OBJECT_KEYS = ("securityDefaults",)
+TENANT_ROLES = ("msp", "client")
+ACCESS_MODES = ("gdap", "direct")
+
+
+class SnapshotError(Exception):
+    """The snapshot is unusable; the message is one line naming the source and the bad field."""
+
+
+def parse_graph_datetime(value: Any) -> datetime | None:
+    """A Graph timestamp ('2026-11-22T00:00:00Z', up to 7 fractional digits) as aware UTC, else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    """A short, one-line rendering of an offending value."""
+    text = json.dumps(value, ensure_ascii=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Validator:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, field: str, problem: str) -> SnapshotError:
+        return SnapshotError(f"{self.source}: {field}: {problem}")
+
+    def expect(self, value: Any, kind: type, field: str, what: str) -> None:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(field, f"expected {what}, got {_type_name(value)}")
+
+    def optional_string(self, parent: dict, key: str, field: str) -> None:
+        if parent.get(key) is not None:
+            self.expect(parent[key], str, field, "a string")
+
+    def string_list(self, parent: dict, key: str, field: str) -> None:
+        value = parent.get(key)
+        if value is None:
+            return
+        self.expect(value, list, field, "a list of strings")
+        for index, item in enumerate(value):
+            self.expect(item, str, f"{field}[{index}]", "a string")
+
+    def object_list(self, parent: dict, key: str, field: str) -> None:
+        value = parent.get(key)
+        if value is None:
+            return
+        self.expect(value, list, field, "a list")
+        for index, item in enumerate(value):
+            self.expect(item, dict, f"{field}[{index}]", "an object")
+
+    def choice(self, parent: dict, key: str, field: str, allowed: tuple[str, ...]) -> None:
+        value = parent.get(key)
+        if value is None:
+            return
+        self.expect(value, str, field, "a string")
+        if value.lower() not in allowed:
+            raise self.fail(field, f"is {_shown(value)}; expected one of {', '.join(allowed)}")
+
+    def snapshot(self, doc: Any) -> None:
+        if not isinstance(doc, dict):
+            raise self.fail("(top level)", f"expected a JSON object, got {_type_name(doc)}")
+        if "version" not in doc:
+            raise self.fail("version", "missing (this reader understands version 1)")
+        version = doc["version"]
+        if isinstance(version, bool) or version != SNAPSHOT_VERSION:
+            raise self.fail("version", f"is {_shown(version)}; only version 1 is supported")
+        collected_at = doc.get("collectedAt")
+        if collected_at is not None and parse_graph_datetime(collected_at) is None:
+            raise self.fail("collectedAt", f"is {_shown(collected_at)}, not an ISO 8601 date-time")
+        self.msp(doc.get("msp"))
+        self.tenants(doc.get("tenants"))
+        self.cipp(doc.get("cipp"))
+
+    def msp(self, msp: Any) -> None:
+        if msp is None:
+            return
+        self.expect(msp, dict, "msp", "an object")
+        for key in ("tenantId", "serviceAccountUpn"):
+            self.optional_string(msp, key, f"msp.{key}")
+        for key in ("breakGlassUpns", "trustedLocationNames"):
+            self.string_list(msp, key, f"msp.{key}")
+
+    def tenants(self, tenants: Any) -> None:
+        if tenants is None:
+            return
+        self.expect(tenants, list, "tenants", "a list")
+        seen: dict[str, int] = {}
+        msp_index: int | None = None
+        for index, tenant in enumerate(tenants):
+            where = f"tenants[{index}]"
+            self.expect(tenant, dict, where, "an object")
+            tenant_id = tenant.get("tenantId")
+            if tenant_id is None or tenant_id == "":
+                raise self.fail(f"{where}.tenantId", "missing")
+            self.expect(tenant_id, str, f"{where}.tenantId", "a string")
+            if tenant_id.lower() in seen:
+                first = seen[tenant_id.lower()]
+                raise self.fail(f"{where}.tenantId", f"{tenant_id} already appears in tenants[{first}]")
+            seen[tenant_id.lower()] = index
+            for key in ("displayName", "defaultDomainName"):
+                self.optional_string(tenant, key, f"{where}.{key}")
+            self.choice(tenant, "role", f"{where}.role", TENANT_ROLES)
+            self.choice(tenant, "accessMode", f"{where}.accessMode", ACCESS_MODES)
+            if str(tenant.get("role") or "").lower() == "msp":
+                if msp_index is not None:
+                    raise self.fail(f"{where}.role", f"a second MSP tenant (tenants[{msp_index}] is one)")
+                msp_index = index
+            for key in TENANT_LIST_KEYS:
+                self.object_list(tenant, key, f"{where}.{key}")
+            for key in TENANT_OBJECT_KEYS:
+                if tenant.get(key) is not None:
+                    self.expect(tenant[key], dict, f"{where}.{key}", "an object")
+
+    def cipp(self, cipp: Any) -> None:
+        if cipp is None:
+            return
+        self.expect(cipp, dict, "cipp", "an object")
+        # apiClients is CIPP's `Results`: non-object elements (a stray "Any") are skipped, not errors.
+        if cipp.get("apiClients") is not None:
+            self.expect(cipp["apiClients"], list, "cipp.apiClients", "a list")
+        if cipp.get("azureConfiguration") is not None:
+            self.expect(cipp["azureConfiguration"], dict, "cipp.azureConfiguration", "an object")
+        self.object_list(cipp, "tenants", "cipp.tenants")
+
+
+def validate_snapshot(doc: Any, source: str = "snapshot") -> dict[str, Any]:
+    """Return ``doc`` if it is a usable v1 snapshot, else raise :class:`SnapshotError`.
+
+    ``null`` counts as missing (so it gives ``n/a``, like an absent key).
+    """
+    _Validator(source).snapshot(doc)
+    return doc
+
+
+def load_snapshot(path: str | Path) -> dict[str, Any]:
+    """Read and validate a snapshot file; every problem is a one-line :class:`SnapshotError`."""
+    name = str(path)
+    file = Path(path)
+    if file.is_dir():
+        raise SnapshotError(f"{name}: is a directory, not a snapshot file")
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotError(f"{name}: no such file") from None
+    except OSError as error:
+        raise SnapshotError(f"{name}: cannot read it ({error.strerror or error})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SnapshotError(f"{name}: not UTF-8 text (byte {error.start})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SnapshotError(
+            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+    except RecursionError:
+        raise SnapshotError(f"{name}: not valid JSON (nested too deeply)") from None
+    return validate_snapshot(doc, source=name)
