@@ -20,23 +20,37 @@ from settings import Settings
 log = logging.getLogger("perimeter.worker")
 
 REQUEST_POLL_SECONDS = 5
+FULL_JOB = "full"
+COLLECT_NOW_JOB = "collect-now"
 
 
 class Worker:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
-        # One thread: jobs never overlap, so two cycles never race on a tenant's watermark.
         self.scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(1)},
+            # Collection jobs share one thread, so two cycles never race on a tenant's watermark;
+            # polling for "collect now" has its own, so it is never stuck behind a long cycle.
+            executors={"default": ThreadPoolExecutor(1), "poll": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
             timezone=UTC,
         )
 
     def full_cycle(self) -> None:
-        report = collect_once(self.settings, self.engine)
-        log.info("full cycle: %d tenants, %d ok, %d errors, %d sign-ins", report.tenants,
-                 report.runs_ok, len(report.errors), report.signins_stored)
+        started = utcnow()
+        try:
+            report = collect_once(self.settings, self.engine)
+            result = f"{report.runs_ok} sources collected, {len(report.errors)} errors"
+            log.info("full cycle: %d tenants, %d ok, %d errors, %d sign-ins", report.tenants,
+                     report.runs_ok, len(report.errors), report.signins_stored)
+        except Exception as error:  # noqa: BLE001 - the worker keeps running
+            log.exception("full cycle failed")
+            result = f"failed: {error}"
+        # Requests picked up before this cycle started are answered by it.
+        with write_transaction(self.engine) as conn:
+            conn.execute(update(CollectRequest)
+                         .where(CollectRequest.done_at.is_(None), CollectRequest.picked_at <= started)
+                         .values(done_at=utcnow(), result=result))
 
     def signin_cycle(self) -> None:
         report = collect_once(self.settings, self.engine, signins_only=True)
@@ -46,34 +60,33 @@ class Worker:
         log.info("retention purge: %s", purge(self.settings, self.engine))
 
     def answer_collect_requests(self) -> None:
-        """Pick up "collect now" from the dashboard: run a full cycle, mark the request done."""
+        """"Collect now" from the dashboard queues one extra full cycle.
+
+        A separate one-off job rather than moving the periodic job's next run: a periodic job that
+        is still running would be skipped (max_instances) and the request lost. The single
+        collection thread runs it as soon as any running cycle ends."""
         with self.engine.connect() as conn:
             request = pending_collect_request(conn)
-        if request is None:
+        if request is None or request.picked_at is not None:
             return
         with write_transaction(self.engine) as conn:
-            # Everything pending is answered by this one cycle.
-            conn.execute(update(CollectRequest).where(CollectRequest.done_at.is_(None))
+            conn.execute(update(CollectRequest).where(CollectRequest.picked_at.is_(None))
                          .values(picked_at=utcnow()))
-        try:
-            report = collect_once(self.settings, self.engine)
-            result = f"{report.runs_ok} sources collected, {len(report.errors)} errors"
-        except Exception as error:  # noqa: BLE001 - the worker keeps running
-            result = f"failed: {error}"
-        with write_transaction(self.engine) as conn:
-            conn.execute(update(CollectRequest).where(CollectRequest.done_at.is_(None))
-                         .values(done_at=utcnow(), result=result))
+        self.scheduler.add_job(self.full_cycle, id=COLLECT_NOW_JOB, replace_existing=True)
+        log.info("collect-now requested by %s", request.requested_by)
 
     def run(self) -> None:
         now = datetime.now(UTC)
         s = self.settings
         self.scheduler.add_job(self.full_cycle, "interval", seconds=s.collect_interval_seconds,
-                               next_run_time=now, id="full")
+                               next_run_time=now, id=FULL_JOB)
         self.scheduler.add_job(self.signin_cycle, "interval", seconds=s.signin_interval_seconds,
                                id="signins")
         self.scheduler.add_job(self.answer_collect_requests, "interval",
-                               seconds=REQUEST_POLL_SECONDS, id="requests")
+                               seconds=REQUEST_POLL_SECONDS, id="requests", executor="poll")
         self.scheduler.add_job(self.retention, "interval", hours=6, next_run_time=now, id="purge")
+        # APScheduler logs every run of every job at INFO (the poll job runs every 5 s).
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
         def stop(*_: object) -> None:
             self.scheduler.shutdown(wait=False)
