@@ -18,9 +18,11 @@ from ui import chrome  # noqa: E402 - after the settings check, which it needs
 
 pages = [
     st.Page("pages/tenants.py", title="Tenants", icon=":material/domain:", default=True),
+    st.Page("pages/posture.py", title="Posture", icon=":material/verified_user:"),
     st.Page("pages/collectors.py", title="Collectors", icon=":material/sync:"),
 ]
 navigation = st.navigation(pages)
 chrome.demo_marker()
+chrome.identity_banner()
 chrome.sidebar_freshness()
 navigation.run()

@@ -20,6 +20,7 @@ from collectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
     CIPP_TENANTS,
+    POSTURE,
     SIGNIN_EVENT_FILTER,
     SIGNINS,
     TENANT_SOURCES,
@@ -210,6 +211,19 @@ class Cycle:
                 continue
             self._record(msp_id, name, started, count, None)
 
+    def evaluate_posture(self) -> None:
+        """Findings of what was just collected (recorded like a source, on the MSP tenant)."""
+        from collectors.evaluate import evaluate_and_store
+
+        started = self.clock()
+        try:
+            summary = evaluate_and_store(self.settings, self.engine, started)
+        except Exception as error:  # noqa: BLE001 - collection results stay; the error is recorded
+            log.exception("posture evaluation failed")
+            self._record(self.settings.msp_tenant_id, POSTURE, started, 0, _one_line(error))
+            return
+        self._record(self.settings.msp_tenant_id, POSTURE, started, summary["findings"], None)
+
     async def run(self, signins_only: bool = False,
                   only_tenants: set[str] | None = None) -> CycleReport:
         """One cycle. ``only_tenants`` narrows collection (not discovery) to those tenant ids."""
@@ -228,6 +242,8 @@ class Cycle:
             if cipp is not None and not signins_only and only_tenants is None:
                 jobs.append(self.collect_cipp(cipp))
             await asyncio.gather(*jobs)
+            if not signins_only and only_tenants is None:
+                self.evaluate_posture()
         finally:
             if cipp is not None:
                 await cipp.__aexit__()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, func, or_, select
 
 from collectors.sources import (
     CIPP_API_CLIENTS,
@@ -23,12 +23,14 @@ from settings import Settings
 SNAPSHOT_VERSION = 1
 
 
-def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | None = None
-                   ) -> dict[str, Any]:
+def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | None = None,
+                   signins: Literal["window", "posture"] = "window") -> dict[str, Any]:
     """Everything collected, in the services' own shapes; sign-ins of the configured window.
 
     A source never collected for a tenant is left out (missing key → checks say n/a), rather
     than written as an empty list that would read as "there are none".
+    ``signins="posture"`` keeps only the sign-ins the catalogue reads (B-8: the service account;
+    D-2: the MSP's people in client tenants), which is a small share of a busy window.
     """
     with engine.connect() as conn:
         collected_at = collected_at or latest_collection_at(conn) or datetime.utcnow()
@@ -48,11 +50,13 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
                 objects = graph_objects(conn, tenant.tenant_id, source.name)
                 entry[source.name] = (objects[0] if objects else {}) if source.single else objects
             if (tenant.tenant_id, SIGNINS) in collected_kinds:
-                rows = conn.execute(
-                    select(SignIn.raw).where(SignIn.tenant_id == tenant.tenant_id,
-                                             SignIn.created_at >= window_start,
-                                             SignIn.created_at <= collected_at)
-                    .order_by(SignIn.created_at.desc()))
+                query = (select(SignIn.raw).where(SignIn.tenant_id == tenant.tenant_id,
+                                                  SignIn.created_at >= window_start,
+                                                  SignIn.created_at <= collected_at)
+                         .order_by(SignIn.created_at.desc()))
+                if signins == "posture":
+                    query = query.where(_msp_people(settings))
+                rows = conn.execute(query)
                 entry["signIns"] = [orjson.loads(raw) for (raw,) in rows]
             tenants.append(entry)
         msp_id = settings.msp_tenant_id
@@ -76,6 +80,13 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
         "tenants": tenants,
         "cipp": cipp,
     }
+
+
+def _msp_people(settings: Settings) -> ColumnElement[bool]:
+    """Sign-ins of the service account or of the MSP's people (as posture/ recognises them)."""
+    return or_(func.lower(SignIn.home_tenant_id) == settings.msp_tenant_id.lower(),
+               func.lower(SignIn.cross_tenant_access_type) == "serviceprovider",
+               func.lower(SignIn.user_principal_name) == settings.service_account_upn.lower())
 
 
 def _collected_kinds(conn) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]

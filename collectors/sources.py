@@ -33,6 +33,7 @@ TENANTS = "tenants"  # discovery (CIPP ListTenants or GDAP relationships), recor
 CIPP_API_CLIENTS = "cipp.apiClients"
 CIPP_AZURE_CONFIGURATION = "cipp.azureConfiguration"
 CIPP_TENANTS = "cipp.tenants"
+POSTURE = "posture"  # the evaluation after a full cycle, recorded beside the sources
 
 # Both interactive and non-interactive: the CIPP service account signs in non-interactively, and
 # beta returns interactive sign-ins only unless asked (REFERENCE.md).

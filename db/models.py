@@ -3,10 +3,11 @@ everything else Graph or CIPP returns is kept as raw JSON documents (the snapsho
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -123,3 +124,64 @@ class CollectRequest(Base):
     picked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PostureEvaluation(Base):
+    """One run of the posture engine over the collected data (after each full collection cycle)."""
+
+    __tablename__ = "posture_evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    collected_at: Mapped[datetime] = mapped_column(DateTime)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PostureFinding(Base):
+    """The latest evaluation's raw findings (accepted risks are applied when read, so an acceptance
+    shows at once)."""
+
+    __tablename__ = "posture_findings"
+    __table_args__ = (Index("ix_posture_findings_tenant_check", "tenant_id", "check_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[int] = mapped_column(Integer, index=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    check_id: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)  # the finding in the SPEC's JSON shape
+
+
+class PostureDaily(Base):
+    """Posture over time: per day, tenant and check, how many subjects had each status (the day's
+    last evaluation, accepted risks applied). Kept for `posture_history_days` (≥ a year)."""
+
+    __tablename__ = "posture_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    check_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    warned: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    not_applicable: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AcceptedRiskRecord(Base):
+    """An operator's acceptance of one finding (check + tenant + subject) with a reason and expiry."""
+
+    __tablename__ = "accepted_risks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    check_id: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(512))
+    subject_name: Mapped[str] = mapped_column(String(512), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    accepted_by: Mapped[str] = mapped_column(String(256))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(256), nullable=True)

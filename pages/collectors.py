@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import data
+from ui import chrome, data
 from ui.chrome import humanize_age
 
+chrome.entered_through_dashboard()
 st.title("Collectors")
 
 rows = data.source_status_rows()

@@ -56,6 +56,7 @@ def _from_database(cipp_app_ids: list[str]) -> Source:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from collectors.evaluate import options_from_settings
     from collectors.snapshot import build_snapshot
     from db import open_database
     from settings import SettingsError, get_settings
@@ -67,7 +68,7 @@ def _from_database(cipp_app_ids: list[str]) -> Source:
     where = f"database {make_url(settings.database_url).render_as_string(hide_password=True)}"
     try:
         engine = open_database(settings.database_url)
-        snapshot = build_snapshot(settings, engine)
+        snapshot = build_snapshot(settings, engine, signins="posture")
         accepted = load_accepted(engine)
     except SQLAlchemyError as error:
         first_line = str(getattr(error, "orig", None) or error).splitlines()[0]
@@ -78,9 +79,7 @@ def _from_database(cipp_app_ids: list[str]) -> Source:
         raise UnusableInput(str(error)) from None
     if not snapshot.get("tenants"):
         raise UnusableInput(f"{where}: nothing collected yet (run `python -m collectors run --once`)")
-    configured_app_ids = [settings.cipp_app_id] if settings.cipp_app_id else []
-    options = PostureOptions(signin_window_hours=settings.signin_window_hours,
-                             cipp_app_ids=tuple(cipp_app_ids or configured_app_ids))
+    options = options_from_settings(settings, cipp_app_ids)
     return snapshot, options, accepted
 
 

@@ -68,10 +68,14 @@ def apply_accepted(findings: Iterable[Finding], accepted: Iterable[AcceptedRisk]
     return out
 
 
-# --- ACCEPTED-RISK STORAGE SEAM ------------------------------------------------------------------
-# The only place that reads acceptances from the database. There is no table yet: until there is one,
-# nothing is accepted. Replace the body with a query of that table (keep the signature).
+# --- ACCEPTED-RISK STORAGE -----------------------------------------------------------------------
+# The only place that reads acceptances from the database (import deferred: the engine stays pure).
 def load_accepted(engine: Any) -> list[AcceptedRisk]:
-    """Every stored acceptance (expired ones included: apply_accepted ignores those)."""
-    del engine  # unused until the accepted-risk table exists
-    return []
+    """Every unrevoked acceptance (expired ones included: apply_accepted ignores those)."""
+    from db.posture_store import accepted_risks
+
+    with engine.connect() as conn:
+        return [AcceptedRisk(check=r.check_id, tenant_id=r.tenant_id, subject_id=r.subject_id,
+                             reason=r.reason, accepted_by=r.accepted_by, expires_at=r.expires_at,
+                             accepted_at=r.accepted_at)
+                for r in accepted_risks(conn)]

@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(default=30, ge=1, description="Sign-ins older than this are purged.")
     run_history_days: int = Field(default=90, ge=1)
+    posture_history_days: int = Field(default=400, ge=366, description="Daily posture kept (≥ a year).")
     max_concurrent_tenants: int = Field(default=4, ge=1, le=64)
 
     @field_validator("break_glass_upns", "trusted_location_names", mode="before")

@@ -87,3 +87,69 @@ def request_collection(requested_by: str) -> None:
     """Ask the worker for a full cycle now (it polls every few seconds)."""
     with write_transaction(engine()) as conn:
         conn.execute(insert(CollectRequest).values(requested_at=utcnow(), requested_by=requested_by))
+
+
+# --- posture ---------------------------------------------------------------------------------
+POSTURE_TTL_S = 30
+
+
+@st.cache_data(ttl=POSTURE_TTL_S, show_spinner=False)
+def _stored_findings() -> tuple[datetime | None, list[dict[str, Any]]]:
+    from db.posture_store import latest_findings
+
+    with engine().connect() as conn:
+        return latest_findings(conn)
+
+
+def posture_findings() -> tuple[datetime | None, list]:
+    """(evaluated at, latest findings with accepted risks applied now)."""
+    from posture import Finding, apply_accepted
+    from posture.accepted import load_accepted
+
+    evaluated_at, raw = _stored_findings()
+    findings = [Finding.from_dict(f) for f in raw]
+    return evaluated_at, apply_accepted(findings, load_accepted(engine()), utcnow())
+
+
+@st.cache_data(ttl=POSTURE_TTL_S, show_spinner=False)
+def posture_history(days: int) -> list[dict[str, Any]]:
+    from db.posture_store import daily_history
+
+    with engine().connect() as conn:
+        return daily_history(conn, (utcnow() - timedelta(days=days)).date())
+
+
+def tenant_names() -> dict[str, str]:
+    return {r["tenantId"]: r["name"] for r in tenant_rows()}
+
+
+def accept_risk(finding: Any, reason: str, expires_at: datetime) -> int:
+    """Record an acceptance (operator only: re-checked here, not just by hiding the button)."""
+    from db.posture_store import add_accepted_risk
+    from ui.auth import require_operator
+
+    identity = require_operator()
+    with write_transaction(engine()) as conn:
+        return add_accepted_risk(conn, check_id=finding.check, tenant_id=finding.tenant_id,
+                                 subject_id=finding.subject.id, subject_name=finding.subject.name,
+                                 reason=reason, accepted_by=identity.name, accepted_at=utcnow(),
+                                 expires_at=expires_at)
+
+
+def revoke_risk(risk_id: int) -> bool:
+    from db.posture_store import revoke_accepted_risk
+    from ui.auth import require_operator
+
+    identity = require_operator()
+    with write_transaction(engine()) as conn:
+        return revoke_accepted_risk(conn, risk_id, identity.name, utcnow())
+
+
+def accepted_risk_rows() -> list[dict[str, Any]]:
+    from db.posture_store import accepted_risks
+
+    with engine().connect() as conn:
+        return [{"id": r.id, "check": r.check_id, "tenantId": r.tenant_id, "subject": r.subject_name
+                 or r.subject_id, "reason": r.reason, "acceptedBy": r.accepted_by,
+                 "acceptedAt": r.accepted_at, "expiresAt": r.expires_at,
+                 "expired": r.expires_at <= utcnow()} for r in accepted_risks(conn)]

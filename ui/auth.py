@@ -1,0 +1,65 @@
+"""Who is using the dashboard and what they may do.
+
+With an ``[auth]`` section in ``.streamlit/secrets.toml`` users sign in with Microsoft Entra ID
+(``st.login``) and their app roles arrive in the token's ``roles`` claim: ``Operator`` may change
+things (accept risks), everyone else reads. Without it, a local demo mode treats the single local
+user as an operator — allowed only while the server listens on loopback, and said on every page.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import streamlit as st
+
+OPERATOR_ROLE = "Operator"
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    roles: tuple[str, ...]
+    local_demo: bool  # no identity provider: the loopback-only demo operator
+
+    @property
+    def is_operator(self) -> bool:
+        return OPERATOR_ROLE in self.roles
+
+
+def auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
+
+
+def listening_on_loopback() -> bool:
+    address = str(st.get_option("server.address") or "")
+    if address in ("localhost", ""):
+        return address == "localhost"  # empty means all interfaces
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def current_identity() -> Identity | None:
+    """The signed-in user, the local demo operator, or None (nobody may act)."""
+    if auth_configured():
+        if not st.user.get("is_logged_in", False):
+            return None
+        roles = st.user.get("roles") or []
+        name = st.user.get("email") or st.user.get("preferred_username") or st.user.get("name") or "?"
+        return Identity(str(name), tuple(str(r) for r in roles), local_demo=False)
+    if listening_on_loopback():
+        return Identity("local operator (demo mode)", (OPERATOR_ROLE,), local_demo=True)
+    return None
+
+
+def require_operator() -> Identity:
+    """Re-checked inside every action: raises PermissionError for anyone but an operator."""
+    identity = current_identity()
+    if identity is None or not identity.is_operator:
+        raise PermissionError("only an operator may do this")
+    return identity
