@@ -12,9 +12,9 @@ cluster=$(pg_lsclusters -h | awk 'NR==1{print $2}')
 if [ -z "$version" ]; then
   version=$(ls /usr/lib/postgresql | sort -n | tail -1)
   cluster=main
-  pg_createcluster "$version" "$cluster" >/dev/null
+  pg_createcluster "$version" "$cluster" >/dev/null 2>&1
 fi
-pg_ctlcluster "$version" "$cluster" start 2>/dev/null || true
+pg_ctlcluster "$version" "$cluster" start >/dev/null 2>&1 || true
 port=$(pg_lsclusters -h | awk 'NR==1{print $3}')
 su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='perimeter'\"" | grep -q 1 ||
   su postgres -c "psql -qc \"CREATE ROLE perimeter LOGIN CREATEDB PASSWORD 'perimeter'\"" >/dev/null
