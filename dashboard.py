@@ -14,15 +14,10 @@ except SettingsError as error:
     st.error(f"Perimeter cannot start: {error}")
     st.stop()
 
-from ui import chrome  # noqa: E402 - after the settings check, which it needs
-
 pages = [
     st.Page("pages/tenants.py", title="Tenants", icon=":material/domain:", default=True),
     st.Page("pages/posture.py", title="Posture", icon=":material/verified_user:"),
     st.Page("pages/collectors.py", title="Collectors", icon=":material/sync:"),
 ]
-navigation = st.navigation(pages)
-chrome.demo_marker()
-chrome.identity_banner()
-chrome.sidebar_freshness()
-navigation.run()
+# Each page draws the common frame itself (ui.chrome.page_frame): see why there.
+st.navigation(pages).run()

@@ -28,7 +28,7 @@ COLORSCALE = [[0.0, "#3d4451"], [0.2, "#3d4451"], [0.2, "#2da44e"], [0.4, "#2da4
               [0.8, "#cf222e"], [1.0, "#cf222e"]]
 MAX_ACCEPT_DAYS = 365
 
-chrome.entered_through_dashboard()
+chrome.page_frame()
 st.title("Posture")
 evaluated_at, findings = data.posture_findings()
 if evaluated_at is None:
@@ -147,13 +147,19 @@ listed.sort(key=lambda f: (-STATUS_RANK[f.status], SEVERITIES.index(f.severity),
 table = [{"Status": f.status, "Severity": f.severity, "Tenant": tenant_label(f.tenant_id),
           "Check": f.check, "Subject": f.subject.name or f.subject.id, "Finding": f.message,
           "Fix offered": f.fix or ""} for f in listed]
-picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
-                      selection_mode="single-row", key="posture_findings")
-st.caption(f"{len(listed)} findings. Select a row for its evidence and why it matters.")
+st.dataframe(table, hide_index=True, width="stretch")
+st.caption(f"{len(listed)} findings.")
 
-rows_picked = picked.selection.rows if picked and picked.selection else []
-if rows_picked and rows_picked[0] < len(listed):
-    finding = listed[rows_picked[0]]
+# Keyed by identity (check, tenant, subject), so a choice survives filter changes.
+by_key = {f"{f.check}|{f.tenant_id}|{f.subject.id}": f for f in listed}
+choice = st.selectbox(
+    "Evidence and why it matters for", list(by_key), index=None,
+    placeholder="Choose a finding", key="posture_detail",
+    format_func=lambda k: (f"{by_key[k].status.upper()} · {by_key[k].check} · "
+                           f"{tenant_label(by_key[k].tenant_id)} · "
+                           f"{by_key[k].subject.name or by_key[k].subject.id}"))
+if choice is not None and choice in by_key:
+    finding = by_key[choice]
     check = CHECKS_BY_ID[finding.check]
     with st.container(border=True):
         st.markdown(f"**{finding.check} — {plain(check.title)}** · {finding.severity} · "

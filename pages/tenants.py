@@ -7,7 +7,7 @@ import streamlit as st
 from ui import chrome, data
 from ui.chrome import humanize_age
 
-chrome.entered_through_dashboard()
+chrome.page_frame()
 st.title("Tenants")
 rows = data.tenant_rows()
 if not rows:

@@ -76,8 +76,7 @@ def test_collectors_page_shows_sources_and_demo_marker(app):
     at = app.run()
     at.switch_page("pages/collectors.py").run()
     assert not at.exception
-    # AppTest drops the entry point's elements after switch_page; the demo marker on every page is
-    # asserted in a real browser by test_browser.py.
+    assert "Demo data" in _texts(at)
     table = at.dataframe[0].value
     assert {"signIns", "conditionalAccessPolicies"} <= set(table["Source"])
     assert not (table["State"] == "failing").any()
@@ -105,3 +104,73 @@ def test_a_bad_setting_shows_one_line_instead_of_a_traceback(monkeypatch):
     get_settings.cache_clear()
     assert not at.exception
     assert "PERIMETER_RETENTION_DAYS" in at.error[0].value
+
+
+def _posture(app: AppTest) -> AppTest:
+    at = app.run()
+    at.switch_page("pages/posture.py").run()
+    assert not at.exception
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_posture_page_shows_scores_matrix_and_findings(app):
+    at = _posture(app)
+    assert float(_metric(at, "Overall score")) > 0
+    assert int(_metric(at, "Failing findings")) > 0
+    assert len(at.get("plotly_chart")) >= 1
+    findings = at.dataframe[0].value
+    assert {"fail", "warn"} <= set(findings["Status"])
+    assert set(findings["Check"]) >= {"D-1", "C-1"}
+
+
+def test_posture_filters_narrow_the_findings(app):
+    at = _posture(app)
+    part = next(w for w in at.multiselect if w.label == "Part")
+    part.select("C").run()
+    assert set(at.dataframe[0].value["Check"]) <= {"C-1", "C-2", "C-3"}
+
+
+def _choose_failing(at: AppTest, check: str) -> AppTest:
+    detail = next(w for w in at.selectbox if w.label == "Evidence and why it matters for")
+    option = next(o for o in detail.options if o.startswith(f"FAIL · {check} ·"))
+    return detail.select(option).run()
+
+
+def test_operator_accepts_a_risk_with_reason_and_expiry(app, filled_db):
+    *_, engine, _ = filled_db
+    at = _posture(app)
+    before = int(_metric(at, "Accepted risks"))
+    at = _choose_failing(at, "C-1")
+    assert any("Why it matters" in m.value for m in at.markdown)
+    at.text_area[0].input("Legacy integration, replaced in January")
+    next(b for b in at.button if b.label == "Accept risk").click().run()
+    assert not at.exception
+    assert int(_metric(at, "Accepted risks")) == before + 1
+    from db.posture_store import accepted_risks
+
+    with engine.connect() as conn:
+        [risk] = [r for r in accepted_risks(conn) if r.reason.startswith("Legacy integration")]
+    assert risk.check_id == "C-1" and risk.accepted_by == "local operator (demo mode)"
+    assert risk.expires_at > risk.accepted_at
+
+
+def test_accepting_without_a_reason_is_refused(app):
+    at = _choose_failing(_posture(app), "D-1")
+    next(b for b in at.button if b.label == "Accept risk").click().run()
+    assert any("Give a reason" in e.value for e in at.error)
+
+
+def test_a_viewer_cannot_accept_a_risk(app, monkeypatch):
+    import ui.auth
+
+    # Not on loopback and no identity provider: nobody may act.
+    monkeypatch.setattr(ui.auth, "listening_on_loopback", lambda: False)
+    at = _choose_failing(_posture(app), "D-1")
+    assert not [b for b in at.button if b.label == "Accept risk"]
+    assert any("Only an operator" in c.value for c in at.caption)
+    with pytest.raises(PermissionError):
+        ui.auth.require_operator()

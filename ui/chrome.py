@@ -6,17 +6,35 @@ import streamlit as st
 
 from ui import data
 
+_SEEN = "_perimeter_session_started"
 
-def entered_through_dashboard() -> None:
-    """Call first in every page. On a server's very first session Streamlit may run a page file
-    straight from pages/ (its legacy multipage mode, which it only leaves once `st.navigation` has
-    been called) — skipping dashboard.py's settings check, sign-in and banners. Leave that mode and
-    rerun through dashboard.py instead."""
+
+def page_frame() -> None:
+    """Call first in every page: the settings check, the demo-data marker, who is signed in and
+    data freshness. Pages do this themselves rather than dashboard.py because Streamlit can run a
+    page file without dashboard.py: in its legacy pages/ mode, which a server is in until the first
+    `st.navigation` call (a deep link as the first request after start), and in AppTest."""
     from streamlit.runtime.pages_manager import PagesManager
 
+    from settings import SettingsError, get_settings
+
     if PagesManager.uses_pages_directory:
+        # Leave the legacy mode for this process, so runs go through dashboard.py's navigation; a
+        # session's first run (no widget event to lose) starts over that way at once.
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if _SEEN not in st.session_state:
+            st.session_state[_SEEN] = True
+            st.rerun()
+    st.session_state[_SEEN] = True
+    st.set_page_config(page_title="Perimeter", page_icon=":material/shield:", layout="wide")
+    try:
+        get_settings()
+    except SettingsError as error:
+        st.error(f"Perimeter cannot start: {error}")
+        st.stop()
+    demo_marker()
+    identity_banner()
+    sidebar_freshness()
 
 
 def humanize_age(seconds: float | None) -> str:
