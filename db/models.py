@@ -185,3 +185,27 @@ class AcceptedRiskRecord(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+
+class AuditRecord(Base):
+    """Append-only record of every change Perimeter made or refused (the fix engine writes these;
+    nothing updates or deletes them). A rollback is a new record pointing at the one it undoes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(256))  # identity from the login (or CLI user)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    fix_id: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(512))
+    target_name: Mapped[str] = mapped_column(String(512), default="")
+    # 'applied' | 'verified-failed' | 'refused' | 'failed' | 'rolled-back'
+    outcome: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[str] = mapped_column(Text, default="null")  # JSON
+    after: Mapped[str] = mapped_column(Text, default="null")  # JSON
+    requests: Mapped[str] = mapped_column(Text, default="[]")  # JSON: method, url, body, status
+    rollback_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
