@@ -73,5 +73,5 @@ def test_the_latest_expiring_acceptance_wins():
     assert finding.evidence["acceptedReason"] == "renewed"
 
 
-def test_without_a_table_nothing_is_accepted():
-    assert load_accepted(None) == []
+def test_a_fresh_database_accepts_nothing(engine):
+    assert load_accepted(engine) == []
