@@ -164,13 +164,50 @@ def test_accepting_without_a_reason_is_refused(app):
     assert any("Give a reason" in e.value for e in at.error)
 
 
-def test_a_viewer_cannot_accept_a_risk(app, monkeypatch):
-    import ui.auth
+AUTH_SECRETS = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+                "microsoft": {"client_id": "app", "client_secret": "s",
+                              "server_metadata_url": "https://login.example/.well-known/openid-configuration"}}
 
-    # Not on loopback and no identity provider: nobody may act.
-    monkeypatch.setattr(ui.auth, "listening_on_loopback", lambda: False)
-    at = _choose_failing(_posture(app), "D-1")
+
+def _signed_in(app: AppTest, roles: list[str] | None) -> AppTest:
+    app.secrets["auth"] = AUTH_SECRETS
+    app.user = {"is_logged_in": True, "email": "tech@msp.example", "name": "Tech",
+                **({"roles": roles} if roles is not None else {})}
+    return app
+
+
+def test_signed_out_users_see_only_the_sign_in_button(app):
+    app.secrets["auth"] = AUTH_SECRETS
+    app.user = {"is_logged_in": False}
+    at = app.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in with Microsoft"]
+    assert not at.dataframe
+
+
+def test_a_signed_in_user_without_a_role_is_refused(app):
+    at = _signed_in(app, []).run()
+    assert "no Perimeter role" in at.error[0].value
+    assert not at.dataframe
+
+
+def test_a_viewer_reads_but_cannot_accept_a_risk(app):
+    at = _choose_failing(_posture(_signed_in(app, ["Viewer"])), "D-1")
     assert not [b for b in at.button if b.label == "Accept risk"]
     assert any("Only an operator" in c.value for c in at.caption)
+
+
+def test_an_operator_role_from_the_token_may_accept(app):
+    at = _choose_failing(_posture(_signed_in(app, ["Operator"])), "D-1")
+    assert [b for b in at.button if b.label == "Accept risk"]
+
+
+def test_without_sign_in_a_non_loopback_dashboard_refuses_to_serve(app, monkeypatch):
+    import ui.auth
+
+    monkeypatch.setattr(ui.auth, "listening_on_loopback", lambda: False)
+    at = app.run()
+    assert "Sign-in is not configured" in at.error[0].value
+    assert not at.dataframe
     with pytest.raises(PermissionError):
         ui.auth.require_operator()

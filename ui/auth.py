@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 OPERATOR_ROLE = "Operator"
+VIEWER_ROLE = "Viewer"
+PROVIDER = "microsoft"  # the [auth.microsoft] section of .streamlit/secrets.toml
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class Identity:
     @property
     def is_operator(self) -> bool:
         return OPERATOR_ROLE in self.roles
+
+    @property
+    def may_read(self) -> bool:
+        return bool({VIEWER_ROLE, OPERATOR_ROLE} & set(self.roles))
 
 
 def auth_configured() -> bool:
@@ -55,6 +61,36 @@ def current_identity() -> Identity | None:
     if listening_on_loopback():
         return Identity("local operator (demo mode)", (OPERATOR_ROLE,), local_demo=True)
     return None
+
+
+def sign_in_gate() -> Identity:
+    """Show the page only to someone allowed to read it; otherwise say why and stop."""
+    if auth_configured():
+        if not st.user.get("is_logged_in", False):
+            st.title("Perimeter")
+            st.write("Sign in with your Microsoft work account to continue.")
+            st.button("Sign in with Microsoft", on_click=st.login, args=(PROVIDER,), type="primary",
+                      icon=":material/login:")
+            st.stop()
+        identity = current_identity()
+        if identity is None or not identity.may_read:
+            st.error("Your account has no Perimeter role. Ask an administrator to assign you the "
+                     f"{VIEWER_ROLE} or {OPERATOR_ROLE} app role in Entra ID.")
+            st.button("Sign out", on_click=st.logout)
+            st.stop()
+        with st.sidebar:
+            role = OPERATOR_ROLE if identity.is_operator else VIEWER_ROLE
+            st.caption(f":material/person: {identity.name} · {role}")
+            st.button("Sign out", on_click=st.logout, key="sign_out")
+        return identity
+    identity = current_identity()
+    if identity is None:
+        address = st.get_option("server.address") or "all interfaces"
+        st.error(f"Sign-in is not configured and the dashboard listens on {address}. Without an "
+                 "identity provider Perimeter serves only on loopback: configure [auth] in "
+                 ".streamlit/secrets.toml (see secrets.toml.example) or set server.address to 127.0.0.1.")
+        st.stop()
+    return identity
 
 
 def require_operator() -> Identity:

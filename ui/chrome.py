@@ -32,6 +32,9 @@ def page_frame() -> None:
     except SettingsError as error:
         st.error(f"Perimeter cannot start: {error}")
         st.stop()
+    from ui.auth import sign_in_gate
+
+    sign_in_gate()
     demo_marker()
     identity_banner()
     sidebar_freshness()
