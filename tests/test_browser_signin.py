@@ -1,0 +1,55 @@
+"""Sign-in in a real browser: `st.login` against a small local OpenID Connect provider."""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import launch_chromium, running_dashboard
+from oidc_provider import OidcProvider, OidcUser
+
+from collectors.run import collect_once
+from conftest import FIXED_NOW
+from db import open_database
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def provider():
+    idp = OidcProvider("perimeter-test", "test-secret",
+                       OidcUser("tech@msp.example", "Tess Tech", ["Operator"])).start()
+    yield idp
+    idp.stop()
+
+
+@pytest.fixture(scope="module")
+def signed_dashboard(simulator, provider, tmp_path_factory):
+    from settings import load_settings
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('signin') / 'perimeter.db'}"
+    settings = load_settings(database_url=url, simulator_url=simulator.url)
+    assert not collect_once(settings, open_database(url), clock=lambda: FIXED_NOW).errors
+    secrets_dir = tmp_path_factory.mktemp("secrets")
+    with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs"),
+                           secrets=lambda port: provider.secrets_toml(
+                               f"http://127.0.0.1:{port}/oauth2callback"),
+                           secrets_dir=secrets_dir) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+def test_an_operator_signs_in_through_openid_connect(signed_dashboard, browser, provider):
+    provider.user = OidcUser("tech@msp.example", "Tess Tech", ["Operator"])
+    page = browser.new_page()
+    try:
+        page.goto(signed_dashboard)
+        page.get_by_role("button", name="Sign in with Microsoft").click()
+        page.get_by_role("heading", name="Tenants").first.wait_for(timeout=30_000)
+        page.get_by_text("tech@msp.example · Operator").wait_for(timeout=10_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()
