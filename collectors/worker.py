@@ -89,7 +89,9 @@ class Worker:
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
         def stop(*_: object) -> None:
-            self.scheduler.shutdown(wait=False)
+            # Ctrl-C reaches the whole process group and the launcher then sends SIGTERM too.
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
