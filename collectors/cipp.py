@@ -36,6 +36,11 @@ class CippClient:
 
     async def _request(self, method: str, endpoint: str, params: dict[str, str] | None = None,
                        json_body: Any = None) -> Any:
+        return (await self._exchange(method, endpoint, params, json_body))[1]
+
+    async def _exchange(self, method: str, endpoint: str, params: dict[str, str] | None = None,
+                        json_body: Any = None) -> tuple[int, Any]:
+        """(HTTP status, parsed body or None), retrying transient failures; raises for the rest."""
         url = f"{self.base}/api/{endpoint}"
         for attempt in range(1, MAX_ATTEMPTS + 1):
             # azure-identity caches the token; calling per request keeps it fresh.
@@ -58,9 +63,9 @@ class CippClient:
             if response.status_code >= 400:
                 raise CippError(f"{endpoint}: HTTP {response.status_code}")
             if not response.content.strip():
-                return None  # CIPP answers an empty body for "no clients"
+                return response.status_code, None  # CIPP answers an empty body for "no clients"
             try:
-                return orjson.loads(response.content)
+                return response.status_code, orjson.loads(response.content)
             except orjson.JSONDecodeError:
                 if attempt == MAX_ATTEMPTS:
                     raise CippError(f"{endpoint}: malformed JSON") from None
@@ -83,3 +88,14 @@ class CippClient:
         if isinstance(document, dict):  # some CIPP versions wrap rows in Results
             document = document.get("Results")
         return document if isinstance(document, list) else []
+
+    async def add_update_client(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """`ExecApiClient?Action=AddUpdate`: CIPP answers 200 with a bare array of result strings
+        (one "'x' is not a valid IP address or CIDR range." per rejected range)."""
+        return await self._exchange("POST", "ExecApiClient", {"Action": "AddUpdate"}, body)
+
+    async def save_to_azure(self) -> tuple[int, Any]:
+        """`ExecApiClient?Action=SaveToAzure`: push the enabled client ids to the Function App's
+        authentication (not the IP ranges, which CIPP checks on every request)."""
+        return await self._exchange("POST", "ExecApiClient", {"Action": "SaveToAzure"},
+                                    {"Action": "SaveToAzure"})

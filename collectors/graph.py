@@ -17,10 +17,12 @@ import httpx
 import orjson
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
+from kiota_abstractions.native_response_handler import NativeResponseHandler
 from kiota_abstractions.request_information import RequestInformation
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
+from kiota_http.middleware.options import ResponseHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
@@ -141,3 +143,31 @@ class TenantGraph:
         async for values in self.pages(path, params, version):
             out.extend(values)
         return out
+
+    async def send_json(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+        """One write (PATCH, POST, DELETE) with a raw JSON body, through the same middleware and
+        pacing as reads. Returns (HTTP status, parsed body or None); a Graph error comes back as
+        its status and error JSON instead of raising, so the fix engine can record it.
+
+        Raw JSON on purpose: serialising SDK models drops multi-value enums such as
+        ``guestOrExternalUserTypes`` (REFERENCE.md, "Write bug")."""
+        info = RequestInformation(Method[method.upper()])
+        info.url = url
+        info.headers.try_add("Accept", "application/json")
+        if body is not None:
+            info.set_stream_content(orjson.dumps(body), "application/json")
+        # The native response handler hands back the httpx response (status included) instead of
+        # raising on 4xx/5xx; the retry middleware still runs before it.
+        info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
+        self.requests += 1
+        try:
+            async with self.pacer.slot(self.tenant_id, family_of(url)):
+                response = await self.adapter.send_primitive_async(info, "bytes", {})
+        except httpx.HTTPError as error:
+            raise GraphError(f"network error: {type(error).__name__}: {error}") from None
+        content = response.content or b""
+        try:
+            document = orjson.loads(content) if content.strip() else None
+        except orjson.JSONDecodeError:
+            document = None
+        return response.status_code, document

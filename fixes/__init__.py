@@ -1,0 +1,35 @@
+"""One-click fixes, never blind: plan → guard → apply → verify → audit, and rollback.
+
+The one engine behind the dashboard's fix buttons and ``python -m fixes``:
+
+    from fixes import Actor, FixEngine, FixRequest, fix_for_finding
+    engine = FixEngine(settings, db)
+    plan = engine.plan(fix_for_finding(finding))        # read-only; plan.diff(), .warnings, .refusal
+    outcome = engine.apply(plan, Actor("alice@msp.example", ["Operator"]))
+    engine.rollback(outcome.audit_id, actor)
+
+Layout: ``engine`` (the flow), ``model`` (plain data), ``context`` (reads and writes through the
+collectors' Graph and CIPP clients), ``audit`` (the append-only log), ``cidr`` (strict ranges),
+``graph_json`` (minimal PATCH bodies and comparisons), ``plans`` (shared builders), one module per
+fix family (``client_policy``, ``technician_policy``, ``trusted_location``,
+``service_account_policy``, ``cipp``) and ``catalogue`` (every fix by id).
+"""
+
+from fixes.audit import AuditEntry
+from fixes.catalogue import CATALOGUE, FIXES, fix_for_finding
+from fixes.cidr import RangeError, parse_range, parse_ranges
+from fixes.engine import FixEngine, Offer
+from fixes.model import (
+    OPERATOR_ROLE,
+    Actor,
+    BadInput,
+    FixRequest,
+    FixSpec,
+    Outcome,
+    Plan,
+)
+
+__all__ = [
+    "CATALOGUE", "FIXES", "OPERATOR_ROLE", "Actor", "AuditEntry", "BadInput", "FixEngine", "FixRequest",
+    "FixSpec", "Offer", "Outcome", "Plan", "RangeError", "fix_for_finding", "parse_range", "parse_ranges",
+]

@@ -1,0 +1,177 @@
+"""A-1 and A-3: the policy that blocks CIPP technicians outside the trusted location.
+
+A-1 creates it in report-only, to be validated in the sign-in logs first: every user, the CIPP app
+(all cloud apps when PERIMETER_CIPP_APP_ID is not set, with a warning), any location except the
+trusted location, grant block. Break-glass accounts are excluded, and so is the CIPP service account:
+CIPP's own sign-ins come from its Function App, never from the office.
+
+A-3 switches it on, guarded against lockouts: every break-glass account must be excluded (directly,
+through a nested excluded group, or a role: A-2's own rule), and the operator's stated egress IP must
+be inside a location the policy excludes. Both are checked on data read just before the write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fixes.cidr import parse_address
+from fixes.context import POLICIES, FixContext
+from fixes.model import FixRequest, FixSpec, Plan, Target
+from fixes.plans import create_plan, patch_plan, policy_target, read_policy, require_msp, unchanged
+from fixes.trusted_location import trusted_candidates
+from posture.checks.technicians import _exclusion_route, assess_technician_policy
+from posture.graph import (
+    ALL,
+    ALL_TRUSTED,
+    ENABLED,
+    REPORT_ONLY,
+    included_applications,
+    location_lists,
+    lower,
+    lower_set,
+    policy_name,
+    policy_state,
+    text,
+    users_condition,
+)
+from posture.ranges import parse_network
+from posture.view import SnapshotView, TenantView, is_ip_location, location_ranges
+
+CREATE_TITLE = "Create the technician block policy (report-only)"
+ENABLE_TITLE = "Switch the technician block policy on"
+POLICY_NAME = "CIPP - Block technicians outside trusted location (Perimeter)"
+REPORT_ONLY_STATE = "enabledForReportingButNotEnforced"
+
+
+async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
+    require_msp(ctx, request)
+    view = await ctx.msp_view(with_policies=True)
+    msp = view.msp_tenant
+    assert msp is not None
+    target = Target("policy", "", POLICY_NAME)
+    summary = f"Create '{POLICY_NAME}' in report-only"
+    app_ids = {lower(a) for a in view.options.cipp_app_ids}
+    existing = [p for p in msp.objects("conditionalAccessPolicies") or []
+                if assess_technician_policy(p, msp, app_ids).qualifies]
+    if existing:
+        return unchanged(request, CREATE_TITLE, target, None, f"'{policy_name(existing[0])}' already blocks "
+                         "technicians outside the trusted location (A-1)")
+    break_glass = view.break_glass.accounts if view.break_glass else []
+    locations = [n for n in trusted_candidates(msp) if location_ranges(n)]
+    if not break_glass:
+        return Plan(request, CREATE_TITLE, summary, target, None, None, refusal=(
+            "no break-glass account is known (PRE-3): create one, so the block policy can exclude it, before "
+            "adding the policy"))
+    if not locations:
+        return Plan(request, CREATE_TITLE, summary, target, None, None, refusal=(
+            "there is no trusted location with a range for the policy to exempt: add one first "
+            "(trusted-location.add-range)"))
+    excluded = [a.id for a in break_glass]
+    upn = ctx.settings.service_account_upn
+    service_account = msp.account(upn) if upn else None
+    if service_account is not None:
+        excluded.append(service_account.id)
+    app_id = ctx.settings.cipp_app_id
+    warnings = [] if app_id else [
+        "PERIMETER_CIPP_APP_ID is not set, so the policy targets all cloud apps: it will block every app "
+        "outside the trusted location, not only CIPP"]
+    body = {
+        "displayName": POLICY_NAME,
+        "state": REPORT_ONLY_STATE,
+        "conditions": {
+            "clientAppTypes": ["all"],
+            "users": {"includeUsers": ["All"], "excludeUsers": excluded},
+            "applications": {"includeApplications": [app_id] if app_id else ["All"]},
+            "locations": {"includeLocations": ["All"],
+                          "excludeLocations": [text(n.get("id")) for n in locations]},
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }
+    notes = [
+        "excludes the break-glass account(s) " + ", ".join(a.label for a in break_glass)
+        + (f" and the service account {service_account.label}" if service_account else ""),
+        "exempts " + ", ".join(f"'{text(n.get('displayName'))}'" for n in locations),
+        "report-only: check the sign-in logs, then switch it on (technician-policy.enable)",
+    ]
+    return create_plan(ctx, request, CREATE_TITLE, summary, target, POLICIES, body, warnings=warnings,
+                       notes=notes)
+
+
+def _excluded_ip_locations(policy: dict[str, Any], msp: TenantView) -> list[dict[str, Any]]:
+    """The IP locations the policy exempts (AllTrusted: every trusted one)."""
+    _, exclude = location_lists(policy)
+    wanted = {lower(v) for v in exclude}
+    return [n for n in msp.objects("namedLocations") or [] if is_ip_location(n) and (
+        lower(n.get("id")) in wanted or (ALL_TRUSTED in wanted and n.get("isTrusted") is True))]
+
+
+def lockout_refusal(view: SnapshotView, policy: dict[str, Any], egress_ip: str) -> str | None:
+    """Why switching ``policy`` on could lock people out, or None."""
+    msp = view.msp_tenant
+    assert msp is not None
+    name = policy_name(policy)
+    break_glass = view.break_glass.accounts if view.break_glass else []
+    if not break_glass:
+        return "no break-glass account is known (PRE-3): enforcing a block policy without one risks a lockout"
+    for account in break_glass:
+        route, certain = _exclusion_route(policy, account, msp)  # A-2's rule, so guard and check agree
+        if route is None:
+            why = "" if certain else " (its group or role membership could not be read)"
+            return f"'{name}' does not exclude the break-glass account {account.label}{why}: exclude it first"
+    if not egress_ip.strip():
+        return ("state your egress IP (the public IP your network reaches Microsoft from) so Perimeter can "
+                "check that you stay inside the location the policy exempts")
+    address = parse_address(egress_ip)
+    locations = _excluded_ip_locations(policy, msp)
+    for location in locations:
+        networks = [parse_network(r) for r in location_ranges(location)]
+        if any(n is not None and n.version == address.version and address in n for n in networks):
+            return None
+    exempt = ", ".join(f"'{text(n.get('displayName'))}'" for n in locations) or "no IP location"
+    return (f"your egress IP {address} is not inside {exempt}, which '{name}' exempts: switching it on "
+            "would block you")
+
+
+def _service_account_warning(ctx: FixContext, view: SnapshotView, policy: dict[str, Any]) -> list[str]:
+    """A block of all cloud apps for every user catches CIPP's own service account too."""
+    upn, users = ctx.settings.service_account_upn, users_condition(policy)
+    account = view.msp_tenant.account(upn) if view.msp_tenant is not None and upn else None
+    catches_it = (account is not None and ALL in included_applications(policy)
+                  and ALL in lower_set(users.get("includeUsers"))
+                  and lower(account.id) not in lower_set(users.get("excludeUsers")))
+    if not catches_it:
+        return []
+    return [f"'{policy_name(policy)}' blocks all cloud apps for every user, the CIPP service account "
+            f"{upn} included: CIPP signs in from its Function App, outside the trusted location"]
+
+
+async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
+    require_msp(ctx, request)
+    if request.egress_ip.strip():
+        parse_address(request.egress_ip)  # bad input is told before anything is read
+    policy = await read_policy(ctx, request)
+    target, name = policy_target(policy), policy_name(policy)
+    if policy_state(policy) == ENABLED:
+        return unchanged(request, ENABLE_TITLE, target, policy, f"'{name}' is already on")
+    view = await ctx.msp_view()
+    assert view.msp_tenant is not None
+    was = "report-only" if policy_state(policy) == REPORT_ONLY else "off"
+    plan = patch_plan(ctx, request, ENABLE_TITLE, f"Switch '{name}' on (it is {was})", target,
+                      f"{POLICIES}/{target.id}", policy, {("state",): ENABLED},
+                      warnings=_service_account_warning(ctx, view, policy))
+    app_ids = {lower(a) for a in view.options.cipp_app_ids}
+    assessment = assess_technician_policy(policy, view.msp_tenant, app_ids)
+    if not assessment.qualifies:
+        why = "; ".join(assessment.shortfalls or assessment.undecided)
+        plan.refusal = f"'{name}' is not a technician block policy ({why}), which is all this fix switches on"
+    else:
+        plan.refusal = lockout_refusal(view, policy, request.egress_ip)
+    return plan
+
+
+CREATE = FixSpec(
+    id="technician-policy.create", title=CREATE_TITLE, checks=("A-1",), scope="msp", target="",
+    target_required=False, ranges="none", needs_egress_ip=False, risky=False, planner=plan_create)
+ENABLE = FixSpec(
+    id="technician-policy.enable", title=ENABLE_TITLE, checks=("A-3",), scope="msp", target="policy",
+    target_required=True, ranges="none", needs_egress_ip=True, risky=True, planner=plan_enable)
