@@ -17,6 +17,8 @@ except SettingsError as error:
 pages = [
     st.Page("pages/tenants.py", title="Tenants", icon=":material/domain:", default=True),
     st.Page("pages/posture.py", title="Posture", icon=":material/verified_user:"),
+    st.Page("pages/api_clients.py", title="API clients", icon=":material/key:"),
+    st.Page("pages/audit.py", title="Audit", icon=":material/history:"),
     st.Page("pages/collectors.py", title="Collectors", icon=":material/sync:"),
 ]
 # Each page draws the common frame itself (ui.chrome.page_frame): see why there.

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
+from fixes import fix_for_finding
 from posture import CATALOGUE, CHECKS_BY_ID
 from posture.findings import SEVERITIES
 from posture.html_report import render_html_report
@@ -19,6 +20,7 @@ from posture.summary import daily_scores, matrix, tenant_scores
 from ui import chrome, data
 from ui.auth import current_identity
 from ui.chrome import plain
+from ui.fix_panel import fix_panel
 
 PARTS = ("PRE", "LOC", "A", "B", "C", "D", "MFA")
 STATUSES = ("fail", "warn", "accepted", "pass", "n/a")
@@ -168,9 +170,11 @@ if choice is not None and choice in by_key:
                 f"Subject: {finding.subject.type} {finding.subject.name or ''} ({finding.subject.id})")
         st.text(finding.message)
         st.markdown(f"**Why it matters:** {plain(check.rationale)}")
-        if finding.fix:
-            st.markdown(f"**Fix offered:** `{finding.fix}`")
         st.json(finding.evidence, expanded=False)
+        fix_request = fix_for_finding(finding.as_dict())
+        if fix_request is not None:
+            with st.container(border=True):
+                fix_panel(fix_request, key=f"posture-{choice}")
         identity = current_identity()
         if finding.status in ("fail", "warn") and identity is not None and identity.is_operator:
             with st.form(f"accept-{finding.check}-{finding.tenant_id}-{finding.subject.id}"):

@@ -153,3 +153,17 @@ def accepted_risk_rows() -> list[dict[str, Any]]:
                  or r.subject_id, "reason": r.reason, "acceptedBy": r.accepted_by,
                  "acceptedAt": r.accepted_at, "expiresAt": r.expires_at,
                  "expired": r.expires_at <= utcnow()} for r in accepted_risks(conn)]
+
+
+@st.cache_data(ttl=POSTURE_TTL_S, show_spinner=False)
+def cipp_api_clients() -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """(API clients, Azure configuration) as CIPP returned them; None when never collected."""
+    from db.queries import graph_objects
+
+    msp = get_settings().msp_tenant_id
+    with engine().connect() as conn:
+        clients = graph_objects(conn, msp, "cipp.apiClients")
+        azure = graph_objects(conn, msp, "cipp.azureConfiguration")
+    if not clients and not azure:
+        return None, None
+    return [c for c in clients if isinstance(c, dict)], (azure[0] if azure else None)
