@@ -1,0 +1,130 @@
+"""Fixes from the dashboard (AppTest): plan → diff → apply → audit → rollback, and who may."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collectors.auth import StaticTokenCredential
+from collectors.run import collect_once
+from conftest import FIXED_NOW, ROOT
+from db import open_database
+
+DASHBOARD = str(ROOT / "dashboard.py")
+
+
+@pytest.fixture(scope="module")
+def filled(simulator, tmp_path_factory):
+    from settings import load_settings
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('fixpages') / 'perimeter.db'}"
+    settings = load_settings(database_url=url, simulator_url=simulator.url)
+    engine = open_database(url)
+    assert not collect_once(settings, engine, clock=lambda: FIXED_NOW).errors
+    return url, simulator.url, engine
+
+
+@pytest.fixture
+def app(filled, monkeypatch):
+    url, sim_url, _ = filled
+    monkeypatch.setenv("PERIMETER_DATABASE_URL", url)
+    monkeypatch.setenv("PERIMETER_SIMULATOR_URL", sim_url)
+    from settings import get_settings
+
+    get_settings.cache_clear()
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield AppTest.from_file(DASHBOARD, default_timeout=120)
+    get_settings.cache_clear()
+
+
+def _page(app: AppTest, path: str) -> AppTest:
+    at = app.run()
+    at.switch_page(path).run()
+    assert not at.exception
+    return at
+
+
+def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def _detail(at: AppTest):  # type: ignore[no-untyped-def]
+    return next(w for w in at.selectbox if w.label == "Evidence and why it matters for")
+
+
+def _choose(at: AppTest, label_prefix: str) -> AppTest:
+    detail = _detail(at)
+    index = next(i for i, label in enumerate(detail.options) if label.startswith(label_prefix))
+    return detail.select_index(index).run()
+
+
+def _graph_policy(sim_url: str, tenant_id: str, policy_id: str) -> dict:
+    token = StaticTokenCredential(tenant_id).get_token().token
+    for _ in range(10):  # the simulator throttles CA reads to 1/s per tenant, as Graph does
+        response = httpx.get(f"{sim_url}/v1.0/identity/conditionalAccess/policies/{policy_id}",
+                             headers={"Authorization": f"Bearer {token}"})
+        if response.status_code != 429:
+            break
+        time.sleep(1.1)
+    response.raise_for_status()
+    return response.json()
+
+
+def _excludes_service_providers(policy: dict) -> bool:
+    excluded = (policy["conditions"]["users"].get("excludeGuestsOrExternalUsers") or {})
+    return "serviceprovider" in str(excluded.get("guestOrExternalUserTypes", "")).lower()
+
+
+def test_operator_fixes_a_client_policy_from_posture_and_rolls_it_back(app, filled):
+    _, sim_url, _ = filled
+    at = _page(app, "pages/posture.py")
+    at = _choose(at, "FAIL · D-1 ·")
+    check_id, tenant_id, policy_id = _detail(at).value.split("|")
+    assert check_id == "D-1"
+    assert not _excludes_service_providers(_graph_policy(sim_url, tenant_id, policy_id))
+
+    at = _button(at, "Plan fix").click().run()
+    assert not at.exception
+    assert any("serviceProvider" in c.value for c in at.code)  # the diff
+    at = _button(at, "Apply fix").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("applied") for s in at.success), [e.value for e in at.error]
+    assert _excludes_service_providers(_graph_policy(sim_url, tenant_id, policy_id))
+
+    # The audit page lists it; an operator rolls it back with a typed confirmation.
+    at = _page(app, "pages/audit.py")
+    table = at.dataframe[0].value
+    entry_id = int(table[table["Fix"] == "client-policy.exclude-service-provider"]["#"].iloc[0])
+    at = at.selectbox[0].set_value(entry_id).run()
+    at = _button(at, "Plan rollback").click().run()
+    at = at.text_input[-1].input("APPLY").run()
+    at = _button(at, "Roll back").click().run()
+    assert any(s.value.startswith("rolled-back") for s in at.success), [e.value for e in at.error]
+    assert not _excludes_service_providers(_graph_policy(sim_url, tenant_id, policy_id))
+
+
+def test_api_clients_page_shows_open_clients_and_validates_ranges_live(app):
+    at = _page(app, "pages/api_clients.py")
+    assert int(next(m.value for m in at.metric if m.label == "Open to any IP")) >= 1
+    table = at.dataframe[0].value
+    assert table["Open to any IP"].any()
+    at = next(w for w in at.selectbox if w.label == "Client").select_index(0).run()
+    at.text_area[0].input("10.0.0.0/8\n2001:db8::/0\nnot-an-ip").run()
+    errors = " ".join(e.value for e in at.error)
+    assert "not\\-an\\-ip" in errors or "not-an-ip" in errors
+
+
+def test_a_viewer_sees_no_fix_buttons(app):
+    app.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+                           "microsoft": {"client_id": "a", "client_secret": "s",
+                                         "server_metadata_url": "https://idp.example/.well-known/x"}}
+    app.user = {"is_logged_in": True, "email": "viewer@msp.example", "roles": ["Viewer"]}
+    at = _choose(_page(app, "pages/posture.py"), "FAIL · D-1 ·")
+    assert not [b for b in at.button if b.label in ("Plan fix", "Apply fix")]
+    assert any("Only an operator can run fixes" in c.value for c in at.caption)
