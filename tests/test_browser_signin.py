@@ -53,3 +53,29 @@ def test_an_operator_signs_in_through_openid_connect(signed_dashboard, browser, 
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         page.close()
+
+
+def test_an_operator_applies_a_fix_end_to_end_in_the_browser(signed_dashboard, browser, provider):
+    provider.user = OidcUser("tech@msp.example", "Tess Tech", ["Operator"])
+    page = browser.new_page(viewport={"width": 1500, "height": 1200})
+    try:
+        page.goto(signed_dashboard)
+        page.get_by_role("button", name="Sign in with Microsoft").click()
+        page.get_by_text("tech@msp.example · Operator").wait_for(timeout=30_000)
+        page.goto(f"{signed_dashboard}/posture")
+        page.get_by_role("heading", name="Posture").first.wait_for(timeout=30_000)
+        # Choose a failing D-1 finding (a client policy that does not exclude the MSP's people).
+        chooser = page.get_by_role("combobox", name="Evidence and why it matters for")
+        chooser.click()
+        chooser.fill("FAIL · D-1")
+        page.get_by_role("option").first.click()
+        page.get_by_role("button", name="Plan fix").click()
+        page.get_by_text("The 1 request(s) that will be sent").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Apply fix").click()
+        page.get_by_text("applied:").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="Audit entry").first.click()
+        page.get_by_role("heading", name="Audit").first.wait_for(timeout=30_000)
+        page.get_by_text("by tech@msp.example").first.wait_for(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()
