@@ -97,3 +97,33 @@ def sample(name: str) -> dict:
     import json
 
     return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+
+
+def collect_demo(simulator, tmp_path_factory, name: str):  # type: ignore[no-untyped-def]
+    """A fresh database filled by one full collection cycle of the simulator: (url, engine)."""
+    from collectors.run import collect_once
+    from db import open_database
+    from settings import load_settings
+
+    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'perimeter.db'}"
+    engine = open_database(url)
+    report = collect_once(load_settings(database_url=url, simulator_url=simulator.url), engine,
+                          clock=lambda: FIXED_NOW)
+    assert not report.errors, report.errors
+    return url, engine
+
+
+def dashboard_app(monkeypatch, db_url: str, simulator_url: str | None = None, timeout: int = 60):
+    """An AppTest of dashboard.py on ``db_url`` with settings and Streamlit caches reset."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from settings import get_settings
+
+    monkeypatch.setenv("PERIMETER_DATABASE_URL", db_url)
+    if simulator_url:
+        monkeypatch.setenv("PERIMETER_SIMULATOR_URL", simulator_url)
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=timeout)

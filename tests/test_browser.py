@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from browser_support import launch_chromium, running_dashboard
 
-from collectors.run import collect_once
-from conftest import FIXED_NOW
-from db import open_database
+from conftest import collect_demo
 
 pytestmark = pytest.mark.browser
 
@@ -18,11 +16,7 @@ PAGES = [("posture", "Posture"), ("", "Tenants"), ("collectors", "Collectors")]
 
 @pytest.fixture(scope="module")
 def dashboard(simulator, tmp_path_factory):
-    from settings import load_settings
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'perimeter.db'}"
-    settings = load_settings(database_url=url, simulator_url=simulator.url)
-    assert not collect_once(settings, open_database(url), clock=lambda: FIXED_NOW).errors
+    url, _ = collect_demo(simulator, tmp_path_factory, "browser")
     with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs")) as base:
         yield base
 

@@ -6,9 +6,7 @@ import pytest
 from browser_support import launch_chromium, running_dashboard
 from oidc_provider import OidcProvider, OidcUser
 
-from collectors.run import collect_once
-from conftest import FIXED_NOW
-from db import open_database
+from conftest import collect_demo
 
 pytestmark = pytest.mark.browser
 
@@ -23,11 +21,7 @@ def provider():
 
 @pytest.fixture(scope="module")
 def signed_dashboard(simulator, provider, tmp_path_factory):
-    from settings import load_settings
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('signin') / 'perimeter.db'}"
-    settings = load_settings(database_url=url, simulator_url=simulator.url)
-    assert not collect_once(settings, open_database(url), clock=lambda: FIXED_NOW).errors
+    url, _ = collect_demo(simulator, tmp_path_factory, "signin")
     secrets_dir = tmp_path_factory.mktemp("secrets")
     with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs"),
                            secrets=lambda port: provider.secrets_toml(

@@ -6,40 +6,22 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from collectors.run import collect_once
-from conftest import FIXED_NOW, ROOT
-from db import open_database
+from conftest import collect_demo, dashboard_app
 from db.models import CollectRequest
-
-DASHBOARD = str(ROOT / "dashboard.py")
 
 
 @pytest.fixture(scope="module")
 def filled_db(simulator, tmp_path_factory):
-    from settings import load_settings
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'perimeter.db'}"
-    settings = load_settings(database_url=url, simulator_url=simulator.url)
-    engine = open_database(url)
-    client = None
-    report = collect_once(settings, engine, clock=lambda: FIXED_NOW)
-    assert not report.errors
-    return url, simulator.url, engine, client
+    url, engine = collect_demo(simulator, tmp_path_factory, "dash")
+    return url, simulator.url, engine
 
 
 @pytest.fixture
 def app(filled_db, monkeypatch):
-    url, sim_url, *_ = filled_db
-    monkeypatch.setenv("PERIMETER_DATABASE_URL", url)
-    monkeypatch.setenv("PERIMETER_SIMULATOR_URL", sim_url)
     from settings import get_settings
 
-    get_settings.cache_clear()
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield AppTest.from_file(DASHBOARD, default_timeout=60)
+    url, sim_url, _ = filled_db
+    yield dashboard_app(monkeypatch, url, sim_url)
     get_settings.cache_clear()
 
 
@@ -83,7 +65,7 @@ def test_collectors_page_shows_sources_and_demo_marker(app):
 
 
 def test_collect_now_queues_a_request_for_the_worker(app, filled_db):
-    *_, engine, _ = filled_db
+    *_, engine = filled_db
     at = app.run()
     at.switch_page("pages/collectors.py").run()
     button = next(b for b in at.button if b.label == "Collect now")
@@ -96,11 +78,10 @@ def test_collect_now_queues_a_request_for_the_worker(app, filled_db):
 
 
 def test_a_bad_setting_shows_one_line_instead_of_a_traceback(monkeypatch):
-    monkeypatch.setenv("PERIMETER_RETENTION_DAYS", "forever")
     from settings import get_settings
 
-    get_settings.cache_clear()
-    at = AppTest.from_file(DASHBOARD, default_timeout=30).run()
+    monkeypatch.setenv("PERIMETER_RETENTION_DAYS", "forever")
+    at = dashboard_app(monkeypatch, "sqlite:///:memory:").run()
     get_settings.cache_clear()
     assert not at.exception
     assert "PERIMETER_RETENTION_DAYS" in at.error[0].value
@@ -141,12 +122,13 @@ def _choose_failing(at: AppTest, check: str) -> AppTest:
 
 
 def test_operator_accepts_a_risk_with_reason_and_expiry(app, filled_db):
-    *_, engine, _ = filled_db
+    *_, engine = filled_db
     at = _posture(app)
     before = int(_metric(at, "Accepted risks"))
     at = _choose_failing(at, "C-1")
     assert any("Why it matters" in m.value for m in at.markdown)
-    at.text_area[0].input("Legacy integration, replaced in January")
+    reason = next(t for t in at.text_area if t.label == "Reason (required)")
+    reason.input("Legacy integration, replaced in January")
     next(b for b in at.button if b.label == "Accept risk").click().run()
     assert not at.exception
     assert int(_metric(at, "Accepted risks")) == before + 1

@@ -9,37 +9,21 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.auth import StaticTokenCredential
-from collectors.run import collect_once
-from conftest import FIXED_NOW, ROOT
-from db import open_database
-
-DASHBOARD = str(ROOT / "dashboard.py")
+from conftest import collect_demo, dashboard_app
 
 
 @pytest.fixture(scope="module")
 def filled(simulator, tmp_path_factory):
-    from settings import load_settings
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('fixpages') / 'perimeter.db'}"
-    settings = load_settings(database_url=url, simulator_url=simulator.url)
-    engine = open_database(url)
-    assert not collect_once(settings, engine, clock=lambda: FIXED_NOW).errors
+    url, engine = collect_demo(simulator, tmp_path_factory, "fixpages")
     return url, simulator.url, engine
 
 
 @pytest.fixture
 def app(filled, monkeypatch):
-    url, sim_url, _ = filled
-    monkeypatch.setenv("PERIMETER_DATABASE_URL", url)
-    monkeypatch.setenv("PERIMETER_SIMULATOR_URL", sim_url)
     from settings import get_settings
 
-    get_settings.cache_clear()
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield AppTest.from_file(DASHBOARD, default_timeout=120)
+    url, sim_url, _ = filled
+    yield dashboard_app(monkeypatch, url, sim_url, timeout=120)
     get_settings.cache_clear()
 
 
