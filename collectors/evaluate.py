@@ -3,6 +3,7 @@ latest findings for pages and CLI, and a daily history for trends)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,11 +11,14 @@ from sqlalchemy import Engine
 
 from collectors.snapshot import build_snapshot
 from db import write_transaction
+from db.mfa_store import purge_mfa_coverage, store_mfa_coverage
 from db.posture_store import purge_history, store_evaluation
 from db.rows import parse_graph_datetime
 from posture import PostureOptions, apply_accepted, evaluate
 from posture.accepted import load_accepted
 from settings import Settings
+
+log = logging.getLogger("perimeter.collectors")
 
 
 def options_from_settings(settings: Settings, cipp_app_ids: list[str] | None = None) -> PostureOptions:
@@ -26,13 +30,38 @@ def options_from_settings(settings: Settings, cipp_app_ids: list[str] | None = N
 
 def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dict[str, Any]:
     """Evaluate the latest collected data and store the findings; returns a small summary."""
+    from investigate.mfa import coverage
+
     snapshot = build_snapshot(settings, engine, signins="posture")
-    raw = evaluate(snapshot, options_from_settings(settings))
+    options = options_from_settings(settings)
+    raw = evaluate(snapshot, options)
     with_accepted = apply_accepted(raw, load_accepted(engine), now)
+    try:  # the MFA page's history (same rules as MFA-1..3); never at the cost of the findings
+        mfa = coverage(snapshot, raw, options)
+    except Exception:  # noqa: BLE001 - logged; the findings are still stored
+        log.exception("MFA coverage could not be computed")
+        mfa = None
     with write_transaction(engine) as conn:
         store_evaluation(conn, evaluated_at=now,
                          collected_at=parse_graph_datetime(snapshot["collectedAt"]),
                          raw=[f.as_dict() for f in raw],
                          with_accepted=[f.as_dict() for f in with_accepted])
         purge_history(conn, (now - timedelta(days=settings.posture_history_days)).date())
+        if mfa is not None:
+            store_mfa_coverage(conn, now.date(), mfa)
+        purge_mfa_coverage(conn, (now - timedelta(days=settings.posture_history_days)).date())
+    refresh_signin_rankings(engine, now)
     return {"findings": len(raw), "failing": sum(f.status == "fail" for f in with_accepted)}
+
+
+def refresh_signin_rankings(engine: Engine, now: datetime) -> None:
+    """The month's top IPs and users for the investigation page (too costly to rank per page view)."""
+    from db.signin_queries import compute_rankings, store_rankings
+
+    try:
+        with engine.connect() as conn:
+            rows = compute_rankings(conn, now)
+        with write_transaction(engine) as conn:
+            store_rankings(conn, rows)
+    except Exception:  # noqa: BLE001 - logged; the page ranks live (slower) without them
+        log.exception("sign-in rankings could not be refreshed")

@@ -9,11 +9,13 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,11 +55,22 @@ class GraphObject(Base):
     collected_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+# Failed sign-ins only (a tenth of them): what the investigation and wall filter and group on.
+SIGNIN_FAILED_WHERE = "error_code != 0"
+
+
 class SignIn(Base):
     __tablename__ = "signins"
     __table_args__ = (
-        # Only what today's pages query: every index costs ingest speed (bench/ingest.py).
+        # Only what the pages query: every index costs ingest speed (bench/ingest.py).
         Index("ix_signins_tenant_created", "tenant_id", "created_at"),
+        # Partial and covering: the failed sign-ins' filter columns, so the investigation reads this
+        # narrow index instead of 3 KB rows, and only failed sign-ins pay for it at ingest. Queries must
+        # say `error_code != 0` literally (db.signin_queries.FAILED) for the planners to use it.
+        Index("ix_signins_failed", "tenant_id", "created_at", "error_code", "user_principal_name",
+              "app_display_name", "ip_address", "country", "city", "is_interactive",
+              "cross_tenant_access_type", "home_tenant_id", "id",
+              sqlite_where=text(SIGNIN_FAILED_WHERE), postgresql_where=text(SIGNIN_FAILED_WHERE)),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -209,3 +222,103 @@ class AuditRecord(Base):
     after: Mapped[str] = mapped_column(Text, default="null")  # JSON
     requests: Mapped[str] = mapped_column(Text, default="[]")  # JSON: method, url, body, status
     rollback_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SignInBlock(Base):
+    """The Conditional Access policy that blocked a failed sign-in (the one whose grant explains the error
+    code: investigate.explain.primary_blocking_policy), for filtering and counting by policy without
+    reading the sign-in's JSON. Written with the sign-in (db.signin_index)."""
+
+    __tablename__ = "signin_blocks"
+    # Looked up by sign-in id (counting by policy): on SQLite one B-tree descent instead of two, the row
+    # living in the primary key. A policy filter starts from the policy's own sign-ins in the window.
+    __table_args__ = (Index("ix_signin_blocks_policy_created", "policy_id", "created_at"),
+                      {"sqlite_with_rowid": False})
+
+    signin_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    policy_name: Mapped[str] = mapped_column(String(256), default="")
+
+
+class SignInPlace(Base):
+    """Coordinates of the places failed sign-ins came from (the map), one row per country and city."""
+
+    __tablename__ = "signin_places"
+
+    country: Mapped[str] = mapped_column(String(8), primary_key=True)
+    city: Mapped[str] = mapped_column(String(128), primary_key=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+
+
+class SignInRollup(Base):
+    """Failed sign-ins counted per time bucket, tenant and one dimension (error code, blocking policy,
+    app, country, place), by the collector in the ingest transaction (only sign-ins stored for the
+    first time are counted). Pages read these for whole buckets and the partial index for the ragged
+    edges of a time range. Grains and dimensions: db.signin_index.ROLLUP_DIMS."""
+
+    __tablename__ = "signin_rollups"
+
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256), primary_key=True)
+    label: Mapped[str] = mapped_column(String(256), default="")  # e.g. the policy's name
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MfaCoverageDaily(Base):
+    """MFA coverage of each tenant per day (the day's last posture evaluation; collectors/evaluate.py),
+    for the MFA page's coverage, methods and trend without re-reading every registration detail."""
+
+    __tablename__ = "mfa_coverage_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled_members: Mapped[int] = mapped_column(Integer, default=0)
+    mfa_capable: Mapped[int] = mapped_column(Integer, default=0)
+    mfa_registered: Mapped[int] = mapped_column(Integer, default=0)
+    admins: Mapped[int] = mapped_column(Integer, default=0)
+    admins_capable: Mapped[int] = mapped_column(Integer, default=0)
+    # 'securityDefaults' | 'conditionalAccess' | 'none' | 'unknown' (from MFA-3)
+    enforcement: Mapped[str] = mapped_column(String(24), default="unknown")
+    enforcement_detail: Mapped[str] = mapped_column(Text, default="")
+    methods: Mapped[str] = mapped_column(Text, default="{}")  # JSON: method -> enabled members
+
+
+class KioskLink(Base):
+    """A revocable read-only link for an unattended wall screen: its holder is a Viewer of the wall
+    page only. Only the token's SHA-256 is stored; the token itself is shown once, at creation."""
+
+    __tablename__ = "kiosk_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+
+class SignInTopValue(Base):
+    """The most frequent IPs and users among failed sign-ins of all tenants over the last 7 and 30 days,
+    computed by the collector after each full cycle (db.signin_queries.refresh_top_values). Distinct IPs
+    and users are nearly as many as failed sign-ins (password sprays), so no counter makes the month's
+    ranking cheap: the investigation page shows this one, saying as of when."""
+
+    __tablename__ = "signin_top_values"
+
+    days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dim: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    label: Mapped[str] = mapped_column(String(256), default="")
+    count: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    window_end: Mapped[datetime] = mapped_column(DateTime)
+    tenants: Mapped[int] = mapped_column(Integer)  # how many active tenants it covers

@@ -12,8 +12,10 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from db.engine import write_transaction
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
 from db.rows import SIGNIN_COLUMNS, MalformedObject, object_id, signin_row
+from db.signin_index import index_failures, purge_before, unseen
 
 _SIGNINS: Table = SignIn.__table__  # type: ignore[assignment]
+_ERROR_CODE = SIGNIN_COLUMNS.index("error_code")
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table, key: str):  # type: ignore[no-untyped-def]
@@ -64,25 +66,34 @@ def store_signins(
 ) -> tuple[int, int, datetime | None]:
     """Insert sign-ins, each id once however often it is collected.
 
-    Returns (rows offered, malformed objects skipped, newest createdDateTime seen).
+    Returns (rows offered, malformed objects skipped, newest createdDateTime seen). Failed sign-ins
+    are also indexed for the investigation pages (db.signin_index), in this same transaction.
     """
     rows: list[tuple] = []
+    failed: list[tuple[tuple, dict]] = []
     skipped = 0
     for obj in objects:
         if not isinstance(obj, dict):
             skipped += 1
             continue
         try:
-            rows.append(signin_row(tenant_id, obj))
+            row = signin_row(tenant_id, obj)
         except MalformedObject:
             skipped += 1
+            continue
+        rows.append(row)
+        if row[_ERROR_CODE]:
+            failed.append((row, obj))
     if not rows:
         return 0, skipped, None
     statement = _signin_inserts.get(conn.dialect.name)
     if statement is None:
         statement = _signin_inserts[conn.dialect.name] = _SigninInsert(conn)
     newest = max(row[2] for row in rows)
+    fresh = unseen(conn, tenant_id, failed) if failed else []
     conn.exec_driver_sql(statement.sql, statement.parameters(rows))
+    if fresh:
+        index_failures(conn, tenant_id, fresh)
     return len(rows), skipped, newest
 
 
@@ -175,6 +186,7 @@ def signin_watermark(conn: Connection, tenant_id: str) -> datetime | None:
 
 def purge_older_than(conn: Connection, signins_before: datetime, runs_before: datetime) -> dict[str, int]:
     """Retention: drop sign-ins and run records past their keep period."""
+    purge_before(conn, signins_before)
     signins = conn.execute(delete(SignIn).where(SignIn.created_at < signins_before)).rowcount
     runs = conn.execute(delete(CollectionRun).where(CollectionRun.started_at < runs_before)).rowcount
     return {"signins": signins or 0, "runs": runs or 0}

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     posture_history_days: int = Field(default=400, ge=366, description="Daily posture kept (≥ a year).")
     max_concurrent_tenants: int = Field(default=4, ge=1, le=64)
 
+    # --- dashboard ---
+    wall_refresh_seconds: int = Field(
+        default=30, ge=5, le=3600, description="How often the wall display refreshes (?refresh= overrides).")
+
     @field_validator("break_glass_upns", "trusted_location_names", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:

@@ -23,6 +23,7 @@ class Identity:
     name: str
     roles: tuple[str, ...]
     local_demo: bool  # no identity provider: the loopback-only demo operator
+    kiosk: bool = False  # a wall screen's read-only link: the wall page only
 
     @property
     def is_operator(self) -> bool:
@@ -63,8 +64,36 @@ def current_identity() -> Identity | None:
     return None
 
 
-def sign_in_gate() -> Identity:
-    """Show the page only to someone allowed to read it; otherwise say why and stop."""
+KIOSK_TOKEN_PARAM = "token"
+
+
+def kiosk_identity() -> Identity | None:
+    """The wall screen holding a valid kiosk link (`?token=…`), if any."""
+    token = st.query_params.get(KIOSK_TOKEN_PARAM)
+    if not token:
+        return None
+    from db import write_transaction
+    from db.kiosk import kiosk_link_for
+    from ui import data
+
+    with write_transaction(data.engine()) as conn:
+        link = kiosk_link_for(conn, token, data.utcnow())
+    return Identity(f"kiosk: {link.label}", (VIEWER_ROLE,), local_demo=False, kiosk=True) if link else None
+
+
+def sign_in_gate(kiosk_allowed: bool = False) -> Identity:
+    """Show the page only to someone allowed to read it; otherwise say why and stop.
+
+    ``kiosk_allowed``: this page (the wall) also opens for a valid kiosk link, read-only."""
+    if auth_configured() and st.query_params.get(KIOSK_TOKEN_PARAM):
+        kiosk = kiosk_identity()
+        if kiosk is None:
+            st.error("This kiosk link is not valid (revoked, or mistyped). Ask an operator for a new one.")
+            st.stop()
+        if not kiosk_allowed:
+            st.error("A kiosk link opens the wall page only.")
+            st.stop()
+        return kiosk
     if auth_configured():
         if not st.user.get("is_logged_in", False):
             st.title("Perimeter")

@@ -9,7 +9,7 @@ from ui import data
 _SEEN = "_perimeter_session_started"
 
 
-def page_frame() -> None:
+def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> None:
     """Call first in every page: the settings check, the demo-data marker, who is signed in and
     data freshness. Pages do this themselves rather than dashboard.py because Streamlit can run a
     page file without dashboard.py: in its legacy pages/ mode, which a server is in until the first
@@ -34,10 +34,27 @@ def page_frame() -> None:
         st.stop()
     from ui.auth import sign_in_gate
 
-    sign_in_gate()
+    sign_in_gate(kiosk_allowed)
+    if kiosk_display:  # the wall with ?kiosk=1: no sidebar, no toolbar, only a small demo marker
+        kiosk_chrome()
+        return
     demo_marker()
     identity_banner()
     sidebar_freshness()
+
+
+# Constant CSS (no tenant text): hide Streamlit's header, toolbar and sidebar on a wall screen.
+_KIOSK_CSS = """<style>
+header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stSidebar"],
+[data-testid="stSidebarCollapsedControl"], [data-testid="stDecoration"] { display: none !important; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 1rem !important; }
+</style>"""
+
+
+def kiosk_chrome() -> None:
+    st.html(_KIOSK_CSS)
+    if data.settings().demo_mode:
+        st.caption(":material/science: **Demo data** — simulated MSP")
 
 
 def humanize_age(seconds: float | None) -> str:

@@ -1,0 +1,396 @@
+"""Fill a database with a month of a big MSP: 100 tenants × 30 days, over 2,000,000 sign-ins.
+
+The data is the simulator's (simulator/), used as a library without HTTP: its demo MSP (1 MSP + 25
+client tenants of varied size, policies, named locations, users, registration details, CIPP API
+clients) is taken four times with four seeds — new people, addresses and sign-ins each time — and the
+copies' client tenants get their own ids, names and domains. Sign-ins are generated minute by minute
+(working hours, weekends, technicians, the CIPP service account, guests, leavers, password sprays,
+evaluated against each tenant's Conditional Access) in worker processes and stored through the
+collectors' own path, ``db.store.ingest_signin_page``, one page of up to 1,000 per transaction, so the
+failed-sign-in index and rollups are built exactly as in production. Then the posture evaluation runs
+once (findings, daily posture, MFA coverage); earlier days of MFA coverage are synthesised (a slow
+upward trend) so the MFA page has a trend to draw.
+
+    python bench/seed.py data/bench.db [--tenants 100] [--days 30] [--now 2026-11-22T12:00] [--workers 2]
+
+Prints progress; the last line reads `seeded: <sign-ins> sign-ins, <tenants> tenants in <s> s`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+from sqlalchemy import delete, insert, select  # noqa: E402
+
+from collectors.sources import (  # noqa: E402
+    CIPP_API_CLIENTS,
+    CIPP_AZURE_CONFIGURATION,
+    CIPP_TENANTS,
+    SIGNINS,
+    TENANT_SOURCES,
+    TENANTS,
+)
+from db import open_database, write_transaction  # noqa: E402
+from db.models import MfaCoverageDaily  # noqa: E402
+from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant  # noqa: E402
+
+BASE_SEED = 7
+COPY_SUFFIXES = ("", " East", " West", " North", " South", " Central", " Pacific", " Atlantic")
+PAGE = 1000
+CYCLE = "bench-seed"
+
+
+# --- the simulated MSP, copied ----------------------------------------------------------------------
+
+
+def copy_tenant_id(tenant_id: str, copy: int) -> str:
+    return (
+        tenant_id if copy == 0 else str(uuid.uuid5(uuid.NAMESPACE_URL, f"perimeter-bench/{copy}/{tenant_id}"))
+    )
+
+
+def copy_domain(domain: str, copy: int) -> str:
+    if copy == 0 or "." not in domain:
+        return domain
+    head, _, tail = domain.partition(".")
+    return f"{head}{copy + 1}.{tail}"
+
+
+def plan(tenants: int) -> list[tuple[int, str, str, str, str, str | None]]:
+    """(copy, demo tenant id, tenant id, name, domain, access mode) for the MSP and ``tenants - 1``
+    client tenants, taken copy by copy."""
+    from simulator import demo
+
+    out: list[tuple[int, str, str, str, str, str | None]] = [
+        (0, demo.MSP_TENANT_ID, demo.MSP_TENANT_ID, demo.MSP_NAME, demo.MSP_DOMAIN, None)
+    ]
+    clients = demo.client_tenants()
+    copy = 0
+    while len(out) < tenants:
+        for spec in clients:
+            if len(out) >= tenants:
+                break
+            suffix = COPY_SUFFIXES[copy] if copy < len(COPY_SUFFIXES) else f" {copy + 1}"
+            out.append(
+                (
+                    copy,
+                    spec.tenant_id,
+                    copy_tenant_id(spec.tenant_id, copy),
+                    spec.display_name + suffix,
+                    copy_domain(spec.default_domain, copy),
+                    spec.access_mode,
+                )
+            )
+        copy += 1
+    return out
+
+
+_states: dict[int, Any] = {}
+
+
+def _state(copy: int, now: datetime) -> Any:
+    from simulator.state import SimState
+
+    state = _states.get(copy)
+    if state is None:
+        state = _states[copy] = SimState(BASE_SEED + copy, now)
+        # Every minute is generated once here: the simulator's cache of recent minutes only costs memory.
+        state.signins._cache_limit = 0
+    return state
+
+
+def _remap(body: bytes, demo_id: str, tenant_id: str, domains: list[tuple[str, str]]) -> bytes:
+    if tenant_id != demo_id:
+        body = body.replace(demo_id.encode(), tenant_id.encode())
+    for old, new in domains:
+        body = body.replace(f"@{old}".encode(), f"@{new}".encode())
+    return body
+
+
+def graph_objects(copy: int, demo_id: str, now: datetime) -> dict[str, Any]:
+    """Every source the collectors read, as the simulator answers it (paged like Graph)."""
+    from simulator import graph as sim_graph
+
+    state = _state(copy, now)
+    out: dict[str, Any] = {}
+    for source in TENANT_SOURCES:
+        if source.msp_only and demo_id != _msp_id():
+            continue
+        handler, match = sim_graph.resolve("GET", source.path)  # type: ignore[misc]
+        params = list(source.params.items())
+        items: list[Any] = []
+        token = None
+        while True:
+            request = sim_graph.Request(
+                "GET",
+                "v1.0",
+                source.path,
+                params + ([("$skiptoken", token)] if token else []),
+                b"",
+                demo_id,
+                "http://bench.invalid",
+                match,
+            )
+            result = handler(state, request)
+            if isinstance(result, sim_graph.Result):
+                body = dict(result.body)
+                body.pop("@odata.context", None)
+                items = [body]
+                break
+            items += result.items
+            token = result.next_token
+            if token is None:
+                break
+        out[source.name] = items
+    return out
+
+
+def _msp_id() -> str:
+    from simulator import demo
+
+    return demo.MSP_TENANT_ID
+
+
+def signin_pages(
+    job: tuple[int, str, str, list[tuple[str, str]], datetime, int, int],
+) -> tuple[str, list[bytes], int]:
+    """(tenant id, pages as JSON arrays, sign-ins) for one tenant and day (runs in a worker process)."""
+    copy, demo_id, tenant_id, domains, now, first_minute, minutes = job
+    state = _state(copy, now)
+    records: list[bytes] = []
+    for minute in range(first_minute + minutes - 1, first_minute - 1, -1):  # newest first, as Graph
+        records += [r.body for r in state.signins.bucket(demo_id, minute)]
+    pages = [
+        _remap(b"[" + b",".join(records[i : i + PAGE]) + b"]", demo_id, tenant_id, domains)
+        for i in range(0, len(records), PAGE)
+    ]
+    return tenant_id, pages, len(records)
+
+
+# --- the database ---------------------------------------------------------------------------------
+
+
+def store_configuration(
+    engine: Any, tenants: list[tuple[int, str, str, str, str, str | None]], now: datetime
+) -> None:
+    from simulator import cipp as sim_cipp
+
+    msp_id = _msp_id()
+    cipp_rows = []
+    for copy, demo_id, tenant_id, name, domain, mode in tenants:
+        domains = _domains(copy, demo_id)
+        objects = graph_objects(copy, demo_id, now)
+        with write_transaction(engine) as conn:
+            upsert_tenant(
+                conn,
+                now,
+                tenant_id=tenant_id,
+                display_name=name,
+                default_domain=domain,
+                role="msp" if demo_id == msp_id else "client",
+                access_mode=mode,
+                discovered_from="settings" if demo_id == msp_id else "cipp",
+            )
+            for kind, items in objects.items():
+                remapped = orjson.loads(_remap(orjson.dumps(items), demo_id, tenant_id, domains))
+                count = replace_objects(conn, tenant_id, kind, remapped, now)
+                record_run(
+                    conn,
+                    cycle_id=CYCLE,
+                    tenant_id=tenant_id,
+                    source=kind,
+                    started_at=now,
+                    finished_at=now,
+                    rows=count,
+                    error=None,
+                )
+        if demo_id != msp_id:
+            row = next(r for r in sim_cipp.list_tenants(_state(copy, now)) if r.get("customerId") == demo_id)
+            cipp_rows.append(
+                orjson.loads(_remap(orjson.dumps(row), demo_id, tenant_id, domains))
+                | {"displayName": name, "defaultDomainName": domain}
+            )
+    state = _state(0, now)
+    with write_transaction(engine) as conn:
+        clients = (sim_cipp.list_clients(state) or {}).get("Results", [])
+        for kind, objects in (
+            (CIPP_API_CLIENTS, clients),
+            (CIPP_AZURE_CONFIGURATION, [sim_cipp.azure_configuration(state)["Results"]]),
+            (CIPP_TENANTS, cipp_rows),
+        ):
+            count = replace_objects(conn, msp_id, kind, objects, now)
+            record_run(
+                conn,
+                cycle_id=CYCLE,
+                tenant_id=msp_id,
+                source=kind,
+                started_at=now,
+                finished_at=now,
+                rows=count,
+                error=None,
+            )
+        record_run(
+            conn,
+            cycle_id=CYCLE,
+            tenant_id=msp_id,
+            source=TENANTS,
+            started_at=now,
+            finished_at=now,
+            rows=len(tenants),
+            error=None,
+        )
+
+
+def _domains(copy: int, demo_id: str) -> list[tuple[str, str]]:
+    from simulator import demo
+
+    if copy == 0:
+        return []
+    spec = demo.client_by_id(demo_id)
+    if spec is None:
+        return []
+    return [(spec.default_domain, copy_domain(spec.default_domain, copy))]
+
+
+def jobs(
+    tenants: list[tuple[int, str, str, str, str, str | None]], now: datetime, days: int
+) -> Iterator[tuple[int, str, str, list[tuple[str, str]], datetime, int, int]]:
+    end_minute = int(now.replace(tzinfo=UTC).timestamp() // 60)
+    for day in range(days):
+        first = end_minute - (day + 1) * 1440
+        for copy, demo_id, tenant_id, _name, _domain, _mode in tenants:
+            yield copy, demo_id, tenant_id, _domains(copy, demo_id), now, first, 1440
+
+
+def synthesise_mfa_history(engine: Any, now: datetime, days: int) -> int:
+    """Earlier days of MFA coverage: today's figures, a little lower the further back (seeded)."""
+    rng = random.Random(BASE_SEED)
+    today = now.date()
+    with write_transaction(engine) as conn:
+        latest = [
+            dict(r._mapping)
+            for r in conn.execute(select(MfaCoverageDaily).where(MfaCoverageDaily.day == today))
+        ]
+        conn.execute(delete(MfaCoverageDaily).where(MfaCoverageDaily.day < today))
+        rows = []
+        for back in range(1, days):
+            day: date = today - timedelta(days=back)
+            for row in latest:
+                missing = row["enabled_members"] - row["mfa_capable"]
+                gained = min(
+                    missing + row["mfa_capable"],
+                    round(row["enabled_members"] * 0.003 * back * rng.uniform(0.5, 1.5)),
+                )
+                rows.append(
+                    {
+                        **row,
+                        "day": day,
+                        "mfa_capable": max(0, row["mfa_capable"] - gained),
+                        "mfa_registered": max(0, row["mfa_registered"] - gained),
+                    }
+                )
+        if rows:
+            conn.execute(insert(MfaCoverageDaily), rows)
+    return len(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("database", help="SQLite file (or a SQLAlchemy URL)")
+    parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--now", help="end of the month, naive UTC ISO (default: now)")
+    parser.add_argument("--workers", type=int, default=2, help="sign-in generator processes")
+    args = parser.parse_args()
+    if args.tenants < 1 or not 1 <= args.days <= 30:
+        parser.error("--tenants must be at least 1 and --days between 1 and 30 (retention)")
+    url = args.database if "://" in args.database else f"sqlite:///{Path(args.database).resolve()}"
+    if "://" not in args.database and Path(args.database).exists():
+        parser.error(f"{args.database} exists: seed a new file")
+    now = (datetime.fromisoformat(args.now) if args.now else datetime.now(UTC).replace(tzinfo=None)).replace(
+        second=0, microsecond=0
+    )
+    started = time.monotonic()
+    engine = open_database(url)
+    tenants = plan(args.tenants)
+    print(
+        f"seeding {url}: {len(tenants)} tenants × {args.days} days up to {now:%Y-%m-%d %H:%M} UTC", flush=True
+    )
+    store_configuration(engine, tenants, now)
+    print(f"  configuration stored ({time.monotonic() - started:.0f} s)", flush=True)
+
+    total = pages = 0
+    newest: dict[str, datetime] = {}
+    work = iter(list(jobs(tenants, now, args.days)))
+    count_jobs = len(tenants) * args.days
+    report_every = max(1, count_jobs // 20)
+    workers = max(1, args.workers)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # A few jobs ahead of the writer, no more: generated pages wait in memory until stored.
+        pending = deque(pool.submit(signin_pages, job) for job in islice(work, workers * 2))
+        done = 0
+        while pending:
+            tenant_id, bodies, count = pending.popleft().result()
+            following = next(work, None)
+            if following is not None:
+                pending.append(pool.submit(signin_pages, following))
+            for body in bodies:
+                _stored, _skipped, page_newest = ingest_signin_page(engine, tenant_id, orjson.loads(body))
+                pages += 1
+                if page_newest is not None and page_newest > newest.get(tenant_id, datetime.min):
+                    newest[tenant_id] = page_newest
+            total += count
+            done += 1
+            if done % report_every == 0 or done == count_jobs:
+                elapsed = time.monotonic() - started
+                print(
+                    f"  {done}/{count_jobs} tenant-days, {total:,} sign-ins in {pages:,} pages "
+                    f"({elapsed:.0f} s, {total / max(elapsed, 1e-9):,.0f}/s overall)",
+                    flush=True,
+                )
+    with write_transaction(engine) as conn:
+        for _copy, _demo, tenant_id, *_ in tenants:
+            record_run(
+                conn,
+                cycle_id=CYCLE,
+                tenant_id=tenant_id,
+                source=SIGNINS,
+                started_at=now,
+                finished_at=now,
+                rows=0,
+                error=None,
+                watermark=newest.get(tenant_id),
+            )
+
+    from collectors.evaluate import evaluate_and_store
+    from settings import load_settings
+
+    settings = load_settings(database_url=url)
+    summary = evaluate_and_store(settings, engine, now)
+    history = synthesise_mfa_history(engine, now, args.days)
+    print(
+        f"  posture evaluated: {summary['findings']} findings, {summary['failing']} failing; "
+        f"{history} days×tenants of MFA history ({time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
+    print(f"seeded: {total:,} sign-ins, {len(tenants)} tenants in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

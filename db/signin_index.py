@@ -1,0 +1,345 @@
+"""Kept with every failed sign-in, in the same transaction as its insert (db.store calls :func:`unseen`
+before the insert and :func:`index_failures` after it): the blocking policy (``signin_blocks``), the
+place's coordinates (``signin_places``) and counters per hour and day (``signin_rollups``). The failed
+sign-ins' own filter columns live in the partial covering index ``ix_signins_failed`` (db.models).
+
+Idempotent: only sign-ins not stored before are counted. A stored sign-in of the tenant has a
+createdDateTime between the tenant's oldest and newest stored one, so only rows inside that span (the
+collectors' overlap re-reads) are looked up by id; SQLite serialises writers (BEGIN IMMEDIATE) and the
+collectors never collect one tenant twice at once, so the check and the insert see the same table.
+
+This is the hot path (bench/ingest.py): per failed sign-in it costs one dict look-up or two and one
+counter increment; statements are compiled once per dialect and sent straight to the driver, as
+db.store does for the sign-ins themselves.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    String,
+    Table,
+    TypeDecorator,
+    bindparam,
+    delete,
+    literal,
+    select,
+)
+
+from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup
+from db.rows import SIGNIN_COLUMNS
+from investigate.explain import coordinates, primary_blocking_policy
+
+BLOCKS: Table = SignInBlock.__table__  # type: ignore[assignment]
+PLACES: Table = SignInPlace.__table__  # type: ignore[assignment]
+ROLLUPS: Table = SignInRollup.__table__  # type: ignore[assignment]
+
+HOUR, DAY = "h", "d"
+# Which dimensions are counted at which grain: hours serve the wall and short timelines, days long
+# ranges. IPs and users are not: a password spray brings nearly as many distinct values as sign-ins, so
+# such counters would be as big as the index that answers them (db.signin_queries.top_values).
+ROLLUP_DIMS: dict[str, tuple[str, ...]] = {
+    HOUR: ("code", "policy"),
+    DAY: ("code", "policy", "app", "country", "place"),  # place: 'country|city'
+}
+ROLLUP_COLUMNS = ("grain", "dim", "bucket", "tenant_id", "value", "label", "count")
+BLOCK_COLUMNS = ("signin_id", "tenant_id", "created_at", "policy_id", "policy_name")
+PLACE_COLUMNS = ("country", "city", "latitude", "longitude")
+
+_ID, _CREATED, _APP, _COUNTRY, _CITY, _CODE = (
+    SIGNIN_COLUMNS.index(c) for c in ("id", "created_at", "app_display_name", "country", "city", "error_code")
+)
+_CHUNK = 500  # ids per IN (...) look-up
+
+
+class _DriverStatement:
+    """An INSERT compiled once for a dialect; rows are converted with the columns' own bind processors
+    (memoised: hours and days repeat) and sent to the driver's executemany."""
+
+    def __init__(self, conn: Connection, statement: Any, table: Table, columns: Sequence[str]) -> None:
+        compiled = statement.compile(dialect=conn.dialect)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.columns = tuple(columns)
+        self.index = [self.columns.index(name) for name in compiled.positiontup or columns]
+        self.identity = self.index == list(range(len(columns)))
+        self.processors = [
+            (i, p)
+            for i, name in enumerate(self.columns)
+            if (p := _bind_processor(table.c[name].type, conn)) is not None
+        ]
+
+    def execute(self, conn: Connection, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        out: list[Any] = []
+        memo: dict[tuple[int, Any], Any] = {}
+        for row in rows:
+            if self.processors:
+                values = list(row)
+                for i, process in self.processors:
+                    key = (i, values[i])
+                    done = memo.get(key)
+                    if done is None:
+                        done = memo[key] = process(values[i])
+                    values[i] = done
+                row = tuple(values)
+            if not self.positional:
+                out.append(dict(zip(self.columns, row, strict=True)))
+            elif self.identity:
+                out.append(row)
+            else:
+                out.append(tuple(row[i] for i in self.index))
+        # The DB-API cursor of the transaction's own connection: this runs for every page.
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(self.sql, out)
+        finally:
+            cursor.close()
+
+
+class StoredTime(TypeDecorator):
+    """A moment compared with ``signins.created_at`` in the form db.store writes it. On SQLite that is
+    the driver's text ('2026-11-21 10:00:00', no fraction when whole); SQLAlchemy's own text always
+    carries '.000000', which sorts after it, so a bound of exactly 10:00:00 would miss the 10:00:00 row."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(String() if dialect.name == "sqlite" else DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is not None and dialect.name == "sqlite":
+            return value.isoformat(" ")  # what sqlite3's datetime adapter writes
+        return value
+
+
+def at(moment: datetime) -> Any:
+    """``moment`` as a bound value to compare ``signins.created_at`` with."""
+    return literal(moment, StoredTime())
+
+
+def _bind_processor(column_type: Any, conn: Connection) -> Any:
+    """The dialect's own conversion (e.g. SQLite datetimes as SQLAlchemy writes them in queries)."""
+    return column_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+
+
+def _dialect_insert(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database dialect {conn.dialect.name!r}")
+    return insert(table)
+
+
+_statements: dict[tuple[str, str], _DriverStatement] = {}
+_written_places: dict[str, set[tuple[str, str]]] = {}
+
+
+def _statement(conn: Connection, name: str) -> _DriverStatement:
+    key = (conn.dialect.name, name)
+    found = _statements.get(key)
+    if found is not None:
+        return found
+    if name == "rollups":
+        upsert = _dialect_insert(conn, ROLLUPS).values({c: bindparam(c) for c in ROLLUP_COLUMNS})
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["grain", "dim", "bucket", "tenant_id", "value"],
+            set_={"count": ROLLUPS.c.count + upsert.excluded.count, "label": upsert.excluded.label},
+        )
+        found = _DriverStatement(conn, upsert, ROLLUPS, ROLLUP_COLUMNS)
+    elif name == "blocks":
+        insert = _dialect_insert(conn, BLOCKS).values({c: bindparam(c) for c in BLOCK_COLUMNS})
+        found = _DriverStatement(
+            conn, insert.on_conflict_do_nothing(index_elements=["signin_id"]), BLOCKS, BLOCK_COLUMNS
+        )
+    else:
+        insert = _dialect_insert(conn, PLACES).values({c: bindparam(c) for c in PLACE_COLUMNS})
+        found = _DriverStatement(
+            conn, insert.on_conflict_do_nothing(index_elements=["country", "city"]), PLACES, PLACE_COLUMNS
+        )
+    _statements[key] = found
+    return found
+
+
+class _Span:
+    """The tenant's oldest and newest stored createdDateTime (two index look-ups), compiled once per
+    dialect and sent to the driver: it runs for every page."""
+
+    def __init__(self, conn: Connection) -> None:
+        created = SignIn.created_at
+        mine = SignIn.tenant_id == bindparam("tenant")
+        statement = select(
+            select(created).where(mine).order_by(created).limit(1).scalar_subquery(),
+            select(created).where(mine).order_by(created.desc()).limit(1).scalar_subquery(),
+        )
+        compiled = statement.compile(dialect=conn.dialect)
+        self.sql = compiled.string
+        self.fixed = dict(compiled.params)  # LIMIT and OFFSET
+        self.names = list(compiled.positiontup or []) if compiled.positional else None
+        self.result = created.type.dialect_impl(conn.dialect).result_processor(conn.dialect, None)
+
+    def __call__(self, conn: Connection, tenant_id: str) -> tuple[datetime | None, datetime | None]:
+        values = {**self.fixed, "tenant": tenant_id}
+        params: Any = tuple(values[n] for n in self.names) if self.names is not None else values
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            oldest, newest = cursor.fetchone()
+        finally:
+            cursor.close()
+        if self.result is not None:
+            oldest, newest = self.result(oldest), self.result(newest)
+        return oldest, newest
+
+
+_spans: dict[str, _Span] = {}
+
+
+def unseen(
+    conn: Connection, tenant_id: str, failed: list[tuple[tuple, dict[str, Any]]]
+) -> list[tuple[tuple, dict[str, Any]]]:
+    """The page's failed sign-ins (db.rows tuple, Graph object) that are not stored yet, each once.
+    Call before the page's sign-ins are inserted."""
+    by_id: dict[str, tuple[tuple, dict[str, Any]]] = {}
+    for pair in failed:
+        by_id.setdefault(pair[0][_ID], pair)
+    span = _spans.get(conn.dialect.name)
+    if span is None:
+        span = _spans[conn.dialect.name] = _Span(conn)
+    oldest, newest = span(conn, tenant_id)
+    if oldest is not None and newest is not None:
+        maybe = [signin_id for signin_id, (row, _) in by_id.items() if oldest <= row[_CREATED] <= newest]
+        for start in range(0, len(maybe), _CHUNK):
+            chunk = maybe[start : start + _CHUNK]
+            for (signin_id,) in conn.execute(select(SignIn.id).where(SignIn.id.in_(chunk))):
+                by_id.pop(signin_id, None)
+    return list(by_id.values())
+
+
+def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple, dict[str, Any]]]) -> int:
+    """Keep the blocking policy, place and counters of failed sign-ins stored for the first time."""
+    blocks: list[tuple[str, str, datetime, str, str]] = []
+    places: dict[tuple[str, str], tuple[float, float] | None] = {}
+    policy_names: dict[str, str] = {}
+    combos: dict[tuple[datetime, int, str, str, str, str], int] = {}  # hour, code, policy, app, country, city
+    combo = combos.get
+    i_id, i_created, i_code, i_app, i_country, i_city = _ID, _CREATED, _CODE, _APP, _COUNTRY, _CITY
+    n = 0
+    for row, obj in fresh:  # hot: locals only
+        n += 1
+        policy_id = ""
+        if obj.get("appliedConditionalAccessPolicies"):
+            policy_id, policy_name = primary_blocking_policy(obj)
+            if policy_id:
+                policy_id, policy_name = policy_id[:64], policy_name[:256]
+                blocks.append((row[i_id], tenant_id, row[i_created], policy_id, policy_name))
+                policy_names[policy_id] = policy_name
+        place = (row[i_country], row[i_city])
+        if place not in places:
+            latitude, longitude = coordinates(obj)
+            places[place] = None if latitude is None else (latitude, longitude)
+        key = (
+            row[i_created].replace(minute=0, second=0, microsecond=0),
+            row[i_code],
+            policy_id,
+            row[i_app],
+            *place,
+        )
+        combos[key] = combo(key, 0) + 1
+    if not n:
+        return 0
+    counts: Counter[tuple[str, str, datetime, str]] = Counter()
+    for (hour, code, policy_id, app, country, city), count in combos.items():
+        day = hour.replace(hour=0)
+        app, country = app[:256], country[:8]
+        if country or city:
+            counts[(DAY, "place", day, place_value(country, city)[:256])] += count
+        counts[(HOUR, "code", hour, str(code))] += count
+        counts[(DAY, "code", day, str(code))] += count
+        if policy_id:
+            counts[(HOUR, "policy", hour, policy_id)] += count
+            counts[(DAY, "policy", day, policy_id)] += count
+        if app:
+            counts[(DAY, "app", day, app)] += count
+        if country:
+            counts[(DAY, "country", day, country)] += count
+    _statement(conn, "rollups").execute(
+        conn,
+        [
+            (
+                grain,
+                dim,
+                bucket,
+                tenant_id,
+                value,
+                policy_names.get(value, "") if dim == "policy" else "",
+                count,
+            )
+            for (grain, dim, bucket, value), count in counts.items()
+        ],
+    )
+    _statement(conn, "blocks").execute(conn, blocks)
+    # A place's coordinates are written once; skip those this process wrote already (a rolled-back
+    # page can only leave one without its dot on the map until the next restart).
+    known = _written_places.setdefault(str(conn.engine.url), set())
+    new_places = [
+        (country[:8], city[:128], *where)
+        for (country, city), where in places.items()
+        if where is not None and (country or city) and (country, city) not in known
+    ]
+    if new_places:
+        _statement(conn, "places").execute(conn, new_places)
+        known.update((country, city) for country, city, _lat, _lon in new_places)
+    return n
+
+
+def purge_before(conn: Connection, cutoff: datetime) -> None:
+    """Retention (call before the sign-ins themselves are deleted): blocks of sign-ins older than
+    ``cutoff``, hourly counters before it and daily counters of days that ended before it."""
+    old = select(SignIn.id).where(SignIn.created_at < at(cutoff), SignIn.error_code != 0)
+    conn.execute(delete(SignInBlock).where(SignInBlock.signin_id.in_(old)))
+    day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    conn.execute(delete(SignInRollup).where(SignInRollup.grain == HOUR, SignInRollup.bucket < cutoff))
+    conn.execute(delete(SignInRollup).where(SignInRollup.grain == DAY, SignInRollup.bucket < day))
+
+
+def place_value(country: str, city: str) -> str:
+    return f"{country}|{city}"
+
+
+def backfill(conn: Connection, batch: int = 5000) -> int:
+    """Index the failed sign-ins stored before this index existed (migration 0004)."""
+    columns = [SignIn.__table__.c[name] for name in SIGNIN_COLUMNS]
+    tenant = SIGNIN_COLUMNS.index("tenant_id")
+    last_id = ""
+    total = 0
+    while True:
+        rows = conn.execute(
+            select(*columns)
+            .where(SignIn.error_code != 0, SignIn.id > last_id)
+            .order_by(SignIn.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return total
+        by_tenant: dict[str, list[tuple[tuple, dict[str, Any]]]] = {}
+        for row in rows:
+            try:
+                obj = orjson.loads(row[-1])
+            except orjson.JSONDecodeError:
+                obj = {}
+            by_tenant.setdefault(row[tenant], []).append((tuple(row), obj if isinstance(obj, dict) else {}))
+        for tenant_id, pairs in by_tenant.items():
+            total += index_failures(conn, tenant_id, pairs)
+        last_id = rows[-1][_ID]

@@ -1,0 +1,112 @@
+"""The wall display's arithmetic: refresh and rotation bounds, freshness levels, change in words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MIN_REFRESH_S, MAX_REFRESH_S = 5, 3600
+MIN_ROTATE_S, MAX_ROTATE_S = 10, 3600
+
+OK, AMBER, RED = "ok", "amber", "red"
+# A source is fresh while younger than 3 of its intervals (collectors.status); the wall turns amber then,
+# and red at 10 intervals or when the latest attempt failed.
+AMBER_INTERVALS, RED_INTERVALS = 3, 10
+
+
+def bounded(value: str | int | None, default: int, low: int, high: int) -> int:
+    """A number of seconds from a URL or setting, clamped to [low, high]; garbage gives the default."""
+    try:
+        number = int(str(value).strip()) if value is not None and str(value).strip() else default
+    except ValueError:
+        number = default
+    return max(low, min(high, number))
+
+
+def refresh_seconds(param: str | None, setting: int) -> int:
+    return bounded(param, bounded(setting, 30, MIN_REFRESH_S, MAX_REFRESH_S), MIN_REFRESH_S, MAX_REFRESH_S)
+
+
+def rotate_seconds(param: str | None) -> int | None:
+    """Seconds per tenant for ``?rotate=``; None: no rotation (missing, 0, 'off')."""
+    if param is None or str(param).strip().lower() in ("", "0", "off", "no", "false"):
+        return None
+    return bounded(param, 60, MIN_ROTATE_S, MAX_ROTATE_S)
+
+
+def rotation_index(epoch_seconds: float, every: int, count: int) -> int:
+    """Which of ``count`` tenants is on screen: every screen with the same clock shows the same one."""
+    if count <= 0:
+        return 0
+    return int(epoch_seconds // every) % count
+
+
+def period_start(epoch_seconds: float, every: int) -> int:
+    """The start of the refresh period (a cache key shared by every screen in the same period)."""
+    return int(epoch_seconds // every) * every
+
+
+@dataclass(frozen=True)
+class Freshness:
+    level: str  # ok | amber | red
+    age_seconds: float | None  # the oldest sign-in data among active tenants
+    stale: int  # sources past their fresh limit
+    failing: int  # sources whose latest attempt failed
+
+
+def freshness(rows: Sequence[dict], signin_interval_s: float) -> Freshness:
+    """From `collectors.status` rows: how old the sign-ins on the wall may be, as a colour."""
+    signins = [r for r in rows if r.get("source") == "signIns"]
+    ages = [r["ageSeconds"] for r in signins if r.get("ageSeconds") is not None]
+    never = [r for r in signins if r.get("ageSeconds") is None]
+    oldest = max(ages) if ages else None
+    stale = sum(not r.get("fresh") for r in rows)
+    failing = sum(bool(r.get("failing")) for r in rows)
+    if not signins or never or (oldest is not None and oldest > RED_INTERVALS * signin_interval_s):
+        level = RED
+    elif failing or (oldest is not None and oldest > AMBER_INTERVALS * signin_interval_s) or stale:
+        level = AMBER
+    else:
+        level = OK
+    return Freshness(level, oldest, stale, failing)
+
+
+def change_words(now: int, before: int) -> str:
+    """'+12 (+40%)', '−3 (−10%)', 'no change', '+5 (new)'."""
+    delta = now - before
+    if delta == 0:
+        return "no change"
+    sign = "+" if delta > 0 else "−"
+    if before == 0:
+        return f"{sign}{abs(delta)} (new)"
+    return f"{sign}{abs(delta)} ({sign}{abs(delta) / before:.0%})"
+
+
+@dataclass(frozen=True)
+class OpenClients:
+    names: tuple[str, ...]  # enabled API clients reachable from any IP, not accepted as a risk
+    accepted: int  # such clients whose C-1 finding an operator accepted
+
+
+def open_api_clients(clients: Sequence[object], findings: Sequence[object]) -> OpenClients:
+    """Enabled CIPP API clients whose allowed ranges are 'Any' (C-1's "open to any IP"), from the stored
+    `ExecApiClient?Action=List` rows; those whose C-1 finding is an accepted risk are counted apart."""
+    from posture.checks.cipp import client_id, client_name, client_ranges, is_any
+
+    accepted_ids = {
+        str(f.subject.id).lower()
+        for f in findings  # type: ignore[attr-defined]
+        if getattr(f, "check", "") == "C-1" and getattr(f, "status", "") == "accepted"
+    }
+    names, accepted = [], 0
+    for client in clients:
+        if not isinstance(client, dict) or client.get("Enabled") is not True:
+            continue
+        ranges = client_ranges(client)
+        if ranges is None or not is_any(ranges):
+            continue
+        if client_id(client).lower() in accepted_ids:
+            accepted += 1
+        else:
+            names.append(client_name(client))
+    return OpenClients(tuple(names), accepted)

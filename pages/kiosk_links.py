@@ -1,0 +1,48 @@
+"""Kiosk links: read-only links for unattended wall screens, created and revoked by operators."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from db import write_transaction
+from db.kiosk import create_kiosk_link, kiosk_links, revoke_kiosk_link
+from ui import chrome, data
+from ui.auth import KIOSK_TOKEN_PARAM, auth_configured, current_identity
+
+chrome.page_frame()
+st.title("Kiosk links")
+st.caption("A kiosk link opens the wall page read-only, without signing in, so a NOC screen can run "
+           "unattended for weeks. Anyone holding the link sees the wall: revoke it when a screen is "
+           "retired. The token is shown once; only its hash is stored.")
+if not auth_configured():
+    st.info("Sign-in is not configured (local demo mode): the wall opens without a link here. Links "
+            "matter once [auth] is set in .streamlit/secrets.toml.")
+
+identity = current_identity()
+if identity is None or not identity.is_operator:
+    st.caption("Only an operator can create or revoke kiosk links.")
+    st.stop()
+
+with st.form("new-kiosk-link", clear_on_submit=True):
+    label = st.text_input("Screen name", max_chars=100, placeholder="NOC wall, left screen")
+    if st.form_submit_button("Create link", icon=":material/add_link:"):
+        if not label.strip():
+            st.error("Name the screen, so the link can be recognised and revoked later.")
+        else:
+            with write_transaction(data.engine()) as conn:
+                token = create_kiosk_link(conn, label.strip(), identity.name, data.utcnow())
+            base = str(getattr(st.context, "url", "") or "").split("/kiosk_links")[0].rstrip("/")
+            st.success("Link created. Copy it now: it is not shown again.")
+            st.code(f"{base}/wall?kiosk=1&{KIOSK_TOKEN_PARAM}={token}", language=None)
+
+with data.engine().connect() as conn:
+    links = kiosk_links(conn)
+for link in links:
+    cols = st.columns([5, 1])
+    state = (f"revoked {link.revoked_at:%Y-%m-%d} by {link.revoked_by}" if link.revoked_at
+             else f"last used {link.last_used_at:%Y-%m-%d %H:%M}" if link.last_used_at else "never used")
+    cols[0].text(f"{link.label} — created {link.created_at:%Y-%m-%d} by {link.created_by}; {state}")
+    if link.revoked_at is None and cols[1].button("Revoke", key=f"revoke-kiosk-{link.id}"):
+        with write_transaction(data.engine()) as conn:
+            revoke_kiosk_link(conn, link.id, identity.name, data.utcnow())
+        st.rerun()

@@ -1,0 +1,162 @@
+"""Real-browser tests of the investigation, MFA and wall pages: `streamlit run dashboard.py` in Debian's
+headless Chromium. The kiosk wall shows a sign-in that arrives after it loaded, without a reload; a
+URL with filters opens the investigation already filtered."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from browser_support import launch_chromium, running_dashboard
+from sqlalchemy import select
+
+from conftest import collect_demo
+from db import signin_queries as q
+from db.models import SignIn, Tenant
+from db.store import ingest_signin_page
+from investigate.filters import Filters
+
+pytestmark = pytest.mark.browser
+MSP_ID = "4f4e31f0-e773-47c1-a231-9b911d163077"
+
+
+@pytest.fixture(scope="module")
+def demo(simulator, tmp_path_factory):
+    url, engine = collect_demo(simulator, tmp_path_factory, "browser-wall")
+    return url, engine
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo, simulator, tmp_path_factory):
+    with running_dashboard(
+        demo[0],
+        simulator.url,
+        tmp_path_factory.mktemp("logs"),
+        extra_env={"PERIMETER_WALL_REFRESH_SECONDS": "5"},
+    ) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+def metric_value(page, label: str) -> str:  # type: ignore[no-untyped-def]
+    tile = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    return tile.locator("[data-testid='stMetricValue']").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("path", "title"), [("signins", "Blocked sign-ins"), ("mfa", "MFA coverage"), ("wall", "Perimeter wall")]
+)
+def test_the_new_pages_open_without_an_exception(dashboard, browser, path, title):
+    page = browser.new_page()
+    try:
+        page.goto(f"{dashboard}/{path}")
+        page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+        page.get_by_text("Demo data").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()
+
+
+def test_the_kiosk_wall_shows_a_sign_in_that_arrives_after_it_loaded_without_a_reload(
+    dashboard, browser, demo
+):
+    _url, engine = demo
+    page = browser.new_page()
+    try:
+        page.goto(f"{dashboard}/wall?kiosk=1&refresh=5")
+        page.get_by_role("heading", name="Perimeter wall").wait_for(timeout=60_000)
+        page.locator("[data-testid='stMetric']").filter(has_text="Blocked sign-ins, last hour").wait_for()
+        # Kiosk: no navigation, no sidebar.
+        assert page.get_by_role("link", name="Tenants").count() == 0
+        assert (
+            page.locator("[data-testid='stSidebar']").count() == 0
+            or not page.locator("[data-testid='stSidebar']").is_visible()
+        )
+        page.evaluate("window.__loadedOnce = 'yes'")  # gone if the page reloads
+
+        with engine.connect() as conn:
+            tenant_id = conn.execute(
+                select(Tenant.tenant_id).where(Tenant.role == "client").order_by(Tenant.display_name).limit(1)
+            ).scalar()
+        arrived = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)
+        ingest_signin_page(
+            engine,
+            tenant_id,
+            [
+                {
+                    "id": "late-arrival-0001",
+                    "createdDateTime": arrived.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "userPrincipalName": "late.arrival@tailspintoys.example",
+                    "appDisplayName": "Azure Portal",
+                    "ipAddress": "198.51.100.77",
+                    "isInteractive": True,
+                    "conditionalAccessStatus": "failure",
+                    "status": {
+                        "errorCode": 53003,
+                        "failureReason": "Access has been blocked by Conditional Access",
+                    },
+                    "appliedConditionalAccessPolicies": [
+                        {
+                            "id": "p-late",
+                            "displayName": "Block everything late",
+                            "result": "failure",
+                            "enforcedGrantControls": ["Block"],
+                        }
+                    ],
+                }
+            ],
+        )
+
+        page.get_by_text("late.arrival@tailspintoys.example").wait_for(timeout=45_000)
+        assert page.evaluate("window.__loadedOnce") == "yes"
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()
+
+
+def test_a_url_with_filters_opens_the_investigation_already_filtered(dashboard, browser, demo):
+    _url, engine = demo
+    with engine.connect() as conn:
+        tenant_id, tenant_name = conn.execute(
+            select(SignIn.tenant_id, Tenant.display_name)
+            .join(Tenant, Tenant.tenant_id == SignIn.tenant_id)
+            .where(SignIn.error_code == 53003, SignIn.tenant_id != MSP_ID)
+            .limit(1)
+        ).one()
+        tenants = [t for (t,) in conn.execute(select(Tenant.tenant_id).where(Tenant.active))]
+
+    def expected(filters: Filters) -> set[int]:
+        """The count at the minute before and after the page loaded (the page rounds its clock)."""
+        out = set()
+        for moment in (before, datetime.now(UTC).replace(tzinfo=None)):
+            with engine.connect() as conn:
+                scope = q.resolve_scope(
+                    conn, filters, moment.replace(second=0, microsecond=0), tenants, MSP_ID
+                )
+                out.add(q.count_failed(conn, scope))
+        return out
+
+    page = browser.new_page()
+    try:
+        before = datetime.now(UTC).replace(tzinfo=None)
+        page.goto(f"{dashboard}/signins?tenant={tenant_id}&code=53003&period=30d")
+        page.get_by_role("heading", name="Blocked sign-ins").wait_for(timeout=60_000)
+        page.locator("[data-testid='stMetric']").filter(has_text="Failed sign-ins").wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        filters = page.get_by_test_id("stMultiSelect")
+        assert filters.filter(has_text="Tenants").get_by_text(tenant_name).count() == 1
+        assert filters.filter(has_text="Error code").get_by_text(re.compile("^53003")).count() == 1
+        shown = int(metric_value(page, "Failed sign-ins").replace(",", ""))
+        assert shown in expected(Filters(tenants=(tenant_id,), codes=(53003,), period="30d"))
+        assert shown not in expected(Filters(period="30d"))
+        assert "code=53003" in page.url and f"tenant={tenant_id}" in page.url
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()

@@ -1,0 +1,72 @@
+"""The MFA coverage page under AppTest, on the demo MSP collected (and evaluated) at FIXED_NOW."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import FIXED_NOW, collect_demo, dashboard_app
+
+PAGE = "pages/mfa.py"
+
+
+@pytest.fixture(scope="module")
+def demo(simulator, tmp_path_factory):
+    url, _engine = collect_demo(simulator, tmp_path_factory, "mfa-page")
+    return url, simulator.url
+
+
+@pytest.fixture
+def app(demo, monkeypatch):
+    import ui.data
+    from settings import get_settings
+
+    monkeypatch.setattr(ui.data, "utcnow", lambda: FIXED_NOW)
+    yield dashboard_app(monkeypatch, *demo)
+    get_settings.cache_clear()
+
+
+def open_page(app: AppTest, **params: str) -> AppTest:
+    at = app.run()
+    at.switch_page(PAGE)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def frame(at: AppTest, column: str):  # type: ignore[no-untyped-def]
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def test_coverage_is_shown_per_tenant_with_how_mfa_is_enforced(app):
+    at = open_page(app)
+    tenants = frame(at, "MFA enforced by")
+    assert len(tenants) == 26
+    assert {"security defaults", "Conditional Access"} <= set(tenants["MFA enforced by"])
+    assert next(m.value for m in at.metric if m.label == "MFA capable").endswith("%")
+    assert any("Demo data" in w.value for w in at.warning)
+
+
+def test_admins_who_are_not_mfa_capable_are_listed(app):
+    at = open_page(app)
+    assert int(next(m.value for m in at.metric if m.label == "Admins not MFA capable")) > 0
+    assert len(frame(at, "Admin")) > 0
+
+
+def test_users_by_registered_method_and_the_service_accounts_evidence_are_shown(app):
+    at = open_page(app)
+    subheaders = [s.value for s in at.subheader]
+    assert "Users by registered method" in subheaders
+    assert "The CIPP service account's MFA evidence" in subheaders
+    assert any(m.value.startswith("B-8") for m in [*at.success, *at.error, *at.info])
+    assert len(frame(at, "Authentication requirement")) > 0
+
+
+def test_a_tenant_in_the_url_narrows_the_page(app):
+    at = open_page(app, tenant="4f4e31f0-e773-47c1-a231-9b911d163077")
+    assert len(frame(at, "MFA enforced by")) == 1
+    assert next(w for w in at.multiselect if w.label == "Tenants").value == [
+        "4f4e31f0-e773-47c1-a231-9b911d163077"
+    ]

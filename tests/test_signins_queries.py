@@ -1,0 +1,443 @@
+"""The data behind the investigation and the wall, on SQLite and PostgreSQL: each filter narrows, the
+counters agree with the rows, collecting twice counts once (db.signin_index, db.signin_queries)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from posture_fixtures import MSP_ID
+from sqlalchemy import delete, func, select
+
+from db import signin_queries as q
+from db import write_transaction
+from db.models import SignInBlock, SignInPlace, SignInRollup
+from db.signin_index import backfill
+from db.store import ingest_signin_page, purge_older_than, upsert_tenant
+from investigate.filters import Filters
+
+NOW = datetime(2026, 11, 22, 12, 0)
+T2, T3 = "c1000000-0000-4000-8000-000000000002", "c1000000-0000-4000-8000-000000000003"
+TENANTS = [MSP_ID, T2, T3]
+P_CA001, P_DEVICE, P_TECH = "p-ca001", "p-device", "p-tech"
+
+
+def signin(
+    sid: str,
+    at: datetime,
+    code: int,
+    *,
+    upn: str = "ann@tailspintoys.com",
+    app: str = "Outlook",
+    ip: str = "203.0.113.5",
+    country: str = "US",
+    city: str = "Denver",
+    interactive: bool = True,
+    cross: str = "none",
+    home: str = "",
+    policy: tuple[str, str, str] | None = None,
+) -> dict:
+    applied = []
+    if policy is not None:
+        applied = [
+            {
+                "id": policy[0],
+                "displayName": policy[1],
+                "result": "failure",
+                "enforcedGrantControls": [policy[2]],
+                "enforcedSessionControls": [],
+            }
+        ]
+    return {
+        "id": sid,
+        "createdDateTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "userPrincipalName": upn,
+        "userDisplayName": upn.split("@")[0].title(),
+        "appDisplayName": app,
+        "ipAddress": ip,
+        "isInteractive": interactive,
+        "crossTenantAccessType": cross,
+        "homeTenantId": home,
+        "conditionalAccessStatus": "failure" if applied else "notApplied",
+        "status": {"errorCode": code, "failureReason": None},
+        "location": {
+            "countryOrRegion": country,
+            "city": city,
+            "geoCoordinates": {"latitude": 39.7, "longitude": -105.0},
+        },
+        "appliedConditionalAccessPolicies": applied,
+    }
+
+
+PAGES: dict[str, list[dict]] = {
+    T2: [
+        signin(
+            "s1",
+            NOW - timedelta(minutes=30),
+            53003,
+            upn="alex@msp.example",
+            app="Azure Portal",
+            ip="198.51.100.7",
+            city="Portland",
+            cross="serviceProvider",
+            home=MSP_ID,
+            policy=(P_CA001, "CA001: Require MFA for all users", "Block"),
+        ),
+        signin("s2", datetime(2026, 11, 22, 11, 0, 0), 50126, interactive=False),  # exactly on the hour
+        signin(
+            "s6",
+            NOW - timedelta(days=20),
+            50053,
+            upn="ann@tailspintoys.com",
+            ip="45.0.0.1",
+            country="RU",
+            city="Moscow",
+        ),
+    ],
+    T3: [
+        signin(
+            "s3",
+            NOW - timedelta(days=3, minutes=7),
+            53000,
+            upn="bob@fabrikam.com",
+            app="Microsoft Teams",
+            ip="203.0.113.9",
+            country="CA",
+            city="Toronto",
+            policy=(P_DEVICE, "CA005: Require compliant device", "RequireCompliantDevice"),
+        ),
+        signin("s5", NOW - timedelta(hours=2), 0, upn="bob@fabrikam.com"),  # a success: never counted
+    ],
+    MSP_ID: [
+        signin(
+            "s4",
+            NOW - timedelta(days=10, hours=7),
+            53003,
+            upn="alex@msp.example",
+            app="CIPP",
+            ip="66.171.40.17",
+            city="Portland",
+            policy=(P_TECH, "CIPP - Block technicians outside trusted location", "Block"),
+        ),
+    ],
+}
+FAILED = {"s1", "s2", "s3", "s4", "s6"}
+
+
+def fill(engine) -> None:  # type: ignore[no-untyped-def]
+    with write_transaction(engine) as conn:
+        for tenant_id in TENANTS:
+            upsert_tenant(
+                conn,
+                NOW,
+                tenant_id=tenant_id,
+                display_name=tenant_id[:8],
+                role="msp" if tenant_id == MSP_ID else "client",
+            )
+    for tenant_id, values in PAGES.items():
+        ingest_signin_page(engine, tenant_id, values)
+
+
+@pytest.fixture
+def filled(engine):  # type: ignore[no-untyped-def]
+    fill(engine)
+    return engine
+
+
+def ids(engine, filters: Filters, now: datetime = NOW) -> set[str]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        scope = q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
+        return {r.id for r in q.failed_signins(conn, scope)}
+
+
+def count(engine, filters: Filters, now: datetime = NOW) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return q.count_failed(conn, q.resolve_scope(conn, filters, now, TENANTS, MSP_ID))
+
+
+def rollup_total(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(func.sum(SignInRollup.count)).where(
+                    SignInRollup.grain == "d", SignInRollup.dim == "code"
+                )
+            ).scalar()
+            or 0
+        )
+
+
+# --- the list and its filters ----------------------------------------------------------------------
+
+
+def test_the_list_holds_only_failed_sign_ins_newest_first(filled):
+    with filled.connect() as conn:
+        rows = q.failed_signins(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+    assert [r.id for r in rows] == ["s1", "s2", "s3", "s4", "s6"]
+    first = rows[0]
+    assert (first.tenant_id, first.error_code, first.policy_id, first.service_provider) == (
+        T2,
+        53003,
+        P_CA001,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (Filters(period="30d"), FAILED),
+        (Filters(period="24h"), {"s1", "s2"}),
+        (Filters(period="7d"), {"s1", "s2", "s3"}),
+        (Filters(period="30d", tenants=(T3,)), {"s3"}),
+        (Filters(period="30d", user="ALEX@"), {"s1", "s4"}),
+        (Filters(period="30d", app="teams"), {"s3"}),
+        (Filters(period="30d", ip="198.51.100.7"), {"s1"}),
+        (Filters(period="30d", ip="203.0.113.0/24"), {"s2", "s3"}),
+        (Filters(period="30d", ip="203.0.113.8/29"), {"s3"}),
+        (Filters(period="30d", country="RU"), {"s6"}),
+        (Filters(period="30d", codes=(53003,)), {"s1", "s4"}),
+        (Filters(period="30d", codes=(53000, 50053)), {"s3", "s6"}),
+        (Filters(period="30d", policy=P_DEVICE), {"s3"}),
+        (Filters(period="30d", interactive=False), {"s2"}),
+        (Filters(period="30d", service_provider=True), {"s1"}),
+        (Filters(period="custom", start=NOW - timedelta(days=11), end=NOW - timedelta(days=9)), {"s4"}),
+        (Filters(period="30d", tenants=(T2,), codes=(53003,), user="alex"), {"s1"}),
+    ],
+    ids=lambda value: value.to_query_params().__repr__() if isinstance(value, Filters) else "",
+)
+def test_each_filter_narrows_the_sign_ins(filled, filters, expected):
+    assert ids(filled, filters) == expected
+    assert count(filled, filters) == len(expected)
+
+
+def test_a_cidr_that_matches_nothing_matches_nothing(filled):
+    assert ids(filled, Filters(period="30d", ip="192.0.2.0/24")) == set()
+
+
+def test_a_sign_in_exactly_on_the_hour_belongs_to_that_hour(filled):
+    # s2 is at 11:00:00: in [11:00, 12:00) whether counted from the rows or from the hourly counters.
+    hour = Filters(period="custom", start=datetime(2026, 11, 22, 11, 0), end=datetime(2026, 11, 22, 12, 0))
+    assert ids(filled, hour) == {"s1", "s2"}
+    assert count(filled, hour) == 2
+    before = Filters(period="custom", start=datetime(2026, 11, 22, 10, 0), end=datetime(2026, 11, 22, 11, 0))
+    assert count(filled, before) == 0
+
+
+@pytest.mark.parametrize(
+    "now", [NOW, NOW + timedelta(minutes=17, seconds=5), NOW + timedelta(days=1, hours=3)]
+)
+@pytest.mark.parametrize("period", ["1h", "24h", "7d", "30d"])
+def test_the_counters_agree_with_the_rows(filled, now, period):
+    # Tenant and time only: whole days and hours come from the counters; a user filter that matches
+    # everyone forces the rows. Both must say the same.
+    by_counters = count(filled, Filters(period=period), now)
+    by_rows = count(filled, Filters(period=period, user="@"), now)
+    assert by_counters == by_rows
+
+
+def test_the_timeline_adds_up_to_the_count_and_buckets_by_hour(filled):
+    with filled.connect() as conn:
+        scope = q.resolve_scope(conn, Filters(period="24h"), NOW, TENANTS, MSP_ID)
+        grain, points = q.timeline(conn, scope)
+        raw_grain, raw_points = q.timeline(
+            conn, q.resolve_scope(conn, Filters(period="24h", user="@"), NOW, TENANTS, MSP_ID)
+        )
+    assert grain == raw_grain == "h"
+    assert (
+        sorted(points)
+        == sorted(raw_points)
+        == [(datetime(2026, 11, 22, 11, 0), 50126, 1), (datetime(2026, 11, 22, 11, 0), 53003, 1)]
+    )
+
+
+def test_a_month_has_a_daily_timeline(filled):
+    with filled.connect() as conn:
+        grain, points = q.timeline(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+    assert grain == "d" and sum(n for _b, _c, n in points) == 5
+    assert all(bucket.hour == 0 for bucket, _c, _n in points)
+
+
+@pytest.mark.parametrize(
+    ("dim", "expected"),
+    [
+        ("code", [("53003", 2), ("50053", 1), ("50126", 1), ("53000", 1)]),
+        ("policy", [(P_CA001, 1), (P_DEVICE, 1), (P_TECH, 1)]),
+        ("user", [("alex@msp.example", 2), ("ann@tailspintoys.com", 2), ("bob@fabrikam.com", 1)]),
+        (
+            "ip",
+            [
+                ("203.0.113.5", 1),
+                ("203.0.113.9", 1),
+                ("198.51.100.7", 1),
+                ("45.0.0.1", 1),
+                ("66.171.40.17", 1),
+            ],
+        ),
+        ("country", [("US", 3), ("CA", 1), ("RU", 1)]),
+        ("app", [("Outlook", 2), ("Azure Portal", 1), ("CIPP", 1), ("Microsoft Teams", 1)]),
+    ],
+)
+def test_top_values_count_each_dimension(filled, dim, expected):
+    for filters in (Filters(period="30d"), Filters(period="30d", user="@")):  # counters, then rows
+        with filled.connect() as conn:
+            top = q.top_values(conn, q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID), dim)
+        assert sorted((t.value, t.count) for t in top) == sorted(expected)
+
+
+def test_top_policies_and_users_carry_their_names(filled):
+    with filled.connect() as conn:
+        scope = q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        policies = {t.value: t.label for t in q.top_values(conn, scope, "policy")}
+        users = {
+            t.value: t.label
+            for t in q.top_values(
+                conn, q.resolve_scope(conn, Filters(period="30d", user="bob"), NOW, TENANTS, MSP_ID), "user"
+            )
+        }
+    assert policies[P_DEVICE] == "CA005: Require compliant device"
+    assert users == {"bob@fabrikam.com": "Bob"}
+
+
+def test_places_come_with_coordinates_for_the_map(filled):
+    with filled.connect() as conn:
+        places = q.places(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+    by_city = {(p.country, p.city): p for p in places}
+    assert by_city[("US", "Portland")].count == 2
+    assert by_city[("RU", "Moscow")].latitude == pytest.approx(39.7)
+
+
+def test_filter_choices_are_what_failed_recently(filled):
+    with filled.connect() as conn:
+        options = q.filter_options(conn, TENANTS, NOW - timedelta(days=30))
+    assert options.codes == [50053, 50126, 53000, 53003]
+    assert (P_TECH, "CIPP - Block technicians outside trusted location") in options.policies
+    assert options.countries == ["CA", "RU", "US"]
+
+
+def test_the_raw_sign_in_is_read_back_for_the_drill_down(filled):
+    with filled.connect() as conn:
+        tenant_id, body = q.signin_raw(conn, "s3")
+        assert q.signin_raw(conn, "nope") is None
+    assert tenant_id == T3 and body["appliedConditionalAccessPolicies"][0]["id"] == P_DEVICE
+
+
+# --- the counters stay right ------------------------------------------------------------------------
+
+
+def test_collecting_the_same_sign_ins_twice_counts_them_once(filled):
+    before = rollup_total(filled)
+    for tenant_id, values in PAGES.items():  # the collectors' overlap re-read
+        ingest_signin_page(filled, tenant_id, values)
+    assert rollup_total(filled) == before == 5
+    assert count(filled, Filters(period="30d")) == 5
+
+
+def test_a_page_that_repeats_a_sign_in_counts_it_once(engine):
+    fill(engine)
+    late = signin("s7", NOW - timedelta(minutes=5), 53003)
+    ingest_signin_page(engine, T2, [late, late, PAGES[T2][0]])  # one new, one twice, one old
+    assert rollup_total(engine) == 6
+
+
+def test_a_late_sign_in_between_stored_ones_is_counted(filled):
+    ingest_signin_page(filled, T2, [signin("s8", NOW - timedelta(days=5), 50126)])
+    assert rollup_total(filled) == 6
+    assert count(filled, Filters(period="7d")) == 4
+
+
+def test_retention_drops_old_blocks_and_counters_with_the_sign_ins(filled):
+    cutoff = NOW - timedelta(days=7)
+    with write_transaction(filled) as conn:
+        purge_older_than(conn, cutoff, cutoff)
+    with filled.connect() as conn:
+        blocks = set(conn.execute(select(SignInBlock.signin_id)).scalars())
+        oldest = conn.execute(select(func.min(SignInRollup.bucket))).scalar()
+    assert blocks == {"s1", "s3"}
+    assert oldest >= cutoff.replace(hour=0)
+    assert count(filled, Filters(period="30d")) == 3
+
+
+def test_sign_ins_stored_before_the_index_existed_are_indexed_by_the_backfill(filled):
+    with filled.connect() as conn:
+        scope = q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        expected = {dim: q.top_values(conn, scope, dim) for dim in ("code", "policy", "country", "app")}
+    with write_transaction(filled) as conn:
+        for table in (SignInRollup, SignInBlock, SignInPlace):
+            conn.execute(delete(table))
+        assert backfill(conn) == 5
+    with filled.connect() as conn:
+        scope = q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        assert {dim: q.top_values(conn, scope, dim) for dim in expected} == expected
+
+
+def test_stored_rankings_answer_only_every_tenant_without_filters(filled):
+    with write_transaction(filled) as conn:
+        q.store_rankings(conn, q.compute_rankings(conn, NOW))
+    with filled.connect() as conn:
+
+        def ranking(filters: Filters, now: datetime = NOW):  # type: ignore[no-untyped-def]
+            scope = q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
+            return q.stored_ranking(conn, scope, "user", timedelta(minutes=30))
+
+        as_of, top = ranking(Filters(period="30d"))
+        assert as_of == NOW and [(t.value, t.count) for t in top][2] == ("bob@fabrikam.com", 1)
+        assert ranking(Filters(period="24h")) is None
+        assert ranking(Filters(period="30d", tenants=(T2,))) is None
+        assert ranking(Filters(period="30d", codes=(53003,))) is None
+        assert ranking(Filters(period="30d"), NOW + timedelta(hours=1)) is None  # too old by then
+
+
+# --- the wall ---------------------------------------------------------------------------------------
+
+
+def test_blocked_counts_compare_the_last_hour_and_day_with_the_ones_before(filled):
+    with filled.connect() as conn:
+        counts = q.blocked_counts(conn, TENANTS, NOW)
+        later = q.blocked_counts(conn, TENANTS, NOW + timedelta(hours=1))
+    assert (counts.last_hour, counts.previous_hour, counts.last_day, counts.previous_day) == (2, 0, 2, 0)
+    assert (later.last_hour, later.previous_hour) == (0, 2)
+
+
+def test_the_sparkline_has_one_point_per_hour(filled):
+    with filled.connect() as conn:
+        points = q.hourly_failed(conn, TENANTS, NOW, 24)
+    assert len(points) == 24 and points[-1][0] == NOW.replace(minute=0)
+    assert points[-2] == (datetime(2026, 11, 22, 11, 0), 2)
+    assert sum(n for _h, n in points) == 2
+
+
+def test_top_blocking_policies_are_by_tenant_and_policy(filled):
+    with filled.connect() as conn:
+        assert q.top_blocking_policies(conn, TENANTS, NOW) == [
+            (T2, P_CA001, "CA001: Require MFA for all users", 1)
+        ]
+        assert q.top_blocking_policies(conn, [T3], NOW) == []
+
+
+def test_an_accounts_sign_ins_are_found_by_upn_in_any_case(filled):
+    with filled.connect() as conn:
+        rows = q.account_signins(conn, T3, "BOB@fabrikam.com", NOW - timedelta(days=4), NOW)
+    assert [(r.id, r.error_code) for r in rows] == [("s5", 0), ("s3", 53000)]
+
+
+def test_upgrading_a_database_indexes_the_failed_sign_ins_it_already_holds(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, insert
+
+    from db import open_database
+    from db.migrate import alembic_config
+    from db.models import SignIn
+    from db.rows import SIGNIN_COLUMNS, signin_row
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0003")  # before the sign-in index existed
+    old = create_engine(url)
+    with old.begin() as conn:
+        conn.execute(insert(SignIn), [dict(zip(SIGNIN_COLUMNS, signin_row(tenant_id, value), strict=True))
+                                      for tenant_id, values in PAGES.items() for value in values])
+    old.dispose()
+    engine = open_database(url)
+    assert rollup_total(engine) == 5
+    with engine.connect() as conn:
+        assert set(conn.execute(select(SignInBlock.signin_id)).scalars()) == {"s1", "s3", "s4"}

@@ -1,0 +1,111 @@
+"""The wall's arithmetic: bounded refresh and rotation, shared refresh periods, freshness colours,
+change in words, and API clients open to any IP (investigate/wall.py, pure)."""
+
+from __future__ import annotations
+
+import pytest
+from posture_fixtures import MSP_ID, api_client
+
+from investigate.wall import (
+    AMBER,
+    OK,
+    RED,
+    change_words,
+    freshness,
+    open_api_clients,
+    period_start,
+    refresh_seconds,
+    rotate_seconds,
+    rotation_index,
+)
+from posture import Finding, Subject
+
+
+@pytest.mark.parametrize(
+    ("param", "setting", "expected"),
+    [
+        (None, 30, 30),
+        ("60", 30, 60),
+        ("1", 30, 5),
+        ("999999", 30, 3600),
+        ("soon", 45, 45),
+        ("", 30, 30),
+    ],
+)
+def test_refresh_comes_from_the_url_or_the_setting_within_sane_bounds(param, setting, expected):
+    assert refresh_seconds(param, setting) == expected
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"), [(None, None), ("0", None), ("off", None), ("20", 20), ("2", 10), ("x", 60)]
+)
+def test_rotation_is_off_unless_asked_and_bounded(param, expected):
+    assert rotate_seconds(param) == expected
+
+
+def test_every_screen_shows_the_same_tenant_at_the_same_time_and_moves_on():
+    assert rotation_index(1000, 20, 3) == rotation_index(1019, 20, 3) == 2
+    assert rotation_index(1020, 20, 3) == 0
+    assert rotation_index(1000, 20, 0) == 0
+
+
+def test_screens_in_the_same_refresh_period_share_one_cache_key():
+    assert period_start(1000.0, 30) == period_start(1019.9, 30) == 990
+    assert period_start(1020.0, 30) == 1020
+
+
+def status(source: str, age: float | None, *, fresh: bool = True, failing: bool = False) -> dict:
+    return {"tenantId": "t", "source": source, "ageSeconds": age, "fresh": fresh, "failing": failing}
+
+
+def test_fresh_collectors_keep_the_tile_ok():
+    result = freshness([status("signIns", 50), status("users", 200)], 60)
+    assert (result.level, result.age_seconds) == (OK, 50)
+
+
+def test_sign_ins_older_than_three_intervals_turn_the_tile_amber():
+    assert freshness([status("signIns", 200, fresh=False)], 60).level == AMBER
+
+
+def test_a_failing_source_turns_the_tile_amber():
+    assert freshness([status("signIns", 50), status("users", 100, failing=True)], 60).level == AMBER
+
+
+def test_sign_ins_older_than_ten_intervals_turn_the_tile_red():
+    assert freshness([status("signIns", 601, fresh=False)], 60).level == RED
+
+
+def test_no_sign_in_data_at_all_is_red():
+    assert freshness([], 60).level == RED
+    assert freshness([status("signIns", None, fresh=False)], 60).level == RED
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "words"),
+    [
+        (12, 10, "+2 (+20%)"),
+        (5, 10, "−5 (−50%)"),
+        (3, 3, "no change"),
+        (4, 0, "+4 (new)"),
+    ],
+)
+def test_change_is_said_in_numbers_and_percent(now, before, words):
+    assert change_words(now, before) == words
+
+
+def test_api_clients_open_to_any_ip_are_the_enabled_ones_without_ranges():
+    clients = [
+        api_client("c1", "Open", ["Any"]),
+        api_client("c2", "Ranged", ["203.0.113.0/24"]),
+        api_client("c3", "Off", ["Any"], enabled=False),
+        api_client("c4", "Empty string", ""),
+        "Any",
+    ]
+    result = open_api_clients(clients, [])
+    assert result.names == ("Open", "Empty string") and result.accepted == 0
+
+
+def test_an_open_client_accepted_as_a_risk_is_counted_apart():
+    accepted = Finding("C-1", MSP_ID, "accepted", "critical", Subject("apiClient", "C1", "Open"), "open")
+    result = open_api_clients([api_client("c1", "Open", ["Any"])], [accepted])
+    assert result.names == () and result.accepted == 1

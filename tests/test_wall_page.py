@@ -1,0 +1,81 @@
+"""The wall under AppTest: tiles, kiosk mode, refresh and rotation from the URL."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import FIXED_NOW, collect_demo, dashboard_app
+
+PAGE = "pages/wall.py"
+
+
+@pytest.fixture(scope="module")
+def demo(simulator, tmp_path_factory):
+    url, _engine = collect_demo(simulator, tmp_path_factory, "wall-page")
+    return url, simulator.url
+
+
+@pytest.fixture
+def app(demo, monkeypatch):
+    import ui.data
+    from settings import get_settings
+
+    monkeypatch.setattr(ui.data, "utcnow", lambda: FIXED_NOW)
+    yield dashboard_app(monkeypatch, *demo)
+    get_settings.cache_clear()
+
+
+def open_wall(app: AppTest, **params: str) -> AppTest:
+    for key, value in params.items():
+        app.query_params[key] = value
+    at = app.run()
+    at.switch_page(PAGE)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_the_wall_shows_every_tile(app):
+    at = open_wall(app)
+    labels = {m.label for m in at.metric}
+    assert labels >= {
+        "Blocked sign-ins, last hour",
+        "Blocked sign-ins, 24 h",
+        "Data freshness",
+        "Tenants with critical findings",
+        "API clients open to any IP",
+        "MFA capable",
+    }
+    assert int(metric(at, "Blocked sign-ins, 24 h").replace(",", "")) > 0
+    assert int(metric(at, "Tenants with critical findings")) > 0
+    assert int(metric(at, "API clients open to any IP")) >= 1
+    assert len(at.table) == 2  # top blocking policies, latest blocked sign-ins
+
+
+def test_kiosk_mode_hides_the_sidebar_but_keeps_the_demo_marker(app):
+    at = open_wall(app, kiosk="1")
+    assert len(at.sidebar.caption) == 0
+    assert any("Demo data" in c.value for c in at.caption)
+
+
+def test_without_kiosk_mode_the_sidebar_stays(app):
+    assert len(open_wall(app).sidebar.caption) > 0
+
+
+def test_the_refresh_comes_from_the_url_within_bounds(app):
+    at = open_wall(app, refresh="1")
+    assert any("refreshes every 5 s" in c.value for c in at.caption)
+
+
+def test_rotation_shows_one_tenant_at_a_time(app):
+    at = open_wall(app, rotate="20")
+    heading = next(m.value for m in at.markdown if m.value.startswith("### "))
+    assert not heading.startswith("### All ")
+    assert any("next tenant every 20 s" in c.value for c in at.caption)

@@ -1,0 +1,248 @@
+"""Cached reads for the investigation, MFA and wall pages (ui.data holds the engine and the rest).
+
+Every function is cached across sessions (`st.cache_data`), keyed by its arguments: pages pass times
+rounded to the minute (the investigation) or to the refresh period (the wall), so ten wall screens
+cost one set of queries per period.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import select
+
+from db import signin_queries as q
+from db.models import Tenant
+from investigate.explain import TenantContext
+from investigate.filters import Filters
+from ui import data
+
+SIGNIN_TTL_S = 30
+CONTEXT_TTL_S = 60
+# Wall results are keyed by their refresh period, so an entry is never read again once its period is
+# over: a bounded number of entries (every screen's period × tenant) and an hour's TTL only free memory.
+WALL_CACHE_ENTRIES = 64
+# The rankings the collector stores are used while younger than this (else ranked live).
+RANKING_MAX_AGE = timedelta(minutes=30)
+DIMS = ("code", "policy", "user", "ip", "app", "country")
+
+
+def minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def epoch(moment: datetime) -> float:
+    return calendar.timegm(moment.timetuple()) + moment.microsecond / 1e6
+
+
+@st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
+def tenant_directory() -> dict[str, dict[str, str]]:
+    """Active tenants (the MSP first, then by name): id → name, role, access mode, domain."""
+    with data.engine().connect() as conn:
+        rows = conn.execute(
+            select(
+                Tenant.tenant_id, Tenant.display_name, Tenant.role, Tenant.access_mode, Tenant.default_domain
+            )
+            .where(Tenant.active)
+            .order_by(Tenant.role != "msp", Tenant.display_name)
+        ).all()
+    return {
+        tid: {"name": name or tid, "role": role, "accessMode": mode or "", "domain": domain or ""}
+        for tid, name, role, mode, domain in rows
+    }
+
+
+def tenant_name(tenant_id: str) -> str:
+    return tenant_directory().get(tenant_id, {}).get("name", tenant_id)
+
+
+# --- the investigation ----------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=SIGNIN_TTL_S, show_spinner=False)
+def investigation(filters: Filters, now: datetime, limit: int = 200) -> dict[str, Any]:
+    """Everything the investigation page draws for ``filters`` at ``now`` (rounded by the caller)."""
+    tenants = list(tenant_directory())
+    msp = data.settings().msp_tenant_id
+    with data.engine().connect() as conn:
+        scope = q.resolve_scope(conn, filters, now, tenants, msp)
+        tops: dict[str, list[q.TopValue]] = {}
+        as_of: dict[str, datetime] = {}
+        for dim in DIMS:
+            stored = q.stored_ranking(conn, scope, dim, RANKING_MAX_AGE)
+            if stored is not None:
+                as_of[dim], tops[dim] = stored
+            else:
+                tops[dim] = q.top_values(conn, scope, dim)
+        grain, timeline = q.timeline(conn, scope)
+        return {
+            "start": scope.start,
+            "end": scope.end,
+            "tenants": len(scope.tenants),
+            "count": q.count_failed(conn, scope),
+            "grain": grain,
+            "timeline": timeline,
+            "top": tops,
+            "asOf": as_of,
+            "places": q.places(conn, scope),
+            "rows": q.failed_signins(conn, scope, limit),
+            "cidrAddresses": scope.cidr_addresses,
+        }
+
+
+@st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
+def filter_choices(now: datetime) -> q.FilterOptions:
+    with data.engine().connect() as conn:
+        return q.filter_options(conn, list(tenant_directory()), now - timedelta(days=30))
+
+
+@st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
+def signin(signin_id: str) -> tuple[str, dict[str, Any]] | None:
+    with data.engine().connect() as conn:
+        return q.signin_raw(conn, signin_id)
+
+
+@st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
+def tenant_contexts(tenant_ids: tuple[str, ...]) -> dict[str, TenantContext]:
+    """What explains a sign-in of each tenant: its policies and named locations (as collected)."""
+    settings = data.settings()
+    directory = tenant_directory()
+    ids = tuple(dict.fromkeys(tenant_ids))
+    with data.engine().connect() as conn:
+        objects = q.tenant_objects(conn, ids, ("conditionalAccessPolicies", "namedLocations"))
+        cipp_rows = q.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.tenants",)).get(
+            (settings.msp_tenant_id, "cipp.tenants"), []
+        )
+    direct_upns = {
+        str(r.get("customerId", "")).lower(): str(r.get("directTenantUserPrincipalName") or "")
+        for r in cipp_rows
+        if isinstance(r, dict)
+    }
+    out = {}
+    for tenant_id in ids:
+        entry = directory.get(tenant_id, {})
+        out[tenant_id] = TenantContext(
+            tenant_id=tenant_id,
+            tenant_name=entry.get("name", tenant_id),
+            role=entry.get("role", "client"),
+            access_mode=entry.get("accessMode") or "gdap",
+            msp_tenant_id=settings.msp_tenant_id,
+            service_account_upn=direct_upns.get(tenant_id.lower()) or settings.service_account_upn,
+            policies=objects.get((tenant_id, "conditionalAccessPolicies")),
+            named_locations=objects.get((tenant_id, "namedLocations")),
+            trusted_location_names=frozenset(n.lower() for n in settings.trusted_location_names),
+        )
+    return out
+
+
+# --- MFA ---------------------------------------------------------------------------------------------
+
+MFA_CHECKS = ("MFA-1", "MFA-2", "MFA-3", "B-8")
+
+
+@st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
+def mfa_overview(now: datetime, trend_days: int = 90) -> dict[str, Any]:
+    """Latest coverage rows, the trend, the MFA findings (accepted risks applied) and the service
+    account's sign-ins in the posture window."""
+    from posture import Finding, apply_accepted
+    from posture.accepted import load_accepted
+
+    settings = data.settings()
+    window = timedelta(hours=settings.signin_window_hours)
+    with data.engine().connect() as conn:
+        day, rows = q.mfa_coverage_latest(conn)
+        trend = q.mfa_trend(conn, (now - timedelta(days=trend_days)).date())
+        raw = [Finding.from_dict(f) for f in q.findings_of(conn, MFA_CHECKS)]
+        account = q.account_signins(
+            conn,
+            settings.msp_tenant_id,
+            settings.service_account_upn,
+            now - window,
+            now + timedelta(minutes=1),
+        )
+    findings = apply_accepted(raw, load_accepted(data.engine()), now)
+    return {
+        "day": day,
+        "rows": [
+            {
+                c: getattr(r, c)
+                for c in (
+                    "tenant_id",
+                    "enabled_members",
+                    "mfa_capable",
+                    "mfa_registered",
+                    "admins",
+                    "admins_capable",
+                    "enforcement",
+                    "enforcement_detail",
+                    "methods",
+                )
+            }
+            for r in rows
+        ],
+        "trend": trend,
+        "findings": findings,
+        "account": [asdict(a) for a in account],
+    }
+
+
+@st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
+def mfa_tenant_trend(now: datetime, tenant_ids: tuple[str, ...], days: int = 90) -> list[tuple]:
+    with data.engine().connect() as conn:
+        return q.mfa_trend(conn, (now - timedelta(days=days)).date(), list(tenant_ids))
+
+
+# --- the wall ----------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=3600, max_entries=WALL_CACHE_ENTRIES, show_spinner=False)
+def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
+    """Every tile of the wall for the refresh period starting at ``period_start`` (shared by all screens
+    in that period), for one tenant or (None) all of them."""
+    from collectors.status import fresh_limits
+    from db.queries import source_status
+    from investigate.wall import freshness, open_api_clients
+    from posture import Finding, apply_accepted
+    from posture.accepted import load_accepted
+
+    settings = data.settings()
+    now = period_start
+    tenants = [tenant_id] if tenant_id else list(tenant_directory())
+    per_source, default = fresh_limits(settings)
+    with data.engine().connect() as conn:
+        counts = q.blocked_counts(conn, tenants, now)
+        hourly = q.hourly_failed(conn, tenants, now, 24)
+        policies = q.top_blocking_policies(conn, tenants, now, 24, 5)
+        latest = q.failed_signins(conn, q.Scope(Filters(), tuple(tenants), now - timedelta(hours=24), now), 8)
+        critical_raw = [Finding.from_dict(f) for f in q.findings_where(conn, "fail", "critical")]
+        c1 = [Finding.from_dict(f) for f in q.findings_of(conn, ("C-1",))]
+        _day, mfa_rows = q.mfa_coverage_latest(conn)
+        clients = q.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.apiClients",)).get(
+            (settings.msp_tenant_id, "cipp.apiClients")
+        )
+        statuses = [s.as_dict() for s in source_status(conn, now, per_source, default)]
+    accepted = load_accepted(data.engine())
+    critical = [f for f in apply_accepted(critical_raw, accepted, now) if f.status == "fail"]
+    mine = [r for r in mfa_rows if tenant_id is None or r.tenant_id == tenant_id]
+    if tenant_id:
+        statuses = [s for s in statuses if s["tenantId"] == tenant_id]
+    return {
+        "now": now,
+        "counts": counts,
+        "hourly": hourly,
+        "policies": policies,
+        "latest": latest,
+        "criticalTenants": sorted(
+            {f.tenant_id for f in critical if tenant_id is None or f.tenant_id == tenant_id}
+        ),
+        "criticalFindings": len([f for f in critical if tenant_id is None or f.tenant_id == tenant_id]),
+        "openClients": None
+        if clients is None
+        else open_api_clients(clients, apply_accepted(c1, accepted, now)),
+        "mfa": (sum(r.mfa_capable for r in mine), sum(r.enabled_members for r in mine)),
+        "freshness": freshness(statuses, settings.signin_interval_seconds),
+    }
