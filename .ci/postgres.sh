@@ -17,5 +17,7 @@ fi
 pg_ctlcluster "$version" "$cluster" start >/dev/null 2>&1 || true
 port=$(pg_lsclusters -h | awk 'NR==1{print $3}')
 su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='perimeter'\"" | grep -q 1 ||
-  su postgres -c "psql -qc \"CREATE ROLE perimeter LOGIN CREATEDB PASSWORD 'perimeter'\"" >/dev/null
+  su postgres -c "psql -qc \"CREATE ROLE perimeter LOGIN PASSWORD 'perimeter'\"" >/dev/null
+# A throwaway test cluster: superuser, so dropping a test database may end autovacuum's session on it.
+su postgres -c "psql -qc \"ALTER ROLE perimeter SUPERUSER\"" >/dev/null
 echo "postgresql+psycopg://perimeter:perimeter@127.0.0.1:${port}/postgres"
