@@ -327,7 +327,6 @@ def main() -> int:
 
         # Wall, for all tenants and for one (rotation)
         from collectors.status import fresh_limits
-        from db.queries import source_status
 
         per_source, default = fresh_limits(settings)
         for label, scope_tenants in (("all tenants", tenants), ("one tenant", [big])):
@@ -353,7 +352,7 @@ def main() -> int:
                     ),
                 ),
                 ("mfa_coverage_latest", lambda: q.mfa_coverage_latest(conn)),
-                ("source_status (freshness)", lambda: source_status(conn, now, per_source, default)),
+                ("freshness_rows (freshness)", lambda: q.freshness_rows(conn, now, per_source, default)),
             ]
             for name, fn in wall_calls:
                 record(WALL, name, label, timed(fn, args.repeat)[0])

@@ -628,13 +628,6 @@ def tenant_objects(
     return out
 
 
-def tenants_by_id(conn: Connection) -> dict[str, Tenant]:
-    from sqlalchemy.orm import Session
-
-    with Session(conn) as session:
-        return {t.tenant_id: t for t in session.scalars(select(Tenant))}
-
-
 # --- the wall ---------------------------------------------------------------------------------------
 
 
@@ -698,6 +691,35 @@ def top_blocking_policies(
 
 
 # --- MFA ---------------------------------------------------------------------------------------------
+
+
+def freshness_rows(
+    conn: Connection, now: datetime, fresh_within_s: dict[str, float], default_fresh_s: float
+) -> list[dict[str, Any]]:
+    """Per active tenant and source: age of the last success, fresh, failing (the wall's freshness tile;
+    db.queries.source_status without the ORM objects, which the wall would build every period)."""
+    from db.models import CollectionState
+
+    c = CollectionState
+    rows = conn.execute(
+        select(c.tenant_id, c.source, c.last_success_at, c.last_error_at)
+        .join(Tenant, Tenant.tenant_id == c.tenant_id)
+        .where(Tenant.active)
+    )
+    out = []
+    for tenant_id, source, success, error in rows:
+        age = (now - success).total_seconds() if success else None
+        limit = fresh_within_s.get(source, default_fresh_s)
+        out.append(
+            {
+                "tenantId": tenant_id,
+                "source": source,
+                "ageSeconds": age,
+                "fresh": age is not None and age <= limit,
+                "failing": bool(error and (success is None or error > success)),
+            }
+        )
+    return out
 
 
 def mfa_coverage_latest(conn: Connection) -> tuple[date | None, list[MfaCoverageDaily]]:

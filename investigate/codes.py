@@ -78,11 +78,3 @@ def describe(code: int, failure_reason: str = "") -> ErrorCode:
     if code == 0:
         return ErrorCode(0, "success", "")
     return ErrorCode(code, failure_reason.strip() or f"error {code}", OTHER)
-
-
-def reason_of(code: int) -> str:
-    return describe(code).reason
-
-
-def codes_for_reason(reason: str) -> list[int]:
-    return [c.code for c in _CODES if c.reason == reason]

@@ -434,10 +434,46 @@ def test_upgrading_a_database_indexes_the_failed_sign_ins_it_already_holds(tmp_p
     command.upgrade(alembic_config(url), "0003")  # before the sign-in index existed
     old = create_engine(url)
     with old.begin() as conn:
-        conn.execute(insert(SignIn), [dict(zip(SIGNIN_COLUMNS, signin_row(tenant_id, value), strict=True))
-                                      for tenant_id, values in PAGES.items() for value in values])
+        conn.execute(
+            insert(SignIn),
+            [
+                dict(zip(SIGNIN_COLUMNS, signin_row(tenant_id, value), strict=True))
+                for tenant_id, values in PAGES.items()
+                for value in values
+            ],
+        )
     old.dispose()
     engine = open_database(url)
     assert rollup_total(engine) == 5
     with engine.connect() as conn:
         assert set(conn.execute(select(SignInBlock.signin_id)).scalars()) == {"s1", "s3", "s4"}
+
+
+def test_freshness_rows_say_how_old_each_tenants_sources_are(filled):
+    from db.store import record_run
+
+    with write_transaction(filled) as conn:
+        record_run(
+            conn,
+            cycle_id="c",
+            tenant_id=T2,
+            source="signIns",
+            started_at=NOW - timedelta(minutes=5),
+            finished_at=NOW - timedelta(minutes=5),
+            rows=1,
+            error=None,
+        )
+        record_run(
+            conn,
+            cycle_id="c",
+            tenant_id=T3,
+            source="signIns",
+            started_at=NOW,
+            finished_at=NOW,
+            rows=0,
+            error="throttled",
+        )
+    with filled.connect() as conn:
+        rows = {r["tenantId"]: r for r in q.freshness_rows(conn, NOW, {"signIns": 180}, 900)}
+    assert rows[T2]["ageSeconds"] == 300 and not rows[T2]["fresh"] and not rows[T2]["failing"]
+    assert rows[T3]["ageSeconds"] is None and rows[T3]["failing"]

@@ -204,7 +204,6 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
     """Every tile of the wall for the refresh period starting at ``period_start`` (shared by all screens
     in that period), for one tenant or (None) all of them."""
     from collectors.status import fresh_limits
-    from db.queries import source_status
     from investigate.wall import freshness, open_api_clients
     from posture import Finding, apply_accepted
     from posture.accepted import load_accepted
@@ -224,7 +223,7 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
         clients = q.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.apiClients",)).get(
             (settings.msp_tenant_id, "cipp.apiClients")
         )
-        statuses = [s.as_dict() for s in source_status(conn, now, per_source, default)]
+        statuses = q.freshness_rows(conn, now, per_source, default)
     accepted = load_accepted(data.engine())
     critical = [f for f in apply_accepted(critical_raw, accepted, now) if f.status == "fail"]
     mine = [r for r in mfa_rows if tenant_id is None or r.tenant_id == tenant_id]
