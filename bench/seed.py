@@ -45,8 +45,9 @@ from collectors.sources import (  # noqa: E402
     TENANT_SOURCES,
     TENANTS,
 )
-from db import open_database, write_transaction  # noqa: E402
+from db import checkpoint_in_background, open_database, write_transaction  # noqa: E402
 from db.models import MfaCoverageDaily  # noqa: E402
+from db.rows import parse_json  # noqa: E402
 from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant  # noqa: E402
 
 BASE_SEED = 7
@@ -327,6 +328,7 @@ def main() -> int:
     )
     started = time.monotonic()
     engine = open_database(url)
+    checkpoint_in_background(engine)  # as the collectors do
     tenants = plan(args.tenants)
     print(
         f"seeding {url}: {len(tenants)} tenants × {args.days} days up to {now:%Y-%m-%d %H:%M} UTC", flush=True
@@ -350,7 +352,7 @@ def main() -> int:
             if following is not None:
                 pending.append(pool.submit(signin_pages, following))
             for body in bodies:
-                _stored, _skipped, page_newest = ingest_signin_page(engine, tenant_id, orjson.loads(body))
+                _stored, _skipped, page_newest = ingest_signin_page(engine, tenant_id, parse_json(body))
                 pages += 1
                 if page_newest is not None and page_newest > newest.get(tenant_id, datetime.min):
                     newest[tenant_id] = page_newest

@@ -28,6 +28,7 @@ from msgraph_core import GraphClientFactory
 
 from collectors.auth import GRAPH_SCOPE, graph_credential
 from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
+from db.rows import parse_json
 from settings import Settings
 
 REQUEST_TIMEOUT_S = 60.0
@@ -110,7 +111,7 @@ class TenantGraph:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             body = await self._get_bytes(url)
             try:
-                return orjson.loads(body)
+                return parse_json(body)
             except orjson.JSONDecodeError as error:
                 if attempt == MAX_ATTEMPTS:
                     raise GraphError(

@@ -27,7 +27,7 @@ from collectors.sources import (
     TENANTS,
     GraphSource,
 )
-from db import write_transaction
+from db import checkpoint_in_background, write_transaction
 from db.queries import active_tenants
 from db.rows import graph_datetime
 from db.store import (
@@ -82,6 +82,7 @@ class Cycle:
     def __init__(self, settings: Settings, engine: Engine, clock: Clock = utcnow) -> None:
         self.settings = settings
         self.engine = engine
+        checkpoint_in_background(engine)  # sign-in pages are the bulk of all writes
         self.clock = clock
         self.pacer = Pacer()
         self.report = CycleReport(cycle_id=uuid.uuid4().hex, started_at=clock())

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from db.engine import get_engine, read_connection, write_transaction
+from db.engine import (
+    checkpoint_in_background,
+    drain_checkpoints,
+    get_engine,
+    read_connection,
+    write_transaction,
+)
 from db.migrate import upgrade
 
-__all__ = ["open_database", "get_engine", "read_connection", "write_transaction"]
+__all__ = ["open_database", "get_engine", "read_connection", "write_transaction",
+           "checkpoint_in_background", "drain_checkpoints"]
 
 _migrated: set[str] = set()
 

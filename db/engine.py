@@ -3,6 +3,9 @@ any other SQLAlchemy URL (PostgreSQL) is used as is. No SQLite-only SQL lives ou
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,6 +16,9 @@ from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "perimeter_write"
+CHECKPOINTER_IDLE_SECONDS = 30.0
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=8)
@@ -40,6 +46,8 @@ def get_engine(url: str) -> Engine:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if engine in _checkpointers:  # the bulk writer's checkpoints run on their own thread
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -61,9 +69,87 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: committed on success, rolled back on error."""
     with engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
         yield conn
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is not None:
+        checkpointer.kick()
 
 
 @contextmanager
 def read_connection(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         yield conn
+
+
+class _Checkpointer:
+    """Copies a SQLite WAL back into the database on a thread of its own, with its own connection.
+
+    SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so the process
+    that writes sign-ins in bulk would spend a quarter of its time copying pages (bench/ingest.py).
+    Here the copy is a single C call that releases the GIL, so it runs on the second core while the
+    next page is parsed. PASSIVE never blocks the writer or readers. The thread stops after
+    CHECKPOINTER_IDLE_SECONDS without writes (a last checkpoint first) and starts again on the next.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Condition()
+        self._requested = 0  # commits announced
+        self._done = 0  # commits covered by a finished checkpoint
+        self._thread: threading.Thread | None = None
+
+    def kick(self) -> None:
+        with self._lock:
+            self._requested += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
+                self._thread.start()
+            self._lock.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every commit announced so far is checkpointed; False on timeout."""
+        with self._lock:
+            target = self._requested
+            if self._done >= target:
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                self.kick()
+            return self._lock.wait_for(lambda: self._done >= target, timeout)
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                with self._lock:
+                    if not self._lock.wait_for(lambda: self._requested > self._done,
+                                               CHECKPOINTER_IDLE_SECONDS):
+                        self._thread = None
+                        return
+                    target = self._requested
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as error:  # e.g. disk full: the writer's next commits still land
+                    log.warning("background WAL checkpoint of %s failed: %s", self.path, error)
+                with self._lock:
+                    self._done = max(self._done, target)
+                    self._lock.notify_all()
+        finally:
+            connection.close()
+
+
+_checkpointers: dict[Engine, _Checkpointer] = {}
+
+
+def checkpoint_in_background(engine: Engine) -> None:
+    """Make ``engine`` a bulk writer: its commits no longer checkpoint the WAL themselves, a thread
+    does (see _Checkpointer). For the process that stores sign-ins; no-op except for a SQLite file."""
+    database = engine.url.database
+    if not is_sqlite(engine) or not database or database == ":memory:" or engine in _checkpointers:
+        return
+    engine.dispose()  # pooled connections keep the automatic checkpoint; new ones connect without it
+    _checkpointers[engine] = _Checkpointer(database)
+
+
+def drain_checkpoints(engine: Engine, timeout: float | None = None) -> bool:
+    """Wait for the background checkpointer (if any) to cover every write so far."""
+    checkpointer = _checkpointers.get(engine)
+    return True if checkpointer is None else checkpointer.drain(timeout)

@@ -3,7 +3,8 @@ everything else Graph or CIPP returns is kept as raw JSON documents (the snapsho
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     text,
 )
@@ -59,6 +61,34 @@ class GraphObject(Base):
 SIGNIN_FAILED_WHERE = "error_code != 0"
 
 
+class SigninTime(TypeDecorator):
+    """``signins.created_at``: one text form on SQLite for what is written and what it is compared with.
+
+    The ingest path hands datetimes to the driver, which writes '2026-11-21 10:00:00' (a fraction
+    only when there is one); SQLAlchemy's own SQLite form always has '.000000', which sorts after it,
+    so ``created_at >= 10:00:00`` would miss the 10:00:00 row. This type binds every value (inserts and
+    the bounds of every query on the column) as the driver writes it. Elsewhere a plain timestamp.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(String() if dialect.name == "sqlite" else DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(" ")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        return value
+
+
 class SignIn(Base):
     __tablename__ = "signins"
     __table_args__ = (
@@ -75,7 +105,7 @@ class SignIn(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(SigninTime)
     user_principal_name: Mapped[str] = mapped_column(String(256), default="")
     user_display_name: Mapped[str] = mapped_column(String(256), default="")
     user_id: Mapped[str] = mapped_column(String(64), default="")

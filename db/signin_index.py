@@ -23,13 +23,9 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     Connection,
-    DateTime,
-    String,
     Table,
-    TypeDecorator,
     bindparam,
     delete,
-    literal,
     select,
 )
 
@@ -103,28 +99,6 @@ class _DriverStatement:
             cursor.executemany(self.sql, out)
         finally:
             cursor.close()
-
-
-class StoredTime(TypeDecorator):
-    """A moment compared with ``signins.created_at`` in the form db.store writes it. On SQLite that is
-    the driver's text ('2026-11-21 10:00:00', no fraction when whole); SQLAlchemy's own text always
-    carries '.000000', which sorts after it, so a bound of exactly 10:00:00 would miss the 10:00:00 row."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        return dialect.type_descriptor(String() if dialect.name == "sqlite" else DateTime())
-
-    def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        if value is not None and dialect.name == "sqlite":
-            return value.isoformat(" ")  # what sqlite3's datetime adapter writes
-        return value
-
-
-def at(moment: datetime) -> Any:
-    """``moment`` as a bound value to compare ``signins.created_at`` with."""
-    return literal(moment, StoredTime())
 
 
 def _bind_processor(column_type: Any, conn: Connection) -> Any:
@@ -307,7 +281,7 @@ def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple
 def purge_before(conn: Connection, cutoff: datetime) -> None:
     """Retention (call before the sign-ins themselves are deleted): blocks of sign-ins older than
     ``cutoff``, hourly counters before it and daily counters of days that ended before it."""
-    old = select(SignIn.id).where(SignIn.created_at < at(cutoff), SignIn.error_code != 0)
+    old = select(SignIn.id).where(SignIn.created_at < cutoff, SignIn.error_code != 0)
     conn.execute(delete(SignInBlock).where(SignInBlock.signin_id.in_(old)))
     day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
     conn.execute(delete(SignInRollup).where(SignInRollup.grain == HOUR, SignInRollup.bucket < cutoff))

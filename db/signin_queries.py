@@ -43,7 +43,7 @@ from db.models import (
     SignInTopValue,
     Tenant,
 )
-from db.signin_index import DAY, HOUR, ROLLUP_DIMS, at
+from db.signin_index import DAY, HOUR, ROLLUP_DIMS
 from investigate.filters import Filters
 from investigate.network import IpFilter, parse_ip
 
@@ -182,8 +182,8 @@ def _base(scope: Scope) -> list[ColumnElement[bool]]:
     return [
         FAILED,
         SignIn.tenant_id.in_(scope.tenants),
-        SignIn.created_at >= at(scope.start),
-        SignIn.created_at < at(scope.end),
+        SignIn.created_at >= scope.start,
+        SignIn.created_at < scope.end,
     ]
 
 
@@ -195,8 +195,8 @@ def _conditions(
     out: list[ColumnElement[bool]] = [
         FAILED,
         SignIn.tenant_id.in_(scope.tenants),
-        SignIn.created_at >= at(start),
-        SignIn.created_at < at(end),
+        SignIn.created_at >= start,
+        SignIn.created_at < end,
     ]
     if f.user:
         out.append(SignIn.user_principal_name.icontains(f.user, autoescape=True))
@@ -796,8 +796,8 @@ def account_signins(
         )
         .where(
             SignIn.tenant_id == tenant_id,
-            SignIn.created_at >= at(since),
-            SignIn.created_at < at(until),
+            SignIn.created_at >= since,
+            SignIn.created_at < until,
             func.lower(SignIn.user_principal_name) == upn.lower(),
         )
         .order_by(SignIn.created_at.desc())

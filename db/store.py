@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from db.engine import write_transaction
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
-from db.rows import SIGNIN_COLUMNS, MalformedObject, object_id, signin_row
+from db.rows import SIGNIN_COLUMNS, MalformedObject, cyclic_gc_paused, object_id, signin_row
 from db.signin_index import index_failures, purge_before, unseen
 
 _SIGNINS: Table = SignIn.__table__  # type: ignore[assignment]
@@ -100,7 +100,7 @@ def store_signins(
 def ingest_signin_page(engine: Engine, tenant_id: str, values: list[Any]
                        ) -> tuple[int, int, datetime | None]:
     """The collectors' sign-in path: one page of Graph's ``value``, one committed transaction."""
-    with write_transaction(engine) as conn:
+    with cyclic_gc_paused(), write_transaction(engine) as conn:
         return store_signins(conn, tenant_id, values)
 
 

@@ -101,6 +101,27 @@ def test_retention_purges_only_old_signins(engine):
         assert conn.execute(select(SignIn.id)).scalars().all() == ["00000000-0000-0000-0000-000000000002"]
 
 
+def test_retention_keeps_a_signin_stored_exactly_at_the_cutoff(engine):
+    with write_transaction(engine) as conn:
+        store_signins(conn, "t1", [_signin(1, "2026-10-23T00:00:00Z"), _signin(2, "2026-10-22T23:59:59Z")])
+        purged = purge_older_than(conn, datetime(2026, 10, 23), datetime(2026, 8, 1))
+    assert purged["signins"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(SignIn.id)).scalars().all() == ["00000000-0000-0000-0000-000000000001"]
+
+
+def test_a_query_bound_equal_to_a_stored_time_includes_that_signin(engine):
+    bound = datetime(2026, 11, 21, 10, 0)
+    with write_transaction(engine) as conn:
+        store_signins(conn, "t1", [_signin(1, "2026-11-21T10:00:00Z"), _signin(2, "2026-11-21T10:00:00.5Z")])
+    with engine.connect() as conn:
+        at_or_after = conn.execute(select(func.count()).where(SignIn.created_at >= bound)).scalar()
+        before = conn.execute(select(func.count()).where(SignIn.created_at < bound)).scalar()
+        newest = conn.execute(select(func.max(SignIn.created_at))).scalar()
+    assert (at_or_after, before) == (2, 0)
+    assert newest == datetime(2026, 11, 21, 10, 0, 0, 500000)
+
+
 def test_sqlite_runs_in_wal_mode(engine):
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite only")
