@@ -2,10 +2,11 @@
 
 Builds N pages of 1,000 Graph-shaped beta sign-ins (from Microsoft's documented sample, varied),
 then, into fresh SQLite files with the project's schema:
-  * ingest — what the collectors do per page: parse (db.rows.parse_json, as collectors.graph does),
-    db.rows mapping, idempotent insert and the failed sign-ins' index and rollups, one committed
-    transaction per page (db.store.ingest_signin_page), WAL checkpoints on a background thread as in
-    the collectors (db.engine.checkpoint_in_background), waiting at the end until they are done;
+  * ingest — what the collectors do per page: parse and store with the cycle collector paused
+    (db.rows.use_parsed_json, as collectors.graph does), db.rows mapping, idempotent insert and the
+    failed sign-ins' index and rollups, one committed transaction per page
+    (db.store.ingest_signin_page), WAL checkpoints on a background thread as in the collectors
+    (db.engine.checkpoint_in_background), waiting at the end until they are done;
   * floor  — the plainest correct thing: json.loads + sqlite3 executemany of the same columns
     (raw JSON re-serialised with json.dumps), same schema and indexes, one commit per page.
 Pages are generated one at a time, so peak memory does not depend on N.
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from db import checkpoint_in_background, drain_checkpoints, open_database  # noqa: E402
-from db.rows import SIGNIN_COLUMNS, parse_json  # noqa: E402
+from db.rows import SIGNIN_COLUMNS, use_parsed_json  # noqa: E402
 from db.store import ingest_signin_page  # noqa: E402
 
 SAMPLE = (ROOT.parent / "shared" / "graph-samples"
@@ -80,9 +81,12 @@ def run_ingest(db_path: Path, count: int) -> float:
     engine = open_database(f"sqlite:///{db_path}")
     checkpoint_in_background(engine)  # as collectors.run.Cycle does
     elapsed = 0.0
+    def store(document: dict) -> None:
+        ingest_signin_page(engine, "bench-tenant", document["value"])
+
     for body in pages(count):
         started = time.perf_counter()
-        ingest_signin_page(engine, "bench-tenant", parse_json(body)["value"])
+        use_parsed_json(body, store)
         elapsed += time.perf_counter() - started
     started = time.perf_counter()
     drain_checkpoints(engine)  # the WAL copied back counts: the floor pays for its checkpoints too

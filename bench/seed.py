@@ -47,7 +47,7 @@ from collectors.sources import (  # noqa: E402
 )
 from db import checkpoint_in_background, open_database, write_transaction  # noqa: E402
 from db.models import MfaCoverageDaily  # noqa: E402
-from db.rows import parse_json  # noqa: E402
+from db.rows import use_parsed_json  # noqa: E402
 from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant  # noqa: E402
 
 BASE_SEED = 7
@@ -352,7 +352,8 @@ def main() -> int:
             if following is not None:
                 pending.append(pool.submit(signin_pages, following))
             for body in bodies:
-                _stored, _skipped, page_newest = ingest_signin_page(engine, tenant_id, parse_json(body))
+                _stored, _skipped, page_newest = use_parsed_json(
+                    body, lambda values, t=tenant_id: ingest_signin_page(engine, t, values))
                 pages += 1
                 if page_newest is not None and page_newest > newest.get(tenant_id, datetime.min):
                     newest[tenant_id] = page_newest

@@ -9,8 +9,8 @@ lossy on write (REFERENCE.md).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -28,7 +28,7 @@ from msgraph_core import GraphClientFactory
 
 from collectors.auth import GRAPH_SCOPE, graph_credential
 from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
-from db.rows import parse_json
+from db.rows import parse_json, use_parsed_json
 from settings import Settings
 
 REQUEST_TIMEOUT_S = 60.0
@@ -36,6 +36,7 @@ REQUEST_TIMEOUT_S = 60.0
 MAX_CONSECUTIVE_EMPTY_PAGES = 50
 # Keep OData punctuation readable in URLs (Graph accepts both forms).
 _QUERY_SAFE = "$,:()/'"
+T = TypeVar("T")
 
 
 class GraphError(Exception):
@@ -105,13 +106,15 @@ class TenantGraph:
             raise GraphError(f"network error: {type(error).__name__}: {error}") from None
         return body or b""
 
-    async def get_json(self, url: str) -> Any:
-        """GET one document. A body that is not JSON (cut off in transit) is fetched again; the
-        SDK's middleware already retried 429/503/504."""
+    async def get_json(self, url: str, use: Callable[[Any], T] | None = None) -> Any:
+        """GET one document; with ``use``, return ``use(document)`` instead, run while the cycle
+        collector is paused and the document freed before it resumes (db.rows.use_parsed_json). A
+        body that is not JSON (cut off in transit) is fetched again; the SDK's middleware already
+        retried 429/503/504."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             body = await self._get_bytes(url)
             try:
-                return parse_json(body)
+                return parse_json(body) if use is None else use_parsed_json(body, use)
             except orjson.JSONDecodeError as error:
                 if attempt == MAX_ATTEMPTS:
                     raise GraphError(
@@ -120,29 +123,33 @@ class TenantGraph:
                 await asyncio.sleep(backoff_delay(attempt))
         raise AssertionError("unreachable")
 
-    async def pages(self, path: str, params: dict[str, str] | None = None,
-                    version: str = "v1.0") -> AsyncIterator[list[Any]]:
-        """Each page's ``value``, following absolute ``@odata.nextLink`` (across empty pages)."""
+    async def each_page(self, path: str, params: dict[str, str] | None, version: str,
+                        use: Callable[[list[Any]], object]) -> None:
+        """Call ``use`` with each page's non-empty ``value``, following absolute ``@odata.nextLink``
+        (across empty pages). ``use`` runs while the page is parsed and alive only then, so a page of
+        sign-ins is stored without the cycle collector ever walking it."""
         url: str | None = self.url(path, params, version)
         empty_run = 0
-        while url:
-            document = await self.get_json(url)
+
+        def take(document: Any) -> tuple[bool, str | None]:
             if not isinstance(document, dict) or not isinstance(document.get("value"), list):
                 raise GraphError(f"unexpected page shape from {path}: no 'value' list")
             values = document["value"]
-            empty_run = empty_run + 1 if not values else 0
+            if values:
+                use(values)
+            next_link = document.get("@odata.nextLink")
+            return bool(values), next_link if isinstance(next_link, str) and next_link else None
+
+        while url:
+            had_values, url = await self.get_json(url, take)
+            empty_run = 0 if had_values else empty_run + 1
             if empty_run > MAX_CONSECUTIVE_EMPTY_PAGES:
                 raise GraphError(f"{path}: {empty_run} empty pages in a row, stopping")
-            if values:
-                yield values
-            next_link = document.get("@odata.nextLink")
-            url = next_link if isinstance(next_link, str) and next_link else None
 
     async def all(self, path: str, params: dict[str, str] | None = None,
                   version: str = "v1.0") -> list[Any]:
         out: list[Any] = []
-        async for values in self.pages(path, params, version):
-            out.extend(values)
+        await self.each_page(path, params, version, out.extend)
         return out
 
     async def send_json(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:

@@ -174,12 +174,16 @@ class Cycle:
                   "$top": "1000"}
         stored = 0
         newest = watermark
+
+        def store(values: list[Any]) -> None:
+            nonlocal stored, newest
+            count, _skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, values)
+            stored += count
+            if page_newest is not None and (newest is None or page_newest > newest):
+                newest = page_newest
+
         try:
-            async for values in graph.pages("auditLogs/signIns", params, version="beta"):
-                count, _skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, values)
-                stored += count
-                if page_newest is not None and (newest is None or page_newest > newest):
-                    newest = page_newest
+            await graph.each_page("auditLogs/signIns", params, "beta", store)
         except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
             self._record(tenant.tenant_id, SIGNINS, started, stored, _one_line(error))
             self.report.signins_stored += stored

@@ -1,3 +1,4 @@
+import gc
 from datetime import datetime
 
 import orjson
@@ -7,7 +8,7 @@ from sqlalchemy import func, select
 from conftest import sample
 from db import write_transaction
 from db.models import SignIn
-from db.rows import MalformedObject, parse_graph_datetime, signin_row
+from db.rows import MalformedObject, parse_graph_datetime, signin_row, use_parsed_json
 from db.store import purge_older_than, replace_objects, store_signins
 
 
@@ -50,6 +51,23 @@ def test_signin_without_id_is_malformed():
         assert "id" in str(error)
     else:
         raise AssertionError("expected MalformedObject")
+
+
+def test_a_page_is_parsed_and_used_with_the_cycle_collector_paused():
+    seen = use_parsed_json(b'{"value": [{"id": "a"}]}', lambda doc: (gc.isenabled(), doc["value"][0]["id"]))
+    assert seen == (False, "a")
+    assert gc.isenabled()
+
+
+def test_the_cycle_collector_resumes_when_using_a_page_fails():
+    def fail(_doc: object) -> None:
+        raise RuntimeError("store failed")
+
+    with pytest.raises(RuntimeError):
+        use_parsed_json(b"[]", fail)
+    with pytest.raises(orjson.JSONDecodeError):
+        use_parsed_json(b'{"value": [', fail)
+    assert gc.isenabled()
 
 
 def test_storing_the_same_signins_twice_keeps_one_row_each(engine):
