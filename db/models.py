@@ -290,6 +290,8 @@ class SignInRollup(Base):
     edges of a time range. Grains and dimensions: db.signin_index.ROLLUP_DIMS."""
 
     __tablename__ = "signin_rollups"
+    # Clustered on its key (migration 0006): every read walks a key range and wants label and count.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     grain: Mapped[str] = mapped_column(String(1), primary_key=True)
     dim: Mapped[str] = mapped_column(String(8), primary_key=True)

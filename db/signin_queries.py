@@ -306,8 +306,10 @@ def top_values(conn: Connection, scope: Scope, dim: str, limit: int = 10) -> lis
     counts: Counter[str] = Counter()
     labels: dict[str, str] = {}
     any_ids: dict[str, str] = {}  # a sign-in of each user (for display names the index lacks)
-    rollups = scope.filters.only_tenant_time and dim in ROLLUP_DIMS[DAY]
-    pieces = plan_ranges(scope.start, scope.end, (DAY,)) if rollups else [(None, scope.start, scope.end)]
+    # Whole days from the daily counters, whole hours from the hourly ones where the dimension has them
+    # (a 24-hour window ending at 12:00 has no whole day), the ragged edges from the index.
+    grains = [g for g in (DAY, HOUR) if dim in ROLLUP_DIMS[g]] if scope.filters.only_tenant_time else []
+    pieces = plan_ranges(scope.start, scope.end, grains) if grains else [(None, scope.start, scope.end)]
     single_query = len(pieces) == 1 and pieces[0][0] is None
     for grain, a, b in pieces:
         if grain is not None:
