@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
+
+# Alembic logs every plugin at INFO as it is imported: start-up and CLI output say only what matters.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -21,8 +25,6 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is already there)."""
-    # Alembic logs every plugin at INFO; start-up output should say only what matters.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
