@@ -39,8 +39,11 @@ from db import checkpoint_in_background, drain_checkpoints, open_database  # noq
 from db.rows import SIGNIN_COLUMNS, use_parsed_json  # noqa: E402
 from db.store import ingest_signin_page  # noqa: E402
 
-SAMPLE = (ROOT.parent / "shared" / "graph-samples"
-          / "signins_beta_list_ex1_password_failure_50126.response.json")
+SAMPLE_NAME = "signins_beta_list_ex1_password_failure_50126.response.json"
+# shared/ beside the repository, else the tests' copy of it
+SAMPLE = next((folder / SAMPLE_NAME for folder in (ROOT.parent / "shared" / "graph-samples",
+                                                  ROOT / "tests" / "graph-samples")
+               if (folder / SAMPLE_NAME).is_file()), ROOT / "tests" / "graph-samples" / SAMPLE_NAME)
 PAGE_SIZE = 1000
 APPS = ["Azure Portal", "Office 365 Exchange Online", "Microsoft Teams", "CIPP", "SharePoint Online"]
 CODES = [(0, ""), (0, ""), (0, ""), (50126, "Invalid username or password."),
