@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -36,7 +36,6 @@ REQUEST_TIMEOUT_S = 60.0
 MAX_CONSECUTIVE_EMPTY_PAGES = 50
 # Keep OData punctuation readable in URLs (Graph accepts both forms).
 _QUERY_SAFE = "$,:()/'"
-T = TypeVar("T")
 
 
 class GraphError(Exception):
@@ -106,7 +105,7 @@ class TenantGraph:
             raise GraphError(f"network error: {type(error).__name__}: {error}") from None
         return body or b""
 
-    async def get_json(self, url: str, use: Callable[[Any], T] | None = None) -> Any:
+    async def get_json(self, url: str, use: Callable[[Any], Any] | None = None) -> Any:
         """GET one document; with ``use``, return ``use(document)`` instead, run while the cycle
         collector is paused and the document freed before it resumes (db.rows.use_parsed_json). A
         body that is not JSON (cut off in transit) is fetched again; the SDK's middleware already
