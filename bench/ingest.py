@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -148,12 +149,14 @@ def main() -> int:
         rss_before = peak_rss_mb()
         for round_no in range(1, args.rounds + 1):
             # Alternating, on fresh files each time: a slow spell of a shared machine hits both sides.
+            # Each run starts with the previous one's writes on disk, so no run is charged for
+            # another's writeback; files are deleted only at the end (ext4 discards on delete).
             ingest_db, floor_db = Path(tmp) / f"ingest{round_no}.db", Path(tmp) / f"floor{round_no}.db"
+            os.sync()
             ingest_rates.append(rows / run_ingest(ingest_db, args.pages))
+            os.sync()
             floor_rates.append(rows / run_floor(floor_db, args.pages))
             size_mb = ingest_db.stat().st_size / 1e6
-            for path in Path(tmp).glob(f"*{round_no}.db*"):
-                path.unlink()
             print(f"round {round_no}: ingest {ingest_rates[-1]:,.0f} rows/s, "
                   f"floor {floor_rates[-1]:,.0f} rows/s", flush=True)
         rss_after = peak_rss_mb()
