@@ -16,7 +16,7 @@ db.store does for the sign-ins themselves.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
 )
 
+from db.driver import DriverStatement, dialect_insert, driver_statement
 from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup
 from db.rows import SIGNIN_COLUMNS
 from investigate.explain import coordinates, primary_blocking_policy
@@ -55,95 +56,28 @@ _ID, _CREATED, _APP, _COUNTRY, _CITY, _CODE = (
 _CHUNK = 500  # ids per IN (...) look-up
 
 
-class _DriverStatement:
-    """An INSERT compiled once for a dialect; rows are converted with the columns' own bind processors
-    (memoised: hours and days repeat) and sent to the driver's executemany."""
-
-    def __init__(self, conn: Connection, statement: Any, table: Table, columns: Sequence[str]) -> None:
-        compiled = statement.compile(dialect=conn.dialect)
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        self.columns = tuple(columns)
-        self.index = [self.columns.index(name) for name in compiled.positiontup or columns]
-        self.identity = self.index == list(range(len(columns)))
-        self.processors = [
-            (i, p)
-            for i, name in enumerate(self.columns)
-            if (p := _bind_processor(table.c[name].type, conn)) is not None
-        ]
-
-    def execute(self, conn: Connection, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        out: list[Any] = []
-        memo: dict[tuple[int, Any], Any] = {}
-        for row in rows:
-            if self.processors:
-                values = list(row)
-                for i, process in self.processors:
-                    key = (i, values[i])
-                    done = memo.get(key)
-                    if done is None:
-                        done = memo[key] = process(values[i])
-                    values[i] = done
-                row = tuple(values)
-            if not self.positional:
-                out.append(dict(zip(self.columns, row, strict=True)))
-            elif self.identity:
-                out.append(row)
-            else:
-                out.append(tuple(row[i] for i in self.index))
-        # The DB-API cursor of the transaction's own connection: this runs for every page.
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(self.sql, out)
-        finally:
-            cursor.close()
+def _rollups_upsert(conn: Connection) -> DriverStatement:
+    upsert = dialect_insert(conn, ROLLUPS).values({c: bindparam(c) for c in ROLLUP_COLUMNS})
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["grain", "dim", "bucket", "tenant_id", "value"],
+        set_={"count": ROLLUPS.c.count + upsert.excluded.count, "label": upsert.excluded.label},
+    )
+    return DriverStatement(conn, upsert, ROLLUPS, ROLLUP_COLUMNS, convert=("bucket",))
 
 
-def _bind_processor(column_type: Any, conn: Connection) -> Any:
-    """The dialect's own conversion (e.g. SQLite datetimes as SQLAlchemy writes them in queries)."""
-    return column_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+def _blocks_insert(conn: Connection) -> DriverStatement:
+    insert = dialect_insert(conn, BLOCKS).values({c: bindparam(c) for c in BLOCK_COLUMNS})
+    insert = insert.on_conflict_do_nothing(index_elements=["signin_id"])
+    return DriverStatement(conn, insert, BLOCKS, BLOCK_COLUMNS, convert=("created_at",))
 
 
-def _dialect_insert(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database dialect {conn.dialect.name!r}")
-    return insert(table)
+def _places_insert(conn: Connection) -> DriverStatement:
+    insert = dialect_insert(conn, PLACES).values({c: bindparam(c) for c in PLACE_COLUMNS})
+    insert = insert.on_conflict_do_nothing(index_elements=["country", "city"])
+    return DriverStatement(conn, insert, PLACES, PLACE_COLUMNS)
 
 
-_statements: dict[tuple[str, str], _DriverStatement] = {}
 _written_places: dict[str, set[tuple[str, str]]] = {}
-
-
-def _statement(conn: Connection, name: str) -> _DriverStatement:
-    key = (conn.dialect.name, name)
-    found = _statements.get(key)
-    if found is not None:
-        return found
-    if name == "rollups":
-        upsert = _dialect_insert(conn, ROLLUPS).values({c: bindparam(c) for c in ROLLUP_COLUMNS})
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["grain", "dim", "bucket", "tenant_id", "value"],
-            set_={"count": ROLLUPS.c.count + upsert.excluded.count, "label": upsert.excluded.label},
-        )
-        found = _DriverStatement(conn, upsert, ROLLUPS, ROLLUP_COLUMNS)
-    elif name == "blocks":
-        insert = _dialect_insert(conn, BLOCKS).values({c: bindparam(c) for c in BLOCK_COLUMNS})
-        found = _DriverStatement(
-            conn, insert.on_conflict_do_nothing(index_elements=["signin_id"]), BLOCKS, BLOCK_COLUMNS
-        )
-    else:
-        insert = _dialect_insert(conn, PLACES).values({c: bindparam(c) for c in PLACE_COLUMNS})
-        found = _DriverStatement(
-            conn, insert.on_conflict_do_nothing(index_elements=["country", "city"]), PLACES, PLACE_COLUMNS
-        )
-    _statements[key] = found
-    return found
 
 
 class _Span:
@@ -248,7 +182,7 @@ def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple
             counts[(DAY, "app", day, app)] += count
         if country:
             counts[(DAY, "country", day, country)] += count
-    _statement(conn, "rollups").execute(
+    driver_statement(conn, "rollups", _rollups_upsert).execute(
         conn,
         [
             (
@@ -263,7 +197,7 @@ def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple
             for (grain, dim, bucket, value), count in counts.items()
         ],
     )
-    _statement(conn, "blocks").execute(conn, blocks)
+    driver_statement(conn, "blocks", _blocks_insert).execute(conn, blocks)
     # A place's coordinates are written once; skip those this process wrote already (a rolled-back
     # page can only leave one without its dot on the map until the next restart).
     known = _written_places.setdefault(str(conn.engine.url), set())
@@ -273,7 +207,7 @@ def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple
         if where is not None and (country or city) and (country, city) not in known
     ]
     if new_places:
-        _statement(conn, "places").execute(conn, new_places)
+        driver_statement(conn, "places", _places_insert).execute(conn, new_places)
         known.update((country, city) for country, city, _lat, _lon in new_places)
     return n
 

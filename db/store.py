@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
+from db.driver import DriverStatement, driver_statement, insert_ignoring_duplicates
 from db.engine import write_transaction
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
 from db.rows import SIGNIN_COLUMNS, MalformedObject, cyclic_gc_paused, object_id, signin_row
@@ -18,47 +19,9 @@ _SIGNINS: Table = SignIn.__table__  # type: ignore[assignment]
 _ERROR_CODE = SIGNIN_COLUMNS.index("error_code")
 
 
-def insert_ignoring_duplicates(conn: Connection, table: Table, key: str):  # type: ignore[no-untyped-def]
-    """INSERT … ON CONFLICT (key) DO NOTHING for the connection's dialect."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=[key])
-
-
-class _SigninInsert:
-    """The sign-in INSERT compiled once per dialect and sent straight to the driver.
-
-    SQLAlchemy's per-row parameter processing costs as much as SQLite's own insert at thousands of
-    rows a second; the statement is still SQLAlchemy's (no dialect-specific SQL by hand).
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        compiled = insert_ignoring_duplicates(conn, _SIGNINS, "id").compile(dialect=conn.dialect)
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        order = list(compiled.positiontup or SIGNIN_COLUMNS)
-        self.index = [SIGNIN_COLUMNS.index(name) for name in order]
-        self.identity_order = self.index == list(range(len(SIGNIN_COLUMNS)))
-        self.created_at = _SIGNINS.c.created_at.type.bind_processor(conn.dialect)
-
-    def parameters(self, rows: list[tuple]) -> list:
-        created = SIGNIN_COLUMNS.index("created_at")
-        if self.created_at is not None:
-            process = self.created_at
-            rows = [row[:created] + (process(row[created]),) + row[created + 1:] for row in rows]
-        if not self.positional:
-            return [dict(zip(SIGNIN_COLUMNS, row, strict=True)) for row in rows]
-        if self.identity_order:
-            return rows
-        return [tuple(row[i] for i in self.index) for row in rows]
-
-
-_signin_inserts: dict[str, _SigninInsert] = {}
+def _signin_insert(conn: Connection) -> DriverStatement:
+    return DriverStatement(conn, insert_ignoring_duplicates(conn, _SIGNINS, "id"), _SIGNINS,
+                           SIGNIN_COLUMNS, convert=("created_at",))
 
 
 def store_signins(
@@ -86,12 +49,9 @@ def store_signins(
             failed.append((row, obj))
     if not rows:
         return 0, skipped, None
-    statement = _signin_inserts.get(conn.dialect.name)
-    if statement is None:
-        statement = _signin_inserts[conn.dialect.name] = _SigninInsert(conn)
     newest = max(row[2] for row in rows)
     fresh = unseen(conn, tenant_id, failed) if failed else []
-    conn.exec_driver_sql(statement.sql, statement.parameters(rows))
+    driver_statement(conn, "signins", _signin_insert).execute(conn, rows)
     if fresh:
         index_failures(conn, tenant_id, fresh)
     return len(rows), skipped, newest
