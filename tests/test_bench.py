@@ -1,0 +1,32 @@
+"""The ingest benchmark runs end to end and ends with the line the issue specifies (figures are not
+asserted: machines are noisy)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAST_LINE = re.compile(r"^ingest: ([\d,]+) rows/s, floor: ([\d,]+) rows/s, ratio: (\d+\.\d\d)$")
+
+
+def test_ingest_benchmark_ends_with_rates_and_their_ratio() -> None:
+    result = subprocess.run([sys.executable, "bench/ingest.py", "--pages", "2", "--rounds", "2"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    lines = result.stdout.strip().splitlines()
+    match = LAST_LINE.match(lines[-1])
+    assert match, lines[-1]
+    ingest, floor = (int(group.replace(",", "")) for group in match.groups()[:2])
+    assert ingest > 0 and floor > 0
+    assert abs(float(match.group(3)) - ingest / floor) < 0.01
+    assert sum(line.startswith("round ") for line in lines) == 2
+
+
+def test_ingest_benchmark_rejects_a_single_page() -> None:
+    result = subprocess.run([sys.executable, "bench/ingest.py", "--pages", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--pages must be at least 2" in result.stderr
+    assert "Traceback" not in result.stderr
