@@ -32,7 +32,7 @@ class DriverStatement:
     """A statement compiled for one dialect, executed for many rows through the driver's executemany.
 
     Rows are tuples in ``columns`` order. Only the ``convert`` columns go through their type's bind
-    processor (datetimes: SQLite keeps them as text in SQLAlchemy's form); the driver takes every
+    processor (datetimes, which SQLite keeps as text); the driver takes every
     other value as it is, which saves rebuilding each row for types it handles natively.
     """
 

@@ -9,8 +9,8 @@ collectors' overlap re-reads) are looked up by id; SQLite serialises writers (BE
 collectors never collect one tenant twice at once, so the check and the insert see the same table.
 
 This is the hot path (bench/ingest.py): per failed sign-in it costs one dict look-up or two and one
-counter increment; statements are compiled once per dialect and sent straight to the driver, as
-db.store does for the sign-ins themselves.
+counter increment; statements are compiled once per dialect and sent straight to the driver
+(db.driver), as the sign-ins themselves are.
 """
 
 from __future__ import annotations
