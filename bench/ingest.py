@@ -2,20 +2,20 @@
 
 Builds N pages of 1,000 Graph-shaped beta sign-ins (from Microsoft's documented sample, varied),
 then, into fresh SQLite files with the project's schema:
-  * ingest — what the collectors do per page: parse and store with the cycle collector paused
-    (db.rows.use_parsed_json, as collectors.graph does), db.rows mapping, idempotent insert and the
-    failed sign-ins' index and rollups, one committed transaction per page
-    (db.store.ingest_signin_page), WAL checkpoints on a background thread as in the collectors
-    (db.engine.checkpoint_in_background), waiting at the end until they are done;
+  * ingest — what the collectors do per page (collectors.graph.TenantGraph.each_signin_page): the
+    page decoded into each sign-in's own JSON (db.rows.decode_signin_page), then
+    db.store.ingest_signin_page: db.rows mapping, idempotent insert and the failed sign-ins' index
+    and rollups, one committed transaction per page, the cycle collector paused; WAL checkpoints on
+    a background thread as in the collectors (db.engine.checkpoint_in_background), waiting at the
+    end until they are done;
   * floor  — the plainest correct thing: json.loads + sqlite3 executemany of the same columns
     (raw JSON re-serialised with json.dumps), same schema and indexes, one commit per page.
 Pages are generated one at a time, so peak memory does not depend on N.
 
     python bench/ingest.py [--pages N] [--rounds R]
-Ingest and floor are measured alternately, R rounds. The last line reads
-`ingest: <rows/s> rows/s, floor: <rows/s> rows/s, ratio: <x.xx>` with each side's best round: as
-Python's timeit documents, slower repeats come from other processes interfering (on a shared VM, other
-guests), not from the code. The medians are printed above it, for what the machine gave.
+Ingest and floor are measured alternately, R rounds (a slow spell of a shared machine hits both
+sides). The last line reads `ingest: <rows/s> rows/s, floor: <rows/s> rows/s, ratio: <x.xx>`, the
+medians of the rounds; each side's best round is printed above it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from db import checkpoint_in_background, drain_checkpoints, open_database  # noqa: E402
-from db.rows import SIGNIN_COLUMNS, use_parsed_json  # noqa: E402
+from db.rows import SIGNIN_COLUMNS, decode_signin_page  # noqa: E402
 from db.store import ingest_signin_page  # noqa: E402
 
 SAMPLE_NAME = "signins_beta_list_ex1_password_failure_50126.response.json"
@@ -89,12 +89,9 @@ def run_ingest(db_path: Path, count: int) -> float:
     engine = open_database(f"sqlite:///{db_path}")
     checkpoint_in_background(engine)  # as collectors.run.Cycle does
     elapsed = 0.0
-    def store(document: dict) -> None:
-        ingest_signin_page(engine, "bench-tenant", document["value"])
-
     for body in pages(count):
         started = time.perf_counter()
-        use_parsed_json(body, store)
+        ingest_signin_page(engine, "bench-tenant", decode_signin_page(body).value)
         elapsed += time.perf_counter() - started
     started = time.perf_counter()
     drain_checkpoints(engine)  # the WAL copied back counts: the floor pays for its checkpoints too
@@ -163,15 +160,14 @@ def main() -> int:
             print(f"round {round_no}: ingest {ingest_rates[-1]:,.0f} rows/s, "
                   f"floor {floor_rates[-1]:,.0f} rows/s", flush=True)
         rss_after = peak_rss_mb()
-    ingest_median, floor_median = statistics.median(ingest_rates), statistics.median(floor_rates)
-    ingest_rate, floor_rate = max(ingest_rates), max(floor_rates)
+    ingest_rate, floor_rate = statistics.median(ingest_rates), statistics.median(floor_rates)
+    ingest_best, floor_best = max(ingest_rates), max(floor_rates)
     print(f"sign-ins: {rows:,} in {args.pages} pages a round, {args.rounds} rounds; "
           f"database {size_mb:.0f} MB")
     print(f"peak RSS: {rss_before:.0f} MB before ingest, {rss_after:.0f} MB after "
           f"(pages are streamed: independent of --pages)")
-    print(f"medians: ingest {ingest_median:,.0f} rows/s, floor {floor_median:,.0f} rows/s, "
-          f"ratio {ingest_median / floor_median:.2f}")
-    print("targets: ingest >= 25,000 rows/s, ratio >= 0.50 (best round of each side)")
+    print(f"best rounds: ingest {ingest_best:,.0f} rows/s, floor {floor_best:,.0f} rows/s")
+    print("targets: ingest >= 25,000 rows/s, ratio >= 0.50 (medians of the rounds)")
     print(f"ingest: {ingest_rate:,.0f} rows/s, floor: {floor_rate:,.0f} rows/s, "
           f"ratio: {ingest_rate / floor_rate:.2f}")
     return 0

@@ -47,7 +47,7 @@ from collectors.sources import (  # noqa: E402
 )
 from db import checkpoint_in_background, open_database, write_transaction  # noqa: E402
 from db.models import MfaCoverageDaily  # noqa: E402
-from db.rows import use_parsed_json  # noqa: E402
+from db.rows import decode_signin_page  # noqa: E402
 from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant  # noqa: E402
 
 BASE_SEED = 7
@@ -170,14 +170,14 @@ def _msp_id() -> str:
 def signin_pages(
     job: tuple[int, str, str, list[tuple[str, str]], datetime, int, int],
 ) -> tuple[str, list[bytes], int]:
-    """(tenant id, pages as JSON arrays, sign-ins) for one tenant and day (runs in a worker process)."""
+    """(tenant id, Graph pages of sign-ins, sign-ins) for one tenant and day (runs in a worker process)."""
     copy, demo_id, tenant_id, domains, now, first_minute, minutes = job
     state = _state(copy, now)
     records: list[bytes] = []
     for minute in range(first_minute + minutes - 1, first_minute - 1, -1):  # newest first, as Graph
         records += [r.body for r in state.signins.bucket(demo_id, minute)]
     pages = [
-        _remap(b"[" + b",".join(records[i : i + PAGE]) + b"]", demo_id, tenant_id, domains)
+        _remap(b'{"value":[' + b",".join(records[i : i + PAGE]) + b"]}", demo_id, tenant_id, domains)
         for i in range(0, len(records), PAGE)
     ]
     return tenant_id, pages, len(records)
@@ -352,8 +352,8 @@ def main() -> int:
             if following is not None:
                 pending.append(pool.submit(signin_pages, following))
             for body in bodies:
-                _stored, _skipped, page_newest = use_parsed_json(
-                    body, lambda values, t=tenant_id: ingest_signin_page(engine, t, values))
+                _stored, _skipped, page_newest = ingest_signin_page(
+                    engine, tenant_id, decode_signin_page(body).value)
                 pages += 1
                 if page_newest is not None and page_newest > newest.get(tenant_id, datetime.min):
                     newest[tenant_id] = page_newest

@@ -1,19 +1,20 @@
 """The one Graph client factory: msgraph-sdk's GraphRequestAdapter (retry, redirect and header
 middleware) with an azure-identity credential, pointed at Microsoft or at the simulator.
 
-Everything is read through the adapter's raw-bytes path and parsed with orjson: the collectors
-store Graph's own JSON (the snapshot format), and SDK models are far too slow for sign-ins and
-lossy on write (REFERENCE.md).
+Everything is read through the adapter's raw-bytes path and parsed with orjson (sign-in pages with
+msgspec, db.rows): the collectors store Graph's own JSON (the snapshot format), and SDK models are far
+too slow for sign-ins and lossy on write (REFERENCE.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
+import msgspec
 import orjson
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
@@ -28,7 +29,7 @@ from msgraph_core import GraphClientFactory
 
 from collectors.auth import GRAPH_SCOPE, graph_credential
 from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
-from db.rows import parse_json, use_parsed_json
+from db.rows import NOT_JSON, MalformedPage, decode_signin_page, parse_json, use_parsed_json
 from settings import Settings
 
 REQUEST_TIMEOUT_S = 60.0
@@ -36,6 +37,7 @@ REQUEST_TIMEOUT_S = 60.0
 MAX_CONSECUTIVE_EMPTY_PAGES = 50
 # Keep OData punctuation readable in URLs (Graph accepts both forms).
 _QUERY_SAFE = "$,:()/'"
+T = TypeVar("T")
 
 
 class GraphError(Exception):
@@ -105,16 +107,14 @@ class TenantGraph:
             raise GraphError(f"network error: {type(error).__name__}: {error}") from None
         return body or b""
 
-    async def get_json(self, url: str, use: Callable[[Any], Any] | None = None) -> Any:
-        """GET one document; with ``use``, return ``use(document)`` instead, run while the cycle
-        collector is paused and the document freed before it resumes (db.rows.use_parsed_json). A
-        body that is not JSON (cut off in transit) is fetched again; the SDK's middleware already
-        retried 429/503/504."""
+    async def _get_decoded(self, url: str, decode: Callable[[bytes], T]) -> T:
+        """GET one document and ``decode`` its body. A body that is not JSON (cut off in transit) is
+        fetched again; the SDK's middleware already retried 429/503/504."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             body = await self._get_bytes(url)
             try:
-                return parse_json(body) if use is None else use_parsed_json(body, use)
-            except orjson.JSONDecodeError as error:
+                return decode(body)
+            except NOT_JSON as error:
                 if attempt == MAX_ATTEMPTS:
                     raise GraphError(
                         f"malformed JSON from {url.split('?')[0]} after {attempt} tries: {error}"
@@ -122,13 +122,28 @@ class TenantGraph:
                 await asyncio.sleep(backoff_delay(attempt))
         raise AssertionError("unreachable")
 
+    async def get_json(self, url: str, use: Callable[[Any], Any] | None = None) -> Any:
+        """GET one document; with ``use``, return ``use(document)`` instead, run while the cycle
+        collector is paused and the document freed before it resumes (db.rows.use_parsed_json)."""
+        if use is None:
+            return await self._get_decoded(url, parse_json)
+        return await self._get_decoded(url, lambda body: use_parsed_json(body, use))
+
+    async def _follow_pages(self, url: str | None, path: str,
+                            read_page: Callable[[bytes], tuple[bool, str | None]]) -> None:
+        """Fetch pages while there is an absolute ``@odata.nextLink`` (across empty pages).
+        ``read_page`` returns (had values, next link)."""
+        empty_run = 0
+        while url:
+            had_values, url = await self._get_decoded(url, read_page)
+            empty_run = 0 if had_values else empty_run + 1
+            if empty_run > MAX_CONSECUTIVE_EMPTY_PAGES:
+                raise GraphError(f"{path}: {empty_run} empty pages in a row, stopping")
+
     async def each_page(self, path: str, params: dict[str, str] | None, version: str,
                         use: Callable[[list[Any]], object]) -> None:
-        """Call ``use`` with each page's non-empty ``value``, following absolute ``@odata.nextLink``
-        (across empty pages). ``use`` runs while the page is parsed and alive only then, so a page of
-        sign-ins is stored without the cycle collector ever walking it."""
-        url: str | None = self.url(path, params, version)
-        empty_run = 0
+        """Call ``use`` with each page's non-empty ``value``. ``use`` runs while the page is parsed
+        and alive only then, so the cycle collector never walks it."""
 
         def take(document: Any) -> tuple[bool, str | None]:
             if not isinstance(document, dict) or not isinstance(document.get("value"), list):
@@ -139,11 +154,25 @@ class TenantGraph:
             next_link = document.get("@odata.nextLink")
             return bool(values), next_link if isinstance(next_link, str) and next_link else None
 
-        while url:
-            had_values, url = await self.get_json(url, take)
-            empty_run = 0 if had_values else empty_run + 1
-            if empty_run > MAX_CONSECUTIVE_EMPTY_PAGES:
-                raise GraphError(f"{path}: {empty_run} empty pages in a row, stopping")
+        await self._follow_pages(self.url(path, params, version), path,
+                                 lambda body: use_parsed_json(body, take))
+
+    async def each_signin_page(self, params: dict[str, str],
+                               use: Callable[[list[msgspec.Raw]], object]) -> None:
+        """Call ``use`` with each non-empty page of beta sign-ins, each sign-in its own JSON as sent
+        (db.rows.decode_signin_page: what db.store.ingest_signin_page takes)."""
+        path = "auditLogs/signIns"
+
+        def take(body: bytes) -> tuple[bool, str | None]:
+            try:
+                page = decode_signin_page(body)
+            except MalformedPage as error:
+                raise GraphError(f"unexpected page shape from {path}: {error}") from None
+            if page.value:
+                use(page.value)
+            return bool(page.value), page.next_link or None
+
+        await self._follow_pages(self.url(path, params, "beta"), path, take)
 
     async def all(self, path: str, params: dict[str, str] | None = None,
                   version: str = "v1.0") -> list[Any]:

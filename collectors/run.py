@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import Engine
 
 from collectors.cipp import CippClient
@@ -175,15 +176,15 @@ class Cycle:
         stored = 0
         newest = watermark
 
-        def store(values: list[Any]) -> None:
+        def store(signins: list[msgspec.Raw]) -> None:
             nonlocal stored, newest
-            count, _skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, values)
+            count, _skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, signins)
             stored += count
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest
 
         try:
-            await graph.each_page("auditLogs/signIns", params, "beta", store)
+            await graph.each_signin_page(params, store)
         except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
             self._record(tenant.tenant_id, SIGNINS, started, stored, _one_line(error))
             self.report.signins_stored += stored

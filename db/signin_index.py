@@ -117,7 +117,7 @@ _spans: dict[str, _Span] = {}
 def unseen(
     conn: Connection, tenant_id: str, failed: list[tuple[tuple, dict[str, Any]]]
 ) -> list[tuple[tuple, dict[str, Any]]]:
-    """The page's failed sign-ins (db.rows tuple, Graph object) that are not stored yet, each once.
+    """The page's failed sign-ins (db.rows tuple, db.rows.failure_fields) not stored yet, each once.
     Call before the page's sign-ins are inserted."""
     by_id: dict[str, tuple[tuple, dict[str, Any]]] = {}
     for pair in failed:

@@ -12,7 +12,15 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from db.driver import DriverStatement, driver_statement, insert_ignoring_duplicates
 from db.engine import write_transaction
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
-from db.rows import SIGNIN_COLUMNS, MalformedObject, cyclic_gc_paused, object_id, signin_row
+from db.rows import (
+    SIGNIN_COLUMNS,
+    MalformedObject,
+    SigninJson,
+    cyclic_gc_paused,
+    failure_fields,
+    object_id,
+    signin_row,
+)
 from db.signin_index import index_failures, purge_before, unseen
 
 _SIGNINS: Table = SignIn.__table__  # type: ignore[assignment]
@@ -25,9 +33,10 @@ def _signin_insert(conn: Connection) -> DriverStatement:
 
 
 def store_signins(
-    conn: Connection, tenant_id: str, objects: Iterable[Any]
+    conn: Connection, tenant_id: str, signins: Iterable[SigninJson]
 ) -> tuple[int, int, datetime | None]:
-    """Insert sign-ins, each id once however often it is collected.
+    """Insert sign-ins (each its JSON, as db.rows.signin_row takes it), each id once however often
+    it is collected.
 
     Returns (rows offered, malformed objects skipped, newest createdDateTime seen). Failed sign-ins
     are also indexed for the investigation pages (db.signin_index), in this same transaction.
@@ -35,18 +44,15 @@ def store_signins(
     rows: list[tuple] = []
     failed: list[tuple[tuple, dict]] = []
     skipped = 0
-    for obj in objects:
-        if not isinstance(obj, dict):
-            skipped += 1
-            continue
+    for signin in signins:
         try:
-            row = signin_row(tenant_id, obj)
+            row = signin_row(tenant_id, signin)
         except MalformedObject:
             skipped += 1
             continue
         rows.append(row)
         if row[_ERROR_CODE]:
-            failed.append((row, obj))
+            failed.append((row, failure_fields(signin)))
     if not rows:
         return 0, skipped, None
     newest = max(row[2] for row in rows)
@@ -57,11 +63,12 @@ def store_signins(
     return len(rows), skipped, newest
 
 
-def ingest_signin_page(engine: Engine, tenant_id: str, values: list[Any]
+def ingest_signin_page(engine: Engine, tenant_id: str, signins: list[SigninJson]
                        ) -> tuple[int, int, datetime | None]:
-    """The collectors' sign-in path: one page of Graph's ``value``, one committed transaction."""
+    """The collectors' sign-in path: one page (db.rows.decode_signin_page's ``value``), one committed
+    transaction."""
     with cyclic_gc_paused(), write_transaction(engine) as conn:
-        return store_signins(conn, tenant_id, values)
+        return store_signins(conn, tenant_id, signins)
 
 
 def replace_objects(
