@@ -5,10 +5,19 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from conftest import sample
+from conftest import SAMPLES, sample
 from db import write_transaction
 from db.models import SignIn
-from db.rows import MalformedObject, parse_graph_datetime, signin_row, use_parsed_json
+from db.rows import (
+    NOT_JSON,
+    MalformedObject,
+    MalformedPage,
+    decode_signin_page,
+    failure_fields,
+    parse_graph_datetime,
+    signin_row,
+    use_parsed_json,
+)
 from db.store import purge_older_than, replace_objects, store_signins
 
 
@@ -51,6 +60,50 @@ def test_signin_without_id_is_malformed():
         assert "id" in str(error)
     else:
         raise AssertionError("expected MalformedObject")
+
+
+def test_a_signin_page_decodes_into_each_signins_own_json_and_the_next_link():
+    body = (SAMPLES / "signins_v1_list_ex1.response.json").read_bytes()
+    page = decode_signin_page(body)
+    assert [orjson.loads(bytes(s)) for s in page.value] == orjson.loads(body)["value"]
+    assert page.next_link.startswith("https://graph.microsoft.com/v1.0/auditLogs/signIns?$top=1")
+
+
+def test_raw_is_the_signin_json_exactly_as_graph_sent_it():
+    name = "signins_beta_list_ex1_password_failure_50126.response.json"
+    body = (SAMPLES / name).read_bytes()
+    (signin,) = decode_signin_page(body).value
+    raw = signin_row("t1", signin)[-1]
+    assert raw.encode() == bytes(signin)  # whitespace, key order and escapes as sent
+    assert raw.encode() in body
+    assert orjson.loads(raw) == sample(name)["value"][0]
+
+
+def test_a_body_of_another_shape_is_a_malformed_page_and_a_cut_off_body_is_not_json():
+    for body in (b'{"value": 3}', b'[1, 2]', b'{"value": [], "@odata.nextLink": 5}'):
+        with pytest.raises(MalformedPage):
+            decode_signin_page(body)
+    with pytest.raises(NOT_JSON):
+        decode_signin_page(b'{"value": [{"id": "a"')
+
+
+def test_odd_values_in_a_signin_are_judged_per_field_not_per_page():
+    obj = _signin(4)
+    obj.update(id=42, status="oops", location=["Redmond"], isInteractive=None)
+    row = signin_row("t1", obj)
+    assert row[0] == "42" and row[11] == 0 and (row[9], row[10]) == ("", "") and row[14] is True
+    obj["status"] = {"errorCode": "50126"}
+    assert signin_row("t1", obj)[11] == 50126
+    for bad in ({**obj, "createdDateTime": 5}, {**obj, "id": None}, b'"a string"', b"[1]"):
+        with pytest.raises(MalformedObject):
+            signin_row("t1", bad)
+
+
+def test_a_failed_signin_gives_its_policies_and_place_for_explaining_it():
+    fields = failure_fields(_signin(5))
+    assert set(fields) == {"appliedConditionalAccessPolicies", "location"}
+    assert fields["appliedConditionalAccessPolicies"] == _signin(5)["appliedConditionalAccessPolicies"]
+    assert fields["location"]["city"] == "Redmond"
 
 
 def test_a_page_is_parsed_and_used_with_the_cycle_collector_paused():
