@@ -173,13 +173,14 @@ class Cycle:
         since = max(since, started - timedelta(days=self.settings.retention_days))
         params = {"$filter": f"createdDateTime ge {graph_datetime(since)} and {SIGNIN_EVENT_FILTER}",
                   "$top": "1000"}
-        stored = 0
+        stored = skipped = 0
         newest = watermark
 
         def store(signins: list[msgspec.Raw]) -> None:
-            nonlocal stored, newest
-            count, _skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, signins)
+            nonlocal stored, skipped, newest
+            count, page_skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, signins)
             stored += count
+            skipped += page_skipped
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest
 
@@ -189,6 +190,9 @@ class Cycle:
             self._record(tenant.tenant_id, SIGNINS, started, stored, _one_line(error))
             self.report.signins_stored += stored
             return
+        finally:
+            if skipped:  # objects without a usable id or time: nothing to store them under
+                log.warning("%s: %d malformed sign-ins skipped", tenant.tenant_id, skipped)
         self.report.signins_stored += stored
         self._record(tenant.tenant_id, SIGNINS, started, stored, None, watermark=newest)
 

@@ -127,24 +127,45 @@ def decode_signin_page(body: bytes) -> SigninPage:
 
 
 class _SigninFields(msgspec.Struct, rename="camel", gc=False):
-    """What the columns take from a sign-in; loosely typed, so odd values are judged in signin_row
-    rather than failing the page."""
+    """What the columns take from a sign-in. Text is typed as text so that an odd value cannot reach
+    the database driver (and fail the whole page); such a sign-in takes the slow road
+    (:func:`_loose_fields`)."""
 
     id: Any = None
     created_date_time: Any = None
-    user_principal_name: Any = None
-    user_display_name: Any = None
-    user_id: Any = None
-    app_display_name: Any = None
-    app_id: Any = None
-    ip_address: Any = None
+    user_principal_name: str | None = None
+    user_display_name: str | None = None
+    user_id: str | None = None
+    app_display_name: str | None = None
+    app_id: str | None = None
+    ip_address: str | None = None
     location: Any = None
     status: Any = None
-    conditional_access_status: Any = None
+    conditional_access_status: str | None = None
     is_interactive: Any = None
-    authentication_requirement: Any = None
-    cross_tenant_access_type: Any = None
-    home_tenant_id: Any = None
+    authentication_requirement: str | None = None
+    cross_tenant_access_type: str | None = None
+    home_tenant_id: str | None = None
+
+
+_SIGNIN_FIELDS = msgspec.json.Decoder(_SigninFields)
+_FIELDS = msgspec.structs.fields(_SigninFields)
+_TEXT_FIELDS = frozenset(field.name for field in _FIELDS if field.type == str | None)
+
+
+def _loose_fields(raw: bytes | msgspec.Raw) -> _SigninFields:
+    """A sign-in whose text fields are not all text: kept, each odd value as its JSON text."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:  # e.g. an integer beyond 64 bits, which msgspec takes
+        raise MalformedObject(f"a sign-in that cannot be read ({error})") from None
+    if not isinstance(obj, dict):
+        raise MalformedObject(f"a sign-in must be a JSON object, not {type(obj).__name__}")
+    values = {field.name: obj.get(field.encode_name) for field in _FIELDS}
+    for name in _TEXT_FIELDS:
+        if values[name] is not None and not isinstance(values[name], str):
+            values[name] = orjson.dumps(values[name]).decode()
+    return _SigninFields(**values)
 
 
 class _FailureFields(msgspec.Struct, rename="camel", gc=False):
@@ -152,7 +173,6 @@ class _FailureFields(msgspec.Struct, rename="camel", gc=False):
     location: Any = None
 
 
-_SIGNIN_FIELDS = msgspec.json.Decoder(_SigninFields)
 _FAILURE_FIELDS = msgspec.json.Decoder(_FailureFields)
 
 SigninJson = bytes | msgspec.Raw | dict[str, Any]
@@ -160,7 +180,8 @@ SigninJson = bytes | msgspec.Raw | dict[str, Any]
 Python (tests, tools), which is serialised first."""
 
 
-def _json_of(signin: SigninJson) -> bytes | msgspec.Raw:
+def signin_json(signin: SigninJson) -> bytes | msgspec.Raw:
+    """A sign-in as JSON (see SigninJson); raises MalformedObject for anything else."""
     if isinstance(signin, dict):
         return orjson.dumps(signin)
     if isinstance(signin, bytes | msgspec.Raw):
@@ -171,16 +192,24 @@ def _json_of(signin: SigninJson) -> bytes | msgspec.Raw:
 def signin_row(tenant_id: str, signin: SigninJson) -> tuple:
     """One sign-in → a tuple in :data:`SIGNIN_COLUMNS` order, ``raw`` its JSON text unchanged (hot
     path: keep it flat). Raises MalformedObject for anything that is not a sign-in object."""
-    raw = _json_of(signin)
+    raw = signin_json(signin)
     try:
         fields = _SIGNIN_FIELDS.decode(raw)
-        signin_id = fields.id
-        created = parse_graph_datetime(fields.created_date_time)
-        text = str(raw, "utf-8")  # bytes and Raw alike, one copy
-    except (msgspec.DecodeError, TypeError, ValueError, AttributeError, IndexError) as error:
-        raise MalformedObject(f"sign-in without a usable id/createdDateTime ({error!r})") from None
-    if signin_id is None or isinstance(signin_id, dict | list):
+    except msgspec.ValidationError:  # not an object, or text fields that are not text
+        fields = _loose_fields(raw)
+    except msgspec.DecodeError as error:
+        raise MalformedObject(f"a sign-in that is not JSON ({error})") from None
+    signin_id, when = fields.id, fields.created_date_time
+    if signin_id is None or signin_id == "" or isinstance(signin_id, dict | list | bool):
         raise MalformedObject(f"sign-in without a usable id ({signin_id!r})")
+    try:
+        created = parse_graph_datetime(when)
+    except (TypeError, ValueError, AttributeError, IndexError):
+        raise MalformedObject(f"sign-in {signin_id} without a usable createdDateTime ({when!r})") from None
+    try:
+        text = str(raw, "utf-8")  # bytes and Raw alike, one copy
+    except UnicodeDecodeError as error:
+        raise MalformedObject(f"sign-in {signin_id} is not UTF-8 ({error})") from None
     status = fields.status
     if status.__class__ is not dict:
         status = {}
@@ -205,10 +234,10 @@ def signin_row(tenant_id: str, signin: SigninJson) -> tuple:
         fields.app_display_name or "",
         fields.app_id or "",
         fields.ip_address or "",
-        location.get("countryOrRegion") or "",
-        location.get("city") or "",
+        _text(location.get("countryOrRegion")),
+        _text(location.get("city")),
         error_code,
-        status.get("failureReason") or "",
+        _text(status.get("failureReason")),
         fields.conditional_access_status or "",
         True if is_interactive is None else bool(is_interactive),
         fields.authentication_requirement or "",
@@ -218,10 +247,17 @@ def signin_row(tenant_id: str, signin: SigninJson) -> tuple:
     )
 
 
+def _text(value: Any) -> str:
+    """A nested text value (location, status) as text whatever came."""
+    if value.__class__ is str:
+        return value
+    return "" if not value else orjson.dumps(value).decode()
+
+
 def failure_fields(signin: SigninJson) -> dict[str, Any]:
     """What explaining a failed sign-in reads (its Conditional Access results and location), as a
     dict for investigate.explain; decoded only for the failed ones."""
-    fields = _FAILURE_FIELDS.decode(_json_of(signin))
+    fields = _FAILURE_FIELDS.decode(signin_json(signin))
     return {"appliedConditionalAccessPolicies": fields.applied_conditional_access_policies,
             "location": fields.location}
 

@@ -19,6 +19,7 @@ from db.rows import (
     cyclic_gc_paused,
     failure_fields,
     object_id,
+    signin_json,
     signin_row,
 )
 from db.signin_index import index_failures, purge_before, unseen
@@ -46,6 +47,7 @@ def store_signins(
     skipped = 0
     for signin in signins:
         try:
+            signin = signin_json(signin)  # once: a dict is serialised here, not again below
             row = signin_row(tenant_id, signin)
         except MalformedObject:
             skipped += 1

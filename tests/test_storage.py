@@ -92,9 +92,13 @@ def test_odd_values_in_a_signin_are_judged_per_field_not_per_page():
     obj.update(id=42, status="oops", location=["Redmond"], isInteractive=None)
     row = signin_row("t1", obj)
     assert row[0] == "42" and row[11] == 0 and (row[9], row[10]) == ("", "") and row[14] is True
+    obj.update(ipAddress=5, userPrincipalName={"upn": "a@b.c"}, location={"city": ["Redmond"]})
+    row = signin_row("t1", obj)  # text that is not text is kept as its JSON text
+    assert (row[8], row[3], row[10]) == ("5", '{"upn":"a@b.c"}', '["Redmond"]')
     obj["status"] = {"errorCode": "50126"}
     assert signin_row("t1", obj)[11] == 50126
-    for bad in ({**obj, "createdDateTime": 5}, {**obj, "id": None}, b'"a string"', b"[1]"):
+    not_utf8 = orjson.dumps(_signin(6)).replace(b"Redmond", b"Redm\xf6nd")
+    for bad in ({**obj, "createdDateTime": 5}, {**obj, "id": None}, b'"a string"', b"[1]", not_utf8):
         with pytest.raises(MalformedObject):
             signin_row("t1", bad)
 
