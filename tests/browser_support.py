@@ -74,3 +74,26 @@ def launch_chromium():  # type: ignore[no-untyped-def]
             yield chromium
         finally:
             chromium.close()
+
+
+def wait_until_idle(page, timeout_ms: int = 60_000) -> None:  # type: ignore[no-untyped-def]
+    """Until the script run has finished: a widget used while it runs is drawn again when it ends."""
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=timeout_ms)
+
+
+def choose_option(page, combobox: str, typed: str, attempts: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """Type into a selectbox and pick the first matching option, again if a rerun redrew the list."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        wait_until_idle(page)
+        chooser = page.get_by_role("combobox", name=combobox)
+        chooser.click()
+        chooser.fill(typed)
+        try:
+            page.get_by_role("option").first.click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts:
+                raise
+            page.keyboard.press("Escape")

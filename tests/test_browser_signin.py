@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser_support import launch_chromium, running_dashboard
+from browser_support import choose_option, launch_chromium, running_dashboard
 from oidc_provider import OidcProvider, OidcUser
 
 from conftest import collect_demo
@@ -59,10 +59,7 @@ def test_an_operator_applies_a_fix_end_to_end_in_the_browser(signed_dashboard, b
         page.goto(f"{signed_dashboard}/posture")
         page.get_by_role("heading", name="Posture").first.wait_for(timeout=30_000)
         # Choose a failing D-1 finding (a client policy that does not exclude the MSP's people).
-        chooser = page.get_by_role("combobox", name="Evidence and why it matters for")
-        chooser.click()
-        chooser.fill("FAIL · D-1")
-        page.get_by_role("option").first.click()
+        choose_option(page, "Evidence and why it matters for", "FAIL · D-1")
         page.get_by_role("button", name="Plan fix").click()
         page.get_by_text("The 1 request(s) that will be sent").wait_for(timeout=60_000)
         page.get_by_role("button", name="Apply fix").click()
