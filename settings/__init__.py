@@ -8,12 +8,16 @@ line naming the setting: see :func:`load_settings`.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from safetext.secrets import redact
 
 ENV_PREFIX = "PERIMETER_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -111,14 +115,14 @@ class Settings(BaseSettings):
             make_url(value)
         except ArgumentError:
             raise ValueError(
-                f"not a database URL: {value!r} (example: sqlite:///data/perimeter.db)") from None
+                f"not a database URL: {redact(value)!r} (example: sqlite:///data/perimeter.db)") from None
         return value
 
     @field_validator("graph_base_url", "cipp_api_url", "simulator_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
+            raise ValueError(f"must start with http:// or https://, got {redact(value)!r}")
         return value.rstrip("/")
 
     @field_validator("graph_certificate_path")
@@ -163,6 +167,61 @@ class Settings(BaseSettings):
     @property
     def cipp_configured(self) -> bool:
         return bool(self.cipp_api_url)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret value these settings hold (Graph and CIPP client secrets, the database URL's
+        password as given and decoded), for ``safetext.secrets.redact(text, settings.secret_values())``
+        on any text that may echo one (a driver's or a service's error)."""
+        values = [secret.get_secret_value() for secret in (self.graph_client_secret, self.cipp_client_secret)
+                  if secret is not None]
+        values += _url_passwords(self.database_url)
+        return tuple(dict.fromkeys(v for v in values if v))
+
+
+def _url_passwords(url: str) -> list[str]:
+    """The password of a URL as written (percent-encoded) and as SQLAlchemy decodes it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    found = []
+    try:
+        found.append(urlsplit(url).password or "")
+    except ValueError:
+        pass
+    try:
+        found.append(make_url(url).password or "")
+    except (ArgumentError, ValueError):
+        pass
+    return [p for p in found if p]
+
+
+def missing_database_driver(error: BaseException) -> str | None:
+    """The driver module SQLAlchemy could not import for a database URL (``pymysql``, ``psycopg2``;
+    ``""`` when the import error names none), or None when ``error`` is not such a failure."""
+    if not isinstance(error, ImportError):
+        return None
+    frames = error.__traceback__
+    marker = f"{os.sep}sqlalchemy{os.sep}"
+    while frames is not None:  # raised while SQLAlchemy loaded a dialect's DBAPI, not elsewhere
+        if marker in frames.tb_frame.f_code.co_filename:
+            return error.name or ""
+        frames = frames.tb_next
+    return None
+
+
+def describe_database_error(error: BaseException, database_url: str, secrets: tuple[str, ...] = ()) -> str:
+    """One line for a person about a database that could not be opened or read: the URL without its
+    password, then the missing driver or the first line of the error (secrets masked)."""
+    where = f"database {redact(database_url, secrets)}"
+    driver = missing_database_driver(error)
+    if driver is not None:
+        reason = redact(" ".join(str(error).split()), secrets)
+        what = (f"the database driver {driver!r} is not installed" if isinstance(error, ModuleNotFoundError)
+                else f"the database driver cannot be loaded ({reason})")
+        return f"{where}: {what}; install it or use another PERIMETER_DATABASE_URL"
+    cause = getattr(error, "orig", None) or error
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    return f"{where}: {redact(first, secrets)[:300]}"
 
 
 def describe_error(error: ValidationError) -> str:
