@@ -20,6 +20,7 @@ from fixes.catalogue import CATALOGUE, FIXES, fix_for_finding
 from fixes.cidr import RangeError, parse_range, parse_ranges
 from fixes.engine import FixEngine, Offer
 from fixes.model import (
+    CONFLICT,
     OPERATOR_ROLE,
     Actor,
     BadInput,
@@ -27,9 +28,11 @@ from fixes.model import (
     FixSpec,
     Outcome,
     Plan,
+    holds_role,
 )
 
 __all__ = [
-    "CATALOGUE", "FIXES", "OPERATOR_ROLE", "Actor", "AuditEntry", "BadInput", "FixEngine", "FixRequest",
-    "FixSpec", "Offer", "Outcome", "Plan", "RangeError", "fix_for_finding", "parse_range", "parse_ranges",
+    "CATALOGUE", "CONFLICT", "FIXES", "OPERATOR_ROLE", "Actor", "AuditEntry", "BadInput", "FixEngine",
+    "FixRequest", "FixSpec", "Offer", "Outcome", "Plan", "RangeError", "fix_for_finding", "holds_role",
+    "parse_range", "parse_ranges",
 ]

@@ -20,6 +20,10 @@ OPERATOR_ROLE = "Operator"
 APPLIED = "applied"
 ROLLED_BACK = "rolled-back"
 VERIFY_FAILED = "verified-failed"
+# The change took, but the target read back with something the plan did not make (or without something
+# it held just before the write): another change landed around the write. It changed something, so it
+# can be rolled back where the rules allow; the record's message names what differs.
+CONFLICT = "applied-with-conflict"
 REFUSED = "refused"
 FAILED = "failed"
 UNCHANGED = "unchanged"  # nothing to change: no write, no audit record
@@ -33,6 +37,23 @@ def shown_text(text: str, limit: int = 60) -> str:
     """Typed text as it goes into a one-line message: control characters escaped, length bounded."""
     visible = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
     return visible if len(visible) <= limit else visible[:limit - 3] + "..."
+
+
+def holds_role(roles: Iterable[str], role: str) -> bool:
+    """Whether ``roles`` (a token's `roles` claim) holds ``role``. Entra app role values are
+    case-sensitive, so the comparison is exact: "operator" is not "Operator". The one comparison of
+    roles, for the engine and the dashboard alike."""
+    if isinstance(roles, str):
+        roles = (roles,)
+    return any(isinstance(held, str) and held == role for held in roles)
+
+
+def os_user() -> str:
+    """The operating-system login name of this process (``unknown`` when there is none)."""
+    try:
+        return shown_text(getpass.getuser() or "unknown")
+    except (KeyError, OSError):  # no login name in some containers
+        return "unknown"
 
 
 def utcnow() -> datetime:
@@ -54,16 +75,17 @@ class Actor:
 
     @property
     def is_operator(self) -> bool:
-        return bool(self.name.strip()) and any(r.lower() == OPERATOR_ROLE.lower() for r in self.roles)
+        return bool(self.name.strip()) and holds_role(self.roles, OPERATOR_ROLE)
 
     @classmethod
-    def cli(cls, name: str | None = None) -> Actor:
-        """The CLI user holds the secrets, so it acts as an operator."""
-        if not name:
-            try:
-                name = f"cli:{getpass.getuser()}"
-            except (KeyError, OSError):  # no login name in some containers
-                name = "cli:unknown"
+    def cli(cls, claimed: str | None = None) -> Actor:
+        """The CLI user holds the secrets, so it acts as an operator. It is recorded as the OS user,
+        ``cli:<os user>``, plus what it claims to be: ``cli:<os user> as <claimed>`` (the claim shown
+        with control characters escaped and its length bounded, as it is only a claim)."""
+        name = f"cli:{os_user()}"
+        claim = claimed.strip() if isinstance(claimed, str) else ""
+        if claim:
+            name += f" as {shown_text(claim, 120)}"
         return cls(name, frozenset({OPERATOR_ROLE}))
 
 

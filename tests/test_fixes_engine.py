@@ -629,3 +629,22 @@ def test_every_offered_fix_makes_its_check_pass(fx, sim):
     assert [after[(c, legacy)] for c in ("B-2", "B-3", "B-4", "B-5")] == ["pass"] * 4
     assert (after[("A-3", pilot)], after[("C-1", rewst)], after[("C-2", "2001:4860:4801:10:0:0:0:0/64")],
             after[("C-3", MSP)]) == ("pass", "pass", "pass", "pass")
+
+
+# --- roles --------------------------------------------------------------------------------------------
+
+def test_role_names_are_compared_exactly():
+    from fixes import holds_role
+
+    assert holds_role(["Viewer", "Operator"], "Operator")
+    assert not holds_role(["operator"], "Operator") and not holds_role(["OPERATOR "], "Operator")
+    assert not Actor("x", ["operator"]).is_operator and Actor("x", ["Operator"]).is_operator
+
+
+def test_a_lower_case_operator_role_is_refused_and_the_refusal_is_audited(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    plan = fx.plan(FixRequest("service-account-policy.enable", MSP, pid))
+    with pytest.raises(PermissionError, match="does not hold the Operator role"):
+        fx.apply(plan, Actor("x", ["operator"]))
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
+    assert [(e.actor, e.outcome) for e in fx.audit_log()] == [("x", "refused")]
