@@ -8,7 +8,45 @@ import logging
 import os
 import sys
 
-from settings import SettingsError, get_settings
+from safetext.secrets import redact
+from safetext.terminal import terminal_output, terminal_value
+from settings import SettingsError, describe_database_error, get_settings
+
+
+def _out(text: str) -> None:
+    """Standard output: the whole text through the terminal rule (tenant text never drives it)."""
+    sys.stdout.write(terminal_output(text) + "\n")
+    sys.stdout.flush()
+
+
+def _error(line: str, secrets: tuple[str, ...] = ()) -> None:
+    """One line on standard error: secrets masked, every control character escaped."""
+    print(f"collectors: {terminal_value(redact(line, secrets))}", file=sys.stderr)
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log records on a terminal: one line each (controls escaped), secrets masked."""
+
+    def __init__(self, fmt: str, secrets: tuple[str, ...]) -> None:
+        super().__init__(fmt)
+        self.secrets = secrets
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = terminal_value(redact(record.message, self.secrets))
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+        return terminal_output(redact(super().formatException(ei), self.secrets))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return terminal_output(redact(super().formatStack(stack_info), self.secrets))
+
+
+def _configure_logging(secrets: tuple[str, ...]) -> None:
+    logging.basicConfig(level=logging.INFO)
+    formatter = _SafeFormatter("%(asctime)s %(name)s %(levelname)s %(message)s", secrets)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,53 +69,69 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
     from collectors.status import status_rows
 
     rows = status_rows(settings, engine)
+    secrets = settings.secret_values()
+    for row in rows:  # a service's error text may echo a URL or a secret
+        if row.get("lastError"):
+            row["lastError"] = redact(row["lastError"], secrets)
     tenants = sorted({r["tenantId"] for r in rows})
     if fmt == "json":
         summary = {"tenants": len(tenants), "sources": len(rows),
                    "fresh": sum(r["fresh"] for r in rows),
                    "failing": sum(r["failing"] for r in rows),
                    "demoMode": settings.demo_mode}
-        print(json.dumps({"summary": summary, "sources": rows}, indent=2))
+        _out(json.dumps({"summary": summary, "sources": rows}, indent=2))
         return 0
     if not rows:
-        print("Nothing collected yet. Run `python -m collectors run --once`.")
+        _out("Nothing collected yet. Run `python -m collectors run --once`.")
         return 0
     header = f"{'tenant':32} {'source':26} {'last success':20} {'age':>7} {'rows':>7}  state"
-    print(header)
-    print("-" * len(header))
+    lines = [header, "-" * len(header)]
     for r in rows:
         age = "-" if r["ageSeconds"] is None else f"{r['ageSeconds']}s"
-        state = "ERROR: " + (r["lastError"] or "") if r["failing"] else (
+        state = "ERROR: " + terminal_value(r["lastError"]) if r["failing"] else (
             "fresh" if r["fresh"] else "stale")
-        print(f"{r['tenant'][:32]:32} {r['source'][:26]:26} {(r['lastSuccess'] or '-'):20} "
-              f"{age:>7} {r['rows']:>7}  {state[:100]}")
-    print(f"\n{len(tenants)} tenants, {sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh, "
-          f"{sum(r['failing'] for r in rows)} failing")
+        # Each tenant value through the terminal rule before it is cut and padded into the line.
+        lines.append(f"{terminal_value(r['tenant'])[:32]:32} {terminal_value(r['source'])[:26]:26} "
+                     f"{terminal_value(r['lastSuccess'] or '-'):20} {age:>7} {r['rows']:>7}  {state[:100]}")
+    lines.append(f"\n{len(tenants)} tenants, {sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh, "
+                 f"{sum(r['failing'] for r in rows)} failing")
+    _out("\n".join(lines))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         settings = get_settings()
     except SettingsError as error:
-        print(f"collectors: {error}", file=sys.stderr)
+        _error(str(error))
         return 2
+    secrets = settings.secret_values()
+    _configure_logging(secrets)
+    from sqlalchemy.exc import SQLAlchemyError
+
     from db import open_database
 
     try:
         engine = open_database(settings.database_url)
     except Exception as error:  # noqa: BLE001 - one line, no traceback
-        print(f"collectors: cannot open the database {settings.database_url}: "
-              f"{' '.join(str(error).split())[:300]}", file=sys.stderr)
+        _error(f"cannot open the {describe_database_error(error, settings.database_url, secrets)}", secrets)
+        return 2
+    try:
+        return _command(args, settings, engine)
+    except SQLAlchemyError as error:
+        _error(f"cannot read the {describe_database_error(error, settings.database_url, secrets)}", secrets)
         return 2
 
+
+def _command(args: argparse.Namespace, settings, engine) -> int:  # type: ignore[no-untyped-def]
     if args.command == "run":
         from collectors.run import collect_once
 
         report = collect_once(settings, engine, signins_only=args.signins_only)
-        print(json.dumps(report.as_dict(), indent=2))
+        document = report.as_dict()
+        document["errors"] = [redact(e, settings.secret_values()) for e in document["errors"]]
+        _out(json.dumps(document, indent=2))
         return 0 if not report.errors else 1
     if args.command == "worker":
         from collectors.worker import Worker
@@ -92,14 +146,14 @@ def main(argv: list[str] | None = None) -> int:
 
         snapshot = build_snapshot(settings, engine)
         if args.file == "-":
-            sys.stdout.write(json.dumps(snapshot, indent=2) + "\n")
+            _out(json.dumps(snapshot, indent=2))
         else:
             try:
                 write_snapshot(snapshot, args.file)
             except OSError as error:
-                print(f"collectors: cannot write {args.file}: {error.strerror}", file=sys.stderr)
+                _error(f"cannot write {args.file}: {error.strerror}")
                 return 2
-            print(f"snapshot written to {args.file}: {len(snapshot['tenants'])} tenants")
+            _out(f"snapshot written to {terminal_value(args.file)}: {len(snapshot['tenants'])} tenants")
         return 0
     return 2
 

@@ -18,6 +18,8 @@ from posture.findings import ACCEPTED, FAIL
 from posture.options import PostureOptions
 from posture.report import render_json, render_table
 from posture.snapshot import SnapshotError, load_snapshot, validate_snapshot
+from safetext.secrets import redact
+from safetext.terminal import terminal_output, terminal_value
 
 EXIT_OK, EXIT_FAILING, EXIT_UNUSABLE = 0, 1, 2
 
@@ -53,26 +55,27 @@ def _from_file(path: str, cipp_app_ids: list[str]) -> Source:
 
 def _from_database(cipp_app_ids: list[str]) -> Source:
     # Imported here: checking a file must work without settings or a database.
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from collectors.evaluate import options_from_settings
     from collectors.snapshot import build_snapshot
     from db import open_database
-    from settings import SettingsError, get_settings
+    from settings import SettingsError, describe_database_error, get_settings, missing_database_driver
 
     try:
         settings = get_settings()
     except SettingsError as error:
         raise UnusableInput(str(error)) from None
-    where = f"database {make_url(settings.database_url).render_as_string(hide_password=True)}"
+    secrets = settings.secret_values()
+    where = f"database {redact(settings.database_url, secrets)}"
     try:
         engine = open_database(settings.database_url)
         snapshot = build_snapshot(settings, engine, signins="posture")
         accepted = load_accepted(engine)
-    except SQLAlchemyError as error:
-        first_line = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise UnusableInput(f"{where}: {first_line}") from None
+    except (SQLAlchemyError, ImportError) as error:
+        if isinstance(error, ImportError) and missing_database_driver(error) is None:
+            raise
+        raise UnusableInput(describe_database_error(error, settings.database_url, secrets)) from None
     try:
         validate_snapshot(snapshot, source=where)
     except SnapshotError as error:
@@ -85,7 +88,7 @@ def _from_database(cipp_app_ids: list[str]) -> Source:
 
 def _write(text: str) -> None:
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(terminal_output(text) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (e.g. `head`) went away: that is not an error of ours.
@@ -116,8 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return check(args)
     except UnusableInput as error:
-        print(f"posture: {error}", file=sys.stderr)
+        print(f"posture: {terminal_value(redact(str(error), _secrets()))}", file=sys.stderr)
         return EXIT_UNUSABLE
+
+
+def _secrets() -> tuple[str, ...]:
+    """The configured secrets, to mask them in an error line (none when settings cannot load)."""
+    if "settings" not in sys.modules:  # a snapshot file was checked: no settings were read
+        return ()
+    from settings import SettingsError, get_settings
+
+    try:
+        return get_settings().secret_values()
+    except SettingsError:
+        return ()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from posture.findings import Finding
+from safetext.terminal import terminal_output, terminal_value
 
 STATUS_ORDER = ("fail", "warn", "accepted", "n/a", "pass")
 
@@ -17,13 +18,14 @@ def findings_document(findings: Iterable[Finding]) -> dict[str, Any]:
 
 
 def render_json(findings: Iterable[Finding]) -> str:
-    # ASCII-only output: valid JSON whatever the terminal's or pipe's encoding.
-    return json.dumps(findings_document(findings), indent=2)
+    # ASCII-only output: valid JSON whatever the terminal's or pipe's encoding; the terminal rule's
+    # final pass keeps it so (and parses back to the same strings).
+    return terminal_output(json.dumps(findings_document(findings), indent=2))
 
 
-def _printable(value: str) -> str:
-    """Tenant-supplied text without control characters (they would garble a terminal)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in value)
+def _printable(value: object) -> str:
+    """Tenant-supplied text for a line of the table: the one terminal rule (controls shown escaped)."""
+    return terminal_value(value)
 
 
 def _cut(value: str, width: int) -> str:
@@ -50,12 +52,12 @@ def render_table(findings: Sequence[Finding], tenant_names: dict[str, str], hidd
     for tenant_id, group in by_tenant.items():
         name = tenant_names.get(tenant_id.lower(), "")
         counts = Counter(f.status for f in group)
-        lines.append(f"{_printable(name) or tenant_id} ({tenant_id}): "
+        lines.append(f"{_printable(name) or _printable(tenant_id)} ({_printable(tenant_id)}): "
                      + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s]))
         for finding in group:
             subject = f"{finding.subject.type} {finding.subject.name or finding.subject.id}"
-            lines.append(f"  {finding.status.upper():8} {finding.check:6} {_cut(subject, 44):44} "
-                         f"{_printable(finding.message)}")
+            lines.append(f"  {_printable(finding.status.upper()):8} {_printable(finding.check):6} "
+                         f"{_cut(subject, 44):44} {_printable(finding.message)}")
         lines.append("")
     lines.append(summary_line(findings, hidden_accepted))
-    return "\n".join(lines)
+    return terminal_output("\n".join(lines))
