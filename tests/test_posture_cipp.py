@@ -190,3 +190,21 @@ def test_c1_and_c2_read_a_json_array_stored_as_a_string():
     assert one(snapshot, "C-1").status == "pass"
     assert [f.subject.id for f in run(snapshot, "C-2")] == [
         "66.171.40.16/29", "2600:1700:5d30:1f0:0:0:0:0/64"]
+
+
+def test_c2_fails_for_ranges_that_together_cover_every_ipv4_address():
+    findings = run(_with_client(["0.0.0.0/1", "128.0.0.0/1"]), "C-2")
+    assert [f.status for f in findings] == ["fail", "fail"]
+    assert "together, 0.0.0.0/1, 128.0.0.0/1 cover every IPv4 address" in findings[0].message
+    assert findings[1].evidence["union"] == ["0.0.0.0/1", "128.0.0.0/1"]
+
+
+def test_c2_fails_for_the_whole_ipv4_mapped_block_as_every_ipv4_address():
+    finding = one(_with_client(["0:0:0:0:0:ffff:0:0/96"]), "C-2")
+    assert finding.status == "fail" and "every IPv4 address" in finding.message
+
+
+def test_c2_flags_an_ipv4_mapped_private_range_as_private():
+    finding = one(_with_client(["0:0:0:0:0:ffff:a00:0/104"]), "C-2")
+    assert finding.status == "warn" and finding.evidence["flags"] == ["is_private"]
+    assert "it means 10.0.0.0/8" in finding.message and "broader than /16" in finding.message

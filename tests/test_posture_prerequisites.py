@@ -219,3 +219,30 @@ def test_loc2_is_na_without_a_trusted_location():
     snapshot = good_snapshot()
     msp(snapshot)["namedLocations"][0]["isTrusted"] = False
     assert one(snapshot, "LOC-2").status == "n/a"
+
+
+def test_loc2_fails_for_ranges_that_together_cover_every_ipv4_address():
+    findings = run(_with_trusted_ranges("0.0.0.0/1", "128.0.0.0/1", "2600:1700:5d30:1f0::/64"), "LOC-2")
+    by_range = {f.subject.id: f for f in findings}
+    assert [by_range[r].status for r in ("0.0.0.0/1", "128.0.0.0/1")] == ["fail", "fail"]
+    assert "together, 0.0.0.0/1, 128.0.0.0/1 cover every IPv4 address" in by_range["0.0.0.0/1"].message
+    assert by_range["128.0.0.0/1"].evidence["union"] == [
+        "0.0.0.0/1", "128.0.0.0/1", "2600:1700:5d30:1f0::/64"]
+    assert by_range["2600:1700:5d30:1f0::/64"].status == "pass"  # IPv6 is not covered entirely
+
+
+def test_loc2_fails_for_the_whole_ipv4_mapped_block_as_every_ipv4_address():
+    finding = one(_with_trusted_ranges("::ffff:0:0/96"), "LOC-2")
+    assert finding.status == "fail" and "every IPv4 address" in finding.message
+
+
+def test_loc2_judges_an_ipv4_mapped_range_as_its_ipv4_range():
+    finding = one(_with_trusted_ranges("::ffff:20.0.0.0/104"), "LOC-2")
+    assert finding.status == "warn" and "broader than /16" in finding.message
+    assert finding.evidence["network"] == "20.0.0.0/8"
+
+
+def test_loc2_flags_an_ipv4_mapped_private_range_as_private():
+    finding = one(_with_trusted_ranges("::ffff:192.168.1.0/120"), "LOC-2")
+    assert finding.status == "warn" and finding.evidence["flags"] == ["is_private"]
+    assert finding.evidence["network"] == "192.168.1.0/24"

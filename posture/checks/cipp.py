@@ -9,7 +9,7 @@ from typing import Any
 from posture.check import Check, define_check
 from posture.findings import Finding, Subject
 from posture.graph import as_dict, as_list, lower, text
-from posture.ranges import judge_cipp_range
+from posture.ranges import judge_cipp_range, judge_with_union
 from posture.view import SnapshotView
 
 ANY = "any"
@@ -116,7 +116,8 @@ def api_client_ranges_valid(check: Check, snapshot: SnapshotView) -> Iterator[Fi
         name = client_name(client)
         for value in ranges:
             judged += 1
-            verdict = judge_cipp_range(value)
+            # Each range alone, and the client's ranges together (their union must not be everything).
+            verdict = judge_with_union(judge_cipp_range(value), value, ranges)
             evidence = {"clientId": client_id(client), "appName": client.get("AppName"), "range": value,
                         **verdict.evidence}
             if verdict.status == "pass":

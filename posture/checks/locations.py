@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from posture.check import Check, define_check
 from posture.findings import Finding, Subject
 from posture.graph import lower, text
-from posture.ranges import judge_trusted_range
+from posture.ranges import judge_trusted_range, judge_with_union
 from posture.view import SnapshotView, is_ip_location, location_ranges
 
 
@@ -73,9 +73,11 @@ def trusted_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     if not ranges:
         yield check.about_tenant(msp, "n/a", "no trusted IP location has a range (see LOC-1)")
         return
+    unions = {id(n): location_ranges(n) for n in trusted}
     for location, value in ranges:
         name = text(location.get("displayName"), text(location.get("id")))
-        verdict = judge_trusted_range(value)
+        # Each range alone, and the location's ranges together: 0.0.0.0/1 + 128.0.0.0/1 trust everything.
+        verdict = judge_with_union(judge_trusted_range(value), value, unions[id(location)])
         subject = Subject("range", value, f"{value} in '{name}'")
         evidence = {"locationId": text(location.get("id")), "locationName": name, "range": value,
                     **verdict.evidence}
