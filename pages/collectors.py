@@ -6,8 +6,9 @@ import streamlit as st
 
 from ui import chrome, data
 from ui.chrome import humanize_age
+from ui.output import table
 
-chrome.page_frame()
+identity = chrome.page_frame()
 st.title("Collectors")
 
 rows = data.source_status_rows()
@@ -17,10 +18,12 @@ with right:
     if pending is not None:
         st.info(f"Collection requested {humanize_age((data.utcnow() - pending.requested_at).total_seconds())}"
                 " ago; the worker picks it up within seconds.", icon=":material/hourglass_top:")
+    # Any reader may ask for fresh data (Viewers included): a collection only reads tenants, one
+    # request at a time is queued, the worker paces it within Graph's limits, and the request is
+    # recorded with the signed-in identity. A kiosk link never reaches this page.
     if st.button("Collect now", icon=":material/sync:", disabled=pending is not None,
-                 help="Ask the collector worker for a full cycle now."):
-        user = st.user.get("email") or st.user.get("name") or "local demo user"
-        data.request_collection(str(user))
+                 help="Ask the collector worker for a full cycle now (reads tenants, changes nothing)."):
+        data.request_collection(identity.name)
         st.toast("Collection requested.")
         st.rerun()
 
@@ -40,7 +43,7 @@ with left:
 only_problems = st.toggle("Only stale or failing sources", value=False)
 shown = [r for r in rows if not only_problems or r["failing"] or not r["fresh"]]
 st.subheader("Per tenant and source")
-st.dataframe(
+table(
     [{
         "Tenant": r["tenant"],
         "Source": r["source"],
@@ -58,6 +61,6 @@ st.dataframe(
 st.subheader("Errors in the last 24 hours")
 errors = data.recent_error_rows()
 if errors:
-    st.dataframe(errors, hide_index=True, width="stretch")
+    table(errors, hide_index=True, width="stretch")
 else:
     st.success("No collection errors in the last 24 hours.")

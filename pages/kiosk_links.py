@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import streamlit as st
 
 from db import write_transaction
@@ -9,11 +11,15 @@ from db.kiosk import create_kiosk_link, kiosk_links, revoke_kiosk_link
 from ui import chrome, data
 from ui.auth import KIOSK_TOKEN_PARAM, auth_configured, current_identity
 
+VALIDITY_DAYS = [7, 30, 90, 180, 365]
+DEFAULT_VALIDITY_DAYS = 90
+
 chrome.page_frame()
 st.title("Kiosk links")
 st.caption("A kiosk link opens the wall page read-only, without signing in, so a NOC screen can run "
            "unattended for weeks. Anyone holding the link sees the wall: revoke it when a screen is "
-           "retired. The token is shown once; only its hash is stored.")
+           "retired — an open wall blanks at its next refresh. Links expire; the token is shown once and "
+           "only its hash is stored.")
 if not auth_configured():
     st.info("Sign-in is not configured (local demo mode): the wall opens without a link here. Links "
             "matter once [auth] is set in .streamlit/secrets.toml.")
@@ -25,24 +31,33 @@ if identity is None or not identity.is_operator:
 
 with st.form("new-kiosk-link", clear_on_submit=True):
     label = st.text_input("Screen name", max_chars=100, placeholder="NOC wall, left screen")
+    days = st.selectbox("Valid for", VALIDITY_DAYS, index=VALIDITY_DAYS.index(DEFAULT_VALIDITY_DAYS),
+                        format_func=lambda d: f"{d} days",
+                        help="The wall stops showing data when the link expires (it warns a week before).")
     if st.form_submit_button("Create link", icon=":material/add_link:"):
         if not label.strip():
             st.error("Name the screen, so the link can be recognised and revoked later.")
         else:
             with write_transaction(data.engine()) as conn:
-                token = create_kiosk_link(conn, label.strip(), identity.name, data.utcnow())
+                token = create_kiosk_link(conn, label.strip(), identity.name, data.utcnow(),
+                                          valid_for=timedelta(days=days))
             base = str(getattr(st.context, "url", "") or "").split("/kiosk_links")[0].rstrip("/")
             st.success("Link created. Copy it now: it is not shown again.")
             st.code(f"{base}/wall?kiosk=1&{KIOSK_TOKEN_PARAM}={token}", language=None)
 
+now = data.utcnow()
 with data.engine().connect() as conn:
     links = kiosk_links(conn)
 for link in links:
     cols = st.columns([5, 1])
+    expired = link.expires_at is not None and link.expires_at <= now
     state = (f"revoked {link.revoked_at:%Y-%m-%d} by {link.revoked_by}" if link.revoked_at
+             else f"expired {link.expires_at:%Y-%m-%d %H:%M}" if expired
              else f"last used {link.last_used_at:%Y-%m-%d %H:%M}" if link.last_used_at else "never used")
+    if link.expires_at is not None and not link.revoked_at and not expired:
+        state += f"; expires {link.expires_at:%Y-%m-%d %H:%M} UTC"
     cols[0].text(f"{link.label} — created {link.created_at:%Y-%m-%d} by {link.created_by}; {state}")
-    if link.revoked_at is None and cols[1].button("Revoke", key=f"revoke-kiosk-{link.id}"):
+    if link.revoked_at is None and not expired and cols[1].button("Revoke", key=f"revoke-kiosk-{link.id}"):
         with write_transaction(data.engine()) as conn:
             revoke_kiosk_link(conn, link.id, identity.name, data.utcnow())
         st.rerun()

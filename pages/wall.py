@@ -7,7 +7,7 @@ number of screens cost one set of queries per period. Only the fragment reruns, 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -24,10 +24,14 @@ from investigate.wall import (
 )
 from ui import chrome, data
 from ui import signin_data as sd
+from ui.auth import still_allowed
 from ui.chrome import humanize_age, plain
+from ui.output import markdown_table
+
+KIOSK_EXPIRY_NOTICE = timedelta(days=7)  # a wall says so this long before its link stops working
 
 kiosk = st.query_params.get("kiosk", "").lower() in ("1", "true", "yes")
-chrome.page_frame(kiosk_allowed=True, kiosk_display=kiosk)
+viewer = chrome.page_frame(kiosk_allowed=True, kiosk_display=kiosk)
 refresh = refresh_seconds(st.query_params.get("refresh"), data.settings().wall_refresh_seconds)
 rotate = rotate_seconds(st.query_params.get("rotate"))
 
@@ -42,6 +46,10 @@ st.html("""<style>
 .st-key-wall-fresh-ok { background: #12361f; border-radius: 0.5rem; }
 </style>""")
 st.title("Perimeter wall")
+expires = viewer.expires_at if viewer.kiosk else None
+if expires is not None and expires - data.utcnow() < KIOSK_EXPIRY_NOTICE:
+    st.warning(f"This kiosk link expires on {expires:%Y-%m-%d %H:%M} UTC: ask an operator for a new one "
+               "(Kiosk links page).", icon=":material/timer:")
 
 
 def sparkline(points: list[tuple[datetime, int]]) -> go.Figure:
@@ -66,6 +74,12 @@ def sparkline(points: list[tuple[datetime, int]]) -> go.Figure:
 
 @st.fragment(run_every=refresh)
 def tiles() -> None:
+    # A wall runs for weeks without a reload: its kiosk link (or sign-in) is checked on every refresh,
+    # so a revoked or expired link blanks the screen within one refresh interval.
+    refusal = still_allowed()
+    if refusal:
+        st.error(refusal, icon=":material/lock:")
+        return
     now = data.utcnow()
     seconds = sd.epoch(now)
     period = datetime.fromtimestamp(period_start(seconds, refresh), UTC).replace(tzinfo=None)
@@ -137,13 +151,13 @@ def tiles() -> None:
         st.metric("MFA capable", f"{capable / members:.1%}" if members else "—")
         st.caption(f"{capable:,} of {members:,} enabled members")
 
-    # st.table reads Markdown in cells: tenant text goes in through plain(), like every markdown here.
+    # st.table reads Markdown in cells: ui.output.markdown_table puts every cell through plain()'s rule.
     left, right = st.columns(2)
     with left:
         st.markdown("**Top blocking policies, 24 h**")
-        st.table(
+        markdown_table(
             [
-                {"Policy": plain(name), "Tenant": plain(directory.get(t, {}).get("name", t)), "Blocked": n}
+                {"Policy": name, "Tenant": directory.get(t, {}).get("name", t), "Blocked": n}
                 for t, _pid, name, n in wall["policies"]
             ]
             or [{"Policy": "none", "Tenant": "", "Blocked": 0}],
@@ -151,12 +165,12 @@ def tiles() -> None:
         )
     with right:
         st.markdown("**Latest blocked sign-ins**")
-        st.table(
+        markdown_table(
             [
                 {
                     "When (UTC)": f"{r.created_at:%H:%M:%S}",
-                    "Tenant": plain(directory.get(r.tenant_id, {}).get("name", r.tenant_id)),
-                    "User": plain(r.user_principal_name),
+                    "Tenant": directory.get(r.tenant_id, {}).get("name", r.tenant_id),
+                    "User": r.user_principal_name,
                     "Why": describe(r.error_code).reason,
                 }
                 for r in wall["latest"]

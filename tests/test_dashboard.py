@@ -187,9 +187,9 @@ def test_an_operator_role_from_the_token_may_accept(app):
 def test_without_sign_in_a_non_loopback_dashboard_refuses_to_serve(app, monkeypatch):
     import ui.auth
 
-    monkeypatch.setattr(ui.auth, "listening_on_loopback", lambda: False)
+    monkeypatch.setattr(ui.auth, "bind_address", lambda: "0.0.0.0")
     at = app.run()
-    assert "Sign-in is not configured" in at.error[0].value
+    assert "Sign-in is required: the dashboard listens on 0.0.0.0" in at.error[0].value
     assert not at.dataframe
     with pytest.raises(PermissionError):
         ui.auth.require_operator()

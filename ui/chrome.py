@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
+from safetext.markdown import markdown_text
 from ui import data
+from ui.auth import Identity, sign_in_gate
 
 _SEEN = "_perimeter_session_started"
 
 
-def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> None:
+def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> Identity:
     """Call first in every page: the settings check, the demo-data marker, who is signed in and
-    data freshness. Pages do this themselves rather than dashboard.py because Streamlit can run a
-    page file without dashboard.py: in its legacy pages/ mode, which a server is in until the first
-    `st.navigation` call (a deep link as the first request after start), and in AppTest."""
+    data freshness; returns who is looking. Pages do this themselves rather than dashboard.py because
+    Streamlit can run a page file without dashboard.py: in its legacy pages/ mode, which a server is
+    in until the first `st.navigation` call (a deep link as the first request after start), and in
+    AppTest."""
     from streamlit.runtime.pages_manager import PagesManager
 
     from settings import SettingsError, get_settings
@@ -32,15 +35,14 @@ def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> None
     except SettingsError as error:
         st.error(f"Perimeter cannot start: {error}")
         st.stop()
-    from ui.auth import sign_in_gate
-
-    sign_in_gate(kiosk_allowed)
+    identity = sign_in_gate(kiosk_allowed)
     if kiosk_display:  # the wall with ?kiosk=1: no sidebar, no toolbar, only a small demo marker
         kiosk_chrome()
-        return
+        return identity
     demo_marker()
-    identity_banner()
+    identity_banner(identity)
     sidebar_freshness()
+    return identity
 
 
 # Constant CSS (no tenant text): hide Streamlit's header, toolbar and sidebar on a wall screen.
@@ -70,21 +72,16 @@ def humanize_age(seconds: float | None) -> str:
     return f"{seconds // 86400} d"
 
 
-_MARKDOWN_SPECIALS = "\\`*_{}[]<>()#+-.!|~$"
+def plain(text: object) -> str:
+    """Tenant-supplied text made inert for Streamlit's markdown: no link (auto-links included), image,
+    element, emphasis, icon, colour or block markup. The rule itself is safetext.markdown."""
+    return markdown_text(text)
 
 
-def plain(text: str) -> str:
-    """Tenant-supplied text made inert for Streamlit's markdown (no links, images or emphasis)."""
-    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
-
-
-def identity_banner() -> None:
-    from ui.auth import current_identity
-
-    identity = current_identity()
-    if identity is not None and identity.local_demo:
+def identity_banner(identity: Identity) -> None:
+    if identity.local_demo:
         st.sidebar.caption(":material/person: Local demo mode: no sign-in; you act as an operator. "
-                           "Allowed only while the dashboard listens on loopback.")
+                           "Only for a browser on this machine, at 127.0.0.1, with no proxy in between.")
 
 
 def demo_marker() -> None:
