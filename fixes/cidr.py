@@ -9,7 +9,11 @@ Decisions (SPEC "Fixes", input guard):
   network (``203.0.113.0/24``) or the one host (``/32``), and only they know which. Ranges read back
   from CIPP are instead rewritten to their network, which is what CIPP already enforces, with a
   warning (``host_bits="network"``).
-- ``0.0.0.0/0`` and ``::/0`` are refused: they allow every address.
+- ``0.0.0.0/0`` and ``::/0`` are refused: they allow every address. So are ``::ffff:0:0/96`` (every
+  IPv4 address, written IPv4-mapped) and any IPv6 range containing it.
+- An IPv4-mapped IPv6 range (inside ``::ffff:0:0/96``) is the IPv4 range it maps to, and is written in
+  that IPv4 form, with a note (``::ffff:203.0.113.7`` is written ``203.0.113.7/32``): judged, merged and
+  matched as IPv4 everywhere, as the posture checks judge it.
 - Broader than /16 (IPv4) or /48 (IPv6) is a warning, which must be acknowledged; for a trusted
   location so is a non-public address (Entra only ever sees public egress IPs). The wording is the
   posture checks' own (LOC-2, C-2), so a fix never creates what a check would flag unannounced.
@@ -25,7 +29,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fixes.model import BadInput, shown_text
-from posture.ranges import CIPP_RANGE_RE, IPNetwork, eight_groups, judge_cipp_range, judge_trusted_range
+from posture.ranges import (
+    CIPP_RANGE_RE,
+    IPV4_MAPPED,
+    IPNetwork,
+    covers_every_address,
+    eight_groups,
+    judge_cipp_range,
+    judge_trusted_range,
+    unmapped,
+    unmapped_address,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Purpose = Literal["cipp", "trusted"]
@@ -80,15 +94,22 @@ def parse_range(value: str, host_bits: Literal["refuse", "network"] = "refuse") 
     network = ipaddress.ip_network((address, prefix), strict=False)
     if prefix == 0:
         raise RangeError(f"'{shown}' allows every address: give the addresses actually used")
-    normalised = eight_groups(network)
+    if covers_every_address([network]):
+        whole = "is" if network == IPV4_MAPPED else "contains"
+        raise RangeError(f"'{shown}' allows every IPv4 address (it {whole} the IPv4-mapped block "
+                         f"{IPV4_MAPPED}): give the addresses actually used")
     note = ""
+    if unmapped(network) is not network:  # IPv4-mapped: the IPv4 range it stands for
+        address, network = unmapped_address(address), unmapped(network)
+        note = f"{text} is an IPv4-mapped IPv6 range: it is written as {network}, the IPv4 range it means"
+    normalised = eight_groups(network)
     if network.network_address != address:
         host = eight_groups(ipaddress.ip_network(address))
         if host_bits == "refuse":
             raise RangeError(f"'{shown}' has host bits set: write {normalised} for the whole network or "
                              f"{host} for the single address")
         note = f"{text} has host bits set and is written as {normalised}, the network CIPP enforces " \
-               f"({host} would be the single address)"
+               f"({host} would be the single address)" + (f"; {note}" if note else "")
     if not CIPP_RANGE_RE.match(normalised):  # cannot happen (property-tested); never send what CIPP rejects
         raise RangeError(f"'{shown}' cannot be written in a form CIPP accepts")
     return Range(normalised, network, text, note)
@@ -115,8 +136,9 @@ def merge_duplicates(items: Iterable[Range]) -> tuple[list[Range], list[str]]:
 
 def parse_ranges(values: Iterable[str], purpose: Purpose) -> tuple[list[Range], list[str], list[str]]:
     """Typed ranges, strictly: (ranges, warnings, notes). Raises on the first unusable one."""
-    ranges, notes = merge_duplicates(parse_range(v) for v in values)
+    parsed = [parse_range(v) for v in values]
+    ranges, notes = merge_duplicates(parsed)
     if not ranges:
         raise RangeError("no range given: give at least one IP address or CIDR range")
     warnings = [w for item in ranges for w in warnings_for(item, purpose)]
-    return ranges, warnings, notes
+    return ranges, warnings, [item.note for item in parsed if item.note] + notes

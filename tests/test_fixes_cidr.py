@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixes.cidr import RangeError, parse_address, parse_range, parse_ranges
-from posture.ranges import CIPP_RANGE_RE
+from posture.ranges import CIPP_RANGE_RE, covers_every_address, unmapped
 
 ipv4 = st.ip_addresses(v=4)
 ipv6 = st.ip_addresses(v=6)
@@ -32,27 +32,31 @@ def _written_forms(network) -> list[str]:
 
 @given(networks())
 def test_every_network_normalises_to_a_form_cipp_and_ipaddress_accept(network):
+    if covers_every_address([network]):
+        return  # every IPv4 address (the IPv4-mapped block or a range holding it): refused
+    expected = unmapped(network)  # an IPv4-mapped range is written as the IPv4 range it stands for
     for written in _written_forms(network):
         item = parse_range(written)
         assert CIPP_RANGE_RE.match(item.text), item.text
         assert "::" not in item.text
-        assert ipaddress.ip_network(item.text) == network  # strict: no host bits, same network
-        assert item.network == network
+        assert ipaddress.ip_network(item.text) == expected  # strict: no host bits, same network
+        assert item.network == expected
 
 
 @given(st.one_of(ipv4, ipv6), st.data())
 def test_host_bits_are_refused_naming_the_network_and_the_host(address, data):
     prefix = data.draw(st.integers(min_value=1, max_value=address.max_prefixlen - 1))
     network = ipaddress.ip_network((address, prefix), strict=False)
-    if network.network_address == address:
-        return  # no host bits to speak of
+    if network.network_address == address or covers_every_address([network]):
+        return  # no host bits to speak of, or refused as every IPv4 address
     with pytest.raises(RangeError, match="has host bits set") as refused:
         parse_range(f"{address}/{prefix}")
     message = str(refused.value)
-    assert parse_range(message.split("write ")[1].split(" for the whole")[0]).network == network
+    expected = unmapped(network)
+    assert parse_range(message.split("write ")[1].split(" for the whole")[0]).network == expected
     assert len(message.splitlines()) == 1
     lenient = parse_range(f"{address}/{prefix}", host_bits="network")
-    assert lenient.network == network and "host bits" in lenient.note
+    assert lenient.network == expected and "host bits" in lenient.note
 
 
 @given(st.one_of(ipv4, ipv6))
@@ -96,7 +100,7 @@ def test_examples_of_normalisation():
     assert parse_range("2001:db8::/32").text == "2001:db8:0:0:0:0:0:0/32"
     assert parse_range("2001:0DB8:0000::/48").text == "2001:db8:0:0:0:0:0:0/48"
     assert parse_range("203.0.113.7").text == "203.0.113.7/32"
-    assert parse_range("::ffff:203.0.113.7").text == "0:0:0:0:0:ffff:cb00:7107/128"
+    assert parse_range("::ffff:203.0.113.7").text == "203.0.113.7/32"  # IPv4-mapped: its IPv4 form
 
 
 def test_duplicates_are_merged_and_broad_ranges_warned():
@@ -120,3 +124,19 @@ def test_egress_ip_is_one_address():
         parse_address("66.171.40.16/29")
     with pytest.raises(RangeError, match="is not a valid IP address"):
         parse_address("my office")
+
+
+@pytest.mark.parametrize("written", ["::ffff:0:0/96", "0:0:0:0:0:ffff:0:0/96", "::/80"])
+def test_the_ipv4_mapped_block_is_refused_as_every_ipv4_address(written):
+    with pytest.raises(RangeError, match="allows every IPv4 address"):
+        parse_range(written)
+
+
+def test_an_ipv4_mapped_range_is_written_as_its_ipv4_form_with_a_note():
+    ranges, warnings, notes = parse_ranges(["::ffff:203.0.113.0/120", "203.0.113.0/24"], "cipp")
+    assert [r.text for r in ranges] == ["203.0.113.0/24"]  # the same range, listed once
+    assert notes[0] == ("::ffff:203.0.113.0/120 is an IPv4-mapped IPv6 range: it is written as "
+                        "203.0.113.0/24, the IPv4 range it means")
+    _, trusted_warnings, _ = parse_ranges(["::ffff:10.1.0.0/112"], "trusted")
+    assert trusted_warnings == ["10.1.0.0/16: not a public address (private): Entra sees public egress IPs "
+                                "only, so it never matches"]
