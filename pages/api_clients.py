@@ -8,6 +8,7 @@ import streamlit as st
 from fixes import FixRequest
 from ui import chrome, data
 from ui.fix_panel import fix_panel
+from ui.output import table
 
 chrome.page_frame()
 st.title("API clients")
@@ -50,12 +51,12 @@ c1, c2, c3 = st.columns(3)
 c1.metric("API clients", len(rows))
 c2.metric("Open to any IP", sum(r["Open to any IP"] and r["Enabled"] for r in rows))
 c3.metric("Azure drift", sum(f.status in ("fail", "warn") for f in part_c if f.check == "C-3"))
-st.dataframe(rows, hide_index=True, width="stretch")
+table(rows, hide_index=True, width="stretch")
 
 drift = [f for f in part_c if f.check == "C-3" and f.status in ("fail", "warn")]
 if drift:
     st.subheader("Drift from the Azure configuration (C-3)")
-    st.dataframe([{"Status": f.status, "Client id": f.subject.id, "Finding": f.message} for f in drift],
+    table([{"Status": f.status, "Client id": f.subject.id, "Finding": f.message} for f in drift],
                  hide_index=True, width="stretch")
     with st.container(border=True):
         fix_panel(FixRequest("api-config.save-to-azure", settings.msp_tenant_id), key="save-to-azure")

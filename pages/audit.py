@@ -9,6 +9,7 @@ from ui import chrome, data
 from ui.auth import current_identity
 from ui.chrome import plain
 from ui.fix_panel import CONFIRM_WORD, fix_engine, show_outcome, show_plan
+from ui.output import table
 
 chrome.page_frame()
 st.title("Audit")
@@ -21,7 +22,7 @@ if not entries:
     st.stop()
 
 rolled_back = {e.rollback_of for e in entries if e.rollback_of is not None and e.outcome == "rolled-back"}
-st.dataframe([{
+table([{
     "#": e.id, "When (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "Who": e.actor,
     "Tenant": names.get(e.tenant_id, e.tenant_id), "Fix": e.fix_id,
     "Target": e.target_name or e.target_id, "Outcome": e.outcome,

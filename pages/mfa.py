@@ -4,7 +4,6 @@ collector stores a daily row per tenant with each evaluation: investigate/mfa.py
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 
 import plotly.graph_objects as go
@@ -14,6 +13,7 @@ from investigate.mfa import ENFORCEMENT_WORDS, method_name
 from ui import chrome, data
 from ui import signin_data as sd
 from ui.chrome import plain
+from ui.output import chart_label, table
 
 chrome.page_frame()
 st.title("MFA coverage")
@@ -86,7 +86,7 @@ if ordered:
     figure = go.Figure(
         go.Bar(
             x=[100 * r["mfa_capable"] / r["enabled_members"] if r["enabled_members"] else 0 for r in ordered],
-            y=[html.escape(tenant_label(r["tenant_id"])) for r in ordered],
+            y=[chart_label(tenant_label(r["tenant_id"])) for r in ordered],
             orientation="h",
             marker={
                 "color": [
@@ -107,7 +107,7 @@ if ordered:
         yaxis={"automargin": True, "autorange": "reversed"},
     )
     st.plotly_chart(figure, config={"displayModeBar": False}, key="mfa_coverage_chart")
-st.dataframe(
+table(
     [
         {
             "Tenant": tenant_label(r["tenant_id"]),
@@ -131,7 +131,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("Admins who are not MFA capable")
     if admins_missing:
-        st.dataframe(
+        table(
             [{"Tenant": tenant_label(t), "Admin": name} for t, name in admins_missing],
             hide_index=True,
             width="stretch",
@@ -146,7 +146,7 @@ with right:
     if methods:
         top = methods.most_common()
         chart = go.Figure(
-            go.Bar(x=[n for _, n in top], y=[html.escape(method_name(m)) for m, _ in top], orientation="h")
+            go.Bar(x=[n for _, n in top], y=[chart_label(method_name(m)) for m, _ in top], orientation="h")
         )
         chart.update_layout(
             height=max(200, 26 * len(top) + 40),
@@ -188,7 +188,7 @@ if account:
         f"{data.settings().signin_window_hours} h, {len(successful)} successful, "
         f"{len(multi)} of them with MFA."
     )
-    st.dataframe(
+    table(
         [
             {
                 "When (UTC)": a["created_at"],

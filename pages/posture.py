@@ -4,7 +4,6 @@ risks, and exports (for managers)."""
 from __future__ import annotations
 
 import csv
-import html
 import io
 from datetime import datetime, time, timedelta
 
@@ -17,10 +16,12 @@ from posture.findings import SEVERITIES
 from posture.html_report import render_html_report
 from posture.scoring import SCORE_EXPLANATION, STATUS_RANK, score
 from posture.summary import daily_scores, matrix, tenant_scores
+from safetext.cells import formula_safe
 from ui import chrome, data
 from ui.auth import current_identity
 from ui.chrome import plain
 from ui.fix_panel import fix_panel
+from ui.output import chart_label, table
 
 PARTS = ("PRE", "LOC", "A", "B", "C", "D", "MFA")
 STATUSES = ("fail", "warn", "accepted", "pass", "n/a")
@@ -45,14 +46,9 @@ def tenant_label(tenant_id: str) -> str:
     return names.get(tenant_id, tenant_id)
 
 
-def chart_label(tenant_id: str) -> str:
-    """Plotly renders a subset of HTML in labels: tenant names go in escaped."""
-    return html.escape(tenant_label(tenant_id))
-
-
-def csv_safe(value: str) -> str:
-    """Spreadsheets run cells that start like formulas; tenant text must not."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+def chart_tenant(tenant_id: str) -> str:
+    """A tenant's name as a Plotly label (Plotly renders a subset of HTML in labels)."""
+    return chart_label(tenant_label(tenant_id))
 
 
 # --- scores ---------------------------------------------------------------------------------
@@ -92,12 +88,12 @@ for tenant_id in rows:
         cell = cells.get((tenant_id, check_id))
         z_row.append(STATUS_RANK[cell.worst] if cell else None)
         counts = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items())) if cell else "no finding"
-        hover_row.append(f"{chart_label(tenant_id)}<br>{check_id}: {cell.worst if cell else '—'}"
+        hover_row.append(f"{chart_tenant(tenant_id)}<br>{check_id}: {cell.worst if cell else '—'}"
                          f"<br>{counts}")
     z.append(z_row)
     hover.append(hover_row)
 figure = go.Figure(go.Heatmap(
-    z=z, x=checks, y=[chart_label(t) for t in rows], customdata=[[t] * len(checks) for t in rows],
+    z=z, x=checks, y=[chart_tenant(t) for t in rows], customdata=[[t] * len(checks) for t in rows],
     text=hover, hoverinfo="text", zmin=0, zmax=4, colorscale=COLORSCALE, xgap=2, ygap=2,
     colorbar={"tickvals": [0.4, 1.2, 2.0, 2.8, 3.6],
               "ticktext": ["n/a", "pass", "accepted", "warn", "fail"]}))
@@ -113,7 +109,7 @@ if points:
     point = points[0]
     selected_cell = (point["customdata"], point["x"]) if "customdata" in point else None
     if selected_cell is None:
-        label_to_id = {chart_label(t): t for t in rows}
+        label_to_id = {chart_tenant(t): t for t in rows}
         selected_cell = (label_to_id.get(point["y"]), point["x"])
 
 # --- trend ----------------------------------------------------------------------------------
@@ -130,7 +126,7 @@ with st.expander("Score trend", expanded=False):
         for tenant_id in chosen_tenants:
             series = sorted((d, s) for (d, t), s in tenant_by_day.items() if t == tenant_id)
             trend.add_trace(go.Scatter(x=[d for d, _ in series], y=[s for _, s in series],
-                                       name=chart_label(tenant_id), mode="lines+markers"))
+                                       name=chart_tenant(tenant_id), mode="lines+markers"))
         trend.update_layout(height=300, yaxis={"range": [0, 100], "title": "score"},
                             margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(trend, config={"displayModeBar": False})
@@ -146,10 +142,10 @@ else:
     st.subheader("Findings")
 listed.sort(key=lambda f: (-STATUS_RANK[f.status], SEVERITIES.index(f.severity), f.check,
                            tenant_label(f.tenant_id)))
-table = [{"Status": f.status, "Severity": f.severity, "Tenant": tenant_label(f.tenant_id),
+findings_table = [{"Status": f.status, "Severity": f.severity, "Tenant": tenant_label(f.tenant_id),
           "Check": f.check, "Subject": f.subject.name or f.subject.id, "Finding": f.message,
           "Fix offered": f.fix or ""} for f in listed]
-st.dataframe(table, hide_index=True, width="stretch")
+table(findings_table, hide_index=True, width="stretch")
 st.caption(f"{len(listed)} findings.")
 
 # Keyed by identity (check, tenant, subject), so a choice survives filter changes.
@@ -215,10 +211,10 @@ buffer = io.StringIO()
 writer = csv.writer(buffer)
 writer.writerow(["status", "severity", "tenantId", "tenant", "check", "subjectType", "subjectId",
                  "subject", "message", "fix"])
-for f in listed:
-    writer.writerow([f.status, f.severity, f.tenant_id, csv_safe(tenant_label(f.tenant_id)), f.check,
-                     f.subject.type, csv_safe(f.subject.id), csv_safe(f.subject.name),
-                     csv_safe(f.message), f.fix or ""])
+for f in listed:  # every cell through the one formula rule (safetext.cells), as the tables' own export
+    writer.writerow([formula_safe(v) for v in (
+        f.status, f.severity, f.tenant_id, tenant_label(f.tenant_id), f.check, f.subject.type,
+        f.subject.id, f.subject.name, f.message, f.fix or "")])
 e1, e2 = st.columns(2)
 e1.download_button("Download findings (CSV)", buffer.getvalue(), file_name="perimeter-findings.csv",
                    mime="text/csv", icon=":material/download:")

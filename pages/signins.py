@@ -6,7 +6,6 @@ Filters live in the URL (`?tenant=…&ip=…&code=53003`), so a view can be shar
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, date, datetime, time
 
 import plotly.graph_objects as go
@@ -19,6 +18,7 @@ from investigate.network import ip_locations
 from ui import chrome, data
 from ui import signin_data as sd
 from ui.chrome import plain
+from ui.output import chart_label, table
 
 chrome.page_frame()
 st.title("Blocked sign-ins")
@@ -35,11 +35,6 @@ W = "signins_f_"  # widget keys
 
 def tenant_label(tenant_id: str) -> str:
     return directory.get(tenant_id, {}).get("name", tenant_id)
-
-
-def chart_label(text: str) -> str:
-    """Plotly renders a subset of HTML in labels: tenant-supplied text goes in escaped."""
-    return html.escape(str(text))
 
 
 # --- filters: the URL sets the widgets when it is new (a shared link), the widgets set the URL ---
@@ -231,7 +226,7 @@ for i, (dim, title, label) in enumerate(TOPS):
             elif dim == "code":
                 shown = f"{top.value} — {describe(int(top.value)).meaning}"
             rows.append({label: shown, "Failed": top.count})
-        st.dataframe(rows, hide_index=True, width="stretch", height=240)
+        table(rows, hide_index=True, width="stretch", height=240)
         if dim in result["asOf"]:
             st.caption(f"Ranked by the collector at {result['asOf'][dim]:%H:%M} UTC (every full cycle).")
 
@@ -278,7 +273,7 @@ def trusted_words(row) -> str:  # type: ignore[no-untyped-def]
     return f"yes ({', '.join(inside)})" if inside else "no"
 
 
-table = [
+signin_rows = [
     {
         "When (UTC)": r.created_at,
         "Tenant": tenant_label(r.tenant_id),
@@ -295,8 +290,8 @@ table = [
     }
     for r in rows
 ]
-event = st.dataframe(
-    table,
+event = table(
+    signin_rows,
     hide_index=True,
     width="stretch",
     on_select="rerun",
@@ -358,7 +353,7 @@ if signin_id:
             for fact in explanation.facts:
                 st.text(f"• {fact}")
             if explanation.blocking:
-                st.dataframe(
+                table(
                     [
                         {
                             "Policy": p.name,

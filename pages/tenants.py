@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import chrome, data
 from ui.chrome import humanize_age
+from ui.output import table
 
 chrome.page_frame()
 st.title("Tenants")
@@ -26,8 +27,8 @@ query = st.text_input("Filter by name or domain", placeholder="contoso")
 shown = [r for r in rows if not query
          or query.lower() in r["name"].lower() or query.lower() in r["domain"].lower()]
 
-# st.dataframe renders tenant-supplied text as plain text (never HTML).
-st.dataframe(
+# A dataframe shows tenant text as plain text; ui.output.table makes its CSV export formula-safe.
+table(
     [{
         "Tenant": r["name"],
         "Domain": r["domain"],

@@ -77,7 +77,7 @@ def fix_panel(request: FixRequest, key: str) -> None:
         for problem in problems:
             st.error(plain(problem))
         if entries and not problems:
-            st.caption("Will be saved as: " + ", ".join(normalised))
+            st.caption("Will be saved as: " + plain(", ".join(normalised)))
         request = replace(request, ranges=tuple(entries))
     if spec.needs_egress_ip:
         egress = st.text_input("Your egress IP (the guard refuses a policy that would lock it out)",
@@ -110,7 +110,7 @@ def fix_panel(request: FixRequest, key: str) -> None:
         try:
             outcome = fix_engine().apply(plan, actor, acknowledge_warnings=acknowledged)
         except PermissionError as error:
-            st.error(str(error))
+            st.error(plain(str(error)))
             return
         except BadInput as error:
             st.error(plain(str(error)))
