@@ -15,9 +15,20 @@ import time
 import urllib.request
 from urllib.parse import urlparse
 
+from safetext.secrets import redact
+from safetext.terminal import terminal_output, terminal_value
 from settings import SettingsError, get_settings
 
 HEALTH_TIMEOUT_S = 30
+
+
+def _out(text: str) -> None:
+    print(terminal_output(text), flush=True)
+
+
+def _error(line: str, secrets: tuple[str, ...] = ()) -> None:
+    """One line on standard error: secrets masked, control characters escaped."""
+    print(f"run: {terminal_value(redact(line, secrets))}", file=sys.stderr, flush=True)
 
 
 def _wait_for(url: str, process: subprocess.Popen, what: str) -> None:
@@ -31,20 +42,21 @@ def _wait_for(url: str, process: subprocess.Popen, what: str) -> None:
                     return
         except OSError:
             time.sleep(0.3)
-    raise SystemExit(f"run: the {what} did not answer {url} within {HEALTH_TIMEOUT_S} s")
+    shown = terminal_value(redact(url))
+    raise SystemExit(f"run: the {what} did not answer {shown} within {HEALTH_TIMEOUT_S} s")
 
 
 def main() -> int:
     try:
         settings = get_settings()
     except SettingsError as error:
-        print(f"run: {error}", file=sys.stderr)
+        _error(str(error))
         return 2
     if not settings.demo_mode:
-        print("run: Graph credentials are configured; `make run` starts the demo only. Start "
-              "`python -m collectors worker` and `streamlit run dashboard.py` instead.",
-              file=sys.stderr)
+        _error("Graph credentials are configured; `make run` starts the demo only. Start "
+               "`python -m collectors worker` and `streamlit run dashboard.py` instead.")
         return 2
+    secrets = settings.secret_values()
     sim = urlparse(settings.simulator_url)
     python = sys.executable
     children: list[subprocess.Popen] = []
@@ -69,17 +81,17 @@ def main() -> int:
         dashboard = subprocess.Popen([python, "-m", "streamlit", "run", "dashboard.py"])
         children.append(dashboard)
         _wait_for("http://127.0.0.1:8501/_stcore/health", dashboard, "dashboard")
-        print(json.dumps({"dashboard": "http://127.0.0.1:8501", "simulator": settings.simulator_url,
-                          "database": settings.database_url}))
-        print("Perimeter is running on the simulated MSP. Press Ctrl-C to stop everything.",
-              flush=True)
+        _out(json.dumps({"dashboard": "http://127.0.0.1:8501",
+                         "simulator": redact(settings.simulator_url, secrets),
+                         "database": redact(settings.database_url, secrets)}))
+        _out("Perimeter is running on the simulated MSP. Press Ctrl-C to stop everything.")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         failed = [c.args[2] if len(c.args) > 2 else c.args for c in children if c.poll() is not None]
-        print(f"run: a process stopped unexpectedly: {failed}; stopping the rest.", file=sys.stderr)
+        _error(f"a process stopped unexpectedly: {failed}; stopping the rest.", secrets)
         return 1
     except KeyboardInterrupt:
-        print("\nStopping…", flush=True)
+        _out("\nStopping…")
         return 0
     finally:
         stop_all()

@@ -13,6 +13,7 @@ or not confirmed, 2 unusable input, with one line on standard error and never a 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -26,6 +27,8 @@ from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES
 from fixes.engine import FixEngine, Offer
 from fixes.model import Actor, BadInput, FixRequest, Outcome, Plan
+from safetext.secrets import redact
+from safetext.terminal import terminal_output, terminal_value
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -70,8 +73,9 @@ def _parser() -> argparse.ArgumentParser:
 # --- output ------------------------------------------------------------------------------------------
 
 def _write(text: str) -> None:
+    """Standard output: the whole text through the terminal rule's final pass (JSON stays valid)."""
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(terminal_output(text) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -85,31 +89,50 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
+# Every tenant value goes into a line through terminal_value (a newline or an escape sequence in a
+# policy name cannot start a line or drive the terminal); multi-line blocks (a request body, the diff)
+# are JSON, whose strings never hold a raw line break, and go through terminal_output.
+_v = terminal_value
+
+
+def _pretty(value: Any) -> list[str]:
+    text = "" if value is None else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return terminal_output(text).split("\n") if text else []
+
+
+def _diff(plan: Plan) -> str:
+    """Plan.diff() as shown in a terminal: split at JSON's own line breaks only (str.splitlines would
+    also break a line at U+0085 or U+2028 inside a name, and fake a diff line)."""
+    return "\n".join(difflib.unified_diff(_pretty(plan.before), _pretty(plan.after), "before", "after",
+                                          lineterm="", n=4))
+
+
 def render_plan(plan: Plan) -> str:
     target = plan.target
-    lines = [f"Fix:     {plan.request.fix_id} ({plan.title})" if plan.rollback_of is None else
-             f"Fix:     roll back audit #{plan.rollback_of} ({plan.request.fix_id})",
-             f"Change:  {plan.summary}",
-             f"Tenant:  {plan.tenant_id}",
-             f"Target:  {target.type} '{target.name}'" + (f" ({target.id})" if target.id else " (new)")]
+    lines = [f"Fix:     {_v(plan.request.fix_id)} ({_v(plan.title)})" if plan.rollback_of is None else
+             f"Fix:     roll back audit #{_v(plan.rollback_of)} ({_v(plan.request.fix_id)})",
+             f"Change:  {_v(plan.summary)}",
+             f"Tenant:  {_v(plan.tenant_id)}",
+             f"Target:  {_v(target.type)} '{_v(target.name)}'"
+             + (f" ({_v(target.id)})" if target.id else " (new)")]
     for call in plan.requests:
-        lines.append(f"Request: {call.method} {call.url}")
+        lines.append(f"Request: {_v(call.method)} {_v(call.url)}")
         if call.body is not None:
-            lines.append(_indent(json.dumps(call.body, indent=2, ensure_ascii=False)))
-    diff = plan.diff()
+            lines.append(_indent(terminal_output(json.dumps(call.body, indent=2, ensure_ascii=False))))
+    diff = _diff(plan)
     if diff and not plan.unchanged:
         lines += ["Diff:", _indent(diff)]
-    lines += [f"Warning: {w}" for w in plan.warnings] + [f"Note:    {n}" for n in plan.notes]
+    lines += [f"Warning: {_v(w)}" for w in plan.warnings] + [f"Note:    {_v(n)}" for n in plan.notes]
     if plan.irreversible:
-        lines.append(f"Cannot be rolled back: {plan.irreversible}")
+        lines.append(f"Cannot be rolled back: {_v(plan.irreversible)}")
     if plan.refusal:
-        lines.append(f"Refused: {plan.refusal}")
+        lines.append(f"Refused: {_v(plan.refusal)}")
     return "\n".join(lines)
 
 
 def render_outcome(outcome: Outcome) -> str:
-    where = f" (audit #{outcome.audit_id})" if outcome.audit_id is not None else ""
-    return f"{outcome.outcome}: {outcome.message}{where}"
+    where = f" (audit #{_v(outcome.audit_id)})" if outcome.audit_id is not None else ""
+    return f"{_v(outcome.outcome)}: {_v(outcome.message)}{where}"
 
 
 def _offer_command(offer: Offer) -> str:
@@ -140,9 +163,9 @@ def render_offers(offers: list[Offer], names: dict[str, str]) -> str:
     for number, offer in enumerate(offers, 1):
         finding, subject = offer.finding, offer.finding.get("subject") or {}
         tenant = names.get(offer.request.tenant_id.lower(), offer.request.tenant_id)
-        lines.append(f"{number:>3}. {finding.get('check')} {finding.get('status')} · {tenant} · "
-                     f"{subject.get('type')} '{subject.get('name')}' → {offer.spec.title}")
-        lines.append(f"     {_offer_command(offer)}")
+        lines.append(f"{number:>3}. {_v(finding.get('check'))} {_v(finding.get('status'))} · {_v(tenant)} · "
+                     f"{_v(subject.get('type'))} '{_v(subject.get('name'))}' → {_v(offer.spec.title)}")
+        lines.append(f"     {_v(_offer_command(offer))}")
     return "\n".join(lines)
 
 
@@ -151,10 +174,11 @@ def render_audit(entries: list[AuditEntry], names: dict[str, str]) -> str:
         return "The audit log is empty."
     lines = []
     for e in entries:
-        undo = f" [rollback of #{e.rollback_of}]" if e.rollback_of is not None else ""
+        undo = f" [rollback of #{_v(e.rollback_of)}]" if e.rollback_of is not None else ""
         tenant = names.get(e.tenant_id.lower(), e.tenant_id)
-        lines.append(f"#{e.id} {e.at.isoformat(timespec='seconds')}Z {e.actor} {e.outcome}{undo} "
-                     f"{e.fix_id} · {tenant} · {e.target_type} '{e.target_name}': {e.message}")
+        lines.append(f"#{_v(e.id)} {e.at.isoformat(timespec='seconds')}Z {_v(e.actor)} {_v(e.outcome)}{undo} "
+                     f"{_v(e.fix_id)} · {_v(tenant)} · {_v(e.target_type)} '{_v(e.target_name)}': "
+                     f"{_v(e.message)}")
     return "\n".join(lines)
 
 
@@ -180,12 +204,17 @@ def _request(args: argparse.Namespace, engine: FixEngine) -> FixRequest:
                       tuple(args.ranges), args.egress_ip.strip())
 
 
+def confirmation_prompt(plan: Plan) -> str:
+    """The question `apply` asks on the terminal (tenant text escaped: it is shown raw by input())."""
+    return f"Apply this change to tenant {_v(plan.tenant_id)}? Type 'yes' to apply: "
+
+
 def _confirmed(args: argparse.Namespace, plan: Plan) -> bool:
     if args.yes or not plan.ready or (plan.warnings and not args.acknowledge_warnings):
         return True  # refusals and unacknowledged warnings go to the engine, which records them
     if not sys.stdin.isatty():
         raise Unusable("stdin is not a terminal: pass --yes to apply without the prompt")
-    answer = input(f"Apply this change to tenant {plan.tenant_id}? Type 'yes' to apply: ")
+    answer = input(terminal_output(confirmation_prompt(plan)))
     return answer.strip().lower() in ("y", "yes")
 
 
@@ -238,21 +267,54 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(_parser().parse_args(argv))
     except (Unusable, BadInput) as error:
-        print(f"fixes: {error}", file=sys.stderr)
+        _error(str(error))
         return EXIT_UNUSABLE
     except SQLAlchemyError as error:
-        first_line = str(getattr(error, "orig", None) or error).splitlines()[0]
-        print(f"fixes: database: {first_line}", file=sys.stderr)
+        _error(_database_error(error))
+        return EXIT_UNUSABLE
+    except ImportError as error:
+        from settings import missing_database_driver
+
+        if missing_database_driver(error) is None:
+            raise
+        _error(_database_error(error))
         return EXIT_UNUSABLE
     except PermissionError as error:
-        print(f"fixes: refused: {error}", file=sys.stderr)
+        _error(f"refused: {error}")
         return EXIT_REFUSED
     except (GraphError, CippError) as error:
-        print(f"fixes: failed: {error}", file=sys.stderr)
+        _error(f"failed: {error}")
         return EXIT_REFUSED
     except KeyboardInterrupt:
-        print("fixes: interrupted; nothing more was changed", file=sys.stderr)
+        _error("interrupted; nothing more was changed")
         return EXIT_REFUSED
+
+
+def _secrets() -> tuple[str, ...]:
+    from settings import SettingsError, get_settings
+
+    try:
+        return get_settings().secret_values()
+    except SettingsError:
+        return ()
+
+
+def _error(line: str) -> None:
+    """One line on standard error: secrets masked, every control character escaped."""
+    print(f"fixes: {terminal_value(redact(line, _secrets()))}", file=sys.stderr)
+
+
+def _database_error(error: BaseException) -> str:
+    """The line for a database failure: the URL without its password, then the missing driver or the
+    error's first line."""
+    from settings import SettingsError, describe_database_error, get_settings
+
+    try:
+        settings = get_settings()
+    except SettingsError:  # cannot happen after the engine was built; keep the line anyway
+        first = next(iter(str(getattr(error, "orig", None) or error).splitlines()), "")
+        return f"database: {first}"
+    return describe_database_error(error, settings.database_url, settings.secret_values())
 
 
 if __name__ == "__main__":
