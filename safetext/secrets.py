@@ -4,7 +4,8 @@ Use it wherever a URL, a setting or an error text that may echo one (a driver er
 an HTTP error quoting its request URL) is printed or logged. It masks, with ``***``:
 
 - the password of a URL of any scheme (``postgresql+psycopg://user:pw@host/db``, ``https://u:p@h/``),
-  also when the URL does not parse (a password holding ``/``, ``?``, ``#`` or ``@``);
+  also when the URL does not parse (a password holding ``/``, ``?``, ``#``, ``@`` or a space, a
+  scheme without ``//``, a bare ``user:pw@host``);
 - the value of query parameters and ``name=value`` pairs whose name looks secret (password, passwd,
   pwd, secret, token, key, sig, signature, code, client_secret, access_token, ...): this covers
   libpq/ODBC DSN strings (``host=h password='x y'``) as well as query strings;
@@ -40,6 +41,8 @@ MIN_KNOWN_SECRET = 4
 # scheme://rest-of-token (a token ends at whitespace, a quote or angle bracket).
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>[^\s'\"<>`]*)")
 _WHOLE_URL = re.compile(r"\s*(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)", re.DOTALL)
+# user:password@host outside a URL that parses (a scheme without "//", a DSN fragment).
+_USERINFO = re.compile(r"(?<![\w.%+\-])(?P<user>[A-Za-z0-9._~%!$&*+;=\-]+):(?P<pw>[^\s@/'\"<>]+)@(?=\S)")
 # name=value, in a query string or a DSN; the value may be quoted.
 _PAIR = re.compile(
     r"(?P<name>[A-Za-z0-9_.\-]+)(?P<eq>\s*=\s*)"
@@ -133,6 +136,7 @@ def redact(text: object, secrets: Iterable[object] = ()) -> str:
         result = result[:whole.start('scheme')] + _url(whole)
     else:
         result = _URL.sub(_url, result)
+    result = _USERINFO.sub(lambda m: f"{m.group('user')}:{MASK}@", result)
     result = _MEMBER.sub(_member, result)
     result = _PAIR.sub(_pair, result)
     return _BEARER.sub(lambda m: f"{m.group('kind')}{m.group('space')}{MASK}", result)

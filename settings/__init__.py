@@ -113,7 +113,7 @@ class Settings(BaseSettings):
 
         try:
             make_url(value)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise ValueError(
                 f"not a database URL: {redact(value)!r} (example: sqlite:///data/perimeter.db)") from None
         return value
