@@ -30,15 +30,16 @@ def free_port() -> int:
 @contextmanager
 def running_dashboard(db_url: str, simulator_url: str, log_dir: Path,
                       secrets: Callable[[int], str] | None = None, secrets_dir: Path | None = None,
-                      extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """`streamlit run dashboard.py` on a free loopback port; yields its base URL."""
+                      extra_env: dict[str, str] | None = None, address: str = "127.0.0.1") -> Iterator[str]:
+    """`streamlit run dashboard.py` on a free port, listening on ``address`` (loopback unless a test
+    says otherwise); yields its base URL, always reached through 127.0.0.1."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does)")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
     env.update(PERIMETER_DATABASE_URL=db_url, PERIMETER_SIMULATOR_URL=simulator_url, **(extra_env or {}))
     command = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
+               "--server.address", address, "--server.headless", "true"]
     if secrets is not None:
         assert secrets_dir is not None
         secrets_file = secrets_dir / "secrets.toml"
@@ -65,11 +66,11 @@ def running_dashboard(db_url: str, simulator_url: str, log_dir: Path,
 
 
 @contextmanager
-def launch_chromium():  # type: ignore[no-untyped-def]
+def launch_chromium(extra_args: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield chromium
         finally:

@@ -25,17 +25,11 @@ import streamlit as st
 
 from db import write_transaction
 from db.kiosk import kiosk_link_for, needs_use_noted, note_kiosk_use
-from fixes.model import OPERATOR_ROLE
+from fixes.model import OPERATOR_ROLE, holds_role
 from settings import Settings
 from ui import data
 
 VIEWER_ROLE = "Viewer"
-
-
-def holds_role(roles: tuple[str, ...], role: str) -> bool:  # TODO(one place): fixes.model's, once it lands
-    return role in roles
-
-
 PROVIDER = "microsoft"  # the [auth.microsoft] section of .streamlit/secrets.toml
 KIOSK_TOKEN_PARAM = "token"
 DEMO_OPERATOR = "local operator (demo mode)"
