@@ -18,7 +18,7 @@ from typing import Any
 
 from fixes.cidr import Range, RangeError, merge_duplicates, parse_range, parse_ranges, warnings_for
 from fixes.context import FixContext
-from fixes.model import BadInput, FixRequest, FixSpec, Plan, Target
+from fixes.model import SAVE_IRREVERSIBLE, BadInput, FixRequest, FixSpec, Plan, Target
 from fixes.plans import require_msp, require_target, unchanged
 from posture.checks.cipp import _azure_client_ids, client_id, client_name, client_ranges, is_any
 from posture.graph import lower, text
@@ -26,9 +26,6 @@ from posture.ranges import CIPP_RANGE_RE, judge_cipp_range
 
 RANGES_TITLE = "Set an API client's IP ranges"
 SAVE_TITLE = "Save the API configuration to Azure"
-SAVE_IRREVERSIBLE = ("SaveToAzure cannot be rolled back: CIPP-API only ever pushes the enabled clients' ids, "
-                     "so the previous list cannot be written back; enable or disable clients and save again "
-                     "instead")
 
 
 def add_update_body(client: dict[str, Any], ranges: list[str]) -> dict[str, Any]:
@@ -100,9 +97,11 @@ async def plan_set_ranges(ctx: FixContext, request: FixRequest) -> Plan:
     if new == client_ranges(client):
         return unchanged(request, RANGES_TITLE, target, client,
                          f"'{name}' is already limited to {', '.join(new)}")
+    reopens = (f"rolling back would open '{name}' to any IP again, which is refused like any write that "
+               "does: set other ranges instead") if is_any(client_ranges(client) or []) else None
     plan = Plan(request, RANGES_TITLE, f"Limit '{name}' to {', '.join(new)}", target, client,
                 {**client, "IPRange": new}, [ctx.cipp_call("AddUpdate", add_update_body(client, new))],
-                warnings=warnings, notes=notes, irreversible=restore_refusal(client))
+                warnings=warnings, notes=notes, irreversible=restore_refusal(client) or reopens)
     if client.get("Enabled") is not True:
         plan.notes.append(f"'{name}' is disabled: CIPP refuses its calls whatever its ranges")
     return plan

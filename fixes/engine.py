@@ -4,24 +4,53 @@
     plan = engine.plan(FixRequest("technician-policy.enable", msp_id, policy_id, egress_ip="203.0.113.7"))
     show(plan.summary, plan.diff(), plan.warnings, plan.refusal)       # nothing has been written
     outcome = engine.apply(plan, actor, acknowledge_warnings=True)     # guards, writes, verifies, audits
-    engine.rollback(outcome.audit_id, actor)                           # a new record pointing at it
+    engine.rollback(outcome.audit_id, actor, egress_ip="203.0.113.7")  # a new record pointing at it
 
 What ``apply`` does, in order:
 
-1. authorise: the actor must hold the Operator role (else PermissionError, and a "refused" record);
+1. authorise: the actor must hold the Operator role, compared exactly (fixes.model.holds_role; else
+   PermissionError, and a "refused" record);
 2. guard: the plan is made again from freshly read data. If the target (or what the requests were
-   built from) changed since the plan, it is stale: refused, re-plan. The fix's own guards (lockouts,
-   input) run again on the fresh data; warnings need ``acknowledge_warnings``;
+   built from) changed since the plan, it is stale: refused, re-plan. The guards run again on the fresh
+   data; warnings need ``acknowledge_warnings``;
 3. apply: only the fresh plan's requests are sent (raw JSON through TenantGraph or CippClient), so a
-   plan handed back by a page cannot smuggle in other requests;
+   plan handed back by a page cannot smuggle in other requests. Each write is preceded by one more read
+   of the target (see "Concurrent edits");
 4. verify: the target is read again and must show the change;
 5. audit: every apply, refusal, failure and rollback is one append-only record.
 
+Guards: one set for every write, forward fixes and rollbacks alike, in fixes.guards, which the engine
+calls for every plan it makes (``plan``, ``plan_rollback``) and again right before the write. They judge
+the state the write would produce (the plan's ``after``): a trusted named location never left without a
+range nor covering every address, the operator's stated egress IP still inside what an enabled block
+policy exempts, the lockout guard for any write leaving an enabled block policy in the MSP tenant, an API
+client never opened to any IP. A rollback that would switch a block policy on is judged exactly like
+technician-policy.enable: it needs the operator's egress IP (``plan_rollback(audit_id, egress_ip)``).
+
+Concurrent edits. Graph's conditionalAccessPolicy and namedLocation updates and CIPP's
+``ExecApiClient?Action=AddUpdate`` take no If-Match precondition (Microsoft documents only the
+Authorization and Content-Type headers for those PATCHes; the simulator models that and ignores
+If-Match too), so a write cannot be made conditional. Instead:
+
+- the target is re-read immediately before each write. When it changed since the plan was re-made, the
+  plan's delta (what it changes between its ``before`` and ``after``) is rebased onto that fresh state
+  (fixes.graph_json.rebase: lists by element added/removed, objects key by key, a scalar the plan
+  changes takes the plan's value, everything else keeps the fresh value) and only that is sent — for a
+  named location still the whole ``ipRanges`` list Graph requires, built from the fresh read plus the
+  plan's additions minus its removals. The audit message notes the merge. When the fresh state changed
+  a field the plan changes in a different way, the write is refused as stale. A delete (or SaveToAzure)
+  of a target that changed is refused as stale too;
+- after the write, the read-back is compared with what was expected (that fresh state plus the delta).
+  When it holds a change the plan did not make, or lacks something the fresh state had, the record's
+  outcome is CONFLICT ("applied-with-conflict") and its message names what differs: the change took,
+  so it can be rolled back where the rules allow, but someone must look.
+
 Rollback of a record restores exactly what the record changed: the same properties, with the values
-they had before (a created policy is deleted; an API client gets its previous ranges back). It is
-refused when the target changed since the record (it would overwrite later work), when the previous
-state cannot be written (see fixes.cipp and fixes.trusted_location), for SaveToAzure, and when it
-would switch a block policy on (that goes through technician-policy.enable and its lockout guard).
+they had before (a created policy is deleted; an API client gets its previous ranges back), through the
+same guards, pre-write re-read and conflict check. It is refused when the target changed since the
+record (it would overwrite later work), when the previous state cannot be written (see fixes.cipp and
+fixes.trusted_location), and for whatever :meth:`fixes.audit.AuditEntry.rollback_refusal` says
+(nothing changed, already rolled back, SaveToAzure, a delete, a failed write whose state is unknown).
 
 ``apply`` and ``rollback`` report refusals and failed writes as an :class:`Outcome` (always with an
 audit record) and raise PermissionError for a non-operator; ``plan`` and ``plan_rollback`` (so
@@ -44,13 +73,15 @@ from collectors.cipp import CippError
 from collectors.graph import GraphError
 from collectors.pacing import Pacer
 from db.posture_store import latest_findings
-from fixes import audit, cipp, trusted_location
+from fixes import audit, cipp, guards
 from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES, fix_for_finding
+from fixes.cidr import parse_address
 from fixes.context import NAMED_LOCATIONS, POLICIES, FixContext
-from fixes.graph_json import matches, merge_patch, restore_body, same
+from fixes.graph_json import delta_took, differences, matches, merge_patch, rebase, restore_body, same
 from fixes.model import (
     APPLIED,
+    CONFLICT,
     FAILED,
     OPERATOR_ROLE,
     REFUSED,
@@ -70,8 +101,8 @@ from fixes.model import (
 )
 from fixes.plans import checked_id
 from posture.accepted import apply_accepted, load_accepted
+from posture.checks.cipp import client_ranges
 from posture.findings import Finding
-from posture.graph import ENABLED, grant_controls
 from settings import Settings
 
 COLLECTIONS = {"policy": POLICIES, "namedLocation": NAMED_LOCATIONS}  # Graph targets by type
@@ -116,9 +147,11 @@ class FixEngine:
         """Read the target and build the exact requests; writes nothing. Raises BadInput."""
         return self._run(lambda ctx: self._plan(ctx, request))
 
-    def plan_rollback(self, audit_id: int) -> Plan:
-        """The plan that would undo audit record ``audit_id`` (``refusal`` says when it cannot)."""
-        return self._run(lambda ctx: self._plan_rollback(ctx, audit_id))
+    def plan_rollback(self, audit_id: int, egress_ip: str = "") -> Plan:
+        """The plan that would undo audit record ``audit_id`` (``refusal`` says when it cannot).
+        ``egress_ip`` is the operator's own public IP, which the guards need when the rollback takes
+        ranges from a location an enabled block policy exempts, or leaves a block policy on."""
+        return self._run(lambda ctx: self._plan_rollback(ctx, audit_id, egress_ip))
 
     def apply(self, plan: Plan, actor: Actor, *, acknowledge_warnings: bool = False) -> Outcome:
         """Guard, apply, verify and audit ``plan`` (a fix's or a rollback's). Raises PermissionError
@@ -126,9 +159,22 @@ class FixEngine:
         self._authorise(actor, plan)
         return self._run(lambda ctx: self._apply(ctx, plan, actor, acknowledge_warnings))
 
-    def rollback(self, audit_id: int, actor: Actor, *, acknowledge_warnings: bool = False) -> Outcome:
+    def rollback(self, audit_id: int, actor: Actor, *, acknowledge_warnings: bool = False,
+                 egress_ip: str = "") -> Outcome:
         """Undo audit record ``audit_id``: plan the rollback (read-only), then apply it."""
-        return self.apply(self.plan_rollback(audit_id), actor, acknowledge_warnings=acknowledge_warnings)
+        return self.apply(self.plan_rollback(audit_id, egress_ip), actor,
+                          acknowledge_warnings=acknowledge_warnings)
+
+    def rollback_reason(self, record: AuditEntry) -> str | None:
+        """Why ``record`` cannot be rolled back, as far as the records tell (None: a rollback can be
+        planned; it may still be refused when the target changed since, or by the guards)."""
+        done = audit.rolled_back_by(self.db, record.id)
+        return record.rollback_refusal(done.id if done is not None else None)
+
+    def rollback_reasons(self, records: list[AuditEntry]) -> dict[int, str | None]:
+        """:meth:`rollback_reason` of each record, by id, in one query."""
+        undone = audit.rollbacks_of(self.db, [r.id for r in records])
+        return {r.id: r.rollback_refusal(undone.get(r.id)) for r in records}
 
     def offers(self) -> list[Offer]:
         """The fixes the latest findings offer (accepted risks left out), one per distinct request."""
@@ -168,19 +214,24 @@ class FixEngine:
         if not request.tenant_id.strip():
             raise BadInput(f"{request.fix_id} needs a tenant id")
         checked_id(request.tenant_id, "tenant")
-        return await spec.planner(ctx, request)
+        plan = await spec.planner(ctx, request)
+        await _guard(ctx, plan)
+        return plan
 
     async def _replan(self, ctx: FixContext, plan: Plan) -> Plan:
         if plan.rollback_of is not None:
-            return await self._plan_rollback(ctx, plan.rollback_of)
+            return await self._plan_rollback(ctx, plan.rollback_of, plan.request.egress_ip)
         return await self._plan(ctx, plan.request)
 
     # --- rollback planning --------------------------------------------------------------------------
 
-    async def _plan_rollback(self, ctx: FixContext, audit_id: int) -> Plan:
+    async def _plan_rollback(self, ctx: FixContext, audit_id: int, egress_ip: str = "") -> Plan:
         record = self.audit_entry(audit_id)
+        egress_ip = egress_ip.strip()
+        if egress_ip:
+            parse_address(egress_ip)  # bad input is told before anything is read
         target = Target(record.target_type, record.target_id, record.target_name)
-        request = FixRequest(record.fix_id, record.tenant_id, record.target_id)
+        request = FixRequest(record.fix_id, record.tenant_id, record.target_id, egress_ip=egress_ip)
         current = await _read_target(ctx, record.tenant_id, target)
         plan = Plan(request, f"Roll back #{audit_id}", f"Undo #{audit_id}: {record.message}", target,
                     current, current, rollback_of=audit_id)
@@ -198,28 +249,15 @@ class FixEngine:
             body = restore_body(call["body"], record.before)
             plan.requests, plan.after = [ctx.graph_call(record.tenant_id, "PATCH", path, body)], \
                 merge_patch(current, body)
-            if body.get("state") == ENABLED and "block" in grant_controls(current):
-                # Enforcing a block policy is guarded against lockouts (it needs the operator's egress IP).
-                plan.refusal = (f"undoing #{audit_id} would switch the block policy '{target.name}' on: use "
-                                "technician-policy.enable, which checks for lockouts, instead")
         else:  # POST: the fix created the object
             plan.requests, plan.after = [ctx.graph_call(record.tenant_id, "DELETE", path)], None
-        if target.type == "namedLocation":
-            plan.refusal = plan.refusal or trusted_location.emptied_refusal(
-                plan.after if plan.after is not None else {**current, "ipRanges": []})
+        await _guard(ctx, plan)  # judged exactly like a forward fix
         return plan
 
     async def _rollback_refusal(self, record: AuditEntry, current: Any) -> str | None:
-        if not record.changed_something:
-            return f"#{record.id} ({record.outcome}) changed nothing, so there is nothing to roll back"
-        done = audit.rolled_back_by(self.db, record.id)
-        if done is not None:
-            return f"#{record.id} was already rolled back by #{done.id}"
-        if record.target_type == "azureConfiguration":
-            return cipp.SAVE_IRREVERSIBLE
-        if record.requests[0].get("method") == "DELETE":
-            return (f"#{record.id} deleted '{record.target_name}', which a rollback cannot recreate: apply "
-                    "the fix again instead")
+        reason = self.rollback_reason(record)
+        if reason:
+            return reason
         if not same(current, record.after):
             return (f"'{record.target_name}' changed since #{record.id}: rolling back would overwrite those "
                     "later changes; review it and change it by hand")
@@ -249,30 +287,50 @@ class FixEngine:
             None if acknowledged or not fresh.warnings else
             f"the plan has {len(fresh.warnings)} warning(s) to acknowledge first: {fresh.warnings[0]}")
         if refusal:
-            planned = [SentCall(call, None) for call in fresh.requests]
-            return self._record(actor, fresh, REFUSED, refusal, fresh.before, fresh.before, planned)
-        sent: list[SentCall] = []
-        target = fresh.target
+            return self._refuse(actor, fresh, refusal)
+        # The last read before the write: no precondition header exists, so rebase onto it (module doc).
         try:
-            for call in fresh.requests:
-                status, response = await ctx.send(fresh.tenant_id, call)
+            ready, merged, refusal = await _rebase_on_fresh_read(ctx, fresh)
+        except SERVICE_ERRORS as error:
+            return self._record(actor, fresh, FAILED, f"could not read the target just before the write: "
+                                f"{error}", fresh.before)
+        if refusal:
+            return self._refuse(actor, ready, refusal)
+        sent: list[SentCall] = []
+        target = ready.target
+        try:
+            for call in ready.requests:
+                status, response = await ctx.send(ready.tenant_id, call)
                 sent.append(SentCall(call, status, _short(response)))
                 problem = _write_problem(call, status, response)
                 if problem:
-                    after = await _read_quietly(ctx, fresh.tenant_id, target)
-                    return self._record(actor, fresh, FAILED, problem, fresh.before, after, sent, target)
+                    after = await _read_quietly(ctx, ready.tenant_id, target)
+                    return self._record(actor, ready, FAILED, problem, ready.before, after, sent, target)
                 if call.method == "POST" and call.service == "graph" and isinstance(response, dict):
                     target = replace(target, id=str(response.get("id") or ""))
         except SERVICE_ERRORS as error:  # the write may or may not have happened: say so, read back
-            after = await _read_quietly(ctx, fresh.tenant_id, target)
-            return self._record(actor, fresh, FAILED, f"the write failed ({error}); see the state read back",
-                                fresh.before, after, sent, target)
-        after, problem = await _verify(ctx, fresh, target)
+            after = await _read_quietly(ctx, ready.tenant_id, target)
+            return self._record(actor, ready, FAILED, f"the write failed ({error}); see the state read back",
+                                ready.before, after, sent, target)
+        after, problem = await _verify(ctx, ready, target)
         if problem:
-            return self._record(actor, fresh, VERIFY_FAILED, f"{fresh.summary}: {problem}", fresh.before,
+            return self._record(actor, ready, VERIFY_FAILED, f"{ready.summary}: {problem}", ready.before,
                                 after, sent, target)
-        outcome = ROLLED_BACK if fresh.rollback_of is not None else APPLIED
-        return self._record(actor, fresh, outcome, fresh.summary, fresh.before, after, sent, target)
+        outcome = ROLLED_BACK if ready.rollback_of is not None else APPLIED
+        message = ready.summary
+        if merged:
+            message += (f" (merged with a change made meanwhile by someone else, kept as it was: "
+                        f"{', '.join(merged)})")
+        conflicts = _conflicts(ready, after)
+        if conflicts:
+            outcome = CONFLICT
+            message += (f"; but '{target.name}' reads back differently than this change alone would leave "
+                        f"it: {'; '.join(conflicts)} (another change landed at the same time: review it)")
+        return self._record(actor, ready, outcome, message, ready.before, after, sent, target)
+
+    def _refuse(self, actor: Actor, plan: Plan, refusal: str) -> Outcome:
+        planned = [SentCall(call, None) for call in plan.requests]
+        return self._record(actor, plan, REFUSED, refusal, plan.before, plan.before, planned)
 
     def _record(self, actor: Actor, plan: Plan, outcome: str, message: str, before: Any = None,
                 after: Any = None, sent: list[SentCall] | None = None,
@@ -285,6 +343,46 @@ class FixEngine:
             target_name=target.name, outcome=outcome, message=message, before=before, after=after,
             requests=[s.as_dict() for s in sent], rollback_of=plan.rollback_of)
         return Outcome(outcome, message, replace(plan, target=target), audit_id, before, after, sent)
+
+
+# --- guarding, rebasing --------------------------------------------------------------------------------
+
+async def _guard(ctx: FixContext, plan: Plan) -> None:
+    """The one guard set (fixes.guards) on a plan that would write; its refusal goes into the plan."""
+    if plan.ready and plan.requests:
+        plan.refusal = await guards.write_refusal(ctx, plan, plan.request.egress_ip)
+
+
+def _stale_before_write(plan: Plan, detail: str = "") -> str:
+    return (f"'{plan.target.name}' changed just before the write{detail}: nothing was written; review it and "
+            "plan again")
+
+
+async def _rebase_on_fresh_read(ctx: FixContext, plan: Plan) -> tuple[Plan, list[str], str | None]:
+    """(the plan to send, fields merged from a change made meanwhile, why not to write or None), from
+    the target read once more just before the write."""
+    call = plan.requests[0]
+    if call.method == "POST" and call.service == "graph":
+        return plan, [], None  # creates a new object: nothing to re-read
+    current = await _read_target(ctx, plan.tenant_id, plan.target)
+    if same(current, plan.before):
+        return plan, [], None
+    if call.method == "DELETE" or plan.target.type == "azureConfiguration" or not isinstance(current, dict) \
+            or not isinstance(plan.after, dict):
+        return plan, [], _stale_before_write(plan)
+    rebased = rebase(plan.before, plan.after, current)
+    if rebased.clashes:
+        fields = ", ".join(rebased.clashes)
+        return plan, [], _stale_before_write(plan, f", in {fields}, which this change sets too")
+    if call.service == "graph":
+        body = restore_body(call.body, rebased.value)
+        ready = replace(plan, before=current, after=merge_patch(current, body),
+                        requests=[replace(call, body=body)])
+    else:  # AddUpdate resends the whole row: the fresh row with the plan's ranges change
+        body = cipp.add_update_body(rebased.value, client_ranges(rebased.value) or [])
+        ready = replace(plan, before=current, after=rebased.value, requests=[replace(call, body=body)])
+    ready.refusal = await guards.write_refusal(ctx, ready, plan.request.egress_ip)  # on what is now written
+    return ready, rebased.merged, ready.refusal
 
 
 # --- reading, verifying -------------------------------------------------------------------------------
@@ -335,8 +433,20 @@ def _verify_problem(plan: Plan, after: Any) -> str | None:
     if plan.target.type == "azureConfiguration":
         return None if cipp.azure_ids(after) == cipp.azure_ids(plan.after) else \
             "Azure's client ids read back differently"
-    expected = call.body if call.service == "graph" else plan.after
-    return None if matches(after, expected) else "the change did not take: it reads back differently"
+    if call.method == "POST" and call.service == "graph":  # created
+        return None if matches(after, call.body) else "the change did not take: it reads back differently"
+    # The change from the state just before the write must be there (other changes are conflicts).
+    return None if delta_took(plan.before, plan.after, after) else \
+        "the change did not take: it reads back differently"
+
+
+def _conflicts(plan: Plan, after: Any) -> list[str]:
+    """What the read-back shows beyond the state just before the write plus this change."""
+    call = plan.requests[0]
+    created = call.method == "POST" and call.service == "graph"
+    if created or call.method == "DELETE" or plan.target.type == "azureConfiguration":
+        return []
+    return differences(plan.after, after)
 
 
 def _staleness(plan: Plan, fresh: Plan) -> str | None:

@@ -29,6 +29,11 @@ FAILED = "failed"
 UNCHANGED = "unchanged"  # nothing to change: no write, no audit record
 
 
+SAVE_IRREVERSIBLE = ("SaveToAzure cannot be rolled back: CIPP-API only ever pushes the enabled clients' ids, "
+                     "so the previous list cannot be written back; enable or disable clients and save again "
+                     "instead")
+
+
 class BadInput(ValueError):
     """The request cannot be planned as given. ``str()`` is one sentence meant for a person."""
 

@@ -7,7 +7,9 @@ CIPP's own sign-ins come from its Function App, never from the office.
 
 A-3 switches it on, guarded against lockouts: every break-glass account must be excluded (directly,
 through a nested excluded group, or a role: A-2's own rule), and the operator's stated egress IP must
-be inside a location the policy excludes. Both are checked on data read just before the write.
+be inside a location the policy excludes. :func:`lockout_refusal` is that guard; the engine runs it
+(fixes.guards) on every write whose after-state is an enabled block policy in the MSP tenant, this
+fix's and any rollback's alike, on data read just before the write.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from posture.graph import (
     text,
     users_condition,
 )
-from posture.ranges import parse_network
+from posture.ranges import address_covered, parse_network
 from posture.view import SnapshotView, TenantView, is_ip_location, location_ranges
 
 CREATE_TITLE = "Create the technician block policy (report-only)"
@@ -97,7 +99,7 @@ async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
                        notes=notes)
 
 
-def _excluded_ip_locations(policy: dict[str, Any], msp: TenantView) -> list[dict[str, Any]]:
+def excluded_ip_locations(policy: dict[str, Any], msp: TenantView) -> list[dict[str, Any]]:
     """The IP locations the policy exempts (AllTrusted: every trusted one)."""
     _, exclude = location_lists(policy)
     wanted = {lower(v) for v in exclude}
@@ -106,30 +108,32 @@ def _excluded_ip_locations(policy: dict[str, Any], msp: TenantView) -> list[dict
 
 
 def lockout_refusal(view: SnapshotView, policy: dict[str, Any], egress_ip: str) -> str | None:
-    """Why switching ``policy`` on could lock people out, or None."""
+    """Why ``policy`` (as it would read after a write: an enabled block policy) could lock people out,
+    or None."""
     msp = view.msp_tenant
     assert msp is not None
     name = policy_name(policy)
     break_glass = view.break_glass.accounts if view.break_glass else []
     if not break_glass:
-        return "no break-glass account is known (PRE-3): enforcing a block policy without one risks a lockout"
+        return (f"no break-glass account is known (PRE-3), so enforcing '{name}' risks a lockout: configure "
+                "or create one first")
     for account in break_glass:
         route, certain = _exclusion_route(policy, account, msp)  # A-2's rule, so guard and check agree
         if route is None:
             why = "" if certain else " (its group or role membership could not be read)"
             return f"'{name}' does not exclude the break-glass account {account.label}{why}: exclude it first"
     if not egress_ip.strip():
-        return ("state your egress IP (the public IP your network reaches Microsoft from) so Perimeter can "
-                "check that you stay inside the location the policy exempts")
+        return (f"'{name}' would be an enforced block policy: state your egress IP (the public IP your "
+                "network reaches Microsoft from) so Perimeter can check that you stay inside a location it "
+                "exempts")
     address = parse_address(egress_ip)
-    locations = _excluded_ip_locations(policy, msp)
-    for location in locations:
-        networks = [parse_network(r) for r in location_ranges(location)]
-        if any(n is not None and n.version == address.version and address in n for n in networks):
-            return None
+    locations = excluded_ip_locations(policy, msp)
+    # The union of every exempted location; an IPv4 address and its IPv4-mapped IPv6 form are the same.
+    if address_covered(address, [parse_network(r) for n in locations for r in location_ranges(n)]):
+        return None
     exempt = ", ".join(f"'{text(n.get('displayName'))}'" for n in locations) or "no IP location"
-    return (f"your egress IP {address} is not inside {exempt}, which '{name}' exempts: switching it on "
-            "would block you")
+    return (f"your egress IP {address} is not inside {exempt}, which '{name}' exempts: with '{name}' on, it "
+            "would block you; add your range to a location it exempts first, or state the IP you really use")
 
 
 def _service_account_warning(ctx: FixContext, view: SnapshotView, policy: dict[str, Any]) -> list[str]:
@@ -164,8 +168,7 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
     if not assessment.qualifies:
         why = "; ".join(assessment.shortfalls or assessment.undecided)
         plan.refusal = f"'{name}' is not a technician block policy ({why}), which is all this fix switches on"
-    else:
-        plan.refusal = lockout_refusal(view, policy, request.egress_ip)
+    # The lockout guard runs in the engine (fixes.guards) on the plan's after-state, as for every write.
     return plan
 
 

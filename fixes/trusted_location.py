@@ -7,8 +7,9 @@ that trusts everything is no place to add to). Exactly one must remain, else the
 one. The PATCH sends the whole `ipRanges` list (existing ranges as read, then the new ones) with the
 location's `@odata.type`, which Graph requires on named-location writes.
 
-Guard, for every write to a named location (rollbacks included): a trusted location is never left
-without a range.
+The guards of every write to a named location (rollbacks included) live in fixes.guards, which the
+engine runs on every plan: a trusted location is never left without a range (:func:`emptied_refusal`),
+never covers every address, and never leaves the operator outside an enabled block policy's exemption.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fixes.context import NAMED_LOCATIONS, FixContext
 from fixes.model import BadInput, FixRequest, FixSpec, Plan, Target
 from fixes.plans import create_plan, patch_plan, require_msp, require_target, unchanged
 from posture.graph import as_list, text
-from posture.ranges import parse_network
+from posture.ranges import covers_every_address, parse_network
 from posture.view import TenantView, is_ip_location, location_ranges
 
 TITLE = "Add a range to the trusted location"
@@ -34,21 +35,27 @@ def ip_range(item: Range) -> dict[str, str]:
 
 
 def _trusts_everything(location: dict[str, Any]) -> bool:
-    return any(n is not None and n.prefixlen == 0 for n in map(parse_network, location_ranges(location)))
+    """Whether the union of the location's ranges is every IPv4 or every IPv6 address."""
+    return bool(covers_every_address(parse_network(r) for r in location_ranges(location)))
 
 
 def trusted_candidates(msp: TenantView) -> list[dict[str, Any]]:
-    """The trusted IP locations that count (settings' names, else all), leaving out any with /0."""
+    """The trusted IP locations that count (settings' names, else all), leaving out any whose ranges
+    together cover every address."""
     return [n for n in msp.trusted_locations() or [] if not _trusts_everything(n)]
 
 
-def emptied_refusal(location: Any) -> str | None:
-    """The lockout guard: a write must not leave a trusted location (as it would read after the
-    write; None when deleted) without ranges."""
+def emptied_refusal(location: Any, before: Any = None) -> str | None:
+    """A write must not leave a trusted location without ranges: ``location`` as it would read after
+    the write (None when deleted), ``before`` as it reads now."""
     trusted = isinstance(location, dict) and location.get("isTrusted") is True
     if trusted and not as_list(location.get("ipRanges")):
         return (f"this would leave the trusted location '{text(location.get('displayName'))}' without any "
                 "range: everyone it exempts from the block policy would be locked out")
+    if location is None and isinstance(before, dict) and before.get("isTrusted") is True:
+        return (f"deleting the trusted location '{text(before.get('displayName'))}' would take away every "
+                "range it trusts, locking out everyone it exempts from the block policy: remove it by hand "
+                "once nothing relies on it")
     return None
 
 

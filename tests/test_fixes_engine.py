@@ -119,9 +119,10 @@ def tenant(profile: str) -> str:
     return next(c.tenant_id for c in demo.client_tenants() if c.profile == profile)
 
 
-def roundtrip(fx: FixEngine, request: FixRequest, read, acknowledge: bool = False) -> tuple[Any, Any]:
-    """Plan, apply, check the simulator changed and the audit record, roll back, check it is exactly as
-    before. Returns (state before, state after the fix)."""
+def roundtrip(fx: FixEngine, request: FixRequest, read, acknowledge: bool = False,
+              egress_ip: str = "") -> tuple[Any, Any]:
+    """Plan, apply, check the simulator changed and the audit record, roll back (stating ``egress_ip``),
+    check it is exactly as before. Returns (state before, state after the fix)."""
     before = read()
     plan = fx.plan(request)
     assert plan.ready, (plan.refusal, plan.summary)
@@ -135,7 +136,7 @@ def roundtrip(fx: FixEngine, request: FixRequest, read, acknowledge: bool = Fals
         OPERATOR.name, "applied", request.fix_id, request.tenant_id)
     assert stripped(record.after) == stripped(changed)
     assert record.requests and all(r["status"] in (200, 201, 204) for r in record.requests)
-    undone = fx.rollback(outcome.audit_id, OPERATOR)
+    undone = fx.rollback(outcome.audit_id, OPERATOR, egress_ip=egress_ip)
     assert undone.outcome == "rolled-back", undone.message
     assert fx.audit_entry(undone.audit_id).rollback_of == outcome.audit_id
     assert stripped(read()) == stripped(before)
@@ -275,14 +276,22 @@ def test_a3_follows_nested_excluded_groups_for_break_glass_accounts(fsim, sim, d
     assert refusal.endswith(f"the break-glass account {demo.EMERGENCY_ACCESS_UPN}: exclude it first")
 
 
-def test_undoing_a_rollback_never_switches_a_block_policy_on_unguarded(fx, sim):
+def test_undoing_a_rollback_that_switches_a_block_policy_on_is_guarded_like_enable(fx, sim):
     pid = sim.policy_id(MSP, "CIPP - Block outside office")
+    temporary = sim.location_id("Trusted - Temporary (remote work)")  # 0.0.0.0/0: nobody would be outside
+    sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "isTrusted": False})
     on = fx.apply(fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR)
     off = fx.rollback(on.audit_id, OPERATOR)
     assert (on.outcome, off.outcome) == ("applied", "rolled-back")
     again = fx.rollback(off.audit_id, OPERATOR)
-    assert again.outcome == "refused" and "use technician-policy.enable" in again.message
+    assert again.outcome == "refused" and "state your egress IP" in again.message
+    assert "'CIPP - Block outside office (pilot)'" in again.message
+    outside = fx.rollback(off.audit_id, OPERATOR, egress_ip="198.51.100.7")
+    assert outside.outcome == "refused" and "198.51.100.7 is not inside" in outside.message
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
+    inside = fx.rollback(off.audit_id, OPERATOR, egress_ip=OFFICE_IP)  # judged like a forward fix
+    assert inside.outcome == "rolled-back", inside.message
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
 
 
 def test_a_rollback_can_itself_be_rolled_back(fx, sim):
@@ -307,7 +316,7 @@ def test_a3_needs_a_stated_egress_ip_and_a_valid_one(fx, sim):
 def test_loc1_adds_a_technicians_ip_as_a_host_range_and_rolls_back(fx, sim):
     lid = sim.location_id(demo.TRUSTED_LOCATION_NAME)
     _, after = roundtrip(fx, FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",)),
-                         lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"))
+                         lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"), egress_ip=OFFICE_IP)
     assert after["ipRanges"][-1] == {"@odata.type": "#microsoft.graph.iPv4CidrRange",
                                      "cidrAddress": "66.171.41.7/32"}
 
@@ -324,7 +333,7 @@ def test_loc1_broad_range_needs_acknowledging(fx, sim):
     refused = fx.apply(plan, OPERATOR)
     assert refused.outcome == "refused" and "warning(s) to acknowledge" in refused.message
     roundtrip(fx, FixRequest("trusted-location.add-range", MSP, ranges=("198.0.0.0/8",)),
-              lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"), acknowledge=True)
+              lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"), acknowledge=True, egress_ip=OFFICE_IP)
 
 
 def test_loc1_rollback_never_empties_a_trusted_location(fx, sim):
@@ -404,15 +413,23 @@ def test_b_fixes_refuse_a_policy_that_is_not_the_service_accounts(fx, sim):
 
 # --- C-1 / C-2 / C-3: CIPP ----------------------------------------------------------------------------
 
-def test_c1_sets_ranges_of_an_open_client_and_rollback_restores_any(fx, sim):
+def test_c1_sets_ranges_of_an_open_client_and_refuses_a_rollback_to_any(fx, sim):
     client = sim.client("Rewst automation")
     ranges = ("203.0.113.0/24", "2001:db8:aa::/48", "203.0.113.0/24")
     plan = fx.plan(FixRequest("api-client.set-ranges", MSP, client["ClientId"], ranges))
     assert plan.notes == ["203.0.113.0/24 is the same range as 203.0.113.0/24: listed once"]
-    _, after = roundtrip(fx, FixRequest("api-client.set-ranges", MSP, client["ClientId"], ranges),
-                         lambda: sim.client("Rewst automation"))
+    assert plan.irreversible and "open 'Rewst automation' to any IP" in plan.irreversible
+    outcome = fx.apply(plan, OPERATOR)
+    assert outcome.outcome == "applied", outcome.message
+    after = sim.client("Rewst automation")
     assert after["IPRange"] == ["203.0.113.0/24", "2001:db8:aa:0:0:0:0:0/48"]
     assert (after["Role"], after["MCPAllowed"], after["Enabled"]) == (None, True, True)
+    undo = fx.rollback(outcome.audit_id, OPERATOR)  # refused like a forward fix asking for "Any"
+    assert undo.outcome == "refused"
+    assert undo.message == ("this would open the API client 'Rewst automation' to any IP (IPRange "
+                            "[\"Any\"]): set its ranges instead (api-client.set-ranges with the ranges it "
+                            "calls from)")
+    assert sim.client("Rewst automation")["IPRange"] == after["IPRange"]
 
 
 def test_c2_normalises_host_bits_with_a_warning_and_rolls_back_exactly(fx, sim):
