@@ -54,7 +54,7 @@ _MEMBER = re.compile(
 _BEARER = re.compile(r"\b(?P<kind>Bearer|Basic|Negotiate)(?P<space>\s+)(?P<value>[A-Za-z0-9\-._~+/]+=*)",
                      re.IGNORECASE)
 _HUMPS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_PORT_AND_PATH = re.compile(r"\d+(?:[/?#].*)?", re.DOTALL)
+_PORT_AND_PATH = re.compile(r"\d+[/?#].*", re.DOTALL)  # host:8080/path, host:8080?q
 
 
 def is_secret_name(name: str) -> bool:
@@ -69,32 +69,32 @@ def is_secret_name(name: str) -> bool:
 
 
 def _mask_userinfo(rest: str) -> str:
-    """``rest`` is what follows ``scheme://``: mask the password of its user-info, if any."""
-    end = len(rest)
-    for stop in "/?#":
-        found = rest.find(stop)
-        if found != -1:
-            end = min(end, found)
-    at = rest.rfind("@", 0, end)
-    if at != -1:  # a well-formed authority: user[:password]@host
-        colon = rest.find(":", 0, at)
-        if colon != -1 and colon + 1 < at:
-            return f"{rest[:colon + 1]}{MASK}{rest[at:]}"
-        return rest
-    # No '@' before the first '/', '?' or '#': the URL may not parse (a password holding '/', '?' or
-    # '#'). In user:something@..., "something" is a password up to the token's last '@' unless it
-    # is a port (host:8080/path?mail=a@b).
+    """``rest`` is what follows ``scheme://``: mask the password of its user-info, if any.
+
+    The password runs from the first ``:`` to the last ``@`` before the first ``/`` after it, so that a
+    password holding ``@``, ``?`` or ``#`` is masked whole; a password holding ``/`` (the URL does not
+    parse) runs to the token's last ``@``. ``host:8080/path?mail=a@b`` is a port, not a password.
+    """
     colon = rest.find(":")
-    if colon == -1 or any(ch in rest[:colon] for ch in "/?#@"):
-        return rest
-    at = rest.rfind("@")
-    if at <= colon + 1 or _PORT_AND_PATH.fullmatch(rest, colon + 1, at):
+    if colon == -1 or rest.startswith("[") or any(ch in rest[:colon] for ch in "/?#@"):
+        return rest  # no user-info (or an IPv6 host: [::1]:8080)
+    slash = rest.find("/", colon)
+    at = rest.rfind("@", colon, len(rest) if slash == -1 else slash)
+    if at == -1:
+        at = rest.rfind("@")
+    if at <= colon or _PORT_AND_PATH.fullmatch(rest, colon + 1, at):
         return rest
     return f"{rest[:colon + 1]}{MASK}{rest[at:]}"
 
 
 def _url(match: re.Match[str]) -> str:
     return f"{match.group('scheme')}://{_mask_userinfo(match.group('rest'))}"
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    if _PORT_AND_PATH.fullmatch(match.group("pw")):
+        return match.group()  # host:8080?mail=a@b
+    return f"{match.group('user')}:{MASK}@"
 
 
 def _pair(match: re.Match[str]) -> str:
@@ -136,7 +136,7 @@ def redact(text: object, secrets: Iterable[object] = ()) -> str:
         result = result[:whole.start('scheme')] + _url(whole)
     else:
         result = _URL.sub(_url, result)
-    result = _USERINFO.sub(lambda m: f"{m.group('user')}:{MASK}@", result)
+    result = _USERINFO.sub(_userinfo, result)
     result = _MEMBER.sub(_member, result)
     result = _PAIR.sub(_pair, result)
     return _BEARER.sub(lambda m: f"{m.group('kind')}{m.group('space')}{MASK}", result)
