@@ -319,8 +319,8 @@ class FixEngine:
         outcome = ROLLED_BACK if ready.rollback_of is not None else APPLIED
         message = ready.summary
         if merged:
-            message += (f" (merged with a change made meanwhile by someone else, kept as it was: "
-                        f"{', '.join(merged)})")
+            fields = ", ".join(merged)
+            message += f" (merged with a change made meanwhile by someone else, which is kept: {fields})"
         conflicts = _conflicts(ready, after)
         if conflicts:
             outcome = CONFLICT

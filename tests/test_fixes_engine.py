@@ -665,3 +665,164 @@ def test_a_lower_case_operator_role_is_refused_and_the_refusal_is_audited(fx, si
         fx.apply(plan, Actor("x", ["operator"]))
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
     assert [(e.actor, e.outcome) for e in fx.audit_log()] == [("x", "refused")]
+
+
+# --- one guard set for every write ---------------------------------------------------------------------
+
+BLOCK_POLICY = "CIPP - Block technicians outside trusted location"  # enabled, exempts the office by id
+
+
+def _add_my_range(fx: FixEngine, my_ip: str) -> int:
+    outcome = fx.apply(fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=(my_ip,))), OPERATOR)
+    assert outcome.outcome == "applied", outcome.message
+    return outcome.audit_id
+
+
+def test_rolling_back_the_operators_own_range_while_the_block_policy_is_on_is_refused(fx, sim):
+    lid = sim.location_id(demo.TRUSTED_LOCATION_NAME)
+    audit_id = _add_my_range(fx, "66.171.41.7")
+    undo = fx.rollback(audit_id, OPERATOR, egress_ip="66.171.41.7")
+    assert undo.outcome == "refused"
+    assert undo.message.startswith(f"after this write your egress IP 66.171.41.7 would be outside every "
+                                   f"location '{BLOCK_POLICY}' exempts ('{demo.TRUSTED_LOCATION_NAME}')")
+    assert "66.171.41.7/32" in [r["cidrAddress"] for r in sim.get(MSP, f"{LOCATIONS}/{lid}")["ipRanges"]]
+
+
+def test_a_rollback_taking_ranges_away_needs_the_egress_ip_while_the_block_policy_is_on(fx, sim):
+    audit_id = _add_my_range(fx, "66.171.41.7")
+    plan = fx.plan_rollback(audit_id)
+    assert plan.refusal.startswith(f"'{BLOCK_POLICY}' is on and exempts '{demo.TRUSTED_LOCATION_NAME}', and "
+                                   "this write takes ranges away from it: state your egress IP")
+    assert fx.plan_rollback(audit_id, egress_ip=OFFICE_IP).ready  # the office range stays
+
+
+def test_a_trusted_location_whose_ranges_together_cover_everything_is_refused(fx, sim):
+    plan = fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("0.0.0.0/1", "128.0.0.0/1")))
+    assert plan.refusal.startswith(f"this would leave '{demo.TRUSTED_LOCATION_NAME}' covering every IPv4 "
+                                   "address (")
+    assert fx.apply(plan, OPERATOR, acknowledge_warnings=True).outcome == "refused"
+
+
+def test_loc1_skips_a_location_whose_ranges_together_trust_everything(fx, sim):
+    temporary = sim.location_id("Trusted - Temporary (remote work)")
+    sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "ipRanges": [
+        {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "0.0.0.0/1"},
+        {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "128.0.0.0/1"}]})
+    plan = fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",)))
+    assert plan.target.name == demo.TRUSTED_LOCATION_NAME
+
+
+def test_a3_counts_an_ipv4_mapped_egress_ip_inside_an_ipv4_range(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP - Block technicians")
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"state": "enabledForReportingButNotEnforced"})
+    plan = fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=f"::ffff:{OFFICE_IP}"))
+    assert plan.ready, plan.refusal
+
+
+def test_c2_refuses_ranges_that_together_cover_every_address(fx, sim):
+    client = sim.client("Rewst automation")
+    plan = fx.plan(FixRequest("api-client.set-ranges", MSP, client["ClientId"], ("0.0.0.0/1", "128.0.0.0/1")))
+    assert plan.refusal == ("the ranges of the API client 'Rewst automation' would together cover every IPv4 "
+                            "address (0.0.0.0/1, 128.0.0.0/1), which opens it to any IP: set narrower ranges "
+                            "(api-client.set-ranges with the ranges it calls from)")
+
+
+# --- concurrent edits: re-read before each write, rebase, record conflicts -------------------------------
+
+def _after_replan(monkeypatch, edit) -> None:
+    """Run ``edit`` (another admin's change) right after the engine re-made the plan, before it writes."""
+    original = FixEngine._replan
+
+    async def replan_then_edit(self, ctx, plan):
+        fresh = await original(self, ctx, plan)
+        edit()
+        return fresh
+    monkeypatch.setattr(FixEngine, "_replan", replan_then_edit)
+
+
+def _ranges(sim: Sim, lid: str) -> list[str]:
+    return [r["cidrAddress"] for r in sim.get(MSP, f"{LOCATIONS}/{lid}")["ipRanges"]]
+
+
+def _add_range_by_hand(sim: Sim, lid: str, cidr: str) -> None:
+    location = sim.get(MSP, f"{LOCATIONS}/{lid}")
+    sim.patch(MSP, f"{LOCATIONS}/{lid}", {"@odata.type": IP_LOCATION, "ipRanges": [
+        *location["ipRanges"], {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": cidr}]})
+
+
+def test_a_range_added_by_someone_else_before_the_write_is_kept_and_the_merge_noted(fx, sim, monkeypatch):
+    lid = sim.location_id(demo.TRUSTED_LOCATION_NAME)
+    plan = fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",)))
+    _after_replan(monkeypatch, lambda: _add_range_by_hand(sim, lid, "66.171.42.0/28"))
+    outcome = fx.apply(plan, OPERATOR)
+    assert outcome.outcome == "applied", outcome.message
+    assert {"66.171.42.0/28", "66.171.41.7/32"} <= set(_ranges(sim, lid))
+    record = fx.audit_entry(outcome.audit_id)
+    assert "merged with a change made meanwhile by someone else" in record.message
+    assert "ipRanges" in record.message
+    assert "66.171.42.0/28" in [r["cidrAddress"] for r in record.before["ipRanges"]]  # the state written over
+
+
+def test_a_change_landing_just_before_the_write_is_recorded_as_a_conflict(fx, sim, monkeypatch):
+    from fixes import CONFLICT
+    from fixes.context import FixContext
+
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    plan = fx.plan(FixRequest("service-account-policy.enable", MSP, pid))
+    original = FixContext.send
+
+    async def send_after_someone_else(self, tenant_id, call):
+        sim.patch(MSP, f"{POLICIES}/{pid}", {"displayName": "CIPP service account (renamed meanwhile)"})
+        return await original(self, tenant_id, call)
+    monkeypatch.setattr(FixContext, "send", send_after_someone_else)
+    outcome = fx.apply(plan, OPERATOR)
+    assert outcome.outcome == CONFLICT == "applied-with-conflict"
+    record = fx.audit_entry(outcome.audit_id)
+    assert record.outcome == CONFLICT
+    assert 'displayName reads "CIPP service account (renamed meanwhile)"' in record.message
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
+    assert fx.rollback_reason(record) is None  # it changed something: a rollback can be planned
+
+
+def test_a_rollback_rebases_onto_the_target_read_just_before_its_write(fx, sim, monkeypatch):
+    lid = sim.location_id(demo.TRUSTED_LOCATION_NAME)
+    audit_id = _add_my_range(fx, "66.171.41.7")
+    _after_replan(monkeypatch, lambda: _add_range_by_hand(sim, lid, "66.171.42.0/28"))
+    undo = fx.rollback(audit_id, OPERATOR, egress_ip=OFFICE_IP)
+    assert undo.outcome == "rolled-back", undo.message
+    ranges = _ranges(sim, lid)
+    assert "66.171.42.0/28" in ranges and "66.171.41.7/32" not in ranges
+    assert "merged with a change made meanwhile" in undo.message
+
+
+def test_a_field_the_plan_sets_changed_differently_just_before_the_write_is_stale(fx, sim, monkeypatch):
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    plan = fx.plan(FixRequest("service-account-policy.enable", MSP, pid))
+    _after_replan(monkeypatch, lambda: sim.patch(MSP, f"{POLICIES}/{pid}", {"state": "disabled"}))
+    outcome = fx.apply(plan, OPERATOR)
+    assert outcome.outcome == "refused" and "changed just before the write, in state" in outcome.message
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "disabled"
+
+
+# --- rollback offered only where it can run ----------------------------------------------------------
+
+def test_a_failed_write_whose_read_back_failed_too_offers_no_rollback(fx, sim, fsim, monkeypatch):
+    from fixes.context import FixContext
+
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    plan = fx.plan(FixRequest("service-account-policy.enable", MSP, pid))
+    original = FixContext.send
+
+    async def send_into_an_outage(self, tenant_id, call):
+        fault = {"kind": "status", "status": 400, "path": f"/policies/{pid}"}  # the write and every read fail
+        httpx.post(f"{fsim.url}/_sim/faults", json={"faults": [fault]}).raise_for_status()
+        return await original(self, tenant_id, call)
+    monkeypatch.setattr(FixContext, "send", send_into_an_outage)
+    outcome = fx.apply(plan, OPERATOR)
+    httpx.post(f"{fsim.url}/_sim/faults", json={"faults": []}).raise_for_status()
+    record = fx.audit_entry(outcome.audit_id)
+    assert (record.outcome, record.after) == ("failed", None)
+    reason = fx.rollback_reason(record)
+    assert reason == (f"#{record.id} failed and 'CIPP service account (legacy)' could not be read back "
+                      "either, so its state after the write is unknown: re-read it and fix it by hand")
+    assert fx.plan_rollback(record.id).refusal == reason
