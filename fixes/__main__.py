@@ -3,10 +3,14 @@
     python -m fixes list [--audit]                       fixes the latest findings offer (or the audit log)
     python -m fixes plan FIX [--tenant T] [--target ID] [--range R ...] [--egress-ip IP]
     python -m fixes apply FIX ... [--yes] [--acknowledge-warnings] [--actor NAME]
-    python -m fixes rollback AUDIT_ID [--yes] [--actor NAME]
+    python -m fixes rollback AUDIT_ID [--egress-ip IP] [--yes] [--acknowledge-warnings] [--actor NAME]
 
-``--tenant`` defaults to the MSP tenant; the actor defaults to ``cli:<os user>`` with the Operator
-role (the CLI user holds the secrets). Exit status: 0 done (or nothing to change), 1 refused, failed
+``--tenant`` defaults to the MSP tenant. The actor recorded is the OS user, ``cli:<os user>``, with the
+Operator role (the CLI user holds the secrets); ``--actor NAME`` only adds what the user claims to be,
+``cli:<os user> as NAME``, never replaces the OS user. A rollback is guarded like a forward fix: one that
+takes ranges from a location an enabled block policy exempts, or leaves a block policy on, needs
+``--egress-ip``. ``list --audit --format json`` gives each record's ``rollbackRefusal``: why it cannot be
+rolled back, or null when it can. Exit status: 0 done (or nothing to change), 1 refused, failed
 or not confirmed, 2 unusable input, with one line on standard error and never a traceback.
 """
 
@@ -59,12 +63,17 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--egress-ip", default="", help="your public egress IP (lockout guard of A-3)")
     rollback = sub.add_parser("rollback", help="undo the change of an audit record")
     rollback.add_argument("audit_id", type=int)
+    rollback.add_argument("--egress-ip", default="",
+                          help="your public egress IP (the guards need it when the rollback takes ranges "
+                               "from a location a block policy exempts, or leaves a block policy on)")
     for name in ("apply", "rollback"):
         command = sub.choices[name]
         command.add_argument("--yes", action="store_true", help="apply without asking")
         command.add_argument("--acknowledge-warnings", action="store_true",
                              help="proceed although the plan has warnings")
-        command.add_argument("--actor", help="who is recorded (default: cli:<os user>)")
+        command.add_argument("--actor", metavar="NAME",
+                             help="who you say you are: recorded as 'cli:<os user> as NAME' (the OS user "
+                                  "is always recorded)")
     for command in sub.choices.values():
         command.add_argument("--format", choices=("text", "json"), default="text")
     return parser
@@ -245,15 +254,18 @@ def run(args: argparse.Namespace) -> int:
         names = _tenant_names(engine)
         if args.audit:
             entries = engine.audit_log(limit=args.limit)
-            _write(_json({"audit": [e.as_dict() for e in entries]}) if args.format == "json"
-                   else render_audit(entries, names))
+            if args.format == "json":
+                reasons = engine.rollback_reasons(entries)  # null: a rollback can be planned
+                _write(_json({"audit": [{**e.as_dict(), "rollbackRefusal": reasons[e.id]} for e in entries]}))
+            else:
+                _write(render_audit(entries, names))
         else:
             offers = engine.offers()
             _write(_json({"offers": [{**o.as_dict(), "command": _offer_command(o)} for o in offers]})
                    if args.format == "json" else render_offers(offers, names))
         return EXIT_OK
     if args.command == "rollback":
-        return _apply(args, engine, engine.plan_rollback(args.audit_id))
+        return _apply(args, engine, engine.plan_rollback(args.audit_id, args.egress_ip.strip()))
     plan = engine.plan(_request(args, engine))
     if args.command == "apply":
         return _apply(args, engine, plan)

@@ -103,14 +103,20 @@ class FixContext:
 
     async def msp_view(self, with_policies: bool = False) -> SnapshotView:
         """The MSP tenant read fresh (users, nested groups, roles, named locations and optionally
-        policies) as the posture engine sees a snapshot, so guards use the checks' own rules."""
-        if with_policies in self._msp_views:
-            return self._msp_views[with_policies]
+        policies) as the posture engine sees a snapshot, so guards use the checks' own rules. Read once
+        per operation: a view with policies also serves a request without them."""
+        cached = self._msp_views.get(True) or (None if with_policies else self._msp_views.get(False))
+        if cached is not None:
+            return cached
         msp = self.msp_tenant_id
-        tenant: dict[str, Any] = {"tenantId": msp, "role": "msp"}
-        for name in ("users", "groups", "directoryRoles"):
-            tenant[name] = await self.all(msp, _SOURCES[name].path, _SOURCES[name].params)
-        tenant["namedLocations"] = await self.all(msp, NAMED_LOCATIONS)
+        earlier = self._msp_views.get(False)
+        if earlier is not None:  # only the policies are missing
+            tenant = dict(earlier.raw["tenants"][0])
+        else:
+            tenant = {"tenantId": msp, "role": "msp"}
+            for name in ("users", "groups", "directoryRoles"):
+                tenant[name] = await self.all(msp, _SOURCES[name].path, _SOURCES[name].params)
+            tenant["namedLocations"] = await self.all(msp, NAMED_LOCATIONS)
         if with_policies:
             tenant["conditionalAccessPolicies"] = await self.all(msp, POLICIES)
         settings = self.settings
