@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -83,7 +84,8 @@ def test_apply_then_rollback_from_the_shell_and_both_are_in_the_audit_log(env):
     assert graph_get(env, MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
     audit = json.loads(cli(env, "list", "--audit", "--format", "json").stdout)["audit"]
     record = next(a for a in audit if a["target"]["id"] == pid and a["outcome"] == "applied")
-    assert record["actor"] == "ops@msp"
+    assert record["actor"] == f"cli:{getpass.getuser()} as ops@msp"
+    assert record["rollbackRefusal"] is None
     undone = cli(env, "rollback", str(record["id"]), "--yes", "--format", "json")
     assert undone.returncode == 0, undone.stderr
     outcome = json.loads(undone.stdout)["outcome"]
@@ -160,3 +162,43 @@ def test_list_shows_what_the_latest_findings_offer(env):
     assert "python -m fixes apply technician-policy.enable --target p-1 --egress-ip YOUR_IP" in result.stdout
     offers = json.loads(cli(env, "list", "--format", "json").stdout)["offers"]
     assert offers[0]["fix"]["needsEgressIp"] is True and offers[0]["request"]["targetId"] == "p-1"
+
+
+def test_the_cli_actor_is_the_os_user_plus_what_it_claims(env):
+    pid = policy_id(env, MSP, "CIPP - Service account MFA every time")
+    result = cli(env, "apply", "service-account-policy.enable", "--target", pid, "--yes",
+                 "--actor", "tech@msp")  # already on: nothing to change, nothing recorded
+    assert result.returncode == 0, result.stderr
+    location = next(n for n in graph_get(env, MSP, "identity/conditionalAccess/namedLocations")["value"]
+                    if n["displayName"] == demo.TRUSTED_LOCATION_NAME)
+    applied = cli(env, "apply", "trusted-location.add-range", "--target", location["id"], "--range",
+                  "66.171.43.9", "--yes", "--actor", "tech@msp", "--format", "json")
+    assert applied.returncode == 0, applied.stderr
+    audit_id = json.loads(applied.stdout)["outcome"]["auditId"]
+    audit = json.loads(cli(env, "list", "--audit", "--format", "json").stdout)["audit"]
+    assert next(a for a in audit if a["id"] == audit_id)["actor"] == f"cli:{getpass.getuser()} as tech@msp"
+
+
+def test_a_claimed_actor_cannot_hide_the_os_user_or_inject_control_characters(env):
+    from fixes.model import Actor
+
+    actor = Actor.cli("tech@msp\x1b[2J\nforged line")
+    assert actor.name == f"cli:{getpass.getuser()} as tech@msp\\x1b[2J\\nforged line"
+    assert Actor.cli(None).name == Actor.cli("  ").name == f"cli:{getpass.getuser()}"
+    assert len(Actor.cli("x" * 1000).name) < 200
+
+
+def test_rollback_takes_the_egress_ip_and_the_audit_json_says_which_records_cannot_be_rolled_back(env):
+    location = next(n for n in graph_get(env, MSP, "identity/conditionalAccess/namedLocations")["value"]
+                    if n["displayName"] == demo.TRUSTED_LOCATION_NAME)
+    applied = cli(env, "apply", "trusted-location.add-range", "--target", location["id"], "--range",
+                  "66.171.43.10", "--yes", "--format", "json")
+    audit_id = json.loads(applied.stdout)["outcome"]["auditId"]
+    refused = cli(env, "rollback", str(audit_id), "--yes")
+    assert refused.returncode == 1 and "state your egress IP" in refused.stdout
+    undone = cli(env, "rollback", str(audit_id), "--yes", "--egress-ip", demo.MSP_OFFICE_IPS[0])
+    assert undone.returncode == 0, (undone.stdout, undone.stderr)
+    audit = {a["id"]: a for a in json.loads(cli(env, "list", "--audit", "--format", "json").stdout)["audit"]}
+    assert audit[audit_id]["rollbackRefusal"].startswith(f"#{audit_id} was already rolled back by #")
+    refusal = next(a for a in audit.values() if a["outcome"] == "refused")
+    assert "changed nothing" in refusal["rollbackRefusal"]
