@@ -54,15 +54,25 @@ with st.expander(f"Requests sent ({len(entry.requests)})"):
     st.json(entry.requests, expanded=True)
 
 identity = current_identity()
-if not entry.changed_something or entry.id in rolled_back:
+# Rollback is offered only where it can run: the engine's one reason a record cannot be rolled back.
+cannot = fix_engine().rollback_reason(entry)
+if cannot:
+    st.caption(f"No rollback: {plain(cannot)}")
     st.stop()
 if identity is None or not identity.is_operator:
     st.caption("Only an operator can roll a change back.")
     st.stop()
 state_key = f"rollback-plan-{entry.id}"
+# The rollback is guarded like a forward fix: taking ranges from a location an enabled block policy
+# exempts, or leaving a block policy on, needs the operator's own egress IP.
+egress_ip = st.text_input("Your egress IP", key=f"rollback-egress-{entry.id}",
+                          placeholder="the public IP your network reaches Microsoft from",
+                          help="Needed when undoing this would take ranges from a trusted location a "
+                               "block policy exempts, or leave a block policy on: Perimeter checks you stay "
+                               "inside.")
 if st.button("Plan rollback", icon=":material/undo:"):
     try:
-        st.session_state[state_key] = fix_engine().plan_rollback(entry.id)
+        st.session_state[state_key] = fix_engine().plan_rollback(entry.id, egress_ip.strip())
     except BadInput as error:
         st.error(plain(str(error)))
 plan = st.session_state.get(state_key)
