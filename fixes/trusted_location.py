@@ -21,7 +21,7 @@ from fixes.context import NAMED_LOCATIONS, FixContext
 from fixes.model import BadInput, FixRequest, FixSpec, Plan, Target
 from fixes.plans import create_plan, patch_plan, require_msp, require_target, unchanged
 from posture.graph import as_list, text
-from posture.ranges import covers_every_address, parse_network
+from posture.ranges import covers_every_address, parse_network, unmapped
 from posture.view import TenantView, is_ip_location, location_ranges
 
 TITLE = "Add a range to the trusted location"
@@ -96,7 +96,7 @@ async def plan_add_range(ctx: FixContext, request: FixRequest) -> Plan:
                            warnings=warnings, notes=notes)
     name = text(location.get("displayName"))
     target = Target("namedLocation", text(location.get("id")), name)
-    present = {parse_network(r) for r in location_ranges(location)}
+    present = {unmapped(n) for n in map(parse_network, location_ranges(location)) if n is not None}
     new = [r for r in ranges if r.network not in present]
     notes += [f"{r.text} is already in '{name}'" for r in ranges if r.network in present]
     if not new:

@@ -140,3 +140,14 @@ def test_an_ipv4_mapped_range_is_written_as_its_ipv4_form_with_a_note():
     _, trusted_warnings, _ = parse_ranges(["::ffff:10.1.0.0/112"], "trusted")
     assert trusted_warnings == ["10.1.0.0/16: not a public address (private): Entra sees public egress IPs "
                                 "only, so it never matches"]
+
+
+def test_egress_coverage_treats_ipv4_mapped_addresses_and_ranges_as_ipv4():
+    from posture.ranges import address_covered
+
+    mapped_range, ipv4_range = ipaddress.ip_network("::ffff:66.171.40.16/125"), ipaddress.ip_network(
+        "66.171.40.16/29")
+    assert address_covered(parse_address("66.171.40.17"), [mapped_range])
+    assert address_covered(parse_address("::ffff:66.171.40.17"), [ipv4_range])
+    assert not address_covered(parse_address("66.171.40.30"), [mapped_range])
+    assert not address_covered(parse_address("2600:1700::1"), [ipv4_range, None])
