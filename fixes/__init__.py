@@ -6,11 +6,12 @@ The one engine behind the dashboard's fix buttons and ``python -m fixes``:
     engine = FixEngine(settings, db)
     plan = engine.plan(fix_for_finding(finding))        # read-only; plan.diff(), .warnings, .refusal
     outcome = engine.apply(plan, Actor("alice@msp.example", ["Operator"]))
-    engine.rollback(outcome.audit_id, actor)
+    engine.rollback(outcome.audit_id, actor, egress_ip="203.0.113.7")
 
 Layout: ``engine`` (the flow), ``model`` (plain data), ``context`` (reads and writes through the
 collectors' Graph and CIPP clients), ``audit`` (the append-only log), ``cidr`` (strict ranges),
-``graph_json`` (minimal PATCH bodies and comparisons), ``plans`` (shared builders), one module per
+``graph_json`` (minimal PATCH bodies, comparisons, rebasing onto a fresh read), ``guards`` (the one guard
+set every write passes, rollbacks included), ``plans`` (shared builders), one module per
 fix family (``client_policy``, ``technician_policy``, ``trusted_location``,
 ``service_account_policy``, ``cipp``) and ``catalogue`` (every fix by id).
 """
