@@ -136,7 +136,7 @@ listed = [f for f in shown if (not chosen_statuses or f.status in chosen_statuse
 if selected_cell:
     listed = [f for f in shown if (f.tenant_id, f.check) == selected_cell]
     st.subheader("Findings")
-    st.caption(f"Cell {plain(tenant_label(selected_cell[0]))} × {selected_cell[1]} "
+    st.caption(f"Cell {plain(tenant_label(selected_cell[0]))} × {plain(selected_cell[1])} "
                "(clear the selection on the chart to see all).")
 else:
     st.subheader("Findings")

@@ -191,3 +191,27 @@ def test_safetext_imports_nothing_of_perimeter():
                 else []
             )
             assert not any(n.split(".")[0] in project for n in names), (path.name, names)
+
+
+def _output_app():
+    import payloads  # AppTest runs this function's body as a script: it imports for itself
+
+    from ui.output import markdown_table, table
+
+    table([{"Name": p, "N": -1} for p in payloads.ALL], key="rows")
+    markdown_table([{"Name": p, "N": -1} for p in payloads.ALL])
+
+
+def test_ui_output_tables_hold_only_safe_cells():
+    """What Streamlit receives from ui.output: export-safe dataframe cells, inert Markdown table cells."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_output_app, default_timeout=30)
+    app.run()
+    assert not app.exception
+    frame = app.dataframe[0].value
+    assert frame["N"].tolist() == [-1] * len(payloads.ALL)
+    assert frame["Name"].tolist() == [formula_safe(p) for p in payloads.ALL]
+    assert not any(str(v).startswith(FORMULA_STARTS) for v in frame["Name"])
+    cells = app.table[0].value
+    assert cells.iloc[:, 0].tolist() == [markdown_text(formula_safe(p)) for p in payloads.ALL]
