@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fixes import Actor, BadInput
+from fixes.audit import UNDONE
 from ui import chrome, data
 from ui.auth import current_identity
 from ui.chrome import plain
@@ -21,7 +22,7 @@ if not entries:
             "API clients pages.")
     st.stop()
 
-rolled_back = {e.rollback_of for e in entries if e.rollback_of is not None and e.outcome == "rolled-back"}
+rolled_back = {e.rollback_of for e in entries if e.rollback_of is not None and e.outcome in UNDONE}
 table([{
     "#": e.id, "When (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "Who": e.actor,
     "Tenant": names.get(e.tenant_id, e.tenant_id), "Fix": e.fix_id,
@@ -79,9 +80,13 @@ plan = st.session_state.get(state_key)
 if plan is not None:
     show_plan(plan)
     if plan.ready:
+        # Warnings are acknowledged as for a forward fix: a rollback passes the same guards.
+        acknowledged = not plan.warnings or st.checkbox("I have read the warnings and want to go ahead",
+                                                        key=f"rollback-ack-{entry.id}")
         typed = st.text_input(f"Type {CONFIRM_WORD} to roll back", key=f"confirm-{entry.id}")
-        if st.button("Roll back", type="primary", disabled=typed.strip() != CONFIRM_WORD):
+        if st.button("Roll back", type="primary",
+                     disabled=typed.strip() != CONFIRM_WORD or not acknowledged):
             outcome = fix_engine().apply(plan, Actor(identity.name, identity.roles),
-                                         acknowledge_warnings=True)
+                                         acknowledge_warnings=acknowledged)
             st.session_state.pop(state_key, None)
             show_outcome(outcome)

@@ -11,7 +11,18 @@ from dataclasses import replace
 
 import streamlit as st
 
-from fixes import FIXES, Actor, BadInput, FixEngine, FixRequest, Outcome, Plan, RangeError, parse_range
+from fixes import (
+    CONFLICT,
+    FIXES,
+    Actor,
+    BadInput,
+    FixEngine,
+    FixRequest,
+    Outcome,
+    Plan,
+    RangeError,
+    parse_range,
+)
 from settings import get_settings
 from ui import data
 from ui.auth import current_identity
@@ -120,7 +131,10 @@ def fix_panel(request: FixRequest, key: str) -> None:
 
 
 def show_outcome(outcome: Outcome) -> None:
-    (st.success if outcome.ok else st.error)(f"{outcome.outcome}: {plain(outcome.message)}")
+    # A conflict: the change took, but the target also shows a change Perimeter did not make (or lost one):
+    # neither a success to forget nor a failure to retry, a state to review.
+    show = st.success if outcome.ok else st.warning if outcome.outcome == CONFLICT else st.error
+    show(f"{outcome.outcome}: {plain(outcome.message)}")
     if outcome.audit_id is not None:
         st.page_link("pages/audit.py", label=f"Audit entry #{outcome.audit_id}", icon=":material/history:",
                      query_params={"entry": str(outcome.audit_id)})
