@@ -40,6 +40,7 @@ from db.store import (
     signin_watermark,
     upsert_tenant,
 )
+from safetext.secrets import redact
 from settings import Settings
 
 log = logging.getLogger("perimeter.collectors")
@@ -91,6 +92,8 @@ class Cycle:
     # --- bookkeeping ---
     def _record(self, tenant_id: str, source: str, started: datetime, rows: int,
                 error: str | None, watermark: datetime | None = None) -> None:
+        if error:  # a service's error text may echo a URL or a credential: never store or log secrets
+            error = redact(error, self.settings.secret_values())
         with write_transaction(self.engine) as conn:
             record_run(conn, cycle_id=self.report.cycle_id, tenant_id=tenant_id, source=source,
                        started_at=started, finished_at=self.clock(), rows=rows, error=error,

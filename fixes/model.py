@@ -177,7 +177,9 @@ class Plan:
     def diff(self) -> str:
         """A unified diff of the target before and after, as pretty JSON."""
         before, after = _pretty(self.before), _pretty(self.after)
-        lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after",
+        # Split at JSON's own line breaks only: str.splitlines() also breaks at U+0085/U+2028, which a
+        # tenant's name may hold, and would let it fake a diff line.
+        lines = difflib.unified_diff(before.split("\n"), after.split("\n"), "before", "after",
                                      lineterm="", n=4)
         return "\n".join(lines)
 

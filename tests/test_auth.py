@@ -154,3 +154,16 @@ def test_a_wall_says_when_its_link_expires_within_a_week(app, tmp_path):
     assert not at.exception
     assert any("This kiosk link expires on" in w.value for w in at.warning)
     assert at.metric
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://perimeter:S3cretPw@127.0.0.1:1/x",
+                                 "mysql+pymysql://perimeter:S3cretPw@127.0.0.1:1/x"])
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(monkeypatch, url):
+    from settings import get_settings
+
+    at = dashboard_app(monkeypatch, url).run()
+    get_settings.cache_clear()
+    assert not at.exception
+    [error] = at.error
+    assert error.value.startswith("Perimeter cannot open its database")
+    assert "S3cretPw" not in error.value and "\n" not in error.value

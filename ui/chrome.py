@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from safetext.markdown import markdown_text
+from settings import SettingsError, describe_database_error, get_settings
 from ui import data
 from ui.auth import Identity, sign_in_gate
 
@@ -19,8 +21,6 @@ def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> Iden
     AppTest."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    from settings import SettingsError, get_settings
-
     if PagesManager.uses_pages_directory:
         # Leave the legacy mode for this process, so runs go through dashboard.py's navigation; a
         # session's first run (no widget event to lose) starts over that way at once.
@@ -31,9 +31,15 @@ def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> Iden
     st.session_state[_SEEN] = True
     st.set_page_config(page_title="Perimeter", page_icon=":material/shield:", layout="wide")
     try:
-        get_settings()
+        settings = get_settings()
     except SettingsError as error:
         st.error(f"Perimeter cannot start: {error}")
+        st.stop()
+    try:
+        data.engine()
+    except (SQLAlchemyError, ImportError, OSError) as error:  # one line, password masked; no traceback
+        st.error("Perimeter cannot open its database: "
+                 + plain(describe_database_error(error, settings.database_url, settings.secret_values())))
         st.stop()
     identity = sign_in_gate(kiosk_allowed)
     if kiosk_display:  # the wall with ?kiosk=1: no sidebar, no toolbar, only a small demo marker
