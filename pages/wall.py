@@ -89,7 +89,7 @@ def tiles() -> None:
         tenant_id = list(directory)[rotation_index(seconds, rotate, len(directory))]
     wall = sd.wall(period, tenant_id)
     scope = plain(directory[tenant_id]["name"]) if tenant_id else f"All {len(directory)} tenants"
-    st.markdown(f"### {scope}")
+    st.subheader(scope, anchor=False)  # no anchor: its slug (an in-page link) would be built from tenant text
     st.caption(
         f"As of {period:%H:%M:%S} UTC · refreshes every {refresh} s"
         + (f" · next tenant every {rotate} s" if rotate else "")

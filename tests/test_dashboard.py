@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from conftest import collect_demo, dashboard_app
+from db import write_transaction
 from db.models import CollectRequest
 
 
@@ -75,6 +78,19 @@ def test_collect_now_queues_a_request_for_the_worker(app, filled_db):
         pending = conn.execute(select(CollectRequest).where(CollectRequest.done_at.is_(None))).all()
     assert len(pending) == 1
     assert any("Collection requested" in i.value for i in at.info)
+
+
+def test_a_viewer_may_ask_for_a_collection_and_is_recorded_as_the_requester(app, filled_db):
+    *_, engine = filled_db
+    with write_transaction(engine) as conn:  # nothing queued by an earlier test
+        conn.execute(update(CollectRequest).values(done_at=datetime(2026, 11, 22)))
+    at = _signed_in(app, ["Viewer"]).run()
+    at.switch_page("pages/collectors.py").run()
+    next(b for b in at.button if b.label == "Collect now").click().run()
+    assert not at.exception
+    with engine.connect() as conn:
+        [pending] = conn.execute(select(CollectRequest).where(CollectRequest.done_at.is_(None))).scalars()
+    assert pending.requested_by == "tech@msp.example"
 
 
 def test_a_bad_setting_shows_one_line_instead_of_a_traceback(monkeypatch):
