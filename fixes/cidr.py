@@ -40,6 +40,7 @@ from posture.ranges import (
     unmapped,
     unmapped_address,
 )
+from safetext.markdown import typed_text
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Purpose = Literal["cipp", "trusted"]
@@ -60,7 +61,7 @@ class Range:
 
 def parse_address(value: str) -> IPAddress:
     """One IP address (the operator's egress IP), strictly."""
-    text = value.strip() if isinstance(value, str) else ""
+    text = typed_text(value) if isinstance(value, str) else ""  # as pasted from a page
     if "/" in text:
         raise RangeError(f"'{shown_text(text)}' is a range: give your single public egress IP address")
     try:
@@ -71,7 +72,7 @@ def parse_address(value: str) -> IPAddress:
 
 def parse_range(value: str, host_bits: Literal["refuse", "network"] = "refuse") -> Range:
     """One IP address or CIDR range, normalised; raises :class:`RangeError` with the reason."""
-    text = value.strip() if isinstance(value, str) else ""
+    text = typed_text(value) if isinstance(value, str) else ""  # as pasted from a page
     shown = shown_text(text)
     if not text:
         raise RangeError("an empty range: give an IP address or a CIDR range such as 203.0.113.0/24")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from investigate.network import BadIpFilter, IpFilter, parse_ip_filter
+from safetext.markdown import typed_text
 
 PERIODS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -44,6 +45,11 @@ class Filters:
     interactive: bool | None = None
     service_provider: bool = False  # only the MSP's people (service-provider sign-ins)
     problems: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # Text copied from a page may carry invisible characters (safetext.markdown.typed_text).
+        for name in ("user", "app", "ip", "country", "policy"):
+            object.__setattr__(self, name, typed_text(getattr(self, name)))
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         """[start, end) in naive UTC."""
@@ -122,7 +128,7 @@ class Filters:
 
         def one(key: str) -> str:
             found = raw(key)
-            value = found[-1].strip() if found else ""
+            value = typed_text(found[-1]) if found else ""
             if len(value) > MAX_TEXT:
                 problems.append(f"{key}: longer than {MAX_TEXT} characters, ignored")
                 return ""

@@ -56,6 +56,18 @@ def markdown_text(value: object) -> str:
     return _LEADING_SPACES.sub(lambda m: "\u00a0" * len(m.group()), "".join(out))
 
 
+# Invisible characters a copy from a page can carry into a form: the word joiners above, zero-width
+# spaces and joiners, the byte-order mark.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def typed_text(value: str) -> str:
+    """What a person typed or pasted into a form, without the invisible characters copying tenant text
+    from a page brings along (``markdown_text`` puts word joiners into UPNs and IPv6 addresses), and
+    without surrounding spaces: so a value copied from one page finds its match in a filter or a range."""
+    return _INVISIBLE.sub("", value).strip()
+
+
 def shown_text(markdown: str) -> str:
     """What a reader sees of ``markdown_text(x)`` when Streamlit renders it, for tests: ``x`` with line
     breaks as spaces (escapes resolved, word joiners and no-break spaces undone)."""

@@ -89,7 +89,7 @@ def test_a_viewer_may_ask_for_a_collection_and_is_recorded_as_the_requester(app,
     next(b for b in at.button if b.label == "Collect now").click().run()
     assert not at.exception
     with engine.connect() as conn:
-        [pending] = conn.execute(select(CollectRequest).where(CollectRequest.done_at.is_(None))).scalars()
+        [pending] = conn.execute(select(CollectRequest).where(CollectRequest.done_at.is_(None))).all()
     assert pending.requested_by == "tech@msp.example"
 
 

@@ -151,3 +151,10 @@ def test_egress_coverage_treats_ipv4_mapped_addresses_and_ranges_as_ipv4():
     assert address_covered(parse_address("::ffff:66.171.40.17"), [ipv4_range])
     assert not address_covered(parse_address("66.171.40.30"), [mapped_range])
     assert not address_covered(parse_address("2600:1700::1"), [ipv4_range, None])
+
+
+def test_a_range_copied_from_a_page_with_invisible_word_joiners_is_read_as_shown():
+    from fixes.cidr import parse_address, parse_range
+
+    assert parse_range("2001:\u2060db8:\u20600:0:0:0:0:0/32").text == "2001:db8:0:0:0:0:0:0/32"
+    assert str(parse_address("\u2060203.0.113.7\u200b")) == "203.0.113.7"

@@ -215,3 +215,13 @@ def test_ui_output_tables_hold_only_safe_cells():
     assert not any(str(v).startswith(FORMULA_STARTS) for v in frame["Name"])
     cells = app.table[0].value
     assert cells.iloc[:, 0].tolist() == [markdown_text(formula_safe(p)) for p in payloads.ALL]
+
+
+def test_text_copied_from_a_page_is_typed_back_without_its_invisible_characters():
+    from investigate.filters import Filters
+    from safetext.markdown import WORD_JOINER, typed_text
+
+    pasted = f" alice@{WORD_JOINER}contoso.example\u200b "
+    assert typed_text(pasted) == "alice@contoso.example"
+    assert Filters(user=pasted).user == "alice@contoso.example"
+    assert Filters.from_query_params({"ip": f"2001:{WORD_JOINER}db8::/32"}).ip == "2001:db8::/32"

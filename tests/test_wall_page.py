@@ -76,6 +76,6 @@ def test_the_refresh_comes_from_the_url_within_bounds(app):
 
 def test_rotation_shows_one_tenant_at_a_time(app):
     at = open_wall(app, rotate="20")
-    heading = next(m.value for m in at.markdown if m.value.startswith("### "))
-    assert not heading.startswith("### All ")
+    [heading] = [h.value for h in at.subheader]
+    assert not heading.startswith("All ")
     assert any("next tenant every 20 s" in c.value for c in at.caption)
