@@ -132,8 +132,8 @@ def demo_operator_refusal(settings: Settings) -> str | None:
     if not settings.demo_mode:
         return "Graph credentials are configured, so every user must sign in"
     headers = _request_headers()
-    # A served session always has the headers of its websocket handshake (Upgrade, Connection and
-    # Sec-WebSocket-Key at least: Tornado refuses the upgrade without them). None at all means the
+    # A served session always has the headers of its websocket handshake (Host, Upgrade and
+    # Sec-WebSocket-Key at least: no server completes the upgrade without them). None at all means the
     # script runs without a server (AppTest, bare mode): there is no network peer to judge.
     served = bool(headers)
     peer = st.context.ip_address if served else None
