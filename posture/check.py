@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from posture.findings import ACTIONABLE, Finding, Severity, Status, Subject
+from posture.graph import is_template_id
 from posture.view import SnapshotView, TenantView
 
 CheckFunction = Callable[["Check", SnapshotView], Iterable[Finding]]
@@ -36,7 +37,7 @@ class Check:
         tenant_id = tenant if isinstance(tenant, str) else tenant.id
         return Finding(check=self.id, tenant_id=tenant_id, status=status, severity=self.severity,
                        subject=subject, message=message, evidence=evidence or {},
-                       fix=self.fix if status in ACTIONABLE else None)
+                       fix=self.fix if status in ACTIONABLE and not _without_real_id(subject) else None)
 
     def about_tenant(self, tenant: TenantView, status: Status, message: str,
                      evidence: dict[str, Any] | None = None) -> Finding:
@@ -45,6 +46,11 @@ class Check:
     def msp_missing(self, snapshot: SnapshotView) -> Finding:
         return self.finding(snapshot.msp_tenant_id, "n/a", snapshot.msp_subject,
                             "the MSP tenant (role 'msp') is not in the snapshot")
+
+
+def _without_real_id(subject: Subject) -> bool:
+    """A policy without an id (a template) gets no fix: a fix needs the real id."""
+    return subject.type == "policy" and (not subject.id or is_template_id(subject.id))
 
 
 def define_check(check_id: str, *, severity: Severity, scope: str, title: str, rationale: str,

@@ -13,7 +13,16 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from posture.findings import Subject
-from posture.graph import ALL, as_dict, as_list, lower, lower_set, text
+from posture.graph import (
+    ALL,
+    TEMPLATE_ID_PREFIX,
+    TEMPLATE_SUBJECT_KEY,
+    as_dict,
+    as_list,
+    lower,
+    lower_set,
+    text,
+)
 from posture.options import PostureOptions
 from posture.snapshot import parse_graph_datetime
 
@@ -44,6 +53,33 @@ class Account:
                 "enabled": self.enabled}
 
 
+@dataclass(frozen=True)
+class Reach:
+    """Whether a policy reaches a user, and the path (for evidence)."""
+
+    included: str | None  # "included through group 'A' → 'B'", or None
+    excluded: str | None  # "excluded through role Global Administrator", or None
+    unknown_include: list[str]  # what could not be decided about inclusion
+    unknown_exclude: list[str]  # ... and about exclusion
+
+    @property
+    def reaches(self) -> bool | None:
+        """True or False, or None when the snapshot cannot tell."""
+        if self.excluded:
+            return False
+        if self.included:
+            return None if self.unknown_exclude else True
+        return None if self.unknown_include else False
+
+    @property
+    def words(self) -> str:
+        if self.excluded:
+            return self.excluded
+        if self.included:
+            return self.included + (f" ({'; '.join(self.unknown_exclude)})" if self.unknown_exclude else "")
+        return "; ".join(self.unknown_include) or "not included"
+
+
 class TenantView:
     def __init__(self, raw: dict[str, Any], snapshot: SnapshotView):
         self.raw = raw
@@ -64,8 +100,25 @@ class TenantView:
 
     def objects(self, key: str) -> list[dict[str, Any]] | None:
         """A Graph collection, or None when it was not collected (missing or null)."""
+        if key == "conditionalAccessPolicies":
+            return self._policies
         value = self.raw.get(key)
         return value if isinstance(value, list) else None
+
+    @cached_property
+    def _policies(self) -> list[dict[str, Any]] | None:
+        """The tenant's policies; one without an `id` (a template) is a copy carrying a subject id made
+        from its display name and position (``graph.policy_id`` reads it; it never gets a fix)."""
+        value = self.raw.get("conditionalAccessPolicies")
+        if not isinstance(value, list):
+            return None
+        out = []
+        for position, policy in enumerate(value, start=1):
+            if isinstance(policy, dict) and not text(policy.get("id")):
+                name = text(policy.get("displayName"), "(unnamed policy)")
+                policy = {**policy, TEMPLATE_SUBJECT_KEY: f"{TEMPLATE_ID_PREFIX}{position}: {name}"}
+            out.append(policy)
+        return out
 
     # --- users, groups, roles ---------------------------------------------------------------------
 
@@ -135,6 +188,56 @@ class TenantView:
         target = lower(object_id)
         return {lower(r.get("roleTemplateId")) for r in roles
                 if any(lower(as_dict(m).get("id")) == target for m in as_list(r.get("members")))}
+
+    def reach(self, policy: dict[str, Any], object_id: str) -> Reach:
+        """Who a policy reaches (catalogue v2), for a member user of this tenant.
+
+        Included by `includeUsers` (`All` or the id), an included group (members followed
+        transitively) or an included role the user holds; excluded the same three ways. Exclusion wins.
+        A member user is never reached through `GuestsOrExternalUsers` / the guest conditions. A list of
+        the wrong type, or membership that was not collected, leaves the answer undecided.
+        """
+        users = policy.get("conditions")
+        users = users.get("users") if isinstance(users, dict) else None
+        if not isinstance(users, dict):
+            return Reach(None, None, ["unreadable conditions.users"], [])
+        included, unknown_in = self._route(users, "include", object_id)
+        excluded, unknown_out = self._route(users, "exclude", object_id)
+        return Reach(included, excluded, unknown_in, unknown_out)
+
+    def _route(self, users: dict[str, Any], side: str, object_id: str) -> tuple[str | None, list[str]]:
+        """How ``object_id`` is in the `<side>Users/Groups/Roles` lists, and what could not be decided."""
+        verb = "included" if side == "include" else "excluded"
+        unknown: list[str] = []
+        raw_users = users.get(f"{side}Users")
+        if raw_users is not None and not isinstance(raw_users, list):
+            unknown.append(f"unreadable {side}Users")
+        ids = lower_set(raw_users)
+        if lower(object_id) in ids:
+            return f"{verb} directly", []
+        if side == "include" and ALL in ids:
+            return f"{verb} through 'All'", []
+        raw_groups = users.get(f"{side}Groups")
+        if raw_groups is not None and not isinstance(raw_groups, list):
+            unknown.append(f"unreadable {side}Groups")
+        groups = [str(g) for g in as_list(raw_groups) if isinstance(g, str)]
+        if groups and not self.groups_expanded:
+            unknown.append(f"the members of {side}d groups were not collected")
+        for group_id in groups:
+            path = self.group_path(object_id, group_id)
+            if path:
+                return f"{verb} through group " + " → ".join(f"'{name}'" for name in path), []
+        raw_roles = users.get(f"{side}Roles")
+        if raw_roles is not None and not isinstance(raw_roles, list):
+            unknown.append(f"unreadable {side}Roles")
+        roles = lower_set(raw_roles)
+        if roles:
+            held = self.role_template_ids_of(object_id)
+            if held is None:
+                unknown.append("directory roles were not collected")
+            elif held & roles:
+                return f"{verb} through role {self.role_name(sorted(held & roles)[0])}", []
+        return None, unknown
 
     def role_name(self, template_id: str) -> str:
         for role in self.objects("directoryRoles") or []:
