@@ -299,3 +299,66 @@ def test_b8_is_na_when_sign_ins_carry_no_authentication_requirement():
     snapshot = good_snapshot()
     msp(snapshot)["signIns"] = [signin("s-1", SA_ID, SA_UPN, requirement="")]
     assert one(snapshot, "B-8").status == "n/a"
+
+
+# --- catalogue v2 ---------------------------------------------------------------------------------
+
+def test_b1_fails_when_the_policy_also_excludes_the_service_account_through_a_group():
+    snapshot = good_snapshot()
+    msp(snapshot)["groups"].append(group("00000000-0000-4000-9000-0000000000aa", "CIPP exclusions",
+                                         [member_user(SA_ID)]))
+    _sa_policy(snapshot)["conditions"]["users"]["excludeGroups"] = ["00000000-0000-4000-9000-0000000000aa"]
+    finding = one(snapshot, "B-1")
+    assert finding.status == "fail"
+    assert finding.evidence["excluded"] == "excluded through group 'CIPP exclusions'"
+    assert "exclusion wins" in finding.message
+
+
+def test_b1_fails_when_the_policy_also_excludes_the_service_account_through_a_role():
+    snapshot = good_snapshot()
+    msp(snapshot)["directoryRoles"][0]["members"].append(member_user(SA_ID))
+    _sa_policy(snapshot)["conditions"]["users"]["excludeRoles"] = [GLOBAL_ADMIN]
+    finding = one(snapshot, "B-1")
+    assert finding.status == "fail" and "excluded through role Global Administrator" in finding.message
+
+
+def test_b2_fails_for_mfa_or_compliant_device():
+    snapshot = good_snapshot()
+    _sa_policy(snapshot)["grantControls"].update(operator="OR", builtInControls=["mfa", "compliantDevice"])
+    finding = one(snapshot, "B-2")
+    assert finding.status == "fail" and "operator OR lets compliantDevice stand in for mfa" in finding.message
+
+
+def test_b2_passes_for_mfa_and_compliant_device():
+    snapshot = good_snapshot()
+    _sa_policy(snapshot)["grantControls"].update(operator="AND", builtInControls=["mfa", "compliantDevice"])
+    finding = one(snapshot, "B-2")
+    assert finding.status == "pass" and finding.evidence["operator"] == "AND"
+
+
+def test_b2_fails_for_a_custom_control_and_a_non_mfa_strength():
+    snapshot = good_snapshot()
+    _sa_policy(snapshot)["grantControls"].update(builtInControls=[], customAuthenticationFactors=["Duo"])
+    assert one(snapshot, "B-2").status == "fail"
+    _sa_policy(snapshot)["grantControls"].update(
+        customAuthenticationFactors=[],
+        authenticationStrength={"id": "ab12", "displayName": "Password only",
+                                "requirementsSatisfied": "none"})
+    assert one(snapshot, "B-2").status == "fail"
+
+
+def test_b6_fails_for_a_policy_narrowed_by_client_app_and_names_it():
+    snapshot = good_snapshot()
+    _sa_policy(snapshot)["conditions"]["clientAppTypes"] = ["browser", "mobileAppsAndDesktopClients"]
+    finding = one(snapshot, "B-6")
+    assert finding.status == "fail"
+    assert finding.evidence["narrowings"] == ["client apps only browser, mobileAppsAndDesktopClients"]
+
+
+def test_b6_fails_for_an_excluded_application_and_a_device_filter():
+    snapshot = good_snapshot()
+    conditions = _sa_policy(snapshot)["conditions"]
+    conditions["applications"]["excludeApplications"] = ["797f4846-ba00-4fd7-ba43-dac1f8f63013"]
+    conditions["devices"] = {"deviceFilter": {"mode": "exclude", "rule": "device.trustType -eq \"AzureAD\""}}
+    finding = one(snapshot, "B-6")
+    assert finding.status == "fail" and len(finding.evidence["narrowings"]) == 2

@@ -20,14 +20,14 @@ from posture.graph import (
     grant_controls,
     grant_words,
     guest_types,
-    included_applications,
     location_lists,
     lower,
     lower_set,
+    mfa_requirement,
+    narrowings,
     policy_id,
     policy_name,
     policy_state,
-    requires_mfa,
     signin_error_code,
     state_words,
     text,
@@ -139,9 +139,14 @@ def service_account_policy(check: Check, snapshot: SnapshotView) -> Iterator[Fin
         return
     for policy in found.policies:
         others = _other_members(policy, account, msp)
+        excluded = msp.reach(policy, account.id).excluded
         evidence = {"policyId": policy_id(policy), "state": policy.get("state"),
-                    "serviceAccount": account.as_evidence(), "alsoIncludes": others}
-        if others:
+                    "serviceAccount": account.as_evidence(), "alsoIncludes": others, "excluded": excluded}
+        if excluded:
+            yield check.finding(msp, "fail", _policy_subject(policy),
+                                f"'{policy_name(policy)}' includes {account.label} but the service account "
+                                f"is {excluded}: exclusion wins, so the policy never applies to it", evidence)
+        elif others:
             yield check.finding(msp, "warn", _policy_subject(policy),
                                 f"'{policy_name(policy)}' includes {account.label} but also "
                                 f"{', '.join(others)}: the service account's policy should include only that "
@@ -181,17 +186,21 @@ def service_account_mfa(check: Check, snapshot: SnapshotView) -> Iterator[Findin
     for policy in policies:
         name = policy_name(policy)
         strength = authentication_strength(policy)
-        evidence = {"policyId": policy_id(policy), "builtInControls": sorted(grant_controls(policy)),
+        grant = as_dict(policy.get("grantControls"))
+        ok, why = mfa_requirement(policy)
+        evidence = {"policyId": policy_id(policy), "operator": grant.get("operator"),
+                    "builtInControls": sorted(grant_controls(policy)),
                     "authenticationStrength": text(strength.get("displayName"), text(strength.get("id")))
-                    if strength else None}
-        if requires_mfa(policy):
-            how = "MFA" if "mfa" in grant_controls(policy) else "an authentication strength"
+                    if strength else None,
+                    "customAuthenticationFactors": as_list(grant.get("customAuthenticationFactors")),
+                    "requiresMfa": ok, "why": why}
+        if ok:
             yield check.finding(msp, "pass", _policy_subject(policy),
-                                f"'{name}' requires {how} ({grant_words(policy)})", evidence)
+                                f"'{name}' requires MFA ({grant_words(policy)}: {why})", evidence)
         else:
             yield check.finding(msp, "fail", _policy_subject(policy),
-                                f"'{name}' grants with {grant_words(policy)}, not MFA: require multifactor "
-                                "authentication", evidence)
+                                f"'{name}' grants with {grant_words(policy)}, not MFA ({why}): require "
+                                "multifactor authentication", evidence)
 
 
 @define_check(
@@ -283,9 +292,9 @@ def service_account_policy_enabled(check: Check, snapshot: SnapshotView) -> Iter
 
 @define_check(
     "B-6", severity="medium", scope="MSP, per B-1 policy",
-    title="The service-account policy covers all cloud apps",
-    rationale="CIPP's service account reaches many Microsoft APIs: a policy on selected apps leaves the rest "
-              "open.")
+    title="The service-account policy covers every sign-in",
+    rationale="CIPP's service account reaches many Microsoft APIs: a policy on selected apps, client apps, "
+              "platforms or risk levels leaves the rest open.")
 def service_account_all_apps(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     gate = _without_policy(check, snapshot)
     if gate is not None:
@@ -296,14 +305,16 @@ def service_account_all_apps(check: Check, snapshot: SnapshotView) -> Iterator[F
         name = policy_name(policy)
         apps = [str(a) for a in as_list(as_dict(as_dict(policy.get("conditions")).get("applications"))
                                         .get("includeApplications"))]
-        evidence = {"policyId": policy_id(policy), "includeApplications": apps}
-        if ALL in included_applications(policy):
+        narrowed = narrowings(policy)
+        evidence = {"policyId": policy_id(policy), "includeApplications": apps, "narrowings": narrowed}
+        if not narrowed:
             yield check.finding(msp, "pass", _policy_subject(policy),
-                                f"'{name}' includes all cloud apps", evidence)
+                                f"'{name}' includes all cloud apps and narrows nothing (every client app, "
+                                "platform and risk level)", evidence)
         else:
             yield check.finding(msp, "fail", _policy_subject(policy),
-                                f"'{name}' includes only {', '.join(apps) or 'no application'}: include all "
-                                "cloud apps", evidence)
+                                f"'{name}' does not cover every sign-in: {'; '.join(narrowed)}. Include all "
+                                "cloud apps and remove the narrowing conditions", evidence)
 
 
 @define_check(
