@@ -1,11 +1,12 @@
-"""Catalogue v1: every check, in the SPEC's order (IDs, severities and subjects are a contract)."""
+"""Catalogue v2 (v1's checks with v2's rules, plus A-5): every check, in the SPEC's order (IDs,
+severities and subjects are a contract)."""
 
 from __future__ import annotations
 
 from posture.check import Check
 from posture.checks import cipp, clients, locations, mfa, prerequisites, service_account, technicians
 
-CATALOGUE_VERSION = 1
+CATALOGUE_VERSION = 2
 
 CATALOGUE: tuple[Check, ...] = (
     prerequisites.premium_licence,
@@ -16,6 +17,7 @@ CATALOGUE: tuple[Check, ...] = (
     technicians.technician_policy_exists,
     technicians.technician_policy_excludes_break_glass,
     technicians.technician_policy_enabled,
+    technicians.technician_policy_full_coverage,
     service_account.service_account_policy,
     service_account.service_account_mfa,
     service_account.service_account_sign_in_frequency,

@@ -235,3 +235,48 @@ def test_a1_fails_when_the_policy_excludes_the_cipp_app():
     _technician_policy(snapshot)["conditions"]["applications"]["excludeApplications"] = [CIPP_APP_ID]
     finding = one(snapshot, "A-1", cipp_app_ids=(CIPP_APP_ID,))
     assert finding.status == "fail" and "it excludes the CIPP app" in finding.message
+
+
+# --- catalogue v2: A-5 full coverage --------------------------------------------------------------
+
+def test_a5_passes_for_a_block_policy_covering_every_sign_in():
+    finding = one(good_snapshot(), "A-5")
+    assert (finding.status, finding.subject.id, finding.fix) == ("pass", TECH_POLICY_ID, None)
+    assert finding.evidence["narrowings"] == [] and finding.evidence["read"]["clientAppTypes"] == ["all"]
+
+
+def test_a5_passes_for_all_four_client_app_types_and_the_cipp_app():
+    snapshot = good_snapshot()
+    conditions = _technician_policy(snapshot)["conditions"]
+    conditions["clientAppTypes"] = ["browser", "mobileAppsAndDesktopClients", "exchangeActiveSync", "other"]
+    conditions["applications"]["includeApplications"] = [CIPP_APP_ID]
+    assert one(snapshot, "A-5", cipp_app_ids=(CIPP_APP_ID,)).status == "pass"
+
+
+def test_a5_fails_for_a_block_policy_narrowed_by_client_app_and_platform():
+    snapshot = good_snapshot()
+    conditions = _technician_policy(snapshot)["conditions"]
+    conditions["clientAppTypes"] = ["browser"]
+    conditions["platforms"] = {"includePlatforms": ["windows", "macOS"], "excludePlatforms": []}
+    finding = one(snapshot, "A-5")
+    assert finding.status == "fail" and finding.severity == "high"
+    assert finding.evidence["narrowings"] == ["client apps only browser", "platforms only windows, macOS"]
+    assert "client apps only browser" in finding.message
+
+
+def test_a5_fails_for_a_risk_condition_and_a_device_filter():
+    snapshot = good_snapshot()
+    conditions = _technician_policy(snapshot)["conditions"]
+    conditions["signInRiskLevels"] = ["high", "medium"]
+    conditions["devices"] = {"deviceFilter": {"mode": "exclude", "rule": "device.isCompliant -eq True"}}
+    finding = one(snapshot, "A-5")
+    assert finding.status == "fail"
+    assert finding.evidence["narrowings"] == ["signInRiskLevels high, medium",
+                                              "device filter 'device.isCompliant -eq True'"]
+
+
+def test_a5_is_na_without_a_technician_policy():
+    snapshot = good_snapshot()
+    _technician_policy(snapshot)["grantControls"]["builtInControls"] = ["mfa"]
+    finding = one(snapshot, "A-5")
+    assert finding.status == "n/a" and "A-1" in finding.message

@@ -1,4 +1,4 @@
-"""A-1..3 (Part A): the policy that blocks CIPP technicians outside the trusted location."""
+"""A-1..3 and A-5 (Part A): the policy that blocks CIPP technicians outside the trusted location."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from posture.graph import (
     ENABLED,
     NONE,
     REPORT_ONLY,
+    RISK_LISTS,
+    as_dict,
     as_list,
     excluded_applications,
     grant_controls,
@@ -22,6 +24,7 @@ from posture.graph import (
     location_lists,
     lower,
     lower_set,
+    narrowings,
     policy_id,
     policy_name,
     policy_state,
@@ -256,3 +259,36 @@ def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[
             yield check.finding(msp, "fail", assessment.subject,
                                 f"'{name}' is {state_words(state)}: it blocks nobody", evidence)
 
+
+
+@define_check(
+    "A-5", severity="high", scope="MSP, per A-1 policy", title="The block policy covers every sign-in",
+    rationale="A block policy narrowed by client app, platform, risk, device filter or flow lets technicians "
+              "through from anywhere.")
+def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    gate = _without_technician_policy(check, snapshot)
+    if gate is not None:
+        yield gate
+        return
+    msp = snapshot.msp_tenant
+    assert msp is not None
+    app_ids = {lower(a) for a in snapshot.options.cipp_app_ids}
+    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+        policy = assessment.policy
+        name = policy_name(policy)
+        narrowed = narrowings(policy, app_ids)
+        cond = as_dict(policy.get("conditions"))
+        evidence = {"policyId": policy_id(policy), "narrowings": narrowed,
+                    "read": {"applications": cond.get("applications"),
+                             "clientAppTypes": cond.get("clientAppTypes"),
+                             "platforms": cond.get("platforms"), "devices": cond.get("devices"),
+                             **{key: cond.get(key) for key in RISK_LISTS if key in cond}}}
+        if narrowed:
+            yield check.finding(msp, "fail", assessment.subject,
+                                f"'{name}' blocks only some sign-ins: {'; '.join(narrowed)}. Technicians "
+                                "outside the trusted location get through everywhere else", evidence)
+        else:
+            yield check.finding(msp, "pass", assessment.subject,
+                                f"'{name}' covers every sign-in: all cloud apps (or the CIPP app) with none "
+                                "excluded, every client app and platform, no risk, device or flow condition",
+                                evidence)
