@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import msgspec
@@ -29,12 +29,15 @@ from msgraph_core import GraphClientFactory
 
 from collectors.auth import GRAPH_SCOPE, graph_credential
 from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
+from collectors.sources import GraphSource
 from db.rows import NOT_JSON, MalformedPage, decode_signin_page, parse_json, use_parsed_json
 from settings import Settings
 
 REQUEST_TIMEOUT_S = 60.0
 # A page that is empty but carries a nextLink is legal; a long run of them is a server loop.
 MAX_CONSECUTIVE_EMPTY_PAGES = 50
+# Member lists read at once per tenant (each still waits for its slot in the pacing policy).
+MEMBER_READS_AT_ONCE = 4
 # Keep OData punctuation readable in URLs (Graph accepts both forms).
 _QUERY_SAFE = "$,:()/'"
 T = TypeVar("T")
@@ -50,8 +53,14 @@ class GraphError(Exception):
 
 def _odata_error_class():  # type: ignore[no-untyped-def]
     # Imported lazily: the first Entity-derived import costs about a second.
+    from kiota_abstractions.api_client_builder import register_default_deserializer
+    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+    # Without a JSON parse node (GraphServiceClient registers one; the bare adapter does not) Graph's
+    # error body is never read and its code is lost: the code is what tells a missing licence
+    # (Authentication_RequestFromNonPremiumTenantOrB2CTenant) from an outage (collectors.states).
+    register_default_deserializer(JsonParseNodeFactory)
     return ODataError
 
 
@@ -100,7 +109,7 @@ class TenantGraph:
         try:
             async with self.pacer.slot(self.tenant_id, family_of(url)):
                 body = await self.adapter.send_primitive_async(
-                    info, "bytes", {"XXX": _odata_error_class().create_from_discriminator_value})
+                    info, "bytes", {"XXX": _odata_error_class()})  # the class: kiota parses with it
         except APIError as error:
             raise describe_api_error(error) from None
         except httpx.HTTPError as error:
@@ -179,6 +188,44 @@ class TenantGraph:
         out: list[Any] = []
         await self.each_page(path, params, version, out.extend)
         return out
+
+    async def collection(self, source: GraphSource) -> list[Any]:
+        """A collection source read whole: its objects, and with ``member_params`` each object's
+        complete ``members`` (collectors.sources.GraphSource)."""
+        objects = await self.all(source.path, source.params)
+        if source.member_params is not None:
+            await self.fill_members(source.path, objects, source.member_params)
+        return objects
+
+    async def fill_members(self, path: str, objects: list[Any], params: dict[str, str]) -> None:
+        """Set each object's ``members`` to every page of ``{path}/{id}/members``. An object deleted
+        since it was listed (404) is dropped; any other failure fails the whole read."""
+        limit = asyncio.Semaphore(MEMBER_READS_AT_ONCE)
+        gone: list[int] = []
+
+        async def read(index: int, obj: Any) -> None:
+            object_id = obj.get("id") if isinstance(obj, dict) else None
+            if not isinstance(object_id, str) or not object_id:
+                return  # left without members: the checks then say membership is unknown
+            obj.pop("members", None)
+            obj.pop("members@odata.nextLink", None)
+            async with limit:
+                try:
+                    obj["members"] = await self.all(f"{path}/{quote(object_id, safe='')}/members",
+                                                    params or None)
+                except GraphError as error:
+                    if error.status != 404:
+                        raise
+                    gone.append(index)
+
+        try:
+            async with asyncio.TaskGroup() as group:  # the first failure cancels the other reads
+                for index, obj in enumerate(objects):
+                    group.create_task(read(index, obj))
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None  # one line for the run record
+        for index in sorted(gone, reverse=True):
+            del objects[index]
 
     async def send_json(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
         """One write (PATCH, POST, DELETE) with a raw JSON body, through the same middleware and

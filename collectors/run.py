@@ -155,7 +155,7 @@ class Cycle:
                 for obj in objects:
                     obj.pop("@odata.context", None)
             else:
-                objects = await graph.all(source.path, source.params)
+                objects = await graph.collection(source)
             with write_transaction(self.engine) as conn:
                 count = replace_objects(conn, tenant.tenant_id, source.name, objects, self.clock())
         except Exception as error:  # noqa: BLE001 - recorded per tenant and source

@@ -12,6 +12,10 @@ class GraphSource:
     params: dict[str, str] = field(default_factory=dict)
     single: bool = False  # one object, not a collection
     msp_only: bool = False  # only the MSP tenant's is needed by the catalogue
+    # Each object's members, paged from ``{path}/{id}/members`` with these parameters into its
+    # ``members`` (None: no members). Never ``$expand=members``: Graph expands at most 20, with no
+    # next link (REFERENCE.md), so AdminAgents or a break-glass exclusion group would be cut short.
+    member_params: dict[str, str] | None = None
 
 
 TENANT_SOURCES: tuple[GraphSource, ...] = (
@@ -22,8 +26,10 @@ TENANT_SOURCES: tuple[GraphSource, ...] = (
     GraphSource("subscribedSkus", "subscribedSkus"),
     GraphSource("users", "users", {
         "$select": "id,userPrincipalName,displayName,accountEnabled,userType", "$top": "999"}),
-    GraphSource("groups", "groups", {"$expand": "members"}, msp_only=True),
-    GraphSource("directoryRoles", "directoryRoles", {"$expand": "members"}, msp_only=True),
+    # Every group's members: the checks follow nesting from any excluded or included group and
+    # treat membership as unknown unless every group carries its members (posture/view.py).
+    GraphSource("groups", "groups", {"$top": "999"}, msp_only=True, member_params={"$top": "999"}),
+    GraphSource("directoryRoles", "directoryRoles", msp_only=True, member_params={}),
     GraphSource("userRegistrationDetails", "reports/authenticationMethods/userRegistrationDetails",
                 {"$top": "999"}),
 )

@@ -115,7 +115,7 @@ class FixContext:
         else:
             tenant = {"tenantId": msp, "role": "msp"}
             for name in ("users", "groups", "directoryRoles"):
-                tenant[name] = await self.all(msp, _SOURCES[name].path, _SOURCES[name].params)
+                tenant[name] = await self.graph(msp).collection(_SOURCES[name])
             tenant["namedLocations"] = await self.all(msp, NAMED_LOCATIONS)
         if with_policies:
             tenant["conditionalAccessPolicies"] = await self.all(msp, POLICIES)

@@ -408,6 +408,15 @@ def _member_object(d: demo.Directory, member_id: str, city: str) -> dict | None:
     return None
 
 
+# Graph expands at most 20 objects of a relationship and gives no next link for the rest: a
+# complete member list needs GET .../{id}/members, which pages.
+EXPAND_LIMIT = 20
+
+
+def _expanded_members(members: list[dict]) -> list[dict]:
+    return members[:EXPAND_LIMIT]
+
+
 def _expand_members(req: Request) -> bool:
     expand = (req.q("$expand") or "").lower()
     if expand and expand.split("(")[0].strip() != "members":
@@ -427,7 +436,9 @@ def list_groups(state: SimState, req: Request) -> Collection:
     for g in d.groups:
         obj = demo.group_object(g)
         if expand:
-            obj["members"] = [m for m in (_member_object(d, mid, city) for mid in g.member_ids) if m]
+            obj["members"] = _expanded_members(
+                [m for m in (_member_object(d, mid, city) for mid in g.member_ids) if m]
+            )
         items.append(obj)
     items = _filtered(
         req, items, {"displayName": str, "id": str, "mailNickname": str, "securityEnabled": bool}
@@ -447,9 +458,9 @@ def get_group(state: SimState, req: Request) -> Result:
     g = _group(d, req.match["id"])
     obj = demo.group_object(g)
     if _expand_members(req):
-        obj["members"] = [
-            m for m in (_member_object(d, mid, _city(req.tenant_id)) for mid in g.member_ids) if m
-        ]
+        obj["members"] = _expanded_members(
+            [m for m in (_member_object(d, mid, _city(req.tenant_id)) for mid in g.member_ids) if m]
+        )
     return Result(body=_entity(req, "groups", selected(req, [obj])[0]))
 
 
@@ -475,7 +486,7 @@ def list_directory_roles(state: SimState, req: Request) -> Collection:
             continue  # Graph lists only activated roles
         obj = demo.directory_role_object(template_id, object_id)
         if expand:
-            obj["members"] = members
+            obj["members"] = _expanded_members(members)
         items.append(obj)
     return page(req, f"{req.context_base}directoryRoles", selected(req, items), 1000, 1000)
 

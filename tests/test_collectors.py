@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import unittest.mock
 
 import httpx
 import pytest
@@ -72,13 +73,20 @@ def test_a_full_cycle_discovers_the_msp_and_every_client(collected):
 
 
 def test_every_tenant_has_policies_locations_and_signins(collected):
+    from simulator import demo
+
     _, engine, _, _ = collected
     with engine.connect() as conn:
         tenants = conn.execute(select(Tenant.tenant_id)).scalars().all()
         for tenant_id in tenants:
+            if not demo.consented(tenant_id):  # nothing can be read there (test_collection_states)
+                assert not graph_objects(conn, tenant_id, "conditionalAccessPolicies"), tenant_id
+                continue
             assert graph_objects(conn, tenant_id, "conditionalAccessPolicies"), tenant_id
             assert graph_objects(conn, tenant_id, "securityDefaults"), tenant_id
-            assert graph_objects(conn, tenant_id, "userRegistrationDetails"), tenant_id
+            # Without Entra ID P1 the reports/ endpoints answer 403: not licensed, nothing stored
+            licensed = demo.licensed_for_reports(tenant_id)
+            assert bool(graph_objects(conn, tenant_id, "userRegistrationDetails")) == licensed, tenant_id
     assert _signin_count(engine) > 0
 
 
@@ -237,7 +245,9 @@ def test_snapshot_export_has_format_version_1(collected):
     for tenant in snapshot["tenants"]:
         for key in ("conditionalAccessPolicies", "namedLocations", "securityDefaults",
                     "subscribedSkus", "users", "userRegistrationDetails", "signIns"):
-            assert key in tenant, (tenant["displayName"], key)
+            # A source in a standing state (not licensed, consent needed) is missing, and says why
+            state = tenant["sourceStatus"][key]["state"]
+            assert (key in tenant) == (state == "ok"), (tenant["displayName"], key, state)
     assert isinstance(snapshot["cipp"]["apiClients"], list)
     assert isinstance(snapshot["cipp"]["azureConfiguration"], dict)
     assert isinstance(snapshot["cipp"]["tenants"], list)
@@ -281,3 +291,81 @@ def test_cli_unwritable_snapshot_path_is_one_line(collected):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "cannot write /nonexistent/dir/snap.json" in result.stderr
+
+
+# --- members read whole (Graph expands at most 20, with no next link) ------------------------------
+
+def _big_exclusion_group(monkeypatch):
+    """The MSP with a 'CIPP Exclusions' group of 45 members whose 37th is the break-glass account,
+    and 44 more Global Administrators: both lists are longer than Graph's 20 expanded members."""
+    import dataclasses
+    import uuid
+
+    import simulator.graph
+    from simulator import demo
+
+    base = demo.directory(7, demo.MSP_TENANT_ID)
+    template = next(p for p in base.people if p.kind == "staff")
+    extra = [dataclasses.replace(template, id=str(uuid.UUID(int=i + 1)), upn=f"member{i}@{base.domain}",
+                                 display_name=f"Member {i}", roles=(demo.GLOBAL_ADMIN_TEMPLATE_ID,),
+                                 groups=set())
+             for i in range(44)]
+    bg = base.by_upn[demo.BREAK_GLASS_UPNS[0]]
+    members = [p.id for p in extra[:36]] + [bg.id] + [p.id for p in extra[36:]]
+    group = demo.Group(str(uuid.UUID(int=4545)), "CIPP Exclusions", "Excluded from the technician block",
+                       members, "2024-01-01T00:00:00Z")
+    big = demo.Directory(base.tenant_id, base.domain, [*base.people, *extra], [*base.groups, group],
+                         base.role_ids, base.service_account)
+    real = simulator.graph._directory
+    monkeypatch.setattr(simulator.graph, "_directory",
+                        lambda state, req: big if req.tenant_id == demo.MSP_TENANT_ID else real(state, req))
+    return group
+
+
+@pytest.fixture
+def msp_with_big_group(sim, tmp_path, monkeypatch):
+    group = _big_exclusion_group(monkeypatch)
+    url, engine = _fresh_engine(tmp_path)
+    settings = _one_tenant_settings(sim, url)
+    report = collect_once(settings, engine, only_tenants={settings.msp_tenant_id}, clock=_clock)
+    assert report.errors == []
+    msp = next(t for t in build_snapshot(settings, engine)["tenants"] if t["role"] == "msp")
+    return group, msp
+
+
+def test_a_group_of_45_is_read_whole_with_its_37th_member(msp_with_big_group):
+    from simulator import demo
+
+    group, msp = msp_with_big_group
+    stored = next(g for g in msp["groups"] if g["id"] == group.id)
+    assert [m["id"] for m in stored["members"]] == group.member_ids
+    assert stored["members"][36]["userPrincipalName"] == demo.BREAK_GLASS_UPNS[0]
+
+
+def test_a_directory_role_of_47_is_read_whole(msp_with_big_group):
+    from simulator import demo
+
+    _, msp = msp_with_big_group
+    admins = next(r for r in msp["directoryRoles"] if r["roleTemplateId"] == demo.GLOBAL_ADMIN_TEMPLATE_ID)
+    upns = {m["userPrincipalName"] for m in admins["members"]}
+    assert len(upns) == 47 and demo.BREAK_GLASS_UPNS[0] in upns and "member43@" + demo.MSP_DOMAIN in upns
+
+
+def test_members_are_never_expanded(sim, tmp_path):
+    url, engine = _fresh_engine(tmp_path)
+    settings = _one_tenant_settings(sim, url)
+    requests: list[str] = []
+    from collectors import graph as graph_module
+
+    original = graph_module.TenantGraph._get_bytes
+
+    async def logged(self, url):  # type: ignore[no-untyped-def]
+        requests.append(url)
+        return await original(self, url)
+
+    with unittest.mock.patch.object(graph_module.TenantGraph, "_get_bytes", logged):
+        report = collect_once(settings, engine, only_tenants={settings.msp_tenant_id}, clock=_clock)
+    assert report.errors == []
+    assert not any("expand" in u.lower() for u in requests)
+    assert any(u.split("?")[0].endswith("/members") and "/groups/" in u for u in requests)
+    assert any(u.split("?")[0].endswith("/members") and "/directoryRoles/" in u for u in requests)

@@ -214,6 +214,28 @@ def test_groups_filter_and_expand_members(sim):
     assert nested["members"][0]["@odata.type"] == "#microsoft.graph.group"
 
 
+def test_expand_members_stops_at_20_without_a_next_link(sim):
+    everyone = get(sim, MSP, "/v1.0/groups", **{"$filter": "displayName eq 'All Staff'"}).json()["value"][0]
+    whole = follow(sim, MSP, f"{sim.url}/v1.0/groups/{everyone['id']}/members?$top=5")
+    assert len(whole) == 21  # paged whole, five at a time
+    expanded = get(
+        sim, MSP, "/v1.0/groups", **{"$filter": "displayName eq 'All Staff'", "$expand": "members"}
+    ).json()["value"][0]
+    assert [m["id"] for m in expanded["members"]] == [m["id"] for m in whole[:20]]
+    assert not any("nextLink" in key for key in expanded)
+    single = get(sim, MSP, f"/v1.0/groups/{everyone['id']}", **{"$expand": "members"}).json()
+    assert len(single["members"]) == 20
+
+
+def test_directory_role_members_page_with_a_next_link(sim):
+    roles = get(sim, MSP, "/v1.0/directoryRoles").json()["value"]
+    admins = next(r for r in roles if r["roleTemplateId"] == demo.GLOBAL_ADMIN_TEMPLATE_ID)
+    first = get(sim, MSP, f"/v1.0/directoryRoles/{admins['id']}/members", **{"$top": "1"}).json()
+    assert len(first["value"]) == 1 and first["@odata.nextLink"].startswith(sim.url)
+    whole = follow(sim, MSP, f"{sim.url}/v1.0/directoryRoles/{admins['id']}/members?$top=1")
+    assert demo.BREAK_GLASS_UPNS[0] in {m["userPrincipalName"] for m in whole}
+
+
 # --- clock -----------------------------------------------------------------------------------------
 
 
