@@ -60,6 +60,9 @@ def enforcement(finding: Any | None) -> tuple[str, str]:
     enabled = [p for p in evidence.get("policies") or [] if lower(p.get("state")) == "enabled"]
     if finding.status == "pass" and enabled:
         return CONDITIONAL_ACCESS, f"'{text(enabled[0].get('name'))}'"
+    if finding.status == "warn" and enabled:  # enforced, with exceptions MFA-3 names (catalogue v2)
+        exceptions = [text(e) for e in evidence.get("exceptions") or []]
+        return CONDITIONAL_ACCESS, f"'{text(enabled[0].get('name'))}' except {'; '.join(exceptions)}"
     if finding.status == "pass":
         return CONDITIONAL_ACCESS, finding.message
     return NONE, finding.message

@@ -73,6 +73,14 @@ def state_words(state: str) -> str:
     return {ENABLED: "on", REPORT_ONLY: "report-only", DISABLED: "off"}.get(state, f"in state '{state}'")
 
 
+def state_label(policy: dict[str, Any]) -> str:
+    """The state in words; one outside Graph's set (e.g. `reportOnly`) is named as written, not enforced."""
+    state = policy_state(policy)
+    if state in (ENABLED, REPORT_ONLY, DISABLED):
+        return state_words(state)
+    return f"in state '{policy.get('state')}' (not a Graph state: not enforced)"
+
+
 def conditions(policy: dict[str, Any]) -> dict[str, Any]:
     return as_dict(policy.get("conditions"))
 

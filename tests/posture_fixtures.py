@@ -227,7 +227,7 @@ def client_tenant(tenant_id: str = CLIENT_ID, name: str = "Tailspin Toys") -> di
                                     registration(CLIENT_STAFF_ID, "ann@tailspintoys.com")],
         "conditionalAccessPolicies": [
             policy(CLIENT_MFA_POLICY_ID, "CA001: Require MFA for all users",
-                   users={"includeUsers": ["All"], "excludeUsers": [CLIENT_ADMIN_ID],
+                   users={"includeUsers": ["All"], "excludeUsers": [],
                           "excludeGuestsOrExternalUsers": guests("internalGuest,serviceProvider")},
                    grant=["mfa"]),
         ],

@@ -7,9 +7,14 @@ from posture_fixtures import (
     CLIENT_ID,
     CLIENT_MFA_POLICY_ID,
     MSP_ID,
+    MSP_MFA_POLICY_ID,
+    SA_POLICY_ID,
+    TECHS_GROUP_ID,
+    TRUSTED_ID,
     client,
     find_policy,
     good_snapshot,
+    msp,
     one,
     registration,
     run,
@@ -139,3 +144,93 @@ def test_mfa3_is_na_without_policies_while_security_defaults_are_off():
     snapshot = good_snapshot()
     del client(snapshot)["conditionalAccessPolicies"]
     assert one(snapshot, "MFA-3", tenant_id=CLIENT_ID).status == "n/a"
+
+
+# --- catalogue v2: MFA-3 counts only full coverage, MFA by the rule, exclusions named -------------
+
+def _client_mfa(snapshot: dict) -> dict:
+    return find_policy(client(snapshot), CLIENT_MFA_POLICY_ID)
+
+
+def test_mfa3_msp_passes_excluding_break_glass_and_the_service_account_its_own_policy_covers():
+    finding = one(good_snapshot(), "MFA-3", tenant_id=MSP_ID)
+    assert finding.status == "pass" and finding.evidence["exceptions"] == []
+    assert finding.evidence["enforcing"] == MSP_MFA_POLICY_ID
+
+
+def test_mfa3_warns_for_an_excluded_user_who_is_not_break_glass_and_names_them():
+    snapshot = good_snapshot()
+    _client_mfa(snapshot)["conditions"]["users"]["excludeUsers"] = [CLIENT_ADMIN_ID]
+    finding = one(snapshot, "MFA-3", tenant_id=CLIENT_ID)
+    assert finding.status == "warn" and "user admin@tailspintoys.com" in finding.message
+    assert finding.evidence["exceptions"] == ["user admin@tailspintoys.com"]
+
+
+def test_mfa3_allows_a_client_break_glass_account_found_by_name():
+    snapshot = good_snapshot()
+    client(snapshot)["users"].append(user("bg-client", "breakglass@tailspintoys.com"))
+    _client_mfa(snapshot)["conditions"]["users"]["excludeUsers"] = ["bg-client"]
+    assert one(snapshot, "MFA-3", tenant_id=CLIENT_ID).status == "pass"
+
+
+def test_mfa3_warns_when_the_service_account_policy_does_not_enforce():
+    snapshot = good_snapshot()
+    find_policy(msp(snapshot), SA_POLICY_ID)["state"] = "enabledForReportingButNotEnforced"
+    finding = one(snapshot, "MFA-3", tenant_id=MSP_ID)
+    assert finding.status == "warn" and finding.evidence["exceptions"] == ["user cipp@msp.example"]
+
+
+def test_mfa3_warns_for_an_excluded_group_or_role_of_ordinary_users():
+    snapshot = good_snapshot()
+    users = find_policy(msp(snapshot), MSP_MFA_POLICY_ID)["conditions"]["users"]
+    users["excludeGroups"].append(TECHS_GROUP_ID)
+    users["excludeRoles"] = ["fe930be7-5e62-47db-91af-98c3a49a38b1"]
+    finding = one(snapshot, "MFA-3", tenant_id=MSP_ID)
+    assert finding.status == "warn"
+    assert finding.evidence["exceptions"] == ["group 'CIPP Technicians' (alex@msp.example)",
+                                              "role User Administrator"]
+
+
+def test_mfa3_warns_for_a_location_exclusion_and_names_it():
+    snapshot = good_snapshot()
+    find_policy(msp(snapshot), MSP_MFA_POLICY_ID)["conditions"]["locations"] = {
+        "includeLocations": ["All"], "excludeLocations": [TRUSTED_ID]}
+    finding = one(snapshot, "MFA-3", tenant_id=MSP_ID)
+    assert finding.status == "warn" and "'Trusted - MSP Office'" in finding.message
+
+
+def test_mfa3_fails_for_mfa_or_compliant_device_and_says_why():
+    snapshot = good_snapshot()
+    _client_mfa(snapshot)["grantControls"]["builtInControls"] = ["mfa", "compliantDevice"]
+    finding = one(snapshot, "MFA-3", tenant_id=CLIENT_ID)
+    assert finding.status == "fail" and "operator OR lets compliantDevice stand in for mfa" in finding.message
+
+
+def test_mfa3_fails_for_a_policy_narrowed_to_browsers():
+    snapshot = good_snapshot()
+    _client_mfa(snapshot)["conditions"]["clientAppTypes"] = ["browser"]
+    finding = one(snapshot, "MFA-3", tenant_id=CLIENT_ID)
+    assert finding.status == "fail" and "client apps only browser" in finding.message
+
+
+def test_mfa3_a_state_outside_graphs_set_is_not_enforced_and_named_as_written():
+    snapshot = good_snapshot()
+    _client_mfa(snapshot)["state"] = "reportOnly"
+    finding = one(snapshot, "MFA-3", tenant_id=CLIENT_ID)
+    assert finding.status == "fail" and "in state 'reportOnly'" in finding.message
+
+
+def test_mfa3_includes_application_none_does_not_count():
+    snapshot = good_snapshot()
+    _client_mfa(snapshot)["conditions"]["applications"]["includeApplications"] = ["None"]
+    assert one(snapshot, "MFA-3", tenant_id=CLIENT_ID).status == "fail"
+
+
+def test_mfa3_warning_still_reads_as_conditional_access_enforcement_with_its_exceptions():
+    from investigate.mfa import CONDITIONAL_ACCESS, enforcement
+
+    snapshot = good_snapshot()
+    _client_mfa(snapshot)["conditions"]["users"]["excludeUsers"] = [CLIENT_ADMIN_ID]
+    finding = one(snapshot, "MFA-3", tenant_id=CLIENT_ID)
+    assert enforcement(finding) == (CONDITIONAL_ACCESS,
+                                    "'CA001: Require MFA for all users' except user admin@tailspintoys.com")
