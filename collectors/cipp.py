@@ -84,10 +84,18 @@ class CippClient:
         return results if isinstance(results, dict) else {}
 
     async def tenants(self) -> list[Any]:
+        """`ListTenants` rows. CIPP answers an internal error with HTTP 200 and one row whose
+        ``customerId`` is empty and whose text fields carry the error (REFERENCE.md): that row, or
+        an answer that is not a list of rows, raises CippError, never reads as "no tenants"."""
         document = await self._request("GET", "ListTenants")
-        if isinstance(document, dict):  # some CIPP versions wrap rows in Results
-            document = document.get("Results")
-        return document if isinstance(document, list) else []
+        if isinstance(document, dict) and isinstance(document.get("Results"), list):
+            document = document["Results"]  # some CIPP versions wrap rows in Results
+        if not isinstance(document, list):
+            raise CippError(f"ListTenants: not a list of tenants ({type(document).__name__})")
+        for row in document:
+            if not isinstance(row, dict) or not row.get("customerId"):
+                raise CippError(f"ListTenants: {_error_text(row)}")
+        return document
 
     async def add_update_client(self, body: dict[str, Any]) -> tuple[int, Any]:
         """`ExecApiClient?Action=AddUpdate`: CIPP answers 200 with a bare array of result strings
@@ -99,3 +107,14 @@ class CippClient:
         authentication (not the IP ranges, which CIPP checks on every request)."""
         return await self._exchange("POST", "ExecApiClient", {"Action": "SaveToAzure"},
                                     {"Action": "SaveToAzure"})
+
+
+def _error_text(row: Any) -> str:
+    """What CIPP's error row says (its ``Results``, else its ``displayName``), on one line."""
+    if isinstance(row, dict):
+        for key in ("Results", "displayName", "defaultDomainName"):
+            text = row.get(key)
+            if isinstance(text, str) and text.strip():
+                return " ".join(text.split())[:300]
+        return "a row without a customerId"
+    return f"a row that is not an object ({type(row).__name__})"

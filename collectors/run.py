@@ -53,6 +53,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class DiscoveryError(Exception):
+    """Discovery answered something that cannot be the tenant list (collectors.run.Cycle.discover)."""
+
+
 @dataclass
 class TenantRef:
     tenant_id: str
@@ -111,22 +115,32 @@ class Cycle:
                          "msp", None, "settings")
 
     async def discover(self, cipp: CippClient | None, msp_graph: TenantGraph) -> list[TenantRef]:
-        """Client tenants from CIPP's ListTenants, else from active GDAP relationships."""
+        """Client tenants from CIPP's ListTenants, else from active GDAP relationships.
+
+        A failed discovery (an error, CIPP's error row, no client listed while some are known) is
+        recorded as the discovery source's error and changes nothing: every known tenant stays
+        active and is collected. Only a successful discovery that no longer lists a tenant
+        deactivates it."""
         started = self.clock()
         msp = self._msp()
         try:
             if cipp is not None:
-                rows = await cipp.tenants()
-                with write_transaction(self.engine) as conn:
-                    count = replace_objects(conn, msp.tenant_id, CIPP_TENANTS, rows, self.clock())
-                self._record(msp.tenant_id, CIPP_TENANTS, started, count, None)
+                rows = await cipp.tenants()  # CIPP's error row raises: a failed discovery
                 clients = [_client_from_cipp(row) for row in rows if isinstance(row, dict)]
             else:
                 relationships = await msp_graph.all("tenantRelationships/delegatedAdminRelationships",
                                                     {"$top": "300"})
                 clients = _clients_from_gdap(relationships)
             clients = [c for c in clients if c and c.tenant_id != msp.tenant_id]
-        except Exception as error:  # noqa: BLE001 - recorded; fall back to known tenants
+            known = self._known_clients()
+            if not clients and known:  # implausible: a failure, never "every client has left"
+                raise DiscoveryError(f"no client tenant listed while {len(known)} are known; "
+                                     "every known tenant is kept")
+            if cipp is not None:
+                with write_transaction(self.engine) as conn:
+                    count = replace_objects(conn, msp.tenant_id, CIPP_TENANTS, rows, self.clock())
+                self._record(msp.tenant_id, CIPP_TENANTS, started, count, None)
+        except Exception as error:  # noqa: BLE001 - recorded; every known tenant stays active
             self._record(msp.tenant_id, TENANTS, started, 0, _one_line(error))
             return [msp, *self._known_clients()]
         now = self.clock()

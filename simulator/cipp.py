@@ -138,3 +138,16 @@ def add_update(state: SimState, body: dict) -> Any:
 def list_tenants(state: SimState) -> list[dict]:
     with state.lock:
         return [dict(row) for row in state.cipp_tenants]
+
+
+def list_tenants_error(message: str) -> list[dict]:
+    """What `ListTenants` answers when it fails inside (Invoke-ListTenants' catch): HTTP 200 and a
+    single row with an empty customerId whose text fields carry the error."""
+    return [
+        {
+            "Results": f"Failed to retrieve tenants: {message}",
+            "defaultDomainName": "",
+            "displayName": "Failed to retrieve tenants. Perform a permission check.",
+            "customerId": "",
+        }
+    ]

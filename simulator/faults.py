@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("status", "truncate", "delay", "emptyPage", "revoked")
+KINDS = ("status", "truncate", "delay", "emptyPage", "revoked", "listTenantsError")
 
 
 @dataclass
@@ -20,6 +20,7 @@ class Fault:
     status: int = 503
     retry_after: float | None = None
     ms: int = 1000
+    message: str = "The operation has timed out."  # listTenantsError: the exception CIPP caught
 
     @classmethod
     def parse(cls, raw: Any) -> Fault:
@@ -55,6 +56,11 @@ class Fault:
             if not isinstance(ms, (int, float)) or not 0 <= ms <= 120_000:
                 raise ValueError("ms must be between 0 and 120000")
             fault.ms = int(ms)
+        if kind == "listTenantsError":
+            message = raw.get("message", fault.message)
+            if not isinstance(message, str):
+                raise ValueError("message must be a string")
+            fault.message = message
         return fault
 
 

@@ -334,7 +334,12 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             else:
                 result = {"Results": "Invalid action"}
         elif endpoint == "listtenants":
-            result = cipp.list_tenants(sim.state)
+            failed = sim.faults.pick(path, demo.MSP_TENANT_ID, ("listTenantsError",))
+            if failed:
+                self._fault_fired()
+                result = cipp.list_tenants_error(failed.message)
+            else:
+                result = cipp.list_tenants(sim.state)
         else:
             self._send(404)
             return

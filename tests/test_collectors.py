@@ -360,3 +360,79 @@ def test_members_are_never_expanded(sim, tmp_path):
     assert not any("expand" in u.lower() for u in requests)
     assert any(u.split("?")[0].endswith("/members") and "/groups/" in u for u in requests)
     assert any(u.split("?")[0].endswith("/members") and "/directoryRoles/" in u for u in requests)
+
+
+# --- a failed discovery changes nothing ------------------------------------------------------------
+
+def _active_clients(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(Tenant.tenant_id)
+                                .where(Tenant.role == "client", Tenant.active)).scalars())
+
+
+@pytest.fixture
+def discovered(sim, tmp_path):
+    """A database whose last discovery listed every client (the MSP collected once)."""
+    url, engine = _fresh_engine(tmp_path)
+    settings = _one_tenant_settings(sim, url)
+    report = collect_once(settings, engine, only_tenants={settings.msp_tenant_id}, clock=_clock)
+    assert not [e for e in report.errors if " tenants: " in e]
+    assert len(_active_clients(engine)) >= 25
+    return settings, engine
+
+
+def _discovery_errors(engine, cycle_id: str) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(CollectionRun.error).where(
+            CollectionRun.cycle_id == cycle_id, CollectionRun.source == "tenants",
+            CollectionRun.status == "error")).scalars())
+
+
+def test_cipps_error_row_deactivates_nothing_and_is_recorded(discovered, sim):
+    settings, engine = discovered
+    before = _active_clients(engine)
+    with engine.connect() as conn:
+        cipp_rows = graph_objects(conn, settings.msp_tenant_id, "cipp.tenants")
+    _faults(sim, {"path": "/cipp/api/ListTenants", "kind": "listTenantsError", "message": "Access denied"})
+    client = sorted(before)[0]
+    report = collect_once(settings, engine, only_tenants={settings.msp_tenant_id, client}, clock=_clock)
+    assert _active_clients(engine) == before
+    errors = _discovery_errors(engine, report.cycle_id)
+    assert len(errors) == 1 and "Failed to retrieve tenants: Access denied" in errors[0]
+    with engine.connect() as conn:
+        assert graph_objects(conn, settings.msp_tenant_id, "cipp.tenants") == cipp_rows  # not the error row
+        collected = conn.execute(select(CollectionRun.source).where(
+            CollectionRun.cycle_id == report.cycle_id, CollectionRun.tenant_id == client)).scalars().all()
+    assert "signIns" in collected  # known tenants are collected as before
+
+
+def test_a_discovery_listing_no_client_while_some_are_known_changes_nothing(discovered, monkeypatch):
+    from collectors.cipp import CippClient
+
+    settings, engine = discovered
+    before = _active_clients(engine)
+
+    async def nothing(self):  # type: ignore[no-untyped-def]
+        return []
+
+    monkeypatch.setattr(CippClient, "tenants", nothing)
+    report = collect_once(settings, engine, only_tenants=set(), clock=_clock)
+    assert _active_clients(engine) == before
+    assert "no client tenant listed" in _discovery_errors(engine, report.cycle_id)[0]
+
+
+def test_a_successful_discovery_that_no_longer_lists_a_tenant_deactivates_it(discovered, monkeypatch):
+    from collectors.cipp import CippClient
+
+    settings, engine = discovered
+    before = _active_clients(engine)
+    real = CippClient.tenants
+    leaving = sorted(before)[0]
+
+    async def without_one(self):  # type: ignore[no-untyped-def]
+        return [row for row in await real(self) if row["customerId"] != leaving]
+
+    monkeypatch.setattr(CippClient, "tenants", without_one)
+    report = collect_once(settings, engine, only_tenants=set(), clock=_clock)
+    assert _discovery_errors(engine, report.cycle_id) == []
+    assert _active_clients(engine) == before - {leaving}

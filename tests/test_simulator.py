@@ -657,3 +657,16 @@ def test_cli_serves_until_sigterm():
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_list_tenants_error_fault_answers_cipps_error_row_with_200(fresh):
+    rule = {"path": "/cipp/api/ListTenants", "count": 1, "kind": "listTenantsError", "message": "boom"}
+    httpx.post(f"{fresh.url}/_sim/faults", json={"faults": [rule]}).raise_for_status()
+    headers = {"Authorization": f"Bearer {Simulator.cipp_token()}"}
+    failed = httpx.get(f"{fresh.url}/cipp/api/ListTenants", headers=headers)
+    assert failed.status_code == 200
+    assert failed.json() == [{"Results": "Failed to retrieve tenants: boom", "defaultDomainName": "",
+                              "displayName": "Failed to retrieve tenants. Perform a permission check.",
+                              "customerId": ""}]
+    again = httpx.get(f"{fresh.url}/cipp/api/ListTenants", headers=headers).json()
+    assert len(again) > 1 and all(row["customerId"] for row in again)  # count: 1 fired once
