@@ -298,7 +298,10 @@ def guest_types(condition: Any) -> set[str]:
 
 def external_tenants_cover(condition: Any, tenant_id: str) -> bool:
     """Whether `externalTenants` is `all` or enumerates ``tenant_id`` (missing means all, as in Graph)."""
-    tenants = as_dict(as_dict(condition).get("externalTenants"))
+    raw = as_dict(condition).get("externalTenants")
+    if raw is not None and not isinstance(raw, dict):
+        return False  # unreadable (e.g. a PowerShell-stringified object): never covered by accident
+    tenants = as_dict(raw)
     kind = lower(tenants.get("membershipKind"))
     if kind == ALL or (not kind and lower(tenants.get("@odata.type")).endswith("allexternaltenants")):
         return True

@@ -16,9 +16,12 @@ from posture_fixtures import (
     TECH_ID,
     applied,
     client,
+    directory_role,
     find_policy,
     good_snapshot,
+    group,
     guests,
+    member_user,
     one,
     policy,
     run,
@@ -292,3 +295,114 @@ def test_d1_judges_every_policy_of_a_tenant():
                locations=(["All"], ["AllTrusted"]), grant=["block"]))
     statuses = {f.subject.id: f.status for f in run(snapshot, "D-1")}
     assert statuses == {CLIENT_MFA_POLICY_ID: "pass", "p-office": "fail"}
+
+
+# --- catalogue v2 -----------------------------------------------------------------------------------
+
+def _direct_users(snapshot: dict) -> dict:
+    return tenant(snapshot, DIRECT_ID)["conditionalAccessPolicies"][0]["conditions"]["users"]
+
+
+def test_d1_gdap_passes_for_legacy_guests_or_external_users_in_exclude_users():
+    snapshot = good_snapshot()
+    _users(snapshot).update(excludeGuestsOrExternalUsers=None, excludeUsers=["GuestsOrExternalUsers"])
+    finding = one(snapshot, "D-1", CLIENT_MFA_POLICY_ID)
+    assert finding.status == "pass" and "GuestsOrExternalUsers in excludeUsers" in finding.message
+
+
+def test_d1_gdap_fails_for_a_powershell_stringified_external_tenants():
+    snapshot = good_snapshot()
+    _users(snapshot)["excludeGuestsOrExternalUsers"]["externalTenants"] = (
+        "@{@odata.type=#microsoft.graph.conditionalAccessAllExternalTenants; membershipKind=all}")
+    finding = one(snapshot, "D-1", CLIENT_MFA_POLICY_ID)
+    assert finding.status == "fail" and "unreadable externalTenants" in finding.message
+
+
+def test_d1_is_na_for_a_policy_on_application_none():
+    snapshot = good_snapshot()
+    _client_policy(snapshot)["conditions"]["applications"]["includeApplications"] = ["None"]
+    _users(snapshot)["excludeGuestsOrExternalUsers"] = None
+    finding = one(snapshot, "D-1", CLIENT_MFA_POLICY_ID)
+    assert finding.status == "n/a" and "application None" in finding.message
+
+
+def test_d1_is_na_for_a_state_outside_graphs_set_and_names_it_as_written():
+    snapshot = good_snapshot()
+    _client_policy(snapshot)["state"] = "reportOnly"
+    _users(snapshot)["excludeGuestsOrExternalUsers"] = None
+    finding = one(snapshot, "D-1", CLIENT_MFA_POLICY_ID)
+    assert finding.status == "n/a" and "'reportOnly'" in finding.message
+    assert finding.evidence["state"] == "reportOnly"
+
+
+def test_d1_direct_passes_when_the_service_account_is_excluded_through_a_nested_group():
+    snapshot = with_direct_tenant(good_snapshot())
+    tenant(snapshot, DIRECT_ID)["groups"] = [
+        group("g-ex", "CIPP exclusions", [{"@odata.type": "#microsoft.graph.group", "id": "g-t0"}]),
+        group("g-t0", "Tier0", [member_user(DIRECT_SA_ID)])]
+    _direct_users(snapshot).update(excludeUsers=[CLIENT_ADMIN_ID], excludeGroups=["g-ex"])
+    finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
+    assert finding.status == "pass"
+    assert finding.evidence["excluded"] == "excluded through group 'CIPP exclusions' → 'Tier0'"
+
+
+def test_d1_direct_passes_when_the_service_account_is_excluded_through_a_role():
+    snapshot = with_direct_tenant(good_snapshot())
+    tenant(snapshot, DIRECT_ID)["directoryRoles"] = [
+        directory_role(GLOBAL_ADMIN, "Global Administrator", [DIRECT_SA_ID])]
+    _direct_users(snapshot).update(excludeUsers=[], excludeRoles=[GLOBAL_ADMIN])
+    finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
+    assert finding.status == "pass" and "excluded through role Global Administrator" in finding.message
+
+
+def test_d1_direct_fails_when_an_excluded_group_does_not_hold_the_service_account():
+    snapshot = with_direct_tenant(good_snapshot())
+    tenant(snapshot, DIRECT_ID)["groups"] = [group("g-ex", "CIPP exclusions", [member_user(CLIENT_ADMIN_ID)])]
+    _direct_users(snapshot).update(excludeUsers=[], excludeGroups=["g-ex"])
+    assert one(snapshot, "D-1", tenant_id=DIRECT_ID).status == "fail"
+
+
+def test_d1_direct_is_na_for_a_group_it_is_not_in_and_for_guest_only_targeting():
+    snapshot = with_direct_tenant(good_snapshot())
+    tenant(snapshot, DIRECT_ID)["groups"] = [group("g-fin", "Finance", [member_user(CLIENT_ADMIN_ID)])]
+    _direct_users(snapshot).update(includeUsers=[], includeGroups=["g-fin"], excludeUsers=[])
+    assert one(snapshot, "D-1", tenant_id=DIRECT_ID).status == "n/a"
+    _direct_users(snapshot).update(includeGroups=[], includeUsers=["GuestsOrExternalUsers"])
+    finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
+    assert finding.status == "n/a" and "cannot apply" in finding.message
+
+
+def test_d1_direct_fails_for_a_role_the_service_account_holds_without_exclusion():
+    snapshot = with_direct_tenant(good_snapshot())
+    tenant(snapshot, DIRECT_ID)["directoryRoles"] = [
+        directory_role(GLOBAL_ADMIN, "Global Administrator", [DIRECT_SA_ID])]
+    _direct_users(snapshot).update(includeUsers=[], includeRoles=[GLOBAL_ADMIN], excludeUsers=[])
+    finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
+    assert finding.status == "fail" and "included through role Global Administrator" in finding.message
+
+
+def test_d2_ignores_service_provider_sign_ins_whose_home_tenant_is_another_partner():
+    snapshot = good_snapshot()
+    client(snapshot)["signIns"].append(_blocked(home_tenant=OTHER_PARTNER_ID))
+    assert one(snapshot, "D-2", tenant_id=CLIENT_ID).status == "pass"
+
+
+def test_d2_no_sign_ins_passes_only_when_collected_successfully_in_the_window():
+    snapshot = good_snapshot()
+    client(snapshot)["signIns"] = []
+    client(snapshot)["sourceStatus"] = {"signIns": {"lastSuccess": "2026-11-22T11:58:00Z", "lastError": None}}
+    finding = one(snapshot, "D-2", tenant_id=CLIENT_ID)
+    assert finding.status == "pass" and finding.evidence["signInsLastSuccess"] == "2026-11-22T11:58:00Z"
+    client(snapshot)["sourceStatus"]["signIns"] = {"lastSuccess": "2026-11-19T08:00:00Z",
+                                                   "lastError": "2026-11-22T11:58:00Z"}
+    finding = one(snapshot, "D-2", tenant_id=CLIENT_ID)
+    assert finding.status == "n/a" and "last success: 2026-11-19T08:00:00Z" in finding.message
+    client(snapshot)["sourceStatus"]["signIns"] = {"lastSuccess": None, "lastError": "2026-11-22T11:58:00Z"}
+    assert one(snapshot, "D-2", tenant_id=CLIENT_ID).status == "n/a"
+
+
+def test_d1_direct_fails_when_a_group_exclusion_cannot_be_confirmed_and_says_so():
+    snapshot = with_direct_tenant(good_snapshot())
+    _direct_users(snapshot).update(excludeUsers=[], excludeGroups=["g-unknown"])  # groups not collected
+    finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
+    assert finding.status == "fail" and "cannot be confirmed" in finding.message

@@ -100,4 +100,41 @@ def test_corpus_verdicts_of_the_shared_rules():
     # CIPP's own template: block, All apps, all four client app types -> full coverage, never MFA
     prevent = by_name("0b29acec-PreventExternalAccess")
     assert narrowings(prevent) == [] and mfa_requirement(prevent)[0] is False
-    assert msp(good_snapshot()) and client(good_snapshot())
+
+
+def _d1_in_a_client(policy: dict[str, Any], **changes: Any):
+    snapshot = good_snapshot()
+    doc = {**json.loads(json.dumps(policy)), "id": "corpus-policy", **changes}
+    client(snapshot)["conditionalAccessPolicies"] = [doc]
+    return next(f for f in evaluate(snapshot, PostureOptions())
+                if f.check == "D-1" and f.tenant_id == CLIENT_ID)
+
+
+def test_corpus_stringified_external_tenants_is_unreadable_never_a_pass():
+    finding = _d1_in_a_client(by_name("0b29acec-PreventExternalAccess"))
+    assert finding.status == "fail" and "unreadable externalTenants" in finding.message
+
+
+def test_corpus_report_only_state_outside_graphs_set_is_not_enforced():
+    reports = [p for p in POLICIES.values() if isinstance(p, dict) and p.get("state") == "reportOnly"]
+    assert reports
+    finding = _d1_in_a_client(reports[0])
+    assert finding.status == "n/a" and "'reportOnly'" in finding.message
+
+
+def test_corpus_application_none_applies_to_nobody():
+    nones = [p for p in POLICIES.values() if isinstance(p, dict) and "None" in json.dumps(
+        p.get("conditions", {}).get("applications", {}).get("includeApplications"))]
+    for policy in nones:
+        finding = _d1_in_a_client(policy, state="enabled")
+        assert finding.status == "n/a", finding.message
+
+
+def test_corpus_mfa_for_everyone_policies_are_read_by_the_rule():
+    snapshot = good_snapshot()
+    client(snapshot)["conditionalAccessPolicies"] = [
+        {**json.loads(json.dumps(p)), "state": "enabled"} for p in POLICIES.values() if isinstance(p, dict)]
+    finding = next(f for f in evaluate(snapshot, PostureOptions())
+                   if f.check == "MFA-3" and f.tenant_id == CLIENT_ID)
+    assert finding.status in ("pass", "warn", "fail") and isinstance(finding.evidence["notCounted"], list)
+    assert msp(good_snapshot())

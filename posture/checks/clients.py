@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from posture.check import Check, define_check
@@ -14,6 +15,7 @@ from posture.graph import (
     GUESTS_OR_EXTERNAL_USERS,
     REPORT_ONLY,
     SERVICE_PROVIDER,
+    applies_to_no_app,
     as_dict,
     as_list,
     blocked_by_conditional_access,
@@ -26,11 +28,13 @@ from posture.graph import (
     policy_id,
     policy_name,
     policy_state,
+    state_label,
     state_words,
     text,
     users_condition,
 )
-from posture.view import Account, SnapshotView, TenantView
+from posture.snapshot import parse_graph_datetime
+from posture.view import SnapshotView, TenantView
 
 
 def _subject(policy: dict[str, Any]) -> Subject:
@@ -57,40 +61,32 @@ def gdap_reach(policy: dict[str, Any], msp_tenant_id: str) -> list[str]:
 
 
 def gdap_exclusion(policy: dict[str, Any], msp_tenant_id: str) -> tuple[bool, str]:
-    """(whether the MSP's service-provider users are excluded, the near miss in words)."""
-    excluded = users_condition(policy).get("excludeGuestsOrExternalUsers")
+    """(whether the MSP's service-provider users are excluded, the near miss in words).
+
+    The legacy `GuestsOrExternalUsers` in `excludeUsers` excludes every guest and external user,
+    service providers included. A field of the wrong type is unreadable: never a pass by accident."""
+    users = users_condition(policy)
+    if GUESTS_OR_EXTERNAL_USERS in lower_set(users.get("excludeUsers")):
+        return True, ("it excludes GuestsOrExternalUsers in excludeUsers (every guest and external user, "
+                      "service-provider users included)")
+    excluded = users.get("excludeGuestsOrExternalUsers")
+    if excluded is not None and not isinstance(excluded, dict):
+        return False, "unreadable excludeGuestsOrExternalUsers"
+    written = as_dict(excluded).get("guestOrExternalUserTypes")
+    if written is not None and not isinstance(written, str | list):
+        return False, "unreadable excludeGuestsOrExternalUsers.guestOrExternalUserTypes"
+    tenants = as_dict(excluded).get("externalTenants")
+    if tenants is not None and not isinstance(tenants, dict):
+        return False, f"unreadable externalTenants ({str(tenants)[:80]!r})"
     types = guest_types(excluded)
     if not types:
         return False, "it has no service-provider exclusion"
-    written = as_dict(excluded).get("guestOrExternalUserTypes")
     if SERVICE_PROVIDER not in types:
         return False, f"it excludes guest types '{written}' but not serviceProvider"
     if not external_tenants_cover(excluded, msp_tenant_id):
         tenants = external_tenants_words(excluded)
         return False, f"it excludes service providers of {tenants} only, not the MSP ({msp_tenant_id})"
     return True, f"it excludes service-provider users of {external_tenants_words(excluded)}"
-
-
-def direct_reach(policy: dict[str, Any], account: Account, tenant: TenantView) -> tuple[list[str], bool]:
-    """How the policy could apply to the direct-mode service account, and whether that is certain."""
-    users = users_condition(policy)
-    reach = []
-    if ALL in lower_set(users.get("includeUsers")):
-        reach.append("all users")
-    if lower(account.id) in lower_set(users.get("includeUsers")):
-        reach.append("the service account itself")
-    if as_list(users.get("includeRoles")):
-        reach.append(f"{len(as_list(users['includeRoles']))} directory role(s)")
-    groups = [str(g) for g in as_list(users.get("includeGroups"))]
-    certain = True
-    if groups and not reach:
-        if not tenant.groups_expanded:
-            certain = False
-        for group_id in groups:
-            if tenant.group_path(account.id, group_id):
-                reach.append(f"group '{tenant.group_name(group_id)}'")
-                break
-    return reach, certain
 
 
 @define_check(
@@ -121,14 +117,24 @@ def _state_gate(check: Check, tenant: TenantView, policy: dict[str, Any]) -> Fin
     if state in (ENABLED, REPORT_ONLY):
         return None
     return check.finding(tenant, "n/a", _subject(policy),
-                         f"'{policy_name(policy)}' is {state_words(state)}: it applies to nobody",
+                         f"'{policy_name(policy)}' is {state_label(policy)}: it applies to nobody",
                          {"policyId": policy_id(policy), "state": policy.get("state")})
+
+
+def _no_app_gate(check: Check, tenant: TenantView, policy: dict[str, Any]) -> Finding | None:
+    """`includeApplications: ["None"]` (no user actions or contexts) applies to nobody."""
+    if not applies_to_no_app(policy):
+        return None
+    return check.finding(tenant, "n/a", _subject(policy),
+                         f"'{policy_name(policy)}' includes application None: it applies to nobody",
+                         {"policyId": policy_id(policy), "state": policy.get("state"),
+                          "includeApplications": ["None"]})
 
 
 def _gdap_tenant(check: Check, tenant: TenantView, policies: list[dict[str, Any]],
                  msp_tenant_id: str) -> Iterator[Finding]:
     for policy in policies:
-        gate = _state_gate(check, tenant, policy)
+        gate = _state_gate(check, tenant, policy) or _no_app_gate(check, tenant, policy)
         if gate is not None:
             yield gate
             continue
@@ -165,7 +171,7 @@ def _direct_tenant(check: Check, tenant: TenantView, policies: list[dict[str, An
         return
     account = tenant.account(upn)
     for policy in policies:
-        gate = _state_gate(check, tenant, policy)
+        gate = _state_gate(check, tenant, policy) or _no_app_gate(check, tenant, policy)
         if gate is not None:
             yield gate
             continue
@@ -178,27 +184,51 @@ def _direct_tenant(check: Check, tenant: TenantView, policies: list[dict[str, An
                                 evidence)
             continue
         evidence["serviceAccountId"] = account.id
-        reach, certain = direct_reach(policy, account, tenant)
-        evidence["appliesThrough"] = reach
-        if not reach:
-            why = (f"cannot apply to the service account {account.label}" if certain
-                   else "targets groups whose members were not collected")
-            yield check.finding(tenant, "n/a", _subject(policy), f"'{name}' {why}", evidence)
-        elif lower(account.id) in lower_set(users_condition(policy).get("excludeUsers")):
+        reach = tenant.reach(policy, account.id)  # v2: user, group (nested) or role, both ways
+        evidence.update(included=reach.included, excluded=reach.excluded,
+                        undecided=reach.unknown_include + reach.unknown_exclude)
+        if reach.excluded:
+            applies = f"applies to it ({reach.included})" if reach.included else "could apply to it"
             yield check.finding(tenant, "pass", _subject(policy),
-                                f"'{name}' applies to {', '.join(reach)} and excludes the service account "
-                                f"{account.label}", evidence)
+                                f"'{name}' {applies} but the service account {account.label} is "
+                                f"{reach.excluded}", evidence)
+        elif not reach.included:
+            why = (f"cannot apply to the service account {account.label}" if not reach.unknown_include
+                   else f"may apply to the service account, but {'; '.join(reach.unknown_include)}")
+            yield check.finding(tenant, "n/a", _subject(policy), f"'{name}' {why}", evidence)
         else:
-            state = state_words(policy_state(policy))
+            # An exclusion that cannot be confirmed (group members or roles not collected) is not a pass.
+            unconfirmed = (f" (an exclusion through groups or roles cannot be confirmed: "
+                           f"{'; '.join(reach.unknown_exclude)})" if reach.unknown_exclude else "")
             yield check.finding(tenant, "fail", _subject(policy),
-                                f"'{name}' ({state}) applies to {', '.join(reach)}, yet it does not exclude "
-                                f"the service account {account.label}: add it to the excluded users",
+                                f"'{name}' ({state_label(policy)}) applies to the service account "
+                                f"{account.label} ({reach.included}), yet it does not exclude the service "
+                                f"account {account.label}{unconfirmed}: add it to the excluded users",
                                 evidence)
 
 
 def is_service_provider_signin(signin: dict[str, Any], msp_tenant_id: str) -> bool:
-    return (bool(msp_tenant_id) and lower(signin.get("homeTenantId")) == lower(msp_tenant_id)) \
-        or lower(signin.get("crossTenantAccessType")) == SERVICE_PROVIDER
+    """v2: one of the MSP's own people — `homeTenantId` is the MSP tenant; `crossTenantAccessType`
+    `serviceProvider` counts only when `homeTenantId` is absent (another home tenant is another partner)."""
+    home = lower(signin.get("homeTenantId"))
+    if home:
+        return bool(msp_tenant_id) and home == lower(msp_tenant_id)
+    return lower(signin.get("crossTenantAccessType")) == SERVICE_PROVIDER
+
+
+def signins_collected_in_window(tenant: TenantView) -> tuple[bool | None, dict[str, Any]]:
+    """Whether `sourceStatus.signIns.lastSuccess` falls within the window (None: no status recorded)."""
+    status = as_dict(tenant.raw.get("sourceStatus")).get("signIns")
+    if not isinstance(status, dict):
+        return None, {}
+    evidence = {"signInsLastSuccess": status.get("lastSuccess"), "signInsLastError": status.get("lastError")}
+    success = parse_graph_datetime(status.get("lastSuccess"))
+    start, end = tenant.snapshot.window
+    if success is None:
+        return False, evidence
+    if start is None or end is None:
+        return True, evidence
+    return start <= success <= end + timedelta(minutes=5), evidence
 
 
 @define_check(
@@ -217,10 +247,18 @@ def service_provider_signins_not_blocked(check: Check, snapshot: SnapshotView) -
         evidence: dict[str, Any] = {**snapshot.window_evidence(), "signIns": len(signins),
                                     "serviceProviderSignIns": len(provider), "blocked": len(blocked)}
         if not blocked:
+            collected, status = signins_collected_in_window(tenant)
+            evidence.update(status)
             words = "no sign-ins in the window" if not signins else (
                 f"none of {len(provider)} service-provider sign-in(s) in the window was blocked by "
                 "Conditional Access")
-            yield check.about_tenant(tenant, "pass", words, evidence)
+            if collected is False:
+                last = status.get("signInsLastSuccess") or "never"
+                yield check.about_tenant(tenant, "n/a", f"{words}, but the tenant's sign-ins were not "
+                                         f"collected successfully within the window (last success: {last})",
+                                         evidence)
+            else:
+                yield check.about_tenant(tenant, "pass", words, evidence)
             continue
         policies: Counter[tuple[str, str]] = Counter()
         for signin in blocked:
