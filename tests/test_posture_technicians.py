@@ -117,7 +117,7 @@ def test_a2_passes_with_break_glass_excluded_directly_and_through_a_nested_group
     finding = one(good_snapshot(), "A-2")
     assert (finding.status, finding.subject.type, finding.subject.id) == ("pass", "policy", TECH_POLICY_ID)
     routes = {a["userPrincipalName"]: a["excluded"] for a in finding.evidence["breakGlass"]}
-    assert routes == {BG_UPN: "directly", EA_UPN: "through group 'CA Exclusions - Break Glass' > "
+    assert routes == {BG_UPN: "directly", EA_UPN: "through group 'CA Exclusions - Break Glass' → "
                                                    "'Emergency Access Accounts'"}
 
 
@@ -125,7 +125,17 @@ def test_a2_passes_with_break_glass_excluded_through_a_role():
     snapshot = good_snapshot()
     users = _technician_policy(snapshot)["conditions"]["users"]
     users.update(excludeUsers=[SA_ID], excludeGroups=[], excludeRoles=[GLOBAL_ADMIN])
-    assert one(snapshot, "A-2").status == "pass"
+    finding = one(snapshot, "A-2")
+    assert finding.status == "pass"
+    assert {a["excluded"] for a in finding.evidence["breakGlass"]} == {"through role Global Administrator"}
+
+
+def test_a2_fails_when_the_excluded_role_is_not_one_a_break_glass_account_holds():
+    snapshot = good_snapshot()
+    users = _technician_policy(snapshot)["conditions"]["users"]
+    user_admin = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+    users.update(excludeUsers=[SA_ID], excludeGroups=[], excludeRoles=[user_admin])
+    assert one(snapshot, "A-2").status == "fail"
 
 
 def test_a2_fails_when_a_break_glass_account_is_not_excluded_and_names_it():

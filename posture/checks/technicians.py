@@ -173,28 +173,13 @@ def _without_technician_policy(check: Check, snapshot: SnapshotView) -> Finding 
 
 
 def _exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -> tuple[str | None, bool]:
-    """How the policy excludes the account ('directly', 'through group ...', 'through role ...'), and
-    whether the answer is certain (group or role membership may not have been collected)."""
-    users = users_condition(policy)
-    if lower(account.id) in lower_set(users.get("excludeUsers")):
-        return "directly", True
-    certain = True
-    excluded_groups = [str(g) for g in as_list(users.get("excludeGroups"))]
-    if excluded_groups:
-        if not msp.groups_expanded:
-            certain = False
-        for group_id in excluded_groups:
-            path = msp.group_path(account.id, group_id)
-            if path:
-                return "through group " + " > ".join(f"'{name}'" for name in path), True
-    excluded_roles = lower_set(users.get("excludeRoles"))
-    if excluded_roles:
-        held = msp.role_template_ids_of(account.id)
-        if held is None:
-            certain = False
-        elif held & excluded_roles:
-            return f"through role '{msp.role_name(sorted(held & excluded_roles)[0])}'", True
-    return None, certain
+    """How the policy excludes the account ('directly', "through group 'A' → 'B'", 'through role X'),
+    and whether the answer is certain (group or role membership may not have been collected).
+    The shared rule of who a policy reaches (``TenantView.reach``), so A-2 and the fix guards agree."""
+    reach = msp.reach(policy, account.id)
+    if reach.excluded:
+        return reach.excluded.removeprefix("excluded "), True
+    return None, not reach.unknown_exclude
 
 
 @define_check(
