@@ -290,3 +290,10 @@ def test_a5_is_na_without_a_technician_policy():
     _technician_policy(snapshot)["grantControls"]["builtInControls"] = ["mfa"]
     finding = one(snapshot, "A-5")
     assert finding.status == "n/a" and "A-1" in finding.message
+
+
+def test_a3_a_state_outside_graphs_set_is_not_enforced_and_named_as_written():
+    snapshot = good_snapshot()
+    _technician_policy(snapshot)["state"] = "reportOnly"
+    finding = one(snapshot, "A-3")
+    assert finding.status == "fail" and "in state 'reportOnly'" in finding.message

@@ -29,7 +29,6 @@ from posture.graph import (
     policy_name,
     policy_state,
     state_label,
-    state_words,
     text,
     users_condition,
 )
@@ -153,7 +152,7 @@ def _gdap_tenant(check: Check, tenant: TenantView, policies: list[dict[str, Any]
             yield check.finding(tenant, "pass", _subject(policy),
                                 f"'{name}' applies to {', '.join(reach)}, and {words}", evidence)
         else:
-            state = state_words(policy_state(policy))
+            state = state_label(policy)
             yield check.finding(tenant, "fail", _subject(policy),
                                 f"'{name}' ({state}) applies to {', '.join(reach)}, yet {words}: exclude "
                                 "service-provider users of the MSP tenant", evidence)

@@ -29,7 +29,7 @@ from posture.graph import (
     policy_name,
     policy_state,
     signin_error_code,
-    state_words,
+    state_label,
     text,
     users_condition,
 )
@@ -287,7 +287,7 @@ def service_account_policy_enabled(check: Check, snapshot: SnapshotView) -> Iter
         else:
             why = ": report-only does not enforce MFA" if state == REPORT_ONLY else ""
             yield check.finding(msp, "fail", _policy_subject(policy),
-                                f"'{name}' is {state_words(state)}{why}; switch it on", evidence)
+                                f"'{name}' is {state_label(policy)}{why}; switch it on", evidence)
 
 
 @define_check(

@@ -28,7 +28,7 @@ from posture.graph import (
     policy_id,
     policy_name,
     policy_state,
-    state_words,
+    state_label,
     users_condition,
 )
 from posture.view import Account, SnapshotView, TenantView
@@ -131,7 +131,7 @@ def technician_policy_exists(check: Check, snapshot: SnapshotView) -> Iterator[F
         return
     qualifying = [a for a in assessments if a.qualifies]
     if qualifying:
-        names = ", ".join(f"'{policy_name(a.policy)}' ({state_words(policy_state(a.policy))})"
+        names = ", ".join(f"'{policy_name(a.policy)}' ({state_label(a.policy)})"
                           for a in qualifying)
         label = "policies" if len(qualifying) > 1 else "policy"
         yield check.about_tenant(msp, "pass", f"technician block {label}: {names}",
@@ -242,7 +242,7 @@ def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[
                                 "on", evidence)
         else:
             yield check.finding(msp, "fail", assessment.subject,
-                                f"'{name}' is {state_words(state)}: it blocks nobody", evidence)
+                                f"'{name}' is {state_label(assessment.policy)}: it blocks nobody", evidence)
 
 
 
