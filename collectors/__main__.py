@@ -66,18 +66,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
-    from collectors.status import status_rows
+    from collectors.status import state_counts, status_rows
 
     rows = status_rows(settings, engine)
     secrets = settings.secret_values()
     for row in rows:  # a service's error text may echo a URL or a secret
-        if row.get("lastError"):
-            row["lastError"] = redact(row["lastError"], secrets)
+        for key in ("lastError", "stateDetail"):
+            if row.get(key):
+                row[key] = redact(row[key], secrets)
     tenants = sorted({r["tenantId"] for r in rows})
+    counts = state_counts(rows)
     if fmt == "json":
         summary = {"tenants": len(tenants), "sources": len(rows),
                    "fresh": sum(r["fresh"] for r in rows),
                    "failing": sum(r["failing"] for r in rows),
+                   "states": counts,
                    "demoMode": settings.demo_mode}
         _out(json.dumps({"summary": summary, "sources": rows}, indent=2))
         return 0
@@ -88,13 +91,20 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
     lines = [header, "-" * len(header)]
     for r in rows:
         age = "-" if r["ageSeconds"] is None else f"{r['ageSeconds']}s"
-        state = "ERROR: " + terminal_value(r["lastError"]) if r["failing"] else (
-            "fresh" if r["fresh"] else "stale")
+        state = r["state"]
+        if state == "failing":
+            state = ("ERROR: " + terminal_value(r["lastError"]))[:100]
+        elif state == "not licensed":
+            state = "not licensed (no Entra ID P1; re-checked daily)"
+        elif state == "consent needed":
+            state = f"consent needed: {r['adminConsentUrl'] or 'admin consent in the tenant'}"
         # Each tenant value through the terminal rule before it is cut and padded into the line.
         lines.append(f"{terminal_value(r['tenant'])[:32]:32} {terminal_value(r['source'])[:26]:26} "
-                     f"{terminal_value(r['lastSuccess'] or '-'):20} {age:>7} {r['rows']:>7}  {state[:100]}")
+                     f"{terminal_value(r['lastSuccess'] or '-'):20} {age:>7} {r['rows']:>7}  {state}")
+    standing = "".join(f", {counts[label]} {label}" for label in ("not licensed", "consent needed")
+                       if counts[label])
     lines.append(f"\n{len(tenants)} tenants, {sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh, "
-                 f"{sum(r['failing'] for r in rows)} failing")
+                 f"{sum(r['failing'] for r in rows)} failing{standing}")
     _out("\n".join(lines))
     return 0
 

@@ -53,8 +53,14 @@ class GraphError(Exception):
 
 def _odata_error_class():  # type: ignore[no-untyped-def]
     # Imported lazily: the first Entity-derived import costs about a second.
+    from kiota_abstractions.api_client_builder import register_default_deserializer
+    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+    # Without a JSON parse node (GraphServiceClient registers one; the bare adapter does not) Graph's
+    # error body is never read and its code is lost: the code is what tells a missing licence
+    # (Authentication_RequestFromNonPremiumTenantOrB2CTenant) from an outage (collectors.states).
+    register_default_deserializer(JsonParseNodeFactory)
     return ODataError
 
 
@@ -103,7 +109,7 @@ class TenantGraph:
         try:
             async with self.pacer.slot(self.tenant_id, family_of(url)):
                 body = await self.adapter.send_primitive_async(
-                    info, "bytes", {"XXX": _odata_error_class().create_from_discriminator_value})
+                    info, "bytes", {"XXX": _odata_error_class()})  # the class: kiota parses with it
         except APIError as error:
             raise describe_api_error(error) from None
         except httpx.HTTPError as error:

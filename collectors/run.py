@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from collectors.cipp import CippClient
 from collectors.graph import TenantGraph
@@ -28,7 +28,9 @@ from collectors.sources import (
     TENANTS,
     GraphSource,
 )
+from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
 from db import checkpoint_in_background, write_transaction
+from db.models import CollectionState
 from db.queries import active_tenants
 from db.rows import graph_datetime
 from db.store import (
@@ -76,12 +78,16 @@ class CycleReport:
     runs_ok: int = 0
     errors: list[str] = field(default_factory=list)
     signins_stored: int = 0
+    # Standing states met this cycle ("<tenant> <source>: not-licensed"), not errors (collectors.states)
+    states: list[str] = field(default_factory=list)
+    skipped: int = 0  # sources not asked: their standing state is re-checked later
 
     def as_dict(self) -> dict[str, Any]:
         return {"cycleId": self.cycle_id, "startedAt": self.started_at.isoformat() + "Z",
                 "finishedAt": self.finished_at.isoformat() + "Z" if self.finished_at else None,
                 "tenants": self.tenants, "runsOk": self.runs_ok, "errors": self.errors,
-                "signInsStored": self.signins_stored}
+                "signInsStored": self.signins_stored, "states": self.states,
+                "skippedUntilRecheck": self.skipped}
 
 
 class Cycle:
@@ -95,14 +101,18 @@ class Cycle:
 
     # --- bookkeeping ---
     def _record(self, tenant_id: str, source: str, started: datetime, rows: int,
-                error: str | None, watermark: datetime | None = None) -> None:
+                error: str | None, watermark: datetime | None = None,
+                state: str | None = None) -> None:
         if error:  # a service's error text may echo a URL or a credential: never store or log secrets
             error = redact(error, self.settings.secret_values())
         with write_transaction(self.engine) as conn:
             record_run(conn, cycle_id=self.report.cycle_id, tenant_id=tenant_id, source=source,
                        started_at=started, finished_at=self.clock(), rows=rows, error=error,
-                       watermark=watermark)
-        if error:
+                       watermark=watermark, state=state)
+        if state:  # a standing answer (no licence, no consent): shown as such, not an error
+            self.report.states.append(f"{tenant_id} {source}: {state}")
+            log.info("collect %s %s: %s", tenant_id, source, state)
+        elif error:
             self.report.errors.append(f"{tenant_id} {source}: {error}")
             log.warning("collect %s %s failed: %s", tenant_id, source, error)
         else:
@@ -160,7 +170,9 @@ class Cycle:
                     for t in active_tenants(conn) if t.role == "client"]
 
     # --- sources ---
-    async def collect_source(self, graph: TenantGraph, tenant: TenantRef, source: GraphSource) -> None:
+    async def collect_source(self, graph: TenantGraph, tenant: TenantRef,
+                             source: GraphSource) -> str | None:
+        """Collect one source; returns the standing state it answered with (or None)."""
         started = self.clock()
         try:
             if source.single:
@@ -173,11 +185,13 @@ class Cycle:
             with write_transaction(self.engine) as conn:
                 count = replace_objects(conn, tenant.tenant_id, source.name, objects, self.clock())
         except Exception as error:  # noqa: BLE001 - recorded per tenant and source
-            self._record(tenant.tenant_id, source.name, started, 0, _one_line(error))
-            return
+            state = classify(error, source.name)
+            self._record(tenant.tenant_id, source.name, started, 0, _one_line(error), state=state)
+            return state
         self._record(tenant.tenant_id, source.name, started, count, None)
+        return None
 
-    async def collect_signins(self, graph: TenantGraph, tenant: TenantRef) -> None:
+    async def collect_signins(self, graph: TenantGraph, tenant: TenantRef) -> str | None:
         """Incremental by createdDateTime: re-read a short overlap before the watermark (late
         arrivals), store page by page (idempotent by id), advance the watermark only at the end."""
         started = self.clock()
@@ -204,24 +218,79 @@ class Cycle:
         try:
             await graph.each_signin_page(params, store)
         except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
-            self._record(tenant.tenant_id, SIGNINS, started, stored, _one_line(error))
+            state = classify(error, SIGNINS)
+            self._record(tenant.tenant_id, SIGNINS, started, stored, _one_line(error), state=state)
             self.report.signins_stored += stored
-            return
+            return state
         finally:
             if skipped:  # objects without a usable id or time: nothing to store them under
                 log.warning("%s: %d malformed sign-ins skipped", tenant.tenant_id, skipped)
         self.report.signins_stored += stored
         self._record(tenant.tenant_id, SIGNINS, started, stored, None, watermark=newest)
+        return None
+
+    def _standing(self, tenant_id: str) -> dict[str, tuple[str | None, datetime | None]]:
+        """Per source of a tenant: (standing state, last attempt)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CollectionState.source, CollectionState.state,
+                                       CollectionState.last_attempt_at)
+                                .where(CollectionState.tenant_id == tenant_id))
+            return {source: (state, attempt) for source, state, attempt in rows}
 
     async def collect_tenant(self, tenant: TenantRef, signins_only: bool,
                              limit: asyncio.Semaphore) -> None:
+        """Every source of one tenant. A tenant whose app needs consent, and a licence-bound
+        source of a tenant without the licence, are asked again only when their re-check is due
+        (collectors.states); the first consent-needed answer stands for the whole tenant."""
+        now = self.clock()
+        standing = self._standing(tenant.tenant_id)
+        sources = [] if signins_only else [
+            s for s in TENANT_SOURCES if not (s.msp_only and tenant.role != "msp")]
+        names = [s.name for s in sources] + [SIGNINS]
+        consent = [attempt for state, attempt in standing.values()
+                   if state == CONSENT_NEEDED and attempt is not None]
+        if consent and not due(CONSENT_NEEDED, max(consent), now):
+            self.report.skipped += len(names)
+            return
+
+        def skip(name: str) -> bool:
+            state, attempt = standing.get(name, (None, None))
+            if name in LICENCE_BOUND and state is not None and not due(state, attempt, now):
+                self.report.skipped += 1
+                return True
+            return False
+
         async with limit, TenantGraph(self.settings, tenant.tenant_id, self.pacer) as graph:
-            if not signins_only:
-                for source in TENANT_SOURCES:
-                    if source.msp_only and tenant.role != "msp":
-                        continue
-                    await self.collect_source(graph, tenant, source)
-            await self.collect_signins(graph, tenant)
+            answer = None
+            for source in sources:
+                if skip(source.name):
+                    continue
+                answer = await self.collect_source(graph, tenant, source)
+                if answer == CONSENT_NEEDED:
+                    break
+            if answer != CONSENT_NEEDED and not skip(SIGNINS):
+                answer = await self.collect_signins(graph, tenant)
+            if answer == CONSENT_NEEDED:
+                self._consent_needed(tenant.tenant_id, names)
+
+    def _consent_needed(self, tenant_id: str, names: list[str]) -> None:
+        """No token for this tenant: every source it would collect is in that state now (the
+        source that met the answer is recorded already; the others get its text)."""
+        with self.engine.connect() as conn:
+            recorded = conn.execute(select(CollectionState.source, CollectionState.state_detail)
+                                    .where(CollectionState.tenant_id == tenant_id,
+                                           CollectionState.state == CONSENT_NEEDED,
+                                           CollectionState.last_attempt_at >= self.report.started_at)
+                                    ).all()
+        done = {source for source, _ in recorded}
+        detail = next((d for _, d in recorded if d), None)
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            for name in names:
+                if name not in done:
+                    record_run(conn, cycle_id=self.report.cycle_id, tenant_id=tenant_id,
+                               source=name, started_at=now, finished_at=now, rows=0,
+                               error=detail, state=CONSENT_NEEDED)
 
     async def collect_cipp(self, cipp: CippClient) -> None:
         msp_id = self.settings.msp_tenant_id

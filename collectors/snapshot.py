@@ -36,6 +36,7 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
         collected_at = collected_at or latest_collection_at(conn) or datetime.utcnow()
         window_start = collected_at - timedelta(hours=settings.signin_window_hours)
         collected_kinds = _collected_kinds(conn)
+        source_status = _source_status(conn)
         tenants = []
         for tenant in active_tenants(conn):
             entry: dict[str, Any] = {
@@ -44,6 +45,8 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
             }
             if tenant.role == "client" and tenant.access_mode:
                 entry["accessMode"] = tenant.access_mode
+            if tenant.tenant_id in source_status:
+                entry["sourceStatus"] = source_status[tenant.tenant_id]
             for source in TENANT_SOURCES:
                 if (tenant.tenant_id, source.name) not in collected_kinds:
                     continue
@@ -96,6 +99,26 @@ def _collected_kinds(conn) -> set[tuple[str, str]]:  # type: ignore[no-untyped-d
     rows = conn.execute(select(CollectionState.tenant_id, CollectionState.source)
                         .where(CollectionState.last_success_at.is_not(None)))
     return {(tenant_id, source) for tenant_id, source in rows}
+
+
+def _source_status(conn) -> dict[str, dict[str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    """SPEC "Snapshot v1 additions": per tenant and source ``{"lastSuccess", "lastError", "state"}``.
+    ``state`` is ``ok``, ``failing`` (the latest attempt failed), ``not-licensed`` (no Entra ID P1:
+    the source is missing for that reason, so checks that need it are n/a, not failing) or
+    ``consent-needed`` (the app is not consented in the tenant: nothing was read)."""
+    from db.models import CollectionState
+
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in conn.execute(select(CollectionState)):
+        failing = bool(row.last_error_at and (row.last_success_at is None
+                                              or row.last_error_at > row.last_success_at))
+        state = row.state or ("failing" if failing else "ok")
+        out.setdefault(row.tenant_id, {})[row.source] = {
+            "lastSuccess": graph_datetime(row.last_success_at) if row.last_success_at else None,
+            "lastError": graph_datetime(row.last_error_at) if row.last_error_at else None,
+            "state": state,
+        }
+    return out
 
 
 def write_snapshot(snapshot: dict[str, Any], path: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors.sources import SIGNINS
+from collectors.states import CONSENT_NEEDED, FAILING, FRESH, LABELS, STALE, admin_consent_url
 from db.queries import signin_counts_by_tenant, source_status
 from settings import Settings
 
@@ -29,4 +30,16 @@ def status_rows(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
     for row in rows:
         if row["source"] == SIGNINS:
             row["storedSignIns"] = counts.get(row["tenantId"], 0)
+        # Only from the stored tenant id (checked to be a GUID) and our own client id: never text.
+        row["adminConsentUrl"] = (admin_consent_url(row["tenantId"], settings.app_client_id)
+                                  if row["state"] == LABELS[CONSENT_NEEDED] else None)
     return rows
+
+
+def state_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many sources are in each reader state (fresh, stale, failing, not licensed, consent
+    needed), every state present even at zero."""
+    counts = dict.fromkeys((FRESH, STALE, FAILING, *LABELS.values()), 0)
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    return counts

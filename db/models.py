@@ -137,6 +137,12 @@ class CollectionState(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_rows: Mapped[int] = mapped_column(Integer, default=0)
+    # A service's standing answer that is neither data nor an outage (collectors.states):
+    # 'not-licensed' (no Entra ID P1 for this source) or 'consent-needed' (the app is not consented in
+    # the tenant). NULL when the latest attempt succeeded or failed. Since when, and the answer's text.
+    state: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    state_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    state_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class CollectionRun(Base):
@@ -151,7 +157,7 @@ class CollectionRun(Base):
     source: Mapped[str] = mapped_column(String(48))
     started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(16))  # 'ok' | 'error'
+    status: Mapped[str] = mapped_column(String(16))  # 'ok' | 'error' | 'not-licensed' | 'consent-needed'
     rows: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 

@@ -28,8 +28,15 @@ class SourceStatus:
     age_seconds: float | None  # since last success
     fresh: bool
     failing: bool  # the latest attempt failed
+    # A standing state instead of data ('not-licensed', 'consent-needed': collectors.states)
+    standing: str | None = None
+    standing_since: datetime | None = None
+    standing_detail: str | None = None
+    last_attempt_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        from collectors.states import reader_state
+
         def iso(value: datetime | None) -> str | None:
             return value.isoformat(timespec="seconds") + "Z" if value else None
 
@@ -37,7 +44,10 @@ class SourceStatus:
                 "lastSuccess": iso(self.last_success_at), "lastErrorAt": iso(self.last_error_at),
                 "lastError": self.last_error, "rows": self.last_rows,
                 "ageSeconds": None if self.age_seconds is None else round(self.age_seconds),
-                "fresh": self.fresh, "failing": self.failing}
+                "fresh": self.fresh, "failing": self.failing,
+                "state": reader_state(self.standing, self.failing, self.fresh),
+                "stateSince": iso(self.standing_since), "stateDetail": self.standing_detail,
+                "lastAttempt": iso(self.last_attempt_at)}
 
 
 def active_tenants(conn: Connection) -> list[Tenant]:
@@ -61,11 +71,13 @@ def source_status(conn: Connection, now: datetime, fresh_within_s: dict[str, flo
     for state, name in rows:
         age = (now - state.last_success_at).total_seconds() if state.last_success_at else None
         limit = fresh_within_s.get(state.source, default_fresh_s)
-        failing = bool(state.last_error_at and (state.last_success_at is None
-                                                or state.last_error_at > state.last_success_at))
+        # A standing state (not licensed, consent needed) is not a failure: it is shown as itself.
+        failing = not state.state and bool(state.last_error_at and (
+            state.last_success_at is None or state.last_error_at > state.last_success_at))
         out.append(SourceStatus(state.tenant_id, name, state.source, state.last_success_at,
                                 state.last_error_at, state.last_error, state.last_rows, age,
-                                age is not None and age <= limit, failing))
+                                age is not None and age <= limit, failing, state.state,
+                                state.state_since, state.state_detail, state.last_attempt_at))
     return out
 
 

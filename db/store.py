@@ -126,21 +126,32 @@ def record_run(
     rows: int,
     error: str | None,
     watermark: datetime | None = None,
+    state: str | None = None,
 ) -> None:
-    """Record one run and fold it into the per-(tenant, source) state."""
+    """Record one run and fold it into the per-(tenant, source) state.
+
+    With ``state`` ('not-licensed', 'consent-needed': collectors.states) ``error`` is the service's
+    answer, kept as the state's detail: the run is that state, not an error, and the last success
+    and last error stay what they were."""
+    status = state or ("error" if error else "ok")
     conn.execute(insert(CollectionRun).values(
         cycle_id=cycle_id, tenant_id=tenant_id, source=source, started_at=started_at,
-        finished_at=finished_at, status="error" if error else "ok", rows=rows, error=error))
+        finished_at=finished_at, status=status, rows=rows, error=error))
     values: dict[str, Any] = {"last_attempt_at": finished_at}
-    if error:
-        values.update(last_error=error, last_error_at=finished_at)
+    previous = conn.execute(select(CollectionState.state, CollectionState.state_since).where(
+        CollectionState.tenant_id == tenant_id, CollectionState.source == source)).first()
+    if state:
+        since = previous.state_since if previous and previous.state == state else None
+        values.update(state=state, state_since=since or finished_at, state_detail=error)
     else:
-        values.update(last_success_at=finished_at, last_rows=rows)
+        values.update(state=None, state_since=None, state_detail=None)
+        if error:
+            values.update(last_error=error, last_error_at=finished_at)
+        else:
+            values.update(last_success_at=finished_at, last_rows=rows)
     if watermark is not None:
         values["watermark"] = watermark
-    exists = conn.execute(select(CollectionState.tenant_id).where(
-        CollectionState.tenant_id == tenant_id, CollectionState.source == source)).first()
-    if exists:
+    if previous is not None:
         conn.execute(update(CollectionState).where(
             CollectionState.tenant_id == tenant_id, CollectionState.source == source).values(**values))
     else:

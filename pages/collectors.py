@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from collectors.states import CONSENT_RECHECK, NOT_LICENSED_RECHECK
+from safetext.markdown import markdown_text
 from ui import chrome, data
 from ui.chrome import humanize_age
 from ui.output import table
@@ -34,25 +36,49 @@ with left:
         st.stop()
     tenants = {r["tenantId"] for r in rows}
     ages = [r["ageSeconds"] for r in rows if r["ageSeconds"] is not None]
-    c1, c2, c3, c4 = st.columns(4)
+    not_licensed = [r for r in rows if r["state"] == "not licensed"]
+    consent = {r["tenantId"]: r for r in rows if r["state"] == "consent needed"}
+    c1, c2, c3, c4, c5, c6 = st.columns(6)
     c1.metric("Tenants", len(tenants))
-    c2.metric("Sources fresh", f"{sum(r['fresh'] for r in rows)}/{len(rows)}")
-    c3.metric("Failing", sum(r["failing"] for r in rows))
-    c4.metric("Newest data", f"{humanize_age(min(ages) if ages else None)} ago")
+    c2.metric("Sources fresh", f"{sum(r['state'] == 'fresh' for r in rows)}/{len(rows)}")
+    c3.metric("Failing", sum(r["state"] == "failing" for r in rows))
+    # Standing states, not errors: counted apart from failing so they never read as an outage.
+    c4.metric("Not licensed", len(not_licensed),
+              help="Sources a tenant without Entra ID P1 cannot serve (sign-ins, registration "
+              f"details); asked again every {NOT_LICENSED_RECHECK.days} day(s).")
+    c5.metric("Consent needed", len(consent),
+              help="Tenants where Perimeter's app is not consented (the token request is refused); "
+              f"asked again every {int(CONSENT_RECHECK.total_seconds() // 60)} minutes.")
+    c6.metric("Newest data", f"{humanize_age(min(ages) if ages else None)} ago")
 
-only_problems = st.toggle("Only stale or failing sources", value=False)
-shown = [r for r in rows if not only_problems or r["failing"] or not r["fresh"]]
+if consent:
+    st.subheader("Consent needed")
+    st.caption("Perimeter's app is not consented in these tenants, so nothing is read from them. "
+               "An admin of each tenant grants it with the link (Microsoft's admin-consent page).")
+    for r in consent.values():
+        name_col, link_col = st.columns([3, 1])
+        name_col.markdown(markdown_text(r["tenant"]))
+        if r.get("adminConsentUrl"):  # built from the GUID tenant id and our own client id only
+            link_col.link_button("Grant admin consent", r["adminConsentUrl"],
+                                 icon=":material/open_in_new:")
+        else:
+            link_col.caption("No link: the tenant id is not a GUID.")
+
+only_problems = st.toggle("Only sources that are not fresh", value=False)
+shown = [r for r in rows if not only_problems or r["state"] != "fresh"]
 st.subheader("Per tenant and source")
 table(
     [{
         "Tenant": r["tenant"],
         "Source": r["source"],
-        "State": "failing" if r["failing"] else ("fresh" if r["fresh"] else "stale"),
+        "State": r["state"],
         "Last success": r["lastSuccess"] or "never",
         "Age": humanize_age(r["ageSeconds"]),
         "Rows (last run)": r["rows"],
         "Sign-ins stored": r.get("storedSignIns"),
         "Last error": r["lastError"] or "",
+        "State since": r.get("stateSince") or "",
+        "Service's answer": r.get("stateDetail") or "",
     } for r in shown],
     hide_index=True,
     width="stretch",

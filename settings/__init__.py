@@ -27,6 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_MSP_TENANT_ID = "4f4e31f0-e773-47c1-a231-9b911d163077"
 DEMO_MSP_DOMAIN = "northwindmsp.onmicrosoft.com"
 DEMO_CIPP_APP_ID = "962b8fc5-58cc-4194-8042-4b58129f9a95"
+# Perimeter's own Graph app in the demo (token requests, admin-consent links): demo.PERIMETER_APP_ID.
+DEMO_GRAPH_CLIENT_ID = "95e8008c-0f15-46d9-b57b-ae59a234826d"
 DEMO_SIMULATOR_URL = "http://127.0.0.1:8765"
 
 
@@ -163,6 +165,11 @@ class Settings(BaseSettings):
     def demo_mode(self) -> bool:
         """No Graph credentials: collect from the simulator instead of Microsoft."""
         return not self.graph_client_id
+
+    @property
+    def app_client_id(self) -> str:
+        """Perimeter's Graph app id (the demo's own in demo mode): what an admin-consent link names."""
+        return self.graph_client_id or DEMO_GRAPH_CLIENT_ID
 
     @property
     def cipp_configured(self) -> bool:

@@ -47,6 +47,10 @@ CIPP_EGRESS_PLACE = "Ashburn"
 # Another partner's tenant: used by a client policy whose service-provider exclusion names the wrong MSP.
 OTHER_PARTNER_TENANT_ID = "0c4c936b-0527-4964-af24-aa6eef3d292a"
 
+# Perimeter's own multi-tenant Graph app in the demo (what the collectors' token requests name, and
+# what an admin-consent link carries). Equal to settings.DEMO_GRAPH_CLIENT_ID.
+PERIMETER_APP_ID = "95e8008c-0f15-46d9-b57b-ae59a234826d"
+
 GLOBAL_ADMIN_TEMPLATE_ID = "62e90394-69f5-4237-9190-012177145e10"
 MFA_STRENGTH_ID = "00000000-0000-0000-0000-000000000002"
 SECURITY_DEFAULTS_ID = "00000000-0000-0000-0000-000000000005"
@@ -306,6 +310,24 @@ def client_tenants() -> tuple[ClientTenant, ...]:
 
 def client_by_id(tenant_id: str) -> ClientTenant | None:
     return next((c for c in client_tenants() if c.tenant_id == tenant_id), None)
+
+
+# A client onboarded in CIPP (listed by ListTenants, with a GDAP relationship) where Perimeter's app
+# was never consented: the token request for it fails with AADSTS700016, as Entra answers.
+UNCONSENTED_DOMAINS: tuple[str, ...] = ("graphicdesigninstitute.com",)
+
+
+def consented(tenant_id: str) -> bool:
+    """Whether Perimeter's app has a service principal (admin consent) in this tenant."""
+    spec = client_by_id(tenant_id.lower())
+    return spec is None or spec.default_domain not in UNCONSENTED_DOMAINS
+
+
+def licensed_for_reports(tenant_id: str) -> bool:
+    """Whether sign-in logs and the reports/ endpoints answer: Entra ID P1 or P2 in the tenant (the
+    MSP has it). Without it Graph answers 403 Authentication_RequestFromNonPremiumTenantOrB2CTenant."""
+    spec = client_by_id(tenant_id.lower())
+    return spec is None or spec.premium
 
 
 def all_tenant_ids() -> tuple[str, ...]:
@@ -1535,7 +1557,10 @@ DEMO_CASES: dict[str, str] = {
     "D-1": "pass baseline_* and direct_excludes_sa; fail office_only_no_excl, device_wrong_excl, "
     "admins_roles_no_excl, wrong_tenant_excl, guests_mfa_no_excl, weak, direct_missing_sa",
     "D-2": "fail Trey Research, Relecloud (office block), Adventure Works, Lucerne (device); pass others",
-    "MFA-1": "pass e.g. Tailspin Toys; warn Wide World Importers; fail Litware, City Power & Light",
-    "MFA-2": "fail Lamna Healthcare, Litware, Blue Yonder, City Power & Light; pass others",
+    "MFA-1": "pass e.g. Tailspin Toys; warn Wide World Importers; fail Litware; n/a Coho Winery and "
+    "City Power & Light (no Entra ID P1: registration details answer 403)",
+    "MFA-2": "fail Lamna Healthcare, Litware, Blue Yonder; pass others; n/a without P1 as MFA-1",
+    "(collection)": "Coho Winery, City Power & Light: not licensed (sign-ins, registration details); "
+    "Graphic Design Institute: consent needed (AADSTS700016 at the token request)",
     "MFA-3": "pass security defaults or enforced MFA-for-all; fail office_only_no_excl and weak profiles",
 }

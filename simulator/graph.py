@@ -500,7 +500,19 @@ def list_role_members(state: SimState, req: Request) -> Collection:
     return page(req, f"{req.context_base}directoryObjects", selected(req, members), 100, 999)
 
 
+def _require_premium(req: Request) -> None:
+    """Sign-in logs and the reports/ endpoints need Entra ID P1/P2 in the tenant; without it Graph
+    answers 403 with this code and message (REFERENCE.md)."""
+    if not demo.licensed_for_reports(req.tenant_id):
+        raise GraphError(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        )
+
+
 def list_registration_details(state: SimState, req: Request) -> Collection:
+    _require_premium(req)
     d = _directory(state, req)
     items = [demo.registration_object(p) for p in d.people]
     items = _filtered(
@@ -588,6 +600,7 @@ def list_contracts(state: SimState, req: Request) -> Collection:
 
 
 def list_sign_ins(state: SimState, req: Request) -> Collection:
+    _require_premium(req)
     flt = odata.parse_sign_in_filter(req.q("$filter"))
     top = odata.parse_top(req.q("$top"), 1000, 1000)
     now = state.clock.now_ts()
