@@ -34,10 +34,12 @@ table(
         "Domain": r["domain"],
         "Role": "MSP" if r["role"] == "msp" else "client",
         "Access mode": r["accessMode"],
-        "Freshness": ("never collected" if r["oldestAgeSeconds"] is None
+        "Freshness": ("consent needed" if r["consentNeeded"] else "never collected"
+                      if r["oldestAgeSeconds"] is None
                       else f"oldest source {humanize_age(r['oldestAgeSeconds'])} ago"),
         "Sources fresh": f"{r['fresh']}/{r['sources']}",
         "Failing": r["failing"],
+        "Not licensed": r["notLicensed"],  # sources a tenant without Entra ID P1 cannot serve
         "Sign-ins stored": r["signIns"],
         "Last error": r["lastError"] or "",
         "Tenant id": r["tenantId"],
@@ -46,4 +48,5 @@ table(
     width="stretch",
 )
 st.caption(f"{len(shown)} of {len(rows)} tenants. A source is fresh while its last success is "
-           "younger than three collection intervals.")
+           "younger than three collection intervals. Not licensed and consent needed are states, "
+           "not failures: see the Collectors page.")

@@ -221,3 +221,18 @@ def test_the_collectors_page_shows_not_licensed_and_consent_needed_apart_from_fa
 
 def test_the_demo_app_id_is_the_simulators():
     assert DEMO_GRAPH_CLIENT_ID == demo.PERIMETER_APP_ID
+
+
+def test_the_tenants_page_says_consent_needed_and_counts_not_licensed_sources(both, monkeypatch):
+    from settings import get_settings
+
+    settings, _ = both
+    try:
+        at = dashboard_app(monkeypatch, settings.database_url, settings.simulator_url).run()
+        assert not at.exception, at.exception
+        table = at.dataframe[0].value.set_index("Tenant")
+        assert table.loc["Graphic Design Institute", "Freshness"] == "consent needed"
+        assert table.loc["Coho Winery", "Not licensed"] == 2
+        assert table.loc["Coho Winery", "Failing"] == 0
+    finally:
+        get_settings.cache_clear()

@@ -66,6 +66,9 @@ def tenant_rows() -> list[dict[str, Any]]:
             "oldestAgeSeconds": max(ages) if ages else None,
             "signIns": counts.get(tenant.tenant_id, 0),
             "lastError": next((s["lastError"] for s in mine if s["failing"]), None),
+            # Standing states (collectors.states): the tenant refuses our app, or lacks Entra ID P1
+            "consentNeeded": any(s["state"] == "consent needed" for s in mine),
+            "notLicensed": sum(s["state"] == "not licensed" for s in mine),
         })
     return out
 
