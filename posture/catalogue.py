@@ -1,4 +1,4 @@
-"""Catalogue v2 (v1's checks with v2's rules, plus A-5): every check, in the SPEC's order (IDs,
+"""Catalogue v2 (v1's checks with v2's rules, plus A-4 and A-5): every check, in the SPEC's order (IDs,
 severities and subjects are a contract)."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ CATALOGUE: tuple[Check, ...] = (
     technicians.technician_policy_exists,
     technicians.technician_policy_excludes_break_glass,
     technicians.technician_policy_enabled,
+    technicians.technician_policy_spares_service_account,
     technicians.technician_policy_full_coverage,
     service_account.service_account_policy,
     service_account.service_account_mfa,

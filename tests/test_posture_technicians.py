@@ -297,3 +297,35 @@ def test_a3_a_state_outside_graphs_set_is_not_enforced_and_named_as_written():
     _technician_policy(snapshot)["state"] = "reportOnly"
     finding = one(snapshot, "A-3")
     assert finding.status == "fail" and "in state 'reportOnly'" in finding.message
+
+
+# --- catalogue v2: A-4 the block policy spares the CIPP service account ----------------------------
+
+def test_a4_passes_when_the_block_policy_excludes_the_service_account():
+    finding = one(good_snapshot(), "A-4")
+    assert (finding.status, finding.severity, finding.subject.id) == ("pass", "critical", TECH_POLICY_ID)
+    assert finding.evidence["excluded"] == "excluded directly"
+
+
+def test_a4_passes_when_the_service_account_is_excluded_through_a_group():
+    snapshot = good_snapshot()
+    users = _technician_policy(snapshot)["conditions"]["users"]
+    users["excludeUsers"] = [BG_ID]
+    msp(snapshot)["groups"][1]["members"].append({"@odata.type": "#microsoft.graph.user", "id": SA_ID})
+    finding = one(snapshot, "A-4")
+    assert finding.status == "pass"
+    assert "excluded through group 'CA Exclusions - Break Glass'" in finding.message
+
+
+def test_a4_fails_when_the_block_policy_reaches_the_service_account():
+    snapshot = good_snapshot()
+    _technician_policy(snapshot)["conditions"]["users"]["excludeUsers"] = [BG_ID]
+    finding = one(snapshot, "A-4")
+    assert finding.status == "fail" and "included through 'All'" in finding.message
+    assert finding.fix is None
+
+
+def test_a4_is_na_when_the_service_account_is_unknown():
+    snapshot = good_snapshot()
+    snapshot["msp"]["serviceAccountUpn"] = ""
+    assert one(snapshot, "A-4").status == "n/a"

@@ -1,4 +1,4 @@
-"""A-1..3 and A-5 (Part A): the policy that blocks CIPP technicians outside the trusted location."""
+"""A-1..5 (Part A): the policy that blocks CIPP technicians outside the trusted location."""
 
 from __future__ import annotations
 
@@ -277,3 +277,46 @@ def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Ite
                                 f"'{name}' covers every sign-in: all cloud apps (or the CIPP app) with none "
                                 "excluded, every client app and platform, no risk, device or flow condition",
                                 evidence)
+
+
+@define_check(
+    "A-4", severity="critical", scope="MSP, per A-1 policy",
+    title="The block policy does not reach the CIPP service account",
+    rationale="CIPP's back end signs in as the service account from Azure's addresses, outside the trusted "
+              "IPs: blocking it stops CIPP (Part B is its control).")
+def technician_policy_spares_service_account(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    gate = _without_technician_policy(check, snapshot)
+    if gate is not None:
+        yield gate
+        return
+    msp = snapshot.msp_tenant
+    assert msp is not None
+    upn = snapshot.service_account_upn
+    account = msp.account(upn) if upn else None
+    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+        name = policy_name(assessment.policy)
+        if account is None:
+            why = ("no service account is configured (msp.serviceAccountUpn)" if not upn else
+                   "the MSP tenant's users were not collected" if msp.objects("users") is None else
+                   f"the service account {upn} is not among the MSP tenant's users")
+            yield check.finding(msp, "n/a", assessment.subject, why,
+                                {"policyId": policy_id(assessment.policy)})
+            continue
+        reach = msp.reach(assessment.policy, account.id)
+        evidence = {"policyId": policy_id(assessment.policy), "serviceAccount": account.as_evidence(),
+                    "included": reach.included, "excluded": reach.excluded,
+                    "undecided": reach.unknown_include + reach.unknown_exclude}
+        if reach.reaches is False:
+            how = f"the service account {account.label} is {reach.excluded}" if reach.excluded else \
+                f"it does not include the service account {account.label}"
+            yield check.finding(msp, "pass", assessment.subject, f"'{name}' spares CIPP: {how}", evidence)
+        elif reach.reaches is True:
+            yield check.finding(msp, "fail", assessment.subject,
+                                f"'{name}' reaches the CIPP service account {account.label} "
+                                f"({reach.included}): CIPP signs in from Azure's addresses outside the "
+                                "trusted location, so enforcing it stops CIPP. Exclude the service account "
+                                "(its own policy, Part B, protects it)", evidence)
+        else:
+            yield check.finding(msp, "n/a", assessment.subject,
+                                f"whether '{name}' reaches the service account {account.label} is unknown: "
+                                f"{reach.words}", evidence)
