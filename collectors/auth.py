@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import inspect
 import json
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
@@ -12,6 +16,7 @@ from azure.core.credentials import AccessToken, TokenCredential
 from settings import DEMO_GRAPH_CLIENT_ID, Settings
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"  # a managed identity's assertion
 
 
 def _b64url(data: bytes) -> str:
@@ -87,17 +92,44 @@ class SimulatorCredential:
 
 
 def graph_credential(settings: Settings, tenant_id: str) -> TokenCredential:
-    """A credential for Graph in ``tenant_id`` (the MSP's app, consented there through GDAP)."""
+    """A new credential for Graph in ``tenant_id`` (the MSP's app, consented there through GDAP):
+    async from azure.identity.aio in production. Use shared_graph_credential, which keeps one."""
     if settings.demo_mode:
         return SimulatorCredential(settings.simulator_url, tenant_id, DEMO_GRAPH_CLIENT_ID)
-    from azure.identity import CertificateCredential, ClientSecretCredential
+    if settings.graph_use_managed_identity:
+        return _managed_identity_credential(settings, tenant_id)
+    from azure.core.pipeline.transport import AsyncioRequestsTransport
+    from azure.identity.aio import CertificateCredential, ClientSecretCredential
 
+    # azure-identity's async credentials, so a token request never blocks the event loop. Their
+    # default transport (aiohttp) is bound to the loop that first used it; this one is not, and a
+    # credential outlives the cycle's loop (shared_graph_credential).
+    transport = AsyncioRequestsTransport()
     if settings.graph_certificate_path is not None:
+        password = settings.graph_certificate_password
         return CertificateCredential(tenant_id, settings.graph_client_id,
-                                     certificate_path=str(settings.graph_certificate_path))
+                                     certificate_path=str(settings.graph_certificate_path),
+                                     password=password.get_secret_value() if password else None,
+                                     transport=transport)
     assert settings.graph_client_secret is not None  # guaranteed by Settings validation
     return ClientSecretCredential(tenant_id, settings.graph_client_id,
-                                  settings.graph_client_secret.get_secret_value())
+                                  settings.graph_client_secret.get_secret_value(), transport=transport)
+
+
+def _managed_identity_credential(settings: Settings, tenant_id: str) -> Any:
+    """The app in ``tenant_id`` with a managed identity's token as its client assertion (the app
+    registration holds a federated credential trusting the identity): no secret anywhere. A managed
+    identity alone reaches only its own tenant; this reaches every tenant the app is consented in.
+    Synchronous azure-identity classes, run off the event loop by ThreadedCredential."""
+    from azure.identity import ClientAssertionCredential, ManagedIdentityCredential
+
+    identity = _shared(("managed-identity", settings.graph_managed_identity_client_id), lambda: (
+        ManagedIdentityCredential(client_id=settings.graph_managed_identity_client_id or None)))
+
+    def assertion() -> str:
+        return identity.get_token(TOKEN_EXCHANGE_SCOPE).token
+
+    return ClientAssertionCredential(tenant_id, settings.graph_client_id, assertion)
 
 
 def cipp_credential(settings: Settings) -> TokenCredential:
@@ -113,3 +145,82 @@ def cipp_credential(settings: Settings) -> TokenCredential:
 
 def cipp_scope(settings: Settings) -> str:
     return f"api://{settings.cipp_app_id}/.default"
+
+
+# --- one credential per tenant, for the life of the process -----------------------------------------
+# A credential caches its tokens until they expire: built afresh per tenant and cycle, every cycle
+# would sign in to every tenant again. Keyed by everything that chooses the credential, so a
+# process (or a test) that changes its settings gets a new one.
+
+_credentials: dict[tuple[str, ...], Any] = {}
+_credentials_lock = threading.RLock()  # a credential's builder may take a shared one too
+
+
+class ThreadedCredential:
+    """An async face for a synchronous credential: ``get_token`` runs in a worker thread, never on
+    the event loop, one call at a time (the credential's own token cache then answers the rest)."""
+
+    def __init__(self, credential: Any) -> None:
+        self.credential = credential
+        self._lock = threading.Lock()
+
+    def _get_token(self, scopes: tuple[str, ...], kwargs: dict[str, Any]) -> AccessToken:
+        with self._lock:
+            return self.credential.get_token(*scopes, **kwargs)
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return await asyncio.to_thread(self._get_token, scopes, kwargs)
+
+    async def close(self) -> None:
+        await _close(self.credential)
+
+
+async def _close(credential: Any) -> None:
+    close = getattr(credential, "close", None)
+    if close is not None:
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+
+
+def _shared(key: tuple[str, ...], build: Callable[[], Any]) -> Any:
+    with _credentials_lock:
+        credential = _credentials.get(key)
+        if credential is None:
+            credential = _credentials[key] = build()
+        return credential
+
+
+def shared_graph_credential(settings: Settings, tenant_id: str) -> Any:
+    """The process's one async credential for Graph in ``tenant_id`` (collectors.graph.TenantGraph
+    builds every Graph client with it)."""
+    key = ("graph", tenant_id.lower(), settings.graph_base_url, settings.graph_client_id,
+           str(settings.graph_certificate_path or ""), str(settings.graph_use_managed_identity),
+           settings.graph_managed_identity_client_id)
+
+    def build() -> Any:
+        credential = graph_credential(settings, tenant_id)
+        if inspect.iscoroutinefunction(credential.get_token):
+            return credential
+        return ThreadedCredential(credential)
+
+    return _shared(key, build)
+
+
+def shared_cipp_credential(settings: Settings) -> Any:
+    """The process's one credential for the CIPP-API (synchronous; collectors.cipp asks it in a
+    worker thread)."""
+    key = ("cipp", settings.cipp_api_url, settings.msp_tenant_id, settings.cipp_client_id)
+    return _shared(key, lambda: cipp_credential(settings))
+
+
+async def close_credentials() -> None:
+    """Close and forget every shared credential (the worker does this when it stops)."""
+    with _credentials_lock:
+        credentials = list(_credentials.values())
+        _credentials.clear()
+    for credential in credentials:
+        try:
+            await _close(credential)
+        except Exception:  # noqa: BLE001 - closing is best effort; the process is stopping
+            pass

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from collectors.auth import cipp_credential, cipp_scope
+from collectors.auth import cipp_scope, shared_cipp_credential
 from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay
 from settings import Settings
 
@@ -22,7 +22,7 @@ class CippError(Exception):
 class CippClient:
     def __init__(self, settings: Settings, pacer: Pacer) -> None:
         self.base = settings.cipp_api_url.rstrip("/")
-        self.credential = cipp_credential(settings)
+        self.credential = shared_cipp_credential(settings)  # kept across cycles, with its token
         self.scope = cipp_scope(settings)
         self.pacer = pacer
         self.tenant_key = f"cipp:{settings.msp_tenant_id}"

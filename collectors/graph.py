@@ -27,7 +27,7 @@ from kiota_http.middleware.options import ResponseHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from collectors.auth import GRAPH_SCOPE, graph_credential
+from collectors.auth import GRAPH_SCOPE, shared_graph_credential
 from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
 from collectors.sources import GraphSource
 from db.rows import NOT_JSON, MalformedPage, decode_signin_page, parse_json, use_parsed_json
@@ -85,7 +85,7 @@ class TenantGraph:
         self.root = settings.graph_base_url
         self._http = GraphClientFactory.create_with_default_middleware(
             client=httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S))
-        auth = AzureIdentityAuthenticationProvider(graph_credential(settings, tenant_id),
+        auth = AzureIdentityAuthenticationProvider(shared_graph_credential(settings, tenant_id),
                                                    scopes=[GRAPH_SCOPE])
         self.adapter = GraphRequestAdapter(auth, client=self._http)
         self.adapter.base_url = f"{self.root}/v1.0"

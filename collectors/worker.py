@@ -3,6 +3,7 @@ duplicate itself on cache clears and across replicas)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine, update
 
+from collectors.auth import close_credentials
 from collectors.run import collect_once, purge, utcnow
 from db import write_transaction
 from db.models import CollectRequest
@@ -98,3 +100,7 @@ class Worker:
         log.info("worker started: full every %ss, sign-ins every %ss",
                  s.collect_interval_seconds, s.signin_interval_seconds)
         self.scheduler.start()
+        # Stopped: the credentials kept for the process's life (collectors.auth) let go of their
+        # sessions. A cycle still running in the collection thread only loses its remaining tokens.
+        asyncio.run(close_credentials())
+        log.info("worker stopped")

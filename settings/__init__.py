@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     graph_client_id: str = ""
     graph_client_secret: SecretStr | None = None
     graph_certificate_path: Path | None = None
+    graph_certificate_password: SecretStr | None = None  # of an encrypted PEM/PFX certificate
+    # The app's credential is a managed identity (a federated credential on the app registration
+    # trusts it): no secret or certificate; graph_managed_identity_client_id picks a user-assigned one.
+    graph_use_managed_identity: bool = False
+    graph_managed_identity_client_id: str = ""
     graph_base_url: str = Field(
         default="https://graph.microsoft.com",
         description="Graph host; in demo mode the simulator's URL.",
@@ -136,13 +141,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _credentials_complete(self) -> Settings:
-        has_secret = self.graph_client_secret is not None or self.graph_certificate_path is not None
+        has_secret = (self.graph_client_secret is not None or self.graph_certificate_path is not None
+                      or self.graph_use_managed_identity)
         if self.graph_client_id and not has_secret:
             raise ValueError(
-                "graph_client_id is set but neither graph_client_secret nor graph_certificate_path"
+                "graph_client_id is set but neither graph_client_secret nor graph_certificate_path "
+                "nor graph_use_managed_identity"
             )
         if has_secret and not self.graph_client_id:
-            raise ValueError("a Graph secret or certificate is set but graph_client_id is empty")
+            raise ValueError(
+                "a Graph secret, certificate or managed identity is set but graph_client_id is empty")
         if self.graph_client_id and not self.msp_tenant_id:
             raise ValueError("msp_tenant_id is required with Graph credentials")
         if self.cipp_api_url and not self.demo_mode and not (
@@ -176,10 +184,12 @@ class Settings(BaseSettings):
         return bool(self.cipp_api_url)
 
     def secret_values(self) -> tuple[str, ...]:
-        """Every secret value these settings hold (Graph and CIPP client secrets, the database URL's
-        password as given and decoded), for ``safetext.secrets.redact(text, settings.secret_values())``
-        on any text that may echo one (a driver's or a service's error)."""
-        values = [secret.get_secret_value() for secret in (self.graph_client_secret, self.cipp_client_secret)
+        """Every secret value these settings hold (Graph and CIPP client secrets, the Graph certificate's
+        password, the database URL's password as given and decoded), for
+        ``safetext.secrets.redact(text, settings.secret_values())`` on any text that may echo one (a
+        driver's or a service's error)."""
+        values = [secret.get_secret_value() for secret in (self.graph_client_secret, self.cipp_client_secret,
+                                                           self.graph_certificate_password)
                   if secret is not None]
         values += _url_passwords(self.database_url)
         return tuple(dict.fromkeys(v for v in values if v))
