@@ -1,4 +1,4 @@
-"""Catalogue v2 (v1's checks with v2's rules, plus A-4 and A-5): every check, in the SPEC's order (IDs,
+"""Catalogue v2 (v1's checks with v2's rules, plus A-4, A-5 and B-9): every check, in the SPEC's order (IDs,
 severities and subjects are a contract)."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ CATALOGUE: tuple[Check, ...] = (
     service_account.service_account_all_apps,
     service_account.service_account_roles,
     service_account.service_account_signins_mfa,
+    service_account.service_account_microsoft_mfa,
     cipp.api_client_has_ranges,
     cipp.api_client_ranges_valid,
     cipp.azure_configuration_matches,

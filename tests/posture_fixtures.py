@@ -65,10 +65,10 @@ def directory_role(template_id: str, name: str, member_ids: list[str]) -> dict:
             "members": [member_user(m) for m in member_ids]}
 
 
-def registration(uid: str, upn: str, *, capable: bool = True, admin: bool = False, user_type: str = "member"
-                 ) -> dict:
+def registration(uid: str, upn: str, *, capable: bool = True, admin: bool = False, user_type: str = "member",
+                 methods: list[str] | None = None) -> dict:
     return {"id": uid, "userPrincipalName": upn, "userDisplayName": upn, "isAdmin": admin,
-            "isMfaCapable": capable, "isMfaRegistered": capable, "methodsRegistered": [],
+            "isMfaCapable": capable, "isMfaRegistered": capable, "methodsRegistered": methods or [],
             "userType": user_type}
 
 
@@ -205,7 +205,8 @@ def msp_tenant() -> dict:
                    grant=["mfa"]),
         ],
         "userRegistrationDetails": [
-            registration(SA_ID, SA_UPN), registration(BG_ID, BG_UPN, admin=True),
+            registration(SA_ID, SA_UPN, methods=["microsoftAuthenticatorPush"]),
+            registration(BG_ID, BG_UPN, admin=True),
             registration(EA_ID, EA_UPN, admin=True), registration(TECH_ID, "alex@msp.example", admin=True),
             registration(STAFF_ID, "patti@msp.example"),
         ],

@@ -362,3 +362,48 @@ def test_b6_fails_for_an_excluded_application_and_a_device_filter():
     conditions["devices"] = {"deviceFilter": {"mode": "exclude", "rule": "device.trustType -eq \"AzureAD\""}}
     finding = one(snapshot, "B-6")
     assert finding.status == "fail" and len(finding.evidence["narrowings"]) == 2
+
+
+# --- catalogue v2: B-9 Microsoft MFA --------------------------------------------------------------
+
+def _sa_registration(snapshot: dict) -> dict:
+    return next(r for r in msp(snapshot)["userRegistrationDetails"] if r["id"] == SA_ID)
+
+
+def test_b9_passes_with_registered_microsoft_mfa():
+    finding = one(good_snapshot(), "B-9")
+    assert (finding.status, finding.severity) == ("pass", "high")
+    assert finding.evidence["methodsRegistered"] == ["microsoftAuthenticatorPush"]
+
+
+def test_b9_fails_without_a_registered_method():
+    snapshot = good_snapshot()
+    _sa_registration(snapshot).update(methodsRegistered=[])
+    finding = one(snapshot, "B-9")
+    assert finding.status == "fail" and "no authentication method is registered" in finding.message
+
+
+def test_b9_fails_when_not_mfa_registered():
+    snapshot = good_snapshot()
+    _sa_registration(snapshot).update(isMfaRegistered=False)
+    assert one(snapshot, "B-9").status == "fail"
+
+
+def test_b9_fails_when_a_service_account_policy_accepts_a_custom_control():
+    snapshot = good_snapshot()
+    _sa_policy(snapshot)["grantControls"].update(builtInControls=["mfa"], customAuthenticationFactors=["Duo"])
+    finding = one(snapshot, "B-9")
+    assert finding.status == "fail" and "custom control(s) Duo" in finding.message
+
+
+def test_b9_allows_a_custom_control_required_on_top_of_microsoft_mfa():
+    snapshot = good_snapshot()
+    _sa_policy(snapshot)["grantControls"].update(operator="AND", builtInControls=["mfa"],
+                                                 customAuthenticationFactors=["Duo"])
+    assert one(snapshot, "B-9").status == "pass"
+
+
+def test_b9_is_na_without_registration_data():
+    snapshot = good_snapshot()
+    del msp(snapshot)["userRegistrationDetails"]
+    assert one(snapshot, "B-9").status == "n/a"

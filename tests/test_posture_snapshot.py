@@ -259,7 +259,7 @@ SPEC_SEVERITIES = {
     "PRE-1": "high", "PRE-2": "high", "PRE-3": "critical", "LOC-1": "high", "LOC-2": "medium",
     "A-1": "critical", "A-2": "critical", "A-3": "high", "A-4": "critical", "A-5": "high",
     "B-1": "critical", "B-2": "critical", "B-3": "high", "B-4": "critical", "B-5": "high", "B-6": "medium",
-    "B-7": "medium", "B-8": "high", "C-1": "critical", "C-2": "high", "C-3": "high",
+    "B-7": "medium", "B-8": "high", "B-9": "high", "C-1": "critical", "C-2": "high", "C-3": "high",
     "D-1": "critical", "D-2": "high", "MFA-1": "high", "MFA-2": "critical", "MFA-3": "high",
 }
 SPEC_FIXES = {

@@ -1,4 +1,4 @@
-"""B-1..8 (Part B): the CIPP service account and its dedicated Conditional Access policy."""
+"""B-1..9 (Part B): the CIPP service account and its dedicated Conditional Access policy."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from posture.graph import (
     policy_id,
     policy_name,
     policy_state,
+    requires_mfa,
     signin_error_code,
     state_label,
     text,
@@ -404,3 +405,55 @@ def service_account_signins_mfa(check: Check, snapshot: SnapshotView) -> Iterato
     else:
         yield check.about_tenant(msp, "pass", f"all {len(known)} successful sign-in(s) of {account.label} in "
                                  "the window satisfied MFA", evidence)
+
+
+def _custom_mfa(policy: dict[str, Any]) -> list[str]:
+    """Custom controls through which the policy lets MFA be satisfied (not when AND with Microsoft MFA)."""
+    grant = as_dict(policy.get("grantControls"))
+    custom = [str(c) for c in as_list(grant.get("customAuthenticationFactors"))]
+    if custom and lower(grant.get("operator")) == "and" and requires_mfa(policy):
+        return []
+    return custom
+
+
+@define_check(
+    "B-9", severity="high", scope="MSP", title="The service account uses Microsoft MFA",
+    rationale="CIPP's service account must prove itself with Microsoft MFA it has registered, not with a "
+              "third-party custom control.")
+def service_account_microsoft_mfa(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    msp, account, why = _resolve(snapshot)
+    if msp is None or account is None:
+        yield _na(check, snapshot, why)
+        return
+    registrations = msp.objects("userRegistrationDetails")
+    if registrations is None:
+        yield check.about_tenant(msp, "n/a", "the MSP tenant's user registration details were not collected")
+        return
+    row = next((r for r in registrations if lower(r.get("id")) == lower(account.id)
+                or (account.upn and lower(r.get("userPrincipalName")) == lower(account.upn))), None)
+    if row is None:
+        yield check.about_tenant(msp, "n/a", f"no registration details for {account.label}",
+                                 {"serviceAccount": account.as_evidence()})
+        return
+    methods = row.get("methodsRegistered")
+    found, _ = service_account_policies(snapshot)
+    custom = {policy_name(p): _custom_mfa(p) for p in (found.policies if found else [])}
+    custom = {name: controls for name, controls in custom.items() if controls}
+    evidence: dict[str, Any] = {"serviceAccount": account.as_evidence(),
+                                "isMfaRegistered": row.get("isMfaRegistered"), "methodsRegistered": methods,
+                                "customControls": custom}
+    problems = []
+    if row.get("isMfaRegistered") is not True:
+        problems.append("it has not registered MFA (isMfaRegistered is not true)")
+    if not isinstance(methods, list):
+        problems.append("unreadable methodsRegistered" if methods is not None else "no methods registered")
+    elif not methods:
+        problems.append("no authentication method is registered")
+    problems += [f"'{name}' lets custom control(s) {', '.join(controls)} satisfy MFA (not Microsoft MFA)"
+                 for name, controls in custom.items()]
+    if problems:
+        yield check.about_tenant(msp, "fail", f"{account.label}: {'; '.join(problems)}", evidence)
+    else:
+        yield check.about_tenant(msp, "pass", f"{account.label} has registered Microsoft MFA "
+                                 f"({', '.join(str(m) for m in methods)}) and no service-account policy "
+                                 "accepts a custom control instead", evidence)
