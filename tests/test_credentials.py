@@ -158,3 +158,15 @@ def test_the_cipp_credential_is_kept_across_cycles(counting):
     finally:
         asyncio.run(first.__aexit__())
         asyncio.run(second.__aexit__())
+
+
+def test_an_async_credential_is_shared_as_it_is():
+    from azure.identity.aio import ClientSecretCredential
+
+    settings = load_settings(graph_client_id="app", graph_client_secret="s3cret", msp_tenant_id=CLIENT)
+    try:
+        credential = shared_graph_credential(settings, CLIENT)
+        assert isinstance(credential, ClientSecretCredential)  # awaited by kiota, no thread
+        assert credential._client._pipeline._transport.__class__.__name__ == "AsyncioRequestsTransport"
+    finally:
+        asyncio.run(close_credentials())
