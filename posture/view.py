@@ -379,6 +379,21 @@ class SnapshotView:
         """MSP first, then the snapshot's order."""
         return self._tenant_positions.get(lower(tenant_id), len(self._tenant_positions) + 1)
 
+    @cached_property
+    def api_client_ids(self) -> set[str]:
+        """The CIPP-API clients' ids (ApiClients and the Azure configuration): never "the CIPP app"."""
+        ids = {lower(c.get("ClientId")) for c in self.cipp_objects("apiClients") or [] if c.get("ClientId")}
+        azure = as_dict(as_dict(self.raw.get("cipp")).get("azureConfiguration"))
+        return ids | lower_set(azure.get("ClientIDs"))
+
+    @cached_property
+    def cipp_app_ids(self) -> set[str]:
+        """The app technicians sign in to (CIPP's Static Web App registration): `msp.cippAppIds` and the
+        option, never a CIPP-API client id (A-1, v2)."""
+        configured = {lower(a) for a in self.options.cipp_app_ids}
+        configured |= lower_set(self.msp_section.get("cippAppIds"))
+        return configured - self.api_client_ids
+
     @property
     def service_account_upn(self) -> str:
         return text(self.msp_section.get("serviceAccountUpn"))

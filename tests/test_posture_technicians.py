@@ -329,3 +329,29 @@ def test_a4_is_na_when_the_service_account_is_unknown():
     snapshot = good_snapshot()
     snapshot["msp"]["serviceAccountUpn"] = ""
     assert one(snapshot, "A-4").status == "n/a"
+
+
+# --- catalogue v2: A-1 "the CIPP app" is msp.cippAppIds, never a CIPP-API client ------------------
+
+def test_a1_accepts_a_block_policy_on_the_cipp_app_from_msp_cipp_app_ids():
+    snapshot = good_snapshot()
+    snapshot["msp"]["cippAppIds"] = [CIPP_APP_ID]
+    _technician_policy(snapshot)["conditions"]["applications"]["includeApplications"] = [CIPP_APP_ID]
+    assert one(snapshot, "A-1").status == "pass"
+
+
+def test_a1_rejects_a_block_policy_on_a_cipp_api_client_even_when_configured_as_the_app():
+    snapshot = good_snapshot()
+    api_client = snapshot["cipp"]["apiClients"][0]["ClientId"]
+    snapshot["msp"]["cippAppIds"] = [api_client]
+    _technician_policy(snapshot)["conditions"]["applications"]["includeApplications"] = [api_client]
+    finding = one(snapshot, "A-1")
+    assert finding.status == "fail" and "CIPP-API client id" in finding.message
+
+
+def test_a1_rejects_a_policy_excluding_the_cipp_app_from_msp_cipp_app_ids():
+    snapshot = good_snapshot()
+    snapshot["msp"]["cippAppIds"] = [CIPP_APP_ID]
+    _technician_policy(snapshot)["conditions"]["applications"]["excludeApplications"] = [CIPP_APP_ID]
+    finding = one(snapshot, "A-1")
+    assert finding.status == "fail" and "excludes the CIPP app" in finding.message

@@ -58,7 +58,8 @@ def _applies_to_someone(policy: dict[str, Any]) -> bool:
                 or users.get("includeGuestsOrExternalUsers"))
 
 
-def assess_technician_policy(policy: dict[str, Any], msp: TenantView, cipp_app_ids: set[str]
+def assess_technician_policy(policy: dict[str, Any], msp: TenantView, cipp_app_ids: set[str],
+                             api_client_ids: set[str] | frozenset[str] = frozenset()
                              ) -> TechnicianPolicyAssessment:
     assessment = TechnicianPolicyAssessment(policy)
     shortfalls = assessment.shortfalls
@@ -69,6 +70,9 @@ def assess_technician_policy(policy: dict[str, Any], msp: TenantView, cipp_app_i
     apps = included_applications(policy)
     if excluded_applications(policy) & cipp_app_ids:
         shortfalls.append("it excludes the CIPP app")
+    elif not (ALL in apps or apps & cipp_app_ids) and apps & set(api_client_ids):
+        shortfalls.append("it targets a CIPP-API client id, not the CIPP app technicians sign in to "
+                          "(msp.cippAppIds)")
     elif not (ALL in apps or apps & cipp_app_ids):
         listed = ", ".join(sorted(apps)) or "no application"
         hint = "" if cipp_app_ids else \
@@ -103,8 +107,8 @@ def technician_policies(snapshot: SnapshotView) -> list[TechnicianPolicyAssessme
         policies = msp.objects("conditionalAccessPolicies") if msp else None
         if msp is None or policies is None:
             return None
-        app_ids = {lower(a) for a in snapshot.options.cipp_app_ids}
-        return [assess_technician_policy(p, msp, app_ids) for p in policies]
+        return [assess_technician_policy(p, msp, snapshot.cipp_app_ids, snapshot.api_client_ids)
+                for p in policies]
     return snapshot.memo("technician_policies", compute)
 
 
@@ -257,7 +261,7 @@ def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Ite
         return
     msp = snapshot.msp_tenant
     assert msp is not None
-    app_ids = {lower(a) for a in snapshot.options.cipp_app_ids}
+    app_ids = snapshot.cipp_app_ids
     for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
         policy = assessment.policy
         name = policy_name(policy)
