@@ -346,6 +346,8 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         lifetime = 3599
         token = make_token(tenant_id, audience, lifetime + 1, appid=client_id,
                            roles=["Directory.Read.All"])
+        with self.server.sim.state.lock:
+            self.server.sim.state.tokens[tenant_id] += 1
         self._json(200, {"token_type": "Bearer", "expires_in": lifetime,
                          "ext_expires_in": lifetime, "access_token": token})
 

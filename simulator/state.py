@@ -77,6 +77,7 @@ class SimState:
         self.throttled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.faults_fired = 0
         self.writes = 0
+        self.tokens: dict[str, int] = defaultdict(int)  # tokens granted per tenant (token endpoint)
 
     def snapshot_at(self, tenant_id: str, ts: float) -> TenantSnapshot:
         tenant = self.tenants[tenant_id]
@@ -108,6 +109,7 @@ class SimState:
                 "throttled": {t: dict(f) for t, f in self.throttled.items()},
                 "faultsFired": self.faults_fired,
                 "writes": self.writes,
+                "tokens": dict(self.tokens),
             }
 
     def reset_stats(self) -> None:
@@ -116,3 +118,4 @@ class SimState:
             self.throttled.clear()
             self.faults_fired = 0
             self.writes = 0
+            self.tokens.clear()

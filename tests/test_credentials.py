@@ -170,3 +170,17 @@ def test_an_async_credential_is_shared_as_it_is():
         assert credential._client._pipeline._transport.__class__.__name__ == "AsyncioRequestsTransport"
     finally:
         asyncio.run(close_credentials())
+
+
+def test_the_simulators_token_endpoint_is_asked_once_per_tenant_across_cycles(sim, tmp_path):
+    import httpx
+
+    asyncio.run(close_credentials())
+    settings, engine, tenants = _demo(sim, tmp_path)
+    try:
+        collect_once(settings, engine, clock=lambda: FIXED_NOW, only_tenants=tenants)
+        for _ in range(3):
+            collect_once(settings, engine, signins_only=True, only_tenants=tenants, clock=lambda: FIXED_NOW)
+    finally:
+        asyncio.run(close_credentials())
+    assert httpx.get(f"{sim.url}/_sim/stats").json()["tokens"] == {t: 1 for t in tenants}
