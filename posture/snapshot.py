@@ -6,6 +6,7 @@ what is there with the wrong type: a wrong type is a broken export, and guessing
 
 from __future__ import annotations
 
+import codecs
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +170,27 @@ def validate_snapshot(doc: Any, source: str = "snapshot") -> dict[str, Any]:
     return doc
 
 
+def decode_json_text(raw: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 with a BOM (what Windows PowerShell 5.1 writes); any other
+    encoding is a one-line :class:`SnapshotError` naming it."""
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise SnapshotError(f"{name}: UTF-32 text is not supported (write UTF-8 or UTF-16 with a BOM)")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "UTF-16LE" if raw.startswith(codecs.BOM_UTF16_LE) else "UTF-16BE"
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise SnapshotError(f"{name}: not valid {encoding} text (byte {error.start})") from None
+    if len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0):
+        raise SnapshotError(f"{name}: UTF-16 without a byte-order mark is not supported (write UTF-8, or "
+                            "UTF-16 with a BOM)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SnapshotError(f"{name}: not UTF-8 text (byte {error.start}; UTF-8, or UTF-16 with a BOM, "
+                            "is read)") from None
+
+
 def load_snapshot(path: str | Path) -> dict[str, Any]:
     """Read and validate a snapshot file; every problem is a one-line :class:`SnapshotError`."""
     name = str(path)
@@ -181,10 +203,7 @@ def load_snapshot(path: str | Path) -> dict[str, Any]:
         raise SnapshotError(f"{name}: no such file") from None
     except OSError as error:
         raise SnapshotError(f"{name}: cannot read it ({error.strerror or error})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise SnapshotError(f"{name}: not UTF-8 text (byte {error.start})") from None
+    text = decode_json_text(raw, name)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as error:

@@ -26,6 +26,7 @@ from posture_fixtures import (
 
 from posture import PostureOptions, evaluate
 from posture.graph import mfa_requirement, narrowings
+from posture.snapshot import SnapshotError, decode_json_text
 from posture.view import SnapshotView
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "ca-policy-corpus" / "policies"
@@ -33,19 +34,13 @@ if not CORPUS.is_dir():  # a checkout beside ../shared (the team's layout) or th
     CORPUS = Path("/work/shared/ca-policy-corpus/policies")
 
 
-def _decode(raw: bytes) -> str:
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return raw.decode("utf-16")
-    return raw.decode("utf-8-sig")
-
-
 def load_corpus() -> tuple[dict[str, Any], list[str]]:
     """{file name: policy} of every readable file, and the files that are not valid JSON."""
     policies, unreadable = {}, []
     for path in sorted(CORPUS.glob("*.json")):
         try:
-            doc = json.loads(_decode(path.read_bytes()))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            doc = json.loads(decode_json_text(path.read_bytes(), path.name))  # the snapshot loader's reader
+        except (SnapshotError, json.JSONDecodeError):
             unreadable.append(path.name)
             continue
         if isinstance(doc, dict) and isinstance(doc.get("PolicyConfig"), dict):  # an export wrapper

@@ -145,6 +145,28 @@ def test_load_snapshot_accepts_a_byte_order_mark(tmp_path):
     assert load_snapshot(path)["version"] == 1
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_load_snapshot_reads_utf16_with_a_byte_order_mark(tmp_path, encoding):
+    path = tmp_path / "snap.json"
+    body = json.dumps(good_snapshot(), ensure_ascii=False)
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    path.write_bytes(bom + body.encode(encoding))
+    assert load_snapshot(path)["version"] == 1
+
+
+def test_load_snapshot_names_an_encoding_it_does_not_read(tmp_path):
+    path = tmp_path / "snap.json"
+    path.write_bytes(json.dumps({"version": 1}).encode("utf-16-le"))  # no BOM
+    with pytest.raises(SnapshotError, match=r"snap\.json: UTF-16 without a byte-order mark"):
+        load_snapshot(path)
+    path.write_bytes(json.dumps({"version": 1}).encode("latin-1") + b"\xe9")
+    with pytest.raises(SnapshotError, match=r"snap\.json: not UTF-8 text"):
+        load_snapshot(path)
+    path.write_bytes(b"\xff\xfe\x00\x00" + json.dumps({"version": 1}).encode("utf-32-le"))
+    with pytest.raises(SnapshotError, match="UTF-32"):
+        load_snapshot(path)
+
+
 # --- real Graph payloads -------------------------------------------------------------------------
 
 def _values(prefix: str) -> list[dict]:
