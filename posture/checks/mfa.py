@@ -14,6 +14,8 @@ from posture.graph import (
     GUESTS_OR_EXTERNAL_USERS,
     as_dict,
     as_list,
+    authentication_strength,
+    grant_controls,
     location_lists,
     lower,
     lower_set,
@@ -115,7 +117,8 @@ def _near_miss(policy: dict[str, Any]) -> str | None:
         return None
     ok, why = mfa_requirement(policy)
     if not ok:
-        return None if "mfa" not in lower(policy.get("grantControls")) else f"'{policy_name(policy)}': {why}"
+        looks_like_mfa = "mfa" in grant_controls(policy) or authentication_strength(policy) is not None
+        return f"'{policy_name(policy)}': {why}" if looks_like_mfa else None
     narrowed = narrowings(policy)
     return f"'{policy_name(policy)}' is narrowed: {'; '.join(narrowed)}" if narrowed else None
 
