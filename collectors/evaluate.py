@@ -22,8 +22,11 @@ log = logging.getLogger("perimeter.collectors")
 
 
 def options_from_settings(settings: Settings, cipp_app_ids: list[str] | None = None) -> PostureOptions:
-    """The engine's options as this installation is configured (one place for CLI and worker)."""
-    configured = [settings.cipp_app_id] if settings.cipp_app_id else []
+    """The engine's options as this installation is configured (one place for CLI and worker).
+
+    A-1's "CIPP app" is the app technicians sign in to (PERIMETER_CIPP_SIGNIN_APP_IDS), never the
+    CIPP-API app (PERIMETER_CIPP_APP_ID)."""
+    configured = list(settings.cipp_signin_app_ids)
     return PostureOptions(signin_window_hours=settings.signin_window_hours,
                           cipp_app_ids=tuple(cipp_app_ids or configured))
 

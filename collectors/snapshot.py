@@ -79,6 +79,7 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
             "serviceAccountUpn": settings.service_account_upn,
             "breakGlassUpns": list(settings.break_glass_upns),
             "trustedLocationNames": list(settings.trusted_location_names),
+            "cippAppIds": list(settings.cipp_signin_app_ids),
         },
         "tenants": tenants,
         "cipp": cipp,

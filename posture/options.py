@@ -18,7 +18,7 @@ class PostureOptions:
     # Used only when msp.breakGlassUpns is empty: matched (case-insensitively) against UPN and display name.
     break_glass_pattern: str = DEFAULT_BREAK_GLASS_PATTERN
     # The CIPP app's id(s): A-1 accepts a block policy targeting one of them instead of all cloud apps.
-    # The snapshot format has no place for it, so it comes from settings (PERIMETER_CIPP_APP_ID) or the CLI.
+    # Beside the snapshot's msp.cippAppIds: from settings (PERIMETER_CIPP_SIGNIN_APP_IDS) or the CLI.
     cipp_app_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

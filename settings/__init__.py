@@ -27,6 +27,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_MSP_TENANT_ID = "4f4e31f0-e773-47c1-a231-9b911d163077"
 DEMO_MSP_DOMAIN = "northwindmsp.onmicrosoft.com"
 DEMO_CIPP_APP_ID = "962b8fc5-58cc-4194-8042-4b58129f9a95"
+# The app the demo's technicians sign in to (CIPP's front end): in the simulator's MSP the front end's
+# sign-ins carry the same app id as its CIPP-API registration (demo.CIPP_APP_ID).
+DEMO_CIPP_SIGNIN_APP_IDS: tuple[str, ...] = (DEMO_CIPP_APP_ID,)
 # Perimeter's own Graph app in the demo (token requests, admin-consent links): demo.PERIMETER_APP_ID.
 DEMO_GRAPH_CLIENT_ID = "95e8008c-0f15-46d9-b57b-ae59a234826d"
 DEMO_SIMULATOR_URL = "http://127.0.0.1:8765"
@@ -80,6 +83,10 @@ class Settings(BaseSettings):
     cipp_app_id: str = Field(default="", description="CIPP-API application id (token scope api://<id>).")
     cipp_client_id: str = ""
     cipp_client_secret: SecretStr | None = None
+    # The app(s) technicians sign in to CIPP with (CIPP's Static Web App / front-end registration),
+    # never the CIPP-API client: what a technician block policy may target instead of all cloud apps
+    # exported as the snapshot's msp.cippAppIds.
+    cipp_signin_app_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # --- MSP facts of the snapshot format ---
     service_account_upn: str = ""
@@ -107,7 +114,7 @@ class Settings(BaseSettings):
     wall_refresh_seconds: int = Field(
         default=30, ge=5, le=3600, description="How often the wall display refreshes (?refresh= overrides).")
 
-    @field_validator("break_glass_upns", "trusted_location_names", mode="before")
+    @field_validator("break_glass_upns", "trusted_location_names", "cipp_signin_app_ids", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
@@ -165,6 +172,7 @@ class Settings(BaseSettings):
             self.graph_base_url = self.simulator_url
             self.cipp_api_url = f"{self.simulator_url}/cipp"
             self.cipp_app_id = self.cipp_app_id or DEMO_CIPP_APP_ID
+            self.cipp_signin_app_ids = self.cipp_signin_app_ids or list(DEMO_CIPP_SIGNIN_APP_IDS)
             self.service_account_upn = self.service_account_upn or f"cipp@{DEMO_MSP_DOMAIN}"
             self.break_glass_upns = self.break_glass_upns or [f"bg-admin@{DEMO_MSP_DOMAIN}"]
         return self

@@ -445,3 +445,31 @@ def test_a_successful_discovery_that_no_longer_lists_a_tenant_deactivates_it(dis
     report = collect_once(settings, engine, only_tenants=set(), clock=_clock)
     assert _discovery_errors(engine, report.cycle_id) == []
     assert _active_clients(engine) == before - {leaving}
+
+
+def test_cipp_signin_app_ids_setting_is_a1s_cipp_app_and_a_cipp_api_app_id_alone_is_not(tmp_path):
+    from posture_fixtures import MSP_ID, good_snapshot, msp
+
+    from collectors.evaluate import options_from_settings
+    from posture import evaluate
+    from settings import load_settings
+
+    url, engine = _fresh_engine(tmp_path)
+    real = {"database_url": url, "graph_client_id": "graph-app", "graph_client_secret": "s",
+            "msp_tenant_id": MSP_ID, "cipp_api_url": "https://cipp.example", "cipp_app_id": "api-app",
+            "cipp_client_id": "api-client", "cipp_client_secret": "x"}
+    signin = load_settings(**real, cipp_signin_app_ids="swa-app, swa-app-2")
+    assert options_from_settings(signin).cipp_app_ids == ("swa-app", "swa-app-2")
+    assert build_snapshot(signin, engine)["msp"]["cippAppIds"] == ["swa-app", "swa-app-2"]
+
+    api_only = load_settings(**real)
+    assert options_from_settings(api_only).cipp_app_ids == ()
+    assert build_snapshot(api_only, engine)["msp"]["cippAppIds"] == []
+    snapshot = good_snapshot()
+    technician_policy = msp(snapshot)["conditionalAccessPolicies"][0]
+    technician_policy["conditions"]["applications"]["includeApplications"] = ["api-app"]
+    verdict = next(f for f in evaluate(snapshot, options_from_settings(api_only)) if f.check == "A-1")
+    assert verdict.status == "fail"
+    snapshot["msp"]["cippAppIds"] = ["api-app"]  # the same id named as the sign-in app qualifies
+    verdict = next(f for f in evaluate(snapshot, options_from_settings(api_only)) if f.check == "A-1")
+    assert verdict.status == "pass"

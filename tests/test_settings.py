@@ -74,4 +74,6 @@ def test_demo_facts_match_the_simulators_msp():
     assert settings.msp_tenant_id == demo.MSP_TENANT_ID
     assert settings.service_account_upn == demo.SERVICE_ACCOUNT_UPN
     assert settings.cipp_app_id == demo.CIPP_APP_ID
+    # The app the demo's technicians sign in to (the simulator's CIPP front end; A-1's "CIPP app").
+    assert settings.cipp_signin_app_ids == [demo.CIPP_APP_ID]
     assert settings.break_glass_upns == list(demo.BREAK_GLASS_UPNS)
