@@ -17,7 +17,9 @@ Named locations (trusted-location.add-range; a rollback's PATCH, or the DELETE u
 
 Policies in the MSP tenant: when the after-state is an enabled policy with grant ``block``, the lockout
 guard (:func:`fixes.technician_policy.lockout_refusal`: every break-glass account excluded by A-2's rule,
-the egress IP inside a location the policy exempts) runs on that after-state.
+the egress IP inside a location the policy exempts) runs on that after-state, and so does A-4's rule
+(:func:`fixes.technician_policy.service_account_refusal`): a technician block policy (A-1) that reaches
+the CIPP service account (not excluded through user, group or role, ``TenantView.reach``) is not left on.
 
 API clients (api-client.set-ranges and its rollback): the ranges after the write must not be ``["Any"]``
 (open to any IP) and their union must not cover every address.
@@ -31,7 +33,7 @@ from fixes import trusted_location
 from fixes.cidr import parse_address
 from fixes.context import FixContext
 from fixes.model import Plan
-from fixes.technician_policy import excluded_ip_locations, lockout_refusal
+from fixes.technician_policy import excluded_ip_locations, lockout_refusal, service_account_refusal
 from posture.checks.cipp import client_name, client_ranges, is_any
 from posture.graph import (
     ALL_TRUSTED,
@@ -150,7 +152,8 @@ async def _policy_refusal(ctx: FixContext, plan: Plan, egress_ip: str) -> str | 
         return None
     if policy_state(after) != ENABLED or "block" not in grant_controls(after):
         return None
-    return lockout_refusal(await ctx.msp_view(), after, egress_ip)
+    view = await ctx.msp_view()
+    return lockout_refusal(view, after, egress_ip) or service_account_refusal(view, after)
 
 
 # --- API clients --------------------------------------------------------------------------------------

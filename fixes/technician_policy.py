@@ -136,6 +136,25 @@ def lockout_refusal(view: SnapshotView, policy: dict[str, Any], egress_ip: str) 
             "would block you; add your range to a location it exempts first, or state the IP you really use")
 
 
+def service_account_refusal(view: SnapshotView, policy: dict[str, Any]) -> str | None:
+    """Why ``policy`` (as it would read after a write: an enabled block policy) must not be on because
+    it is a technician block policy (A-1) that reaches the CIPP service account (A-4 fails: the rule is
+    A-4's own, ``TenantView.reach``), or None."""
+    msp = view.msp_tenant
+    assert msp is not None
+    upn = view.service_account_upn
+    account = msp.account(upn) if upn else None
+    if account is None or not assess_technician_policy(policy, msp, view.cipp_app_ids,
+                                                        view.api_client_ids).qualifies:
+        return None
+    reach = msp.reach(policy, account.id)
+    if reach.reaches is not True:
+        return None
+    return (f"'{policy_name(policy)}' reaches the CIPP service account {account.label} ({reach.included}) "
+            "and CIPP signs in from Azure's addresses outside the trusted location, so with it on CIPP "
+            "stops (A-4): exclude the service account first")
+
+
 def _service_account_warning(ctx: FixContext, view: SnapshotView, policy: dict[str, Any]) -> list[str]:
     """A block of all cloud apps for every user catches CIPP's own service account too."""
     upn, users = ctx.settings.service_account_upn, users_condition(policy)

@@ -265,15 +265,46 @@ def test_a3_refuses_when_a_break_glass_account_is_not_excluded(fx, sim):
     assert sim.get(MSP, f"{POLICIES}/{pid}") == before
 
 
+def _spare_service_account(sim: Sim, pid: str) -> None:
+    """Exclude the CIPP service account from the policy directly (A-4 passes)."""
+    users = sim.get(MSP, f"{POLICIES}/{pid}")["conditions"]["users"]
+    sa = sim.get(MSP, f"users/{demo.SERVICE_ACCOUNT_UPN}")["id"]
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"conditions": {"users": {
+        "excludeUsers": [*users["excludeUsers"], sa]}}})
+
+
 def test_a3_follows_nested_excluded_groups_for_break_glass_accounts(fsim, sim, db_url):
     fx = _engine(fsim, db_url, break_glass_upns=f"{demo.BREAK_GLASS_UPNS[0]},{demo.EMERGENCY_ACCESS_UPN}")
     pid = sim.policy_id(MSP, "CIPP - Block technicians")
     sim.patch(MSP, f"{POLICIES}/{pid}", {"state": "enabledForReportingButNotEnforced"})
+    _spare_service_account(sim, pid)
     request = FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)
     assert fx.plan(request).ready  # emergency-access is excluded through 'CA Exclusions' > 'Emergency ...'
     sim.patch(MSP, f"{POLICIES}/{pid}", {"conditions": {"users": {"excludeGroups": []}}})
     refusal = fx.plan(request).refusal
     assert refusal.endswith(f"the break-glass account {demo.EMERGENCY_ACCESS_UPN}: exclude it first")
+
+
+def test_a3_refuses_a_block_policy_that_reaches_the_cipp_service_account(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP - Block technicians")  # excludes break-glass, not the service account
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"state": "enabledForReportingButNotEnforced"})
+    assert _statuses(sim, [])[("A-4", pid)] == "fail"
+    request = FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)
+    plan = fx.plan(request)
+    assert plan.refusal.startswith("'CIPP - Block technicians outside trusted location' reaches the CIPP "
+                                   f"service account {demo.SERVICE_ACCOUNT_UPN} (included through 'All')")
+    assert fx.apply(plan, OPERATOR).outcome == "refused"
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
+    _spare_service_account(sim, pid)
+    assert _statuses(sim, [])[("A-4", pid)] == "pass" and fx.plan(request).ready
+
+
+def test_a1_created_block_policy_spares_the_cipp_service_account(fx, sim):
+    _break_technician_policies(sim)
+    created = fx.apply(fx.plan(FixRequest("technician-policy.create", MSP)), OPERATOR)
+    assert created.outcome == "applied", created.message
+    statuses = _statuses(sim, [])
+    assert (statuses[("A-1", MSP)], statuses[("A-4", created.plan.target.id)]) == ("pass", "pass")
 
 
 def test_undoing_a_rollback_that_switches_a_block_policy_on_is_guarded_like_enable(fx, sim):
@@ -715,6 +746,7 @@ def test_loc1_skips_a_location_whose_ranges_together_trust_everything(fx, sim):
 def test_a3_counts_an_ipv4_mapped_egress_ip_inside_an_ipv4_range(fx, sim):
     pid = sim.policy_id(MSP, "CIPP - Block technicians")
     sim.patch(MSP, f"{POLICIES}/{pid}", {"state": "enabledForReportingButNotEnforced"})
+    _spare_service_account(sim, pid)
     plan = fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=f"::ffff:{OFFICE_IP}"))
     assert plan.ready, plan.refusal
 
