@@ -13,6 +13,7 @@ import streamlit as st
 from fixes import fix_for_finding
 from posture import CATALOGUE, CHECKS_BY_ID
 from posture.findings import SEVERITIES
+from posture.freshness import data_age_caption
 from posture.html_report import render_html_report
 from posture.scoring import SCORE_EXPLANATION, STATUS_RANK, score
 from posture.summary import daily_scores, matrix, tenant_scores
@@ -165,6 +166,8 @@ if choice is not None and choice in by_key:
         st.text(f"Tenant: {tenant_label(finding.tenant_id)}\n"
                 f"Subject: {finding.subject.type} {finding.subject.name or ''} ({finding.subject.id})")
         st.text(finding.message)
+        if (age := data_age_caption(finding)) is not None:
+            st.caption(plain(age))
         st.markdown(f"**Why it matters:** {plain(check.rationale)}")
         st.json(finding.evidence, expanded=False)
         fix_request = fix_for_finding(finding.as_dict())

@@ -40,3 +40,39 @@ CATALOGUE: tuple[Check, ...] = (
 
 CHECKS_BY_ID: dict[str, Check] = {check.id: check for check in CATALOGUE}
 assert len(CHECKS_BY_ID) == len(CATALOGUE), "duplicate check id in the catalogue"
+
+# What each check reads: the snapshot's sources whose collection times (tenants[].sourceStatus) date its
+# findings (posture.freshness). Tenant sources are the finding's tenant's; "cipp.*" sources are recorded
+# on the MSP tenant (the collectors read CIPP as the MSP).
+_POLICIES = "conditionalAccessPolicies"
+_REACH = (_POLICIES, "users", "groups", "directoryRoles")  # who a policy reaches
+CHECK_SOURCES: dict[str, tuple[str, ...]] = {
+    "PRE-1": ("subscribedSkus",),
+    "PRE-2": ("securityDefaults",),
+    "PRE-3": ("users",),
+    "LOC-1": ("namedLocations",),
+    "LOC-2": ("namedLocations",),
+    "A-1": (_POLICIES, "namedLocations"),
+    "A-2": _REACH,
+    "A-3": (_POLICIES,),
+    "A-4": _REACH,
+    "A-5": (_POLICIES,),
+    "B-1": _REACH,
+    "B-2": (_POLICIES,),
+    "B-3": (_POLICIES,),
+    "B-4": (_POLICIES,),
+    "B-5": (_POLICIES,),
+    "B-6": (_POLICIES,),
+    "B-7": ("users", "groups", "directoryRoles"),
+    "B-8": ("signIns",),
+    "B-9": ("userRegistrationDetails", _POLICIES),
+    "C-1": ("cipp.apiClients",),
+    "C-2": ("cipp.apiClients",),
+    "C-3": ("cipp.apiClients", "cipp.azureConfiguration"),
+    "D-1": (_POLICIES, "users", "groups", "cipp.tenants"),
+    "D-2": ("signIns",),
+    "MFA-1": ("userRegistrationDetails", "users"),
+    "MFA-2": ("userRegistrationDetails",),
+    "MFA-3": ("securityDefaults", _POLICIES),
+}
+assert set(CHECK_SOURCES) == set(CHECKS_BY_ID), "every check names the sources it reads"

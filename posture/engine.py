@@ -6,6 +6,7 @@ from typing import Any
 
 from posture.catalogue import CATALOGUE
 from posture.findings import Finding
+from posture.freshness import with_data_age
 from posture.options import PostureOptions
 from posture.snapshot import validate_snapshot
 from posture.view import SnapshotView
@@ -15,8 +16,10 @@ def evaluate(snapshot: dict[str, Any], options: PostureOptions | None = None) ->
     """Every check of the catalogue over ``snapshot``: raw findings (accepted risks not applied).
 
     Raises :class:`posture.snapshot.SnapshotError` when the snapshot is unusable. Findings come grouped by
-    tenant (the MSP first, then the snapshot's order), in catalogue order within a tenant.
+    tenant (the MSP first, then the snapshot's order), in catalogue order within a tenant. Each finding is
+    dated by the collection status of the sources its check reads, when the snapshot records it.
     """
     view = SnapshotView(validate_snapshot(snapshot), options or PostureOptions())
     findings = [finding for check in CATALOGUE for finding in check.evaluate(view)]
-    return sorted(findings, key=lambda f: view.tenant_order(f.tenant_id))  # stable: catalogue order kept
+    ordered = sorted(findings, key=lambda f: view.tenant_order(f.tenant_id))  # stable: catalogue order kept
+    return with_data_age(ordered, view)

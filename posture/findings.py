@@ -39,10 +39,15 @@ class Finding:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     fix: str | None = None
+    # When the data the finding read was collected, and since when it is stale (its source's last
+    # collection failed after that): from the snapshot's sourceStatus (posture.freshness); None without.
+    data_as_of: str | None = None
+    stale_since: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """Exactly the SPEC's JSON keys (what users script against)."""
-        return {
+        """Exactly the SPEC's JSON keys (what users script against), and ``dataAsOf`` / ``staleSince``
+        only when known (a snapshot file without sourceStatus gives neither)."""
+        out = {
             "check": self.check,
             "tenantId": self.tenant_id,
             "status": self.status,
@@ -52,6 +57,11 @@ class Finding:
             "evidence": self.evidence,
             "fix": self.fix,
         }
+        if self.data_as_of:
+            out["dataAsOf"] = self.data_as_of
+        if self.stale_since:
+            out["staleSince"] = self.stale_since
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
@@ -60,4 +70,5 @@ class Finding:
         return cls(check=data["check"], tenant_id=data["tenantId"], status=data["status"],
                    severity=data["severity"],
                    subject=Subject(subject["type"], subject["id"], subject["name"]),
-                   message=data["message"], evidence=dict(data.get("evidence") or {}), fix=data.get("fix"))
+                   message=data["message"], evidence=dict(data.get("evidence") or {}), fix=data.get("fix"),
+                   data_as_of=data.get("dataAsOf"), stale_since=data.get("staleSince"))

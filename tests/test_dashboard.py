@@ -156,6 +156,12 @@ def test_operator_accepts_a_risk_with_reason_and_expiry(app, filled_db):
     assert risk.expires_at > risk.accepted_at
 
 
+def test_a_findings_detail_says_when_its_data_was_collected(app):
+    at = _choose_failing(_posture(app), "C-1")
+    assert not at.exception
+    assert any(str(c.value).startswith("Data as of ") for c in at.caption), _texts(at)
+
+
 def test_accepting_without_a_reason_is_refused(app):
     at = _choose_failing(_posture(app), "D-1")
     next(b for b in at.button if b.label == "Accept risk").click().run()

@@ -81,6 +81,20 @@ def test_an_evaluation_replaces_the_latest_findings_and_records_the_day(engine):
         ("D-1", 1, 0, 0), ("MFA-1", 0, 0, 1)}
 
 
+def test_stored_findings_keep_their_data_age_and_staleness(engine):
+    from dataclasses import replace
+
+    dated = replace(_finding("D-1", "fail"), data_as_of="2026-11-22T08:00:00Z",
+                    stale_since="2026-11-22T11:30:00Z")
+    with write_transaction(engine) as conn:
+        store_evaluation(conn, evaluated_at=NOW, collected_at=NOW, raw=[dated.as_dict()],
+                         with_accepted=[dated.as_dict()])
+    with engine.connect() as conn:
+        _, [stored] = latest_findings(conn)
+    assert Finding.from_dict(stored) == dated
+    assert [f.stale_since for f in apply_accepted([dated], [], NOW)] == ["2026-11-22T11:30:00Z"]
+
+
 def test_history_keeps_one_row_set_per_day_and_purges_old_days(engine):
     rows = [_finding("D-1", "fail").as_dict()]
     with write_transaction(engine) as conn:

@@ -336,3 +336,51 @@ def test_findings_are_grouped_by_tenant_msp_first_in_catalogue_order():
     assert tenants == sorted(tenants, key=lambda t: t != MSP_ID)
     msp_checks = [order.index(f.check) for f in findings if f.tenant_id == MSP_ID]
     assert msp_checks == sorted(msp_checks)
+
+
+def _with_source_status(doc, tenant_id, source, last_success, last_error=None):
+    tenant = next(t for t in doc["tenants"] if t["tenantId"] == tenant_id)
+    tenant.setdefault("sourceStatus", {})[source] = {
+        "lastSuccess": last_success, "lastError": last_error,
+        "state": "ok" if last_error is None else "failing"}
+
+
+def test_a_finding_whose_source_failed_after_its_last_success_says_stale_since_then():
+    from posture.freshness import data_age_caption
+
+    doc = good_snapshot()
+    _with_source_status(doc, MSP_ID, "namedLocations", "2026-11-22T08:00:00Z", "2026-11-22T11:30:00Z")
+    _with_source_status(doc, MSP_ID, "conditionalAccessPolicies", "2026-11-22T11:55:00Z")
+    loc1 = next(f for f in evaluate(doc) if f.check == "LOC-1")
+    assert loc1.data_as_of == "2026-11-22T08:00:00Z" and loc1.stale_since == "2026-11-22T11:30:00Z"
+    assert loc1.as_dict()["staleSince"] == "2026-11-22T11:30:00Z"
+    assert "Stale since 2026-11-22 11:30 UTC" in data_age_caption(loc1)
+    a1 = next(f for f in evaluate(doc) if f.check == "A-1")  # reads policies and locations: the older
+    assert a1.data_as_of == "2026-11-22T08:00:00Z" and a1.stale_since == "2026-11-22T11:30:00Z"
+    assert Finding.from_dict(a1.as_dict()) == a1  # what storage reads back keeps both
+
+
+def test_a_finding_whose_source_is_fine_carries_its_data_age():
+    doc = good_snapshot()
+    _with_source_status(doc, MSP_ID, "securityDefaults", "2026-11-22T11:00:00Z", "2026-11-22T10:00:00Z")
+    _with_source_status(doc, MSP_ID, "cipp.apiClients", "2026-11-22T11:10:00Z")
+    findings = evaluate(doc)
+    pre2 = next(f for f in findings if f.check == "PRE-2")
+    assert pre2.as_dict()["dataAsOf"] == "2026-11-22T11:00:00Z" and "staleSince" not in pre2.as_dict()
+    c1 = next(f for f in findings if f.check == "C-1")  # CIPP sources are recorded on the MSP tenant
+    assert c1.data_as_of == "2026-11-22T11:10:00Z" and c1.stale_since is None
+    assert next(f for f in findings if f.check == "D-1").data_as_of is None  # client: no status
+
+
+def test_snapshot_files_without_source_status_give_the_same_findings_as_before():
+    doc = good_snapshot()
+    plain = evaluate(doc)
+    assert all("dataAsOf" not in f.as_dict() and "staleSince" not in f.as_dict() for f in plain)
+    for tenant in doc["tenants"]:
+        for source in ("conditionalAccessPolicies", "namedLocations", "users"):  # (D-2 reads signIns' own)
+            _with_source_status(doc, tenant["tenantId"], source,
+                                "2026-11-22T11:00:00Z", "2026-11-22T11:30:00Z")
+    dated = evaluate(doc)
+    assert any(f.stale_since for f in dated)
+    assert [{k: v for k, v in f.as_dict().items() if k not in ("dataAsOf", "staleSince")} for f in dated] \
+        == [f.as_dict() for f in plain]

@@ -1,0 +1,70 @@
+"""How old the data behind each finding is (SPEC "Snapshot v1 additions": ``tenants[].sourceStatus``).
+
+A finding is dated by the sources its check reads (``posture.catalogue.CHECK_SOURCES``): ``dataAsOf``
+is the oldest ``lastSuccess`` among them, and ``staleSince`` the earliest ``lastError`` of one whose
+last collection failed after its last success (the finding then shows data older than the last try).
+Without ``sourceStatus`` (a snapshot file) a finding gets neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from posture.catalogue import CHECK_SOURCES
+from posture.findings import Finding
+from posture.graph import as_dict, lower
+from posture.snapshot import parse_graph_datetime
+from posture.view import SnapshotView
+
+CIPP_PREFIX = "cipp."
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def data_age(snapshot: SnapshotView, check_id: str, tenant_id: str) -> tuple[str | None, str | None]:
+    """(dataAsOf, staleSince) of a finding of ``check_id`` about ``tenant_id``; (None, None) when the
+    snapshot records no collection status for the sources it reads."""
+    statuses = {lower(t.id): as_dict(t.raw.get("sourceStatus")) for t in snapshot.tenants}
+    msp_status = statuses.get(lower(snapshot.msp_tenant_id), {})
+    successes: list[datetime] = []
+    stale: list[datetime] = []
+    for source in CHECK_SOURCES.get(check_id, ()):
+        status = as_dict((msp_status if source.startswith(CIPP_PREFIX)
+                          else statuses.get(lower(tenant_id), {})).get(source))
+        success = parse_graph_datetime(status.get("lastSuccess"))
+        if success is None:  # never collected: the check says n/a, not "old"
+            continue
+        successes.append(success)
+        error = parse_graph_datetime(status.get("lastError"))
+        if error is not None and error > success:
+            stale.append(error)
+    return (_iso(min(successes)) if successes else None, _iso(min(stale)) if stale else None)
+
+
+def with_data_age(findings: list[Finding], snapshot: SnapshotView) -> list[Finding]:
+    """``findings`` with ``data_as_of`` / ``stale_since`` set where the snapshot says when it was read."""
+    out = []
+    for finding in findings:
+        as_of, stale = data_age(snapshot, finding.check, finding.tenant_id)
+        out.append(replace(finding, data_as_of=as_of, stale_since=stale) if as_of else finding)
+    return out
+
+
+def data_age_caption(finding: Finding) -> str | None:
+    """One line for a person (the posture page's finding detail), or None when the age is unknown."""
+    if not finding.data_as_of:
+        return None
+    line = f"Data as of {_readable(finding.data_as_of)} UTC."
+    if finding.stale_since:
+        line += (f" Stale since {_readable(finding.stale_since)} UTC: the last collection of this data "
+                 "failed, so this finding may be out of date.")
+    return line
+
+
+def _readable(value: Any) -> str:
+    moment = parse_graph_datetime(value)
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else str(value)
