@@ -62,6 +62,10 @@ def test_an_operator_applies_a_fix_end_to_end_in_the_browser(signed_dashboard, b
         choose_option(page, "Evidence and why it matters for", "FAIL · D-1")
         page.get_by_role("button", name="Plan fix").click()
         page.get_by_text("The 1 request(s) that will be sent").wait_for(timeout=60_000)
+        # A plan that also excludes others (one exclusion object for every type and tenant) warns first.
+        acknowledge = page.get_by_text("I have read the warnings and want to go ahead")
+        if acknowledge.count():
+            acknowledge.first.click()
         page.get_by_role("button", name="Apply fix").click()
         page.get_by_text("applied:").first.wait_for(timeout=60_000)
         page.get_by_role("link", name="Audit entry").first.click()

@@ -76,6 +76,10 @@ def test_operator_fixes_a_client_policy_from_posture_and_rolls_it_back(app, fill
     at = _button(at, "Plan fix").click().run()
     assert not at.exception
     assert any("serviceProvider" in c.value for c in at.code)  # the diff
+    # A plan widening who else is excluded warns (one exclusion object): the operator acknowledges it.
+    ack = [c for c in at.checkbox if c.label.startswith("I have read the warnings")]
+    if ack:
+        at = ack[0].check().run()
     at = _button(at, "Apply fix").click().run()
     assert not at.exception
     assert any(s.value.startswith("applied") for s in at.success), [e.value for e in at.error]

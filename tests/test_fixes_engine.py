@@ -148,8 +148,9 @@ def roundtrip(fx: FixEngine, request: FixRequest, read, acknowledge: bool = Fals
 def test_d1_gdap_appends_service_provider_to_a_multi_valued_exclusion_and_rolls_back(fx, sim):
     tid = tenant("device_wrong_excl")
     pid = sim.policy_id(tid, "CA005")
+    assert fx.plan(FixRequest(D1, tid, pid)).warnings  # every tenant's service providers: acknowledged
     before, after = roundtrip(fx, FixRequest(D1, tid, pid),
-                              lambda: sim.get(tid, f"{POLICIES}/{pid}"))
+                              lambda: sim.get(tid, f"{POLICIES}/{pid}"), acknowledge=True)
     excluded = after["conditions"]["users"]["excludeGuestsOrExternalUsers"]
     assert excluded["guestOrExternalUserTypes"] == \
         "b2bCollaborationGuest,b2bCollaborationMember,serviceProvider"
@@ -171,6 +172,24 @@ def test_d1_keeps_internal_guest_service_provider_string_through_apply_and_rollb
     assert excluded["externalTenants"]["members"] == [demo.OTHER_PARTNER_TENANT_ID, MSP]
     assert before["conditions"]["users"]["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] == \
         "internalGuest,serviceProvider"
+
+
+def test_d1_plan_warns_naming_each_type_and_tenant_pair_excluded_besides_the_msp(fx, sim):
+    tid = tenant("wrong_tenant_excl")
+    pid = sim.policy_id(tid, "CA003")
+    partner = demo.OTHER_PARTNER_TENANT_ID
+    excluded = demo.guests_condition("b2bCollaborationGuest", [partner])
+    sim.patch(tid, f"{POLICIES}/{pid}", {"conditions": {"users": {"excludeGuestsOrExternalUsers": excluded}}})
+    plan = fx.plan(FixRequest(D1, tid, pid))
+    assert plan.ready and len(plan.warnings) == 1
+    warning = plan.warnings[0]
+    assert f"b2bCollaborationGuest users of tenant {MSP.lower()} (the MSP)" in warning
+    assert f"serviceProvider users of tenant {partner.lower()}" in warning
+    assert f"serviceProvider users of tenant {MSP.lower()}" not in warning
+    outcome = fx.apply(plan, OPERATOR)
+    assert outcome.outcome == "refused" and "acknowledg" in outcome.message.lower()
+    again = fx.apply(fx.plan(FixRequest(D1, tid, pid)), OPERATOR, acknowledge_warnings=True)
+    assert again.outcome == "applied", again.message
 
 
 def test_d1_adds_an_exclusion_without_touching_the_six_flag_inclusion(fx, sim):
@@ -509,11 +528,12 @@ def test_a_target_changed_between_plan_and_apply_is_refused_as_stale(fx, sim):
     pid = sim.policy_id(tid, "CA005")
     plan = fx.plan(FixRequest(D1, tid, pid))
     sim.patch(tid, f"{POLICIES}/{pid}", {"displayName": "CA005: renamed by someone else"})
-    outcome = fx.apply(plan, OPERATOR)
+    outcome = fx.apply(plan, OPERATOR, acknowledge_warnings=True)
     assert outcome.outcome == "refused" and "changed since the plan was made" in outcome.message
     excluded = sim.get(tid, f"{POLICIES}/{pid}")["conditions"]["users"]["excludeGuestsOrExternalUsers"]
     assert "serviceProvider" not in excluded["guestOrExternalUserTypes"]
-    assert fx.apply(fx.plan(plan.request), OPERATOR).outcome == "applied"  # a new plan goes through
+    again = fx.apply(fx.plan(plan.request), OPERATOR, acknowledge_warnings=True)
+    assert again.outcome == "applied"  # a new plan goes through
 
 
 def test_a_cipp_client_changed_between_plan_and_apply_is_stale(fx, sim):
@@ -666,8 +686,8 @@ def test_every_offered_fix_makes_its_check_pass(fx, sim):
         FixRequest("technician-policy.enable", MSP, pilot, egress_ip=OFFICE_IP),
         FixRequest("api-client.set-ranges", MSP, rewst, ("20.190.128.0/24",)),
         FixRequest("api-client.set-ranges", MSP, ipv6)]
-    for request in requests:
-        outcome = fx.apply(fx.plan(request), OPERATOR)
+    for request in requests:  # D-1 on CA005 widens to every tenant's service providers: acknowledged
+        outcome = fx.apply(fx.plan(request), OPERATOR, acknowledge_warnings=request.fix_id == D1)
         assert outcome.outcome == "applied", (request, outcome.message)
     assert fx.apply(fx.plan(FixRequest("api-config.save-to-azure", MSP)), OPERATOR,
                     acknowledge_warnings=True).outcome == "applied"
