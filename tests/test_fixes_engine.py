@@ -439,6 +439,18 @@ def test_b2_to_b5_change_one_property_of_the_service_account_policy(fx, sim, fix
     assert len(changed) == 1  # only the one property the fix is about
 
 
+def test_b2_require_mfa_replaces_mfa_or_compliant_device_so_v2_b2_passes(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"grantControls": {"operator": "OR",
+                                                           "builtInControls": ["mfa", "compliantDevice"]}})
+    assert _statuses(sim, [])[("B-2", pid)] == "fail"  # the device alone satisfies an OR
+    plan = fx.plan(FixRequest("service-account-policy.require-mfa", MSP, pid))
+    assert plan.ready and "compliantDevice is dropped" in " ".join(plan.notes)
+    assert fx.apply(plan, OPERATOR).outcome == "applied"
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["grantControls"]["builtInControls"] == ["mfa"]
+    assert _statuses(sim, [])[("B-2", pid)] == "pass"
+
+
 def test_b1_creates_the_dedicated_policy_and_rollback_deletes_it(fx, sim):
     good = sim.policy_id(MSP, "CIPP - Service account MFA every time")
     sim.patch(MSP, f"{POLICIES}/{good}", {"conditions": {"users": {"includeGroups": [
@@ -451,6 +463,9 @@ def test_b1_creates_the_dedicated_policy_and_rollback_deletes_it(fx, sim):
     assert body["sessionControls"]["signInFrequency"]["frequencyInterval"] == "everyTime"
     created = fx.apply(plan, OPERATOR)
     assert created.outcome == "applied" and len(sim.policies(MSP)) == count + 1
+    statuses = _statuses(sim, [])  # the created policy passes v2's B-1, B-2 (MFA) and B-6 (coverage)
+    assert (statuses[("B-1", created.plan.target.id)], statuses[("B-2", created.plan.target.id)],
+            statuses[("B-6", created.plan.target.id)]) == ("pass", "pass", "pass")
     assert fx.rollback(created.audit_id, OPERATOR).outcome == "rolled-back"
     assert len(sim.policies(MSP)) == count
 
