@@ -117,13 +117,17 @@ class FixContext:
             for name in ("users", "groups", "directoryRoles"):
                 tenant[name] = await self.graph(msp).collection(_SOURCES[name])
             tenant["namedLocations"] = await self.all(msp, NAMED_LOCATIONS)
-        if with_policies:
-            tenant["conditionalAccessPolicies"] = await self.all(msp, POLICIES)
         settings = self.settings
-        snapshot = {"version": 1, "tenants": [tenant], "msp": {
+        snapshot: dict[str, Any] = {"version": 1, "tenants": [tenant], "msp": {
             "tenantId": msp, "serviceAccountUpn": settings.service_account_upn,
             "breakGlassUpns": list(settings.break_glass_upns),
-            "trustedLocationNames": list(settings.trusted_location_names)}}
+            "trustedLocationNames": list(settings.trusted_location_names),
+            "cippAppIds": list(settings.cipp_signin_app_ids)}}
+        if with_policies:
+            tenant["conditionalAccessPolicies"] = await self.all(msp, POLICIES)
+            if settings.cipp_configured:  # the CIPP-API client ids are never "the CIPP app"
+                snapshot["cipp"] = {"apiClients": await self.api_clients(),
+                                    "azureConfiguration": await self.azure_configuration()}
         view = self._msp_views[with_policies] = SnapshotView(snapshot, options_from_settings(settings))
         return view
 

@@ -152,7 +152,7 @@ async def _policy_refusal(ctx: FixContext, plan: Plan, egress_ip: str) -> str | 
         return None
     if policy_state(after) != ENABLED or "block" not in grant_controls(after):
         return None
-    view = await ctx.msp_view()
+    view = await ctx.msp_view(with_policies=True)  # with the CIPP-API client ids
     return lockout_refusal(view, after, egress_ip) or service_account_refusal(view, after)
 
 

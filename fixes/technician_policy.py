@@ -9,7 +9,10 @@ A-3 switches it on, guarded against lockouts: every break-glass account must be 
 through a nested excluded group, or a role: A-2's own rule), and the operator's stated egress IP must
 be inside a location the policy excludes. :func:`lockout_refusal` is that guard; the engine runs it
 (fixes.guards) on every write whose after-state is an enabled block policy in the MSP tenant, this
-fix's and any rollback's alike, on data read just before the write.
+fix's and any rollback's alike, on data read just before the write. So does A-4's rule
+(:func:`service_account_refusal`): a technician block policy that reaches the CIPP service account is
+never switched (or left) on. "The CIPP app" is read as posture reads it (``SnapshotView.cipp_app_ids``:
+the configured sign-in app ids, never a CIPP-API client id).
 """
 
 from __future__ import annotations
@@ -52,9 +55,8 @@ async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
     assert msp is not None
     target = Target("policy", "", POLICY_NAME)
     summary = f"Create '{POLICY_NAME}' in report-only"
-    app_ids = {lower(a) for a in view.options.cipp_app_ids}
-    existing = [p for p in msp.objects("conditionalAccessPolicies") or []
-                if assess_technician_policy(p, msp, app_ids).qualifies]
+    existing = [p for p in msp.objects("conditionalAccessPolicies") or []  # posture's own app ids
+                if assess_technician_policy(p, msp, view.cipp_app_ids, view.api_client_ids).qualifies]
     if existing:
         return unchanged(request, CREATE_TITLE, target, None, f"'{policy_name(existing[0])}' already blocks "
                          "technicians outside the trusted location (A-1)")
@@ -176,14 +178,13 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
     target, name = policy_target(policy), policy_name(policy)
     if policy_state(policy) == ENABLED:
         return unchanged(request, ENABLE_TITLE, target, policy, f"'{name}' is already on")
-    view = await ctx.msp_view()
+    view = await ctx.msp_view(with_policies=True)  # with the CIPP-API client ids, as posture reads them
     assert view.msp_tenant is not None
     was = "report-only" if policy_state(policy) == REPORT_ONLY else "off"
     plan = patch_plan(ctx, request, ENABLE_TITLE, f"Switch '{name}' on (it is {was})", target,
                       f"{POLICIES}/{target.id}", policy, {("state",): ENABLED},
                       warnings=_service_account_warning(ctx, view, policy))
-    app_ids = {lower(a) for a in view.options.cipp_app_ids}
-    assessment = assess_technician_policy(policy, view.msp_tenant, app_ids)
+    assessment = assess_technician_policy(policy, view.msp_tenant, view.cipp_app_ids, view.api_client_ids)
     if not assessment.qualifies:
         why = "; ".join(assessment.shortfalls or assessment.undecided)
         plan.refusal = f"'{name}' is not a technician block policy ({why}), which is all this fix switches on"

@@ -318,6 +318,15 @@ def test_a3_refuses_a_block_policy_that_reaches_the_cipp_service_account(fx, sim
     assert _statuses(sim, [])[("A-4", pid)] == "pass" and fx.plan(request).ready
 
 
+def test_a3_reads_the_cipp_app_like_posture_never_a_cipp_api_client_id(fsim, sim, db_url):
+    rewst = sim.client("Rewst automation")["ClientId"]  # a CIPP-API client, configured as a sign-in app
+    fx = _engine(fsim, db_url, cipp_signin_app_ids=f"{demo.CIPP_APP_ID},{rewst}")
+    pid = sim.policy_id(MSP, "CIPP - Block outside office (pilot)")
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"conditions": {"applications": {"includeApplications": [rewst]}}})
+    plan = fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP))
+    assert plan.refusal and "it targets a CIPP-API client id" in plan.refusal
+
+
 def test_a1_created_block_policy_spares_the_cipp_service_account(fx, sim):
     _break_technician_policies(sim)
     created = fx.apply(fx.plan(FixRequest("technician-policy.create", MSP)), OPERATOR)
