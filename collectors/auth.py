@@ -133,9 +133,9 @@ def _managed_identity_credential(settings: Settings, tenant_id: str) -> Any:
 
 
 def cipp_credential(settings: Settings) -> TokenCredential:
-    """Client-credentials token for the CIPP-API (scope ``api://<app id>/.default``)."""
+    """Client-credentials token for the CIPP-API (scope ``api://<client id>/.default``)."""
     if settings.demo_mode:
-        return StaticTokenCredential(settings.msp_tenant_id, audience=f"api://{settings.cipp_app_id}")
+        return StaticTokenCredential(settings.msp_tenant_id, audience=f"api://{settings.cipp_client_id}")
     from azure.identity import ClientSecretCredential
 
     assert settings.cipp_client_secret is not None
@@ -144,7 +144,9 @@ def cipp_credential(settings: Settings) -> TokenCredential:
 
 
 def cipp_scope(settings: Settings) -> str:
-    return f"api://{settings.cipp_app_id}/.default"
+    """CIPP sets each enabled API client's allowed audience to ``api://<client id>``: the token is asked
+    for that same client (REFERENCE "CIPP-API tokens"), not for CIPP's own app registration."""
+    return f"api://{settings.cipp_client_id}/.default"
 
 
 # --- one credential per tenant, for the life of the process -----------------------------------------

@@ -32,6 +32,8 @@ DEMO_CIPP_APP_ID = "962b8fc5-58cc-4194-8042-4b58129f9a95"
 DEMO_CIPP_SIGNIN_APP_IDS: tuple[str, ...] = (DEMO_CIPP_APP_ID,)
 # Perimeter's own Graph app in the demo (token requests, admin-consent links): demo.PERIMETER_APP_ID.
 DEMO_GRAPH_CLIENT_ID = "95e8008c-0f15-46d9-b57b-ae59a234826d"
+# Perimeter's own CIPP-API client in the demo: demo.PERIMETER_CIPP_CLIENT_ID.
+DEMO_CIPP_CLIENT_ID = "5f0c3d6e-8a4b-4c7e-9d21-3b6a7e1f4c90"
 DEMO_SIMULATOR_URL = "http://127.0.0.1:8765"
 
 
@@ -80,8 +82,10 @@ class Settings(BaseSettings):
 
     # --- CIPP-API ---
     cipp_api_url: str = ""
-    cipp_app_id: str = Field(default="", description="CIPP-API application id (token scope api://<id>).")
-    cipp_client_id: str = ""
+    cipp_app_id: str = Field(default="", description="CIPP-API's own application id (the fix engine's "
+                             "technician block policy targets it); not the token scope.")
+    cipp_client_id: str = Field(default="", description="Perimeter's CIPP-API client (token scope "
+                                "api://<client id>/.default).")
     cipp_client_secret: SecretStr | None = None
     # The app(s) technicians sign in to CIPP with (CIPP's Static Web App / front-end registration),
     # never the CIPP-API client: what a technician block policy may target instead of all cloud apps
@@ -160,10 +164,8 @@ class Settings(BaseSettings):
                 "a Graph secret, certificate or managed identity is set but graph_client_id is empty")
         if self.graph_client_id and not self.msp_tenant_id:
             raise ValueError("msp_tenant_id is required with Graph credentials")
-        if self.cipp_api_url and not self.demo_mode and not (
-            self.cipp_app_id and self.cipp_client_id and self.cipp_client_secret
-        ):
-            raise ValueError("cipp_api_url needs cipp_app_id, cipp_client_id and cipp_client_secret")
+        if self.cipp_api_url and not self.demo_mode and not (self.cipp_client_id and self.cipp_client_secret):
+            raise ValueError("cipp_api_url needs cipp_client_id and cipp_client_secret")
         if self.demo_mode:
             # Demo: everything points at the simulator, which knows these facts of its own MSP.
             self.msp_tenant_id = self.msp_tenant_id or DEMO_MSP_TENANT_ID
@@ -172,6 +174,7 @@ class Settings(BaseSettings):
             self.graph_base_url = self.simulator_url
             self.cipp_api_url = f"{self.simulator_url}/cipp"
             self.cipp_app_id = self.cipp_app_id or DEMO_CIPP_APP_ID
+            self.cipp_client_id = self.cipp_client_id or DEMO_CIPP_CLIENT_ID
             self.cipp_signin_app_ids = self.cipp_signin_app_ids or list(DEMO_CIPP_SIGNIN_APP_IDS)
             self.service_account_upn = self.service_account_upn or f"cipp@{DEMO_MSP_DOMAIN}"
             self.break_glass_upns = self.break_glass_upns or [f"bg-admin@{DEMO_MSP_DOMAIN}"]

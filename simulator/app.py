@@ -94,7 +94,8 @@ class Simulator:
 
     @staticmethod
     def cipp_token() -> str:
-        return make_token(demo.MSP_TENANT_ID, f"api://{demo.CIPP_APP_ID}")
+        """A token for Perimeter's own CIPP-API client (audience ``api://<client id>``)."""
+        return make_token(demo.MSP_TENANT_ID, f"api://{demo.PERIMETER_CIPP_CLIENT_ID}")
 
     def now(self) -> datetime:
         return self.state.clock.now()

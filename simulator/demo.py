@@ -27,8 +27,8 @@ SERVICE_ACCOUNT_UPN = f"cipp@{MSP_DOMAIN}"
 # The configured break-glass account. A second one exists that only name-based detection finds.
 BREAK_GLASS_UPNS: tuple[str, ...] = (f"bg-admin@{MSP_DOMAIN}",)
 EMERGENCY_ACCESS_UPN = f"emergency-access@{MSP_DOMAIN}"
-# CIPP-API's app registration: collectors ask for tokens with aud api://CIPP_APP_ID; technicians'
-# sign-ins to the CIPP front end carry this appId too (what the technician block policy targets).
+# CIPP's app registration: technicians' sign-ins to the CIPP front end carry this appId (what the
+# technician block policy targets). Tokens for the CIPP-API name a client: api://<client id>.
 CIPP_APP_ID = "962b8fc5-58cc-4194-8042-4b58129f9a95"
 CIPP_APP_NAME = "CIPP"
 # CIPP's SAM app: the service account's delegated (refresh-token) sign-ins use it.
@@ -50,6 +50,10 @@ OTHER_PARTNER_TENANT_ID = "0c4c936b-0527-4964-af24-aa6eef3d292a"
 # Perimeter's own multi-tenant Graph app in the demo (what the collectors' token requests name, and
 # what an admin-consent link carries). Equal to settings.DEMO_GRAPH_CLIENT_ID.
 PERIMETER_APP_ID = "95e8008c-0f15-46d9-b57b-ae59a234826d"
+# Perimeter's own CIPP-API client ("Perimeter collector" in ApiClients): CIPP makes each enabled
+# client's allowed audience api://<its client id>, so Perimeter asks for api://<this>/.default.
+# Equal to settings.DEMO_CIPP_CLIENT_ID.
+PERIMETER_CIPP_CLIENT_ID = "5f0c3d6e-8a4b-4c7e-9d21-3b6a7e1f4c90"
 
 GLOBAL_ADMIN_TEMPLATE_ID = "62e90394-69f5-4237-9190-012177145e10"
 MFA_STRENGTH_ID = "00000000-0000-0000-0000-000000000002"
@@ -1508,6 +1512,7 @@ def initial_api_clients(seed: int) -> tuple[list[ApiClientRow], list[str]]:
     """The ApiClients table and the client ids the Function App's authentication accepts."""
     rng = random.Random(f"{seed}:cipp")
     ids = [new_guid(rng) for _ in range(10)]
+    ids[0] = PERIMETER_CIPP_CLIENT_ID  # Perimeter's own client: a fixed id its demo settings name
     rows = [
         ApiClientRow(
             ids[0],

@@ -356,11 +356,14 @@ class SimRequestHandler(BaseHTTPRequestHandler):
     def _cipp(self, path: str, params: list[tuple[str, str]], body: bytes) -> None:
         sim = self.server.sim
         claims = read_token(self.headers.get("Authorization"))
-        audiences = (f"api://{demo.CIPP_APP_ID}", demo.CIPP_APP_ID)
+        # CIPP's Function App accepts a token whose audience is api://<client id> of a client saved
+        # to its Azure configuration (CIPP sets each enabled client's allowed audience so).
+        with sim.state.lock:
+            audiences = {f"api://{client_id}".lower() for client_id in sim.state.azure_client_ids}
         if (
             claims is None
             or str(claims.get("tid", "")).lower() != demo.MSP_TENANT_ID
-            or claims.get("aud") not in audiences
+            or str(claims.get("aud", "")).lower() not in audiences
         ):
             self._send(401, b"You do not have permission to view this directory or page.", "text/html")
             return

@@ -74,6 +74,17 @@ def test_demo_facts_match_the_simulators_msp():
     assert settings.msp_tenant_id == demo.MSP_TENANT_ID
     assert settings.service_account_upn == demo.SERVICE_ACCOUNT_UPN
     assert settings.cipp_app_id == demo.CIPP_APP_ID
+    assert settings.cipp_client_id == demo.PERIMETER_CIPP_CLIENT_ID
     # The app the demo's technicians sign in to (the simulator's CIPP front end; A-1's "CIPP app").
     assert settings.cipp_signin_app_ids == [demo.CIPP_APP_ID]
     assert settings.break_glass_upns == list(demo.BREAK_GLASS_UPNS)
+
+
+def test_the_cipp_token_scope_names_perimeters_own_api_client_not_cipps_app():
+    from collectors.auth import cipp_scope
+
+    settings = load_settings(graph_client_id="app", graph_client_secret="s", msp_tenant_id="t",
+                             cipp_api_url="https://cipp.example", cipp_app_id="cipp-app",
+                             cipp_client_id="perimeter-client", cipp_client_secret="x")
+    assert cipp_scope(settings) == "api://perimeter-client/.default"
+    assert cipp_scope(load_settings()) == f"api://{load_settings().cipp_client_id}/.default"

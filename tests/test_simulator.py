@@ -517,6 +517,13 @@ def cipp(sim: Simulator, action: str, body: dict | None = None) -> httpx.Respons
     )
 
 
+def test_cipp_accepts_a_token_for_a_saved_api_client_and_refuses_cipps_app_id(sim):
+    url = f"{sim.url}/cipp/api/ListTenants"
+    assert httpx.get(url, headers={"Authorization": f"Bearer {Simulator.cipp_token()}"}).status_code == 200
+    for audience in (f"api://{demo.CIPP_APP_ID}", demo.CIPP_APP_ID, "api://00000000-0000-4000-8000-000000000000"):
+        assert httpx.get(url, headers=auth(MSP, audience)).status_code == 401, audience
+
+
 def test_cipp_lists_api_clients_with_cipps_quirks(sim):
     results = cipp(sim, "List").json()["Results"]
     assert "Any" in results  # the stray string CIPP leaks for a row stored as []
