@@ -163,17 +163,20 @@ def _policy_evidence(assessment: TechnicianPolicyAssessment) -> dict[str, Any]:
             "shortfalls": assessment.shortfalls, "undecided": assessment.undecided}
 
 
-def _without_technician_policy(check: Check, snapshot: SnapshotView) -> Finding | None:
-    """A-2/A-3 judge A-1's policies; without one, a single n/a for the MSP tenant says why."""
+def _judged_policies(check: Check, snapshot: SnapshotView
+                     ) -> tuple[Finding | None, TenantView | None, list[TechnicianPolicyAssessment]]:
+    """What A-2…A-5 judge: (a single n/a for the MSP tenant saying why there is nothing to judge, or None;
+    the MSP tenant, present whenever there is something to judge; A-1's qualifying policies)."""
     msp = snapshot.msp_tenant
     if msp is None:
-        return check.msp_missing(snapshot)
+        return check.msp_missing(snapshot), None, []
     assessments = technician_policies(snapshot)
     if assessments is None:
-        return check.about_tenant(msp, "n/a", POLICIES_MISSING)
-    if not any(a.qualifies for a in assessments):
-        return check.about_tenant(msp, "n/a", "there is no technician block policy (see A-1)")
-    return None
+        return check.about_tenant(msp, "n/a", POLICIES_MISSING), msp, []
+    qualifying = [a for a in assessments if a.qualifies]
+    if not qualifying:
+        return check.about_tenant(msp, "n/a", "there is no technician block policy (see A-1)"), msp, []
+    return None, msp, qualifying
 
 
 def _exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -> tuple[str | None, bool]:
@@ -191,14 +194,12 @@ def _exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) 
     title="The block policy excludes every break-glass account",
     rationale="A mistake in the block policy must never lock out the accounts that can undo it.")
 def technician_policy_excludes_break_glass(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_technician_policy(check, snapshot)
+    gate, msp, qualifying = _judged_policies(check, snapshot)
     if gate is not None:
         yield gate
         return
-    msp = snapshot.msp_tenant
-    assert msp is not None
     break_glass = snapshot.break_glass
-    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+    for assessment in qualifying:
         name = policy_name(assessment.policy)
         if break_glass is None or not break_glass.accounts:
             why = ("the MSP's users were not collected" if break_glass is None
@@ -229,13 +230,11 @@ def technician_policy_excludes_break_glass(check: Check, snapshot: SnapshotView)
     "A-3", severity="high", scope="MSP, per A-1 policy", title="The block policy is on",
     rationale="A report-only or disabled block policy protects nothing.", fix="technician-policy.enable")
 def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_technician_policy(check, snapshot)
+    gate, msp, qualifying = _judged_policies(check, snapshot)
     if gate is not None:
         yield gate
         return
-    msp = snapshot.msp_tenant
-    assert msp is not None
-    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+    for assessment in qualifying:
         name, state = policy_name(assessment.policy), policy_state(assessment.policy)
         evidence = {"policyId": policy_id(assessment.policy), "state": assessment.policy.get("state")}
         if state == ENABLED:
@@ -255,14 +254,12 @@ def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[
     rationale="A block policy narrowed by client app, platform, risk, device filter or flow lets technicians "
               "through from anywhere.")
 def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_technician_policy(check, snapshot)
+    gate, msp, qualifying = _judged_policies(check, snapshot)
     if gate is not None:
         yield gate
         return
-    msp = snapshot.msp_tenant
-    assert msp is not None
     app_ids = snapshot.cipp_app_ids
-    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+    for assessment in qualifying:
         policy = assessment.policy
         name = policy_name(policy)
         narrowed = narrowings(policy, app_ids)
@@ -289,15 +286,13 @@ def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Ite
     rationale="CIPP's back end signs in as the service account from Azure's addresses, outside the trusted "
               "IPs: blocking it stops CIPP (Part B is its control).")
 def technician_policy_spares_service_account(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_technician_policy(check, snapshot)
+    gate, msp, qualifying = _judged_policies(check, snapshot)
     if gate is not None:
         yield gate
         return
-    msp = snapshot.msp_tenant
-    assert msp is not None
     upn = snapshot.service_account_upn
     account = msp.account(upn) if upn else None
-    for assessment in (a for a in technician_policies(snapshot) or [] if a.qualifies):
+    for assessment in qualifying:
         name = policy_name(assessment.policy)
         if account is None:
             why = ("no service account is configured (msp.serviceAccountUpn)" if not upn else
