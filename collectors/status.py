@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors.sources import SIGNINS
-from collectors.states import CONSENT_NEEDED, FAILING, FRESH, LABELS, STALE, admin_consent_url
+from collectors.states import CONSENT_NEEDED, FAILING, FRESH, LABELS, STALE, admin_consent_url, reader_state
 from db.queries import signin_counts_by_tenant, source_status
 from settings import Settings
 
@@ -28,6 +28,8 @@ def status_rows(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
         rows = [row.as_dict() for row in source_status(conn, now, per_source, default)]
         counts = signin_counts_by_tenant(conn)
     for row in rows:
+        # The reader's word lives with the collectors' states vocabulary (db/ knows the stored state only).
+        row["state"] = reader_state(row.pop("standing"), row["failing"], row["fresh"])
         if row["source"] == SIGNINS:
             row["storedSignIns"] = counts.get(row["tenantId"], 0)
         # Only from the stored tenant id (checked to be a GUID) and our own client id: never text.

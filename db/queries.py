@@ -35,8 +35,6 @@ class SourceStatus:
     last_attempt_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        from collectors.states import reader_state
-
         def iso(value: datetime | None) -> str | None:
             return value.isoformat(timespec="seconds") + "Z" if value else None
 
@@ -44,8 +42,7 @@ class SourceStatus:
                 "lastSuccess": iso(self.last_success_at), "lastErrorAt": iso(self.last_error_at),
                 "lastError": self.last_error, "rows": self.last_rows,
                 "ageSeconds": None if self.age_seconds is None else round(self.age_seconds),
-                "fresh": self.fresh, "failing": self.failing,
-                "state": reader_state(self.standing, self.failing, self.fresh),
+                "fresh": self.fresh, "failing": self.failing, "standing": self.standing,
                 "stateSince": iso(self.standing_since), "stateDetail": self.standing_detail,
                 "lastAttempt": iso(self.last_attempt_at)}
 
