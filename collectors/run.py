@@ -27,6 +27,7 @@ from collectors.sources import (
     TENANT_SOURCES,
     TENANTS,
     GraphSource,
+    needed_from,
 )
 from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
 from db import checkpoint_in_background, write_transaction
@@ -245,7 +246,7 @@ class Cycle:
         now = self.clock()
         standing = self._standing(tenant.tenant_id)
         sources = [] if signins_only else [
-            s for s in TENANT_SOURCES if not (s.msp_only and tenant.role != "msp")]
+            s for s in TENANT_SOURCES if needed_from(s, tenant.role, tenant.access_mode)]
         names = [s.name for s in sources] + [SIGNINS]
         consent = [attempt for state, attempt in standing.values()
                    if state == CONSENT_NEEDED and attempt is not None]

@@ -12,6 +12,9 @@ class GraphSource:
     params: dict[str, str] = field(default_factory=dict)
     single: bool = False  # one object, not a collection
     msp_only: bool = False  # only the MSP tenant's is needed by the catalogue
+    # ... and a direct-mode client's too: CIPP signs in there as a local account, which a policy may
+    # exclude through a group or a role (D-1 direct mode).
+    direct_too: bool = False
     # Each object's members, paged from ``{path}/{id}/members`` with these parameters into its
     # ``members`` (None: no members). Never ``$expand=members``: Graph expands at most 20, with no
     # next link (REFERENCE.md), so AdminAgents or a break-glass exclusion group would be cut short.
@@ -28,11 +31,21 @@ TENANT_SOURCES: tuple[GraphSource, ...] = (
         "$select": "id,userPrincipalName,displayName,accountEnabled,userType", "$top": "999"}),
     # Every group's members: the checks follow nesting from any excluded or included group and
     # treat membership as unknown unless every group carries its members (posture/view.py).
-    GraphSource("groups", "groups", {"$top": "999"}, msp_only=True, member_params={"$top": "999"}),
-    GraphSource("directoryRoles", "directoryRoles", msp_only=True, member_params={}),
+    GraphSource("groups", "groups", {"$top": "999"}, msp_only=True, direct_too=True,
+                member_params={"$top": "999"}),
+    GraphSource("directoryRoles", "directoryRoles", msp_only=True, direct_too=True, member_params={}),
     GraphSource("userRegistrationDetails", "reports/authenticationMethods/userRegistrationDetails",
                 {"$top": "999"}),
 )
+
+
+
+def needed_from(source: GraphSource, role: str, access_mode: str | None) -> bool:
+    """Whether a tenant of this role ("msp" or "client") and access mode needs the source."""
+    if not source.msp_only or role == "msp":
+        return True
+    return source.direct_too and access_mode == "direct"
+
 
 SIGNINS = "signIns"
 TENANTS = "tenants"  # discovery (CIPP ListTenants or GDAP relationships), recorded on the MSP

@@ -46,6 +46,7 @@ from db.models import (
 from db.signin_index import DAY, HOUR, ROLLUP_DIMS
 from investigate.filters import Filters
 from investigate.network import IpFilter, parse_ip
+from posture.graph import is_msp_person_elsewhere
 
 # Must read `error_code != 0` literally: that is the partial index's condition (db.models).
 FAILED = SignIn.error_code != literal_column("0")
@@ -226,7 +227,9 @@ def _conditions(
     if f.interactive is not None:
         out.append(SignIn.is_interactive.is_(f.interactive))
     if f.service_provider:
-        provider = func.lower(SignIn.cross_tenant_access_type) == "serviceprovider"
+        # posture.graph.is_msp_person_elsewhere in SQL: the home tenant decides when present.
+        no_home = or_(SignIn.home_tenant_id.is_(None), SignIn.home_tenant_id == "")
+        provider = and_(no_home, func.lower(SignIn.cross_tenant_access_type) == "serviceprovider")
         if scope.msp_tenant_id:
             msp = scope.msp_tenant_id.lower()
             provider = or_(provider, and_(func.lower(SignIn.home_tenant_id) == msp, SignIn.tenant_id != msp))
@@ -517,9 +520,7 @@ def failed_signins(conn: Connection, scope: Scope, limit: int = 200) -> list[Fai
     out = []
     for sid, tenant, created, upn, app, ip, country, city, code, interactive, cross, home in found:
         policy_id, policy_name = blocks.get(sid, ("", ""))
-        provider = (cross or "").lower() == "serviceprovider" or bool(
-            msp and (home or "").lower() == msp and tenant.lower() != msp
-        )
+        provider = is_msp_person_elsewhere(home, cross, tenant, msp)
         out.append(
             FailedSignIn(
                 sid,

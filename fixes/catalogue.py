@@ -35,9 +35,11 @@ def fix_for_finding(finding: dict[str, Any]) -> FixRequest | None:
     spec = FIXES.get(text(finding.get("fix")))
     if spec is None or finding.get("status") not in ACTIONABLE:
         return None
-    if finding.get("check") == "B-1" and finding.get("status") == "warn":
-        return None  # a policy exists but includes others too: creating another one does not fix that
     subject, evidence = as_dict(finding.get("subject")), as_dict(finding.get("evidence"))
+    if finding.get("check") == "B-1" and subject.get("type") == "policy":
+        # A policy exists but includes others too, or excludes the account: creating another one fixes
+        # neither.
+        return None
     target = ""
     if spec.target == "policy" and subject.get("type") == "policy":
         target = text(subject.get("id"))

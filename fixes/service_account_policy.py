@@ -7,7 +7,8 @@ B-2..B-5 change one property each of a policy that includes the service account 
 
 - B-2 require MFA: the grant becomes exactly "require MFA" (operator OR, `mfa`). Other built-in
   controls are dropped, and the plan names them: OR-ing MFA with e.g. a compliant device would let
-  the device alone satisfy it, and a cloud service account has no device anyway.
+  the device alone satisfy it, and a cloud service account has no device anyway. Custom controls
+  (third-party MFA, which B-9 refuses), terms of use and a non-MFA authentication strength go too.
 - B-3 sign-in frequency every time (`sessionControls.signInFrequency`).
 - B-4 remove the location condition (`conditions.locations` becomes null).
 - B-5 switch it on.
@@ -32,6 +33,7 @@ from posture.graph import (
     policy_name,
     policy_state,
     requires_mfa,
+    strength_is_mfa,
     text,
     users_condition,
 )
@@ -115,7 +117,16 @@ async def plan_require_mfa(ctx: FixContext, request: FixRequest) -> Plan:
         return unchanged(request, MFA_TITLE, target, policy, f"'{target.name}' already requires MFA")
     grant = copy.deepcopy(as_dict(policy.get("grantControls")))
     dropped = [str(c) for c in as_list(grant.get("builtInControls")) if lower(c) != "mfa"]
-    grant.update(operator="OR", builtInControls=["mfa"])
+    dropped += [f"custom control '{c}'" for c in as_list(grant.get("customAuthenticationFactors"))]
+    dropped += [f"terms of use '{t}'" for t in as_list(grant.get("termsOfUse"))]
+    strength = grant.get("authenticationStrength")
+    keep_strength = isinstance(strength, dict) and strength_is_mfa(strength)
+    if strength is not None and not keep_strength:
+        dropped.append(f"authentication strength '{text(as_dict(strength).get('displayName'), 'unnamed')}'")
+    # Graph refuses `mfa` beside an authentication strength: an MFA strength stays, alone.
+    grant.update(operator="OR", builtInControls=[] if keep_strength else ["mfa"],
+                 customAuthenticationFactors=[], termsOfUse=[],
+                 authenticationStrength=strength if keep_strength else None)
     notes = [f"the grant becomes 'require MFA' alone; {', '.join(dropped)} "
              f"{'is' if len(dropped) == 1 else 'are'} dropped"] if dropped else []
     return _patch(ctx, request, MFA_TITLE, f"Require MFA in '{target.name}'", policy, target,

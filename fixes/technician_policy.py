@@ -75,17 +75,19 @@ async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
     service_account = msp.account(upn) if upn else None
     if service_account is not None:
         excluded.append(service_account.id)
-    app_id = ctx.settings.cipp_app_id
-    warnings = [] if app_id else [
-        "PERIMETER_CIPP_APP_ID is not set, so the policy targets all cloud apps: it will block every app "
-        "outside the trusted location, not only CIPP"]
+    # The app technicians sign in to (CIPP's Static Web App registration), as A-1 reads it: never the
+    # CIPP-API client, which technicians do not sign in to.
+    app_ids = sorted(view.cipp_app_ids)
+    warnings = [] if app_ids else [
+        "PERIMETER_CIPP_SIGNIN_APP_IDS is not set, so the policy targets all cloud apps: it will block every "
+        "app outside the trusted location, not only CIPP"]
     body = {
         "displayName": POLICY_NAME,
         "state": REPORT_ONLY_STATE,
         "conditions": {
             "clientAppTypes": ["all"],
             "users": {"includeUsers": ["All"], "excludeUsers": excluded},
-            "applications": {"includeApplications": [app_id] if app_id else ["All"]},
+            "applications": {"includeApplications": app_ids or ["All"]},
             "locations": {"includeLocations": ["All"],
                           "excludeLocations": [text(n.get("id")) for n in locations]},
         },

@@ -25,10 +25,10 @@ from posture.graph import (
     ALL,
     ALL_TRUSTED,
     ENABLED,
-    SERVICE_PROVIDER,
     as_dict,
     as_list,
     blocked_by_conditional_access,
+    is_msp_person_elsewhere,
     lower,
     signin_error_code,
     state_words,
@@ -174,11 +174,10 @@ def primary_blocking_policy(signin: dict[str, Any]) -> tuple[str, str]:
 
 
 def is_service_provider(signin: dict[str, Any], msp_tenant_id: str, tenant_id: str = "") -> bool:
-    """The MSP's people in another tenant (GDAP service provider, or the MSP as home tenant)."""
-    if lower(signin.get("crossTenantAccessType")) == SERVICE_PROVIDER:
-        return True
-    home = lower(signin.get("homeTenantId"))
-    return bool(msp_tenant_id) and home == lower(msp_tenant_id) and lower(tenant_id) != home
+    """The MSP's own people in another tenant, as D-2 reads them (``graph.is_msp_person_elsewhere``):
+    another partner's service providers are not the MSP's."""
+    return is_msp_person_elsewhere(signin.get("homeTenantId"), signin.get("crossTenantAccessType"),
+                                   tenant_id, msp_tenant_id)
 
 
 def coordinates(signin: dict[str, Any]) -> tuple[float | None, float | None]:

@@ -32,12 +32,14 @@ class Check:
         return list(self.function(self, snapshot))
 
     def finding(self, tenant: TenantView | str, status: Status, subject: Subject, message: str,
-                evidence: dict[str, Any] | None = None) -> Finding:
-        """A finding of this check; only a failing or warning one carries the check's fix."""
+                evidence: dict[str, Any] | None = None, *, fixable: bool = True) -> Finding:
+        """A finding of this check; only a failing or warning one carries the check's fix (and not when
+        ``fixable`` is false: the check's fix does not cure this case)."""
         tenant_id = tenant if isinstance(tenant, str) else tenant.id
+        offered = fixable and status in ACTIONABLE and not _without_real_id(subject)
         return Finding(check=self.id, tenant_id=tenant_id, status=status, severity=self.severity,
                        subject=subject, message=message, evidence=evidence or {},
-                       fix=self.fix if status in ACTIONABLE and not _without_real_id(subject) else None)
+                       fix=self.fix if offered else None)
 
     def about_tenant(self, tenant: TenantView, status: Status, message: str,
                      evidence: dict[str, Any] | None = None) -> Finding:

@@ -80,6 +80,11 @@ class Reach:
         return "; ".join(self.unknown_include) or "not included"
 
 
+# sourceStatus states that stand instead of data (the collectors write them; SPEC "Snapshot v1 additions").
+NOT_LICENSED = "not-licensed"
+CONSENT_NEEDED = "consent-needed"
+
+
 class TenantView:
     def __init__(self, raw: dict[str, Any], snapshot: SnapshotView):
         self.raw = raw
@@ -104,6 +109,18 @@ class TenantView:
             return self._policies
         value = self.raw.get(key)
         return value if isinstance(value, list) else None
+
+    def not_collected(self, source: str, words: str) -> str:
+        """Why the source (a snapshot key, e.g. ``signIns``) is missing, for an n/a finding: the tenant's
+        standing state from ``sourceStatus`` (SPEC "Snapshot v1 additions") when it has one."""
+        state = lower(as_dict(as_dict(self.raw.get("sourceStatus")).get(source)).get("state"))
+        if state == NOT_LICENSED:
+            return (f"not licensed: the tenant has no Entra ID P1 or P2, so Graph does not serve its {words} "
+                    "(not an error)")
+        if state == CONSENT_NEEDED:
+            return (f"consent needed: Perimeter's app is not consented in the tenant, so its {words} could "
+                    "not be read")
+        return f"{words} were not collected"
 
     @cached_property
     def _policies(self) -> list[dict[str, Any]] | None:

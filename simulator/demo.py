@@ -45,7 +45,13 @@ MSP_OFFICE_IPV6_RANGE = "2600:1700:5d30:1f0::/64"
 CIPP_EGRESS_IP = "20.119.8.45"
 CIPP_EGRESS_PLACE = "Ashburn"
 # Another partner's tenant: used by a client policy whose service-provider exclusion names the wrong MSP.
+# Its people co-manage a few clients (an offshore helpdesk): service-provider sign-ins that are not the
+# MSP's own (D-2 must not count them).
 OTHER_PARTNER_TENANT_ID = "0c4c936b-0527-4964-af24-aa6eef3d292a"
+OTHER_PARTNER_NAME = "Fabrikam Support Partners"
+OTHER_PARTNER_DOMAIN = "fabrikamsupport.onmicrosoft.com"
+OTHER_PARTNER_CITY = "Bengaluru"
+CO_MANAGED_DOMAINS: tuple[str, ...] = ("tailspintoys.com", "humongousinsurance.com", "vanarsdelltd.com")
 
 # Perimeter's own multi-tenant Graph app in the demo (what the collectors' token requests name, and
 # what an admin-consent link carries). Equal to settings.DEMO_GRAPH_CLIENT_ID.
@@ -334,6 +340,12 @@ def licensed_for_reports(tenant_id: str) -> bool:
     return spec is None or spec.premium
 
 
+def co_managed(tenant_id: str) -> bool:
+    """Whether the other partner's people also sign in to this client as service providers."""
+    spec = client_by_id(tenant_id.lower())
+    return spec is not None and spec.default_domain in CO_MANAGED_DOMAINS
+
+
 def all_tenant_ids() -> tuple[str, ...]:
     return (MSP_TENANT_ID, *(c.tenant_id for c in client_tenants()))
 
@@ -484,6 +496,17 @@ def _person(
     )
 
 
+@functools.cache
+def partner_technicians(seed: int) -> tuple[Person, ...]:
+    """The other partner's helpdesk: people of another home tenant, seen only in sign-in logs."""
+    rng = random.Random(f"{seed}:{OTHER_PARTNER_TENANT_ID}:people")
+    return tuple(
+        _person(rng, f"{given.lower()}.{surname.lower()}@{OTHER_PARTNER_DOMAIN}", given, surname,
+                "Helpdesk Analyst", OTHER_PARTNER_CITY, "technician")
+        for given, surname in (("Ananya", "Iyer"), ("Rahul", "Menon"), ("Kavya", "Reddy"))
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def directory(seed: int, tenant_id: str) -> Directory:
     """The users, groups and role holders of one tenant (immutable: cached across simulators)."""
@@ -582,8 +605,17 @@ def _msp_directory(seed: int) -> Directory:
         new_guid(rng), "All Staff", "Everyone at Northwind", [p.id for p in (*techs, *staff)], created
     )
     groups = [admin_agents, helpdesk, cipp_techs, cipp_admins, bg_excl, emergency, all_staff]
-    _assign_transitive_groups(people, groups)
     role_ids = {t: new_guid(rng) for t in ROLES}
+    # A catch-all exclusion group for automation, nesting the group that holds the service account:
+    # the legacy service-account policy excludes it, so the account is excluded through two groups
+    # (B-1 fails). Its own random stream keeps every other id as it was.
+    extra = random.Random(f"{seed}:{MSP_TENANT_ID}:automation")
+    service_accounts = Group(new_guid(extra), "Service Accounts", "Accounts used by automation", [sa.id],
+                             created)
+    automation = Group(new_guid(extra), "CA Exclusions - Automation",
+                       "Automation excluded from interactive-user policies", [service_accounts.id], created)
+    groups += [automation, service_accounts]
+    _assign_transitive_groups(people, groups)
     return Directory(MSP_TENANT_ID, MSP_DOMAIN, people, groups, role_ids, sa)
 
 
@@ -718,7 +750,7 @@ def _client_directory(seed: int, spec: ClientTenant) -> Directory:
             new_guid(rng),
             "CA Exclusions",
             "Emergency exclusions from Conditional Access",
-            [admin.id],
+            [admin.id, *([service_account.id] if service_account else [])],
             created,
         ),
     ]
@@ -1060,8 +1092,10 @@ def policy(
     users: dict | None = None,
     apps: list[str] | None = None,
     client_app_types: list[str] | None = None,
+    platforms: list[str] | None = None,
     locations: tuple[list[str], list[str]] | None = None,
     grant: list[str] | None = None,
+    custom_controls: list[str] | None = None,
     operator: str = "OR",
     strength: bool = False,
     sign_in_frequency: dict | None = None,
@@ -1073,10 +1107,13 @@ def policy(
     p["conditions"]["applications"]["includeApplications"] = apps or ["All"]
     if client_app_types:
         p["conditions"]["clientAppTypes"] = client_app_types
+    if platforms:
+        p["conditions"]["platforms"] = {"includePlatforms": platforms, "excludePlatforms": []}
     if locations is not None:
         p["conditions"]["locations"] = {"includeLocations": locations[0], "excludeLocations": locations[1]}
     p["grantControls"]["operator"] = operator
     p["grantControls"]["builtInControls"] = grant or []
+    p["grantControls"]["customAuthenticationFactors"] = custom_controls or []
     if strength:
         p["grantControls"]["authenticationStrength"] = mfa_strength()
     if sign_in_frequency is not None:
@@ -1102,6 +1139,7 @@ def msp_config(seed: int, now: datetime) -> TenantConfig:
     bg_group = d.group_named("CA Exclusions - Break Glass")
     techs = d.group_named("CIPP Technicians")
     cipp_admins = d.group_named("CIPP Admins")
+    automation = d.group_named("CA Exclusions - Automation")
     t = lambda days: iso(now - timedelta(days=days, seconds=rng.randint(0, 86000)))  # noqa: E731
 
     trusted = ip_location(
@@ -1130,18 +1168,22 @@ def msp_config(seed: int, now: datetime) -> TenantConfig:
             grant=["block"],
             modified=t(120),
         ),
-        # A-1 in report-only: excludes AllTrusted (which the 0.0.0.0/0 location makes meaningless) and
-        # misses the emergency-access account.
+        # A-1 in report-only: excludes AllTrusted (which the 0.0.0.0/0 location makes meaningless);
+        # the break-glass accounts are excluded only through their Global Administrator role (A-2 passes
+        # through the role), the service account directly (A-4 passes).
         policy(
             new_guid(rng),
             "CIPP - Block outside office (pilot)",
             "enabledForReportingButNotEnforced",
             t(60),
-            users={"includeUsers": ["All"], "excludeUsers": [bg.id, sa.id]},
+            users={"includeUsers": ["All"], "excludeUsers": [sa.id],
+                   "excludeRoles": [GLOBAL_ADMIN_TEMPLATE_ID]},
             locations=(["All"], ["AllTrusted"]),
             grant=["block"],
         ),
-        # A-1 disabled: an old attempt that excludes only the emergency account (misses bg-admin).
+        # A-1 disabled: an old attempt that excludes only the emergency account (misses bg-admin) and
+        # applies to browsers on Windows and macOS only (A-5 fails: the CIPP app from a phone, or any
+        # desktop client, is let through).
         policy(
             new_guid(rng),
             "OLD - Block CIPP off-network",
@@ -1149,6 +1191,8 @@ def msp_config(seed: int, now: datetime) -> TenantConfig:
             t(500),
             users={"includeGroups": [techs.id], "excludeUsers": [ea.id]},
             apps=[CIPP_APP_ID],
+            client_app_types=["browser"],
+            platforms=["windows", "macOS"],
             locations=(["All"], [trusted["id"]]),
             grant=["block"],
             modified=t(210),
@@ -1169,17 +1213,20 @@ def msp_config(seed: int, now: datetime) -> TenantConfig:
                 "isEnabled": True,
             },
         ),
-        # B legacy: also a group, selected apps, trusted-location exclusion, no MFA, 12-hour frequency,
-        # report-only.
+        # B legacy: also a group, and excludes the automation group the account sits in (B-1 fails);
+        # selected apps, trusted-location exclusion, a device or a third-party custom control instead of
+        # MFA (B-2 and B-9 fail until service-account-policy.require-mfa), 12-hour frequency, report-only.
         policy(
             new_guid(rng),
             "CIPP service account (legacy)",
             "enabledForReportingButNotEnforced",
             t(700),
-            users={"includeUsers": [sa.id], "includeGroups": [cipp_admins.id]},
+            users={"includeUsers": [sa.id], "includeGroups": [cipp_admins.id],
+                   "excludeGroups": [automation.id]},
             apps=[geo.ARM_RESOURCE[0], geo.GRAPH_RESOURCE[0]],
             locations=(["All"], ["AllTrusted"]),
             grant=["compliantDevice", "domainJoinedDevice"],
+            custom_controls=["DuoSecurityMFA"],
             sign_in_frequency={
                 "value": 12,
                 "type": "hours",
@@ -1289,10 +1336,8 @@ def client_config(seed: int, spec: ClientTenant, now: datetime) -> TenantConfig:
             grant=["block"],
         )
 
-    def office_only(state: str, exclude_sp: dict | None, exclude_users: list[str] | None = None) -> dict:
-        u = users(exclude_sp, excludeGroups=[remote.id])
-        if exclude_users:
-            u["excludeUsers"] = [*u["excludeUsers"], *exclude_users]
+    def office_only(state: str, exclude_sp: dict | None, exclude_groups: list[str] | None = None) -> dict:
+        u = users(exclude_sp, excludeGroups=[remote.id, *(exclude_groups or [])])
         return policy(
             new_guid(rng),
             "CA010: Block access from outside the office",
@@ -1373,9 +1418,13 @@ def client_config(seed: int, spec: ClientTenant, now: datetime) -> TenantConfig:
         )
         policies = [compliant, mfa_all("enabled", sp_all), legacy("enabled", sp_all)]
     elif p == "admins_roles_no_excl":
+        # MFA for all users applies to browsers and modern clients only, with legacy authentication not
+        # blocked (disabled): MFA-3 fails naming the narrowing.
+        narrowed = mfa_all("enabled", sp_all)
+        narrowed["conditions"]["clientAppTypes"] = ["browser", "mobileAppsAndDesktopClients"]
         policies = [
             admins_mfa("enabled", None),
-            mfa_all("enabled", sp_all),
+            narrowed,
             legacy("disabled", None),
             finance_mfa("enabled"),
         ]
@@ -1411,7 +1460,9 @@ def client_config(seed: int, spec: ClientTenant, now: datetime) -> TenantConfig:
         sa = d.service_account
         assert sa is not None
         policies = [
-            office_only("enabled", None, exclude_users=[sa.id]),
+            # The service account is excluded through the "CA Exclusions" group (D-1 passes through it);
+            # the MFA policy excludes it directly.
+            office_only("enabled", None, exclude_groups=[d.group_named("CA Exclusions").id]),
             policy(
                 new_guid(rng),
                 "CA001: Require MFA for all users",
@@ -1547,25 +1598,32 @@ DEMO_CASES: dict[str, str] = {
     "LOC-2": "pass 66.171.40.16/29 and the IPv6 /64; warn 10.0.0.0/8; "
     "fail 0.0.0.0/0 in 'Trusted - Temporary (remote work)'",
     "A-1": "pass: three block policies qualify (single MSP subject)",
-    "A-2": "pass: 'CIPP - Block technicians...' (group nested); fail: 'OLD - Block CIPP off-network' misses "
-    "bg-admin, '(pilot)' misses emergency-access when name detection is on",
+    "A-2": "pass: 'CIPP - Block technicians...' (group nested), '(pilot)' through the Global Administrator "
+    "role; fail: 'OLD - Block CIPP off-network' misses bg-admin",
     "A-3": "pass enabled / warn '(pilot)' report-only / fail 'OLD ...' disabled",
-    "B-1": "pass 'CIPP - Service account MFA every time'; "
-    "warn 'CIPP service account (legacy)' (also includes a group)",
+    "A-4": "fail 'CIPP - Block technicians...' (reaches the service account through 'All'); pass the others",
+    "A-5": "fail 'OLD - Block CIPP off-network' (browsers on Windows and macOS only); pass the others",
+    "B-1": "pass 'CIPP - Service account MFA every time'; fail 'CIPP service account (legacy)' (excludes "
+    "the account through 'CA Exclusions - Automation' → 'Service Accounts')",
     "B-2..B-6": "pass the first, fail the legacy one",
+    "B-9": "fail: the legacy policy lets custom control DuoSecurityMFA stand in for MFA; pass after "
+    "service-account-policy.require-mfa on it (single MSP subject)",
     "B-7": "pass: service account in AdminAgents, not Global Administrator (single MSP subject)",
     "B-8": "pass: its MSP sign-ins satisfy MFA through its policy (single MSP subject)",
     "C-1": "pass Perimeter collector; fail Rewst (['Any']) and Old PowerShell ([]); n/a the disabled one",
     "C-2": "pass the collector's ranges; fail '::' form and 0.0.0.0/0; warn host bits (52.174.22.7/24), /8",
     "C-3": "fail disabled id and an unknown id in Azure; warn Legacy RMM / Old PowerShell not saved; "
     "the single pass appears after SaveToAzure",
-    "D-1": "pass baseline_* and direct_excludes_sa; fail office_only_no_excl, device_wrong_excl, "
-    "admins_roles_no_excl, wrong_tenant_excl, guests_mfa_no_excl, weak, direct_missing_sa",
-    "D-2": "fail Trey Research, Relecloud (office block), Adventure Works, Lucerne (device); pass others",
+    "D-1": "pass baseline_* and direct_excludes_sa (through group 'CA Exclusions' and directly); fail "
+    "office_only_no_excl, device_wrong_excl, admins_roles_no_excl, wrong_tenant_excl, guests_mfa_no_excl, "
+    "weak, direct_missing_sa",
+    "D-2": "fail Trey Research, Relecloud (office block), Adventure Works, Lucerne (device); pass others; "
+    "Tailspin Toys passes although the other partner's sign-ins from Bengaluru are blocked (not the MSP's)",
     "MFA-1": "pass e.g. Tailspin Toys; warn Wide World Importers; fail Litware; n/a Coho Winery and "
     "City Power & Light (no Entra ID P1: registration details answer 403)",
     "MFA-2": "fail Lamna Healthcare, Litware, Blue Yonder; pass others; n/a without P1 as MFA-1",
     "(collection)": "Coho Winery, City Power & Light: not licensed (sign-ins, registration details); "
     "Graphic Design Institute: consent needed (AADSTS700016 at the token request)",
-    "MFA-3": "pass security defaults or enforced MFA-for-all; fail office_only_no_excl and weak profiles",
+    "MFA-3": "pass security defaults or enforced MFA-for-all; warn with exclusions; fail office_only_no_excl "
+    "and weak profiles, and admins_roles_no_excl (MFA for browsers and modern clients only)",
 }

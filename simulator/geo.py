@@ -55,6 +55,7 @@ PLACES: dict[str, Place] = {
         Place("Hanoi", "Ha Noi", "VN", 21.0278, 105.8342, 7),
         Place("Sao Paulo", "Sao Paulo", "BR", -23.5505, -46.6333, -3),
         Place("Lagos", "Lagos", "NG", 6.5244, 3.3792, 1),
+        Place("Bengaluru", "Karnataka", "IN", 12.9716, 77.5946, 5),
     )
 }
 
@@ -73,6 +74,8 @@ OFFICE_NETWORKS: tuple[tuple[str, int], ...] = (
     ("104.", 6939), ("173.", 7922), ("184.", 701), ("208.", 3356), ("209.", 3356),
 )
 # fmt: on
+# The other partner's office network (Bengaluru).
+PARTNER_NETWORK: tuple[str, int] = ("49.207.", 55836)
 # Hostile origins: (city key in PLACES, first octets, ASN).
 HOSTILE_ORIGINS: tuple[tuple[str, str, int], ...] = (
     ("Moscow", "45.141.", 210644),

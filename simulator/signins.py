@@ -134,13 +134,14 @@ class _TenantInfo:
     intune: bool
     access_mode: str  # msp | gdap | direct
     technicians: list[demo.Person]
+    partners: tuple[demo.Person, ...] = ()  # another partner's people co-managing this client
 
 
 @dataclass
 class _Attempt:
     """One sign-in attempt being built: who, with what, from where, and how it ended."""
 
-    kind: str  # member | guest | disabled | hostile | service | technician
+    kind: str  # member | guest | disabled | hostile | service | technician | partner
     interactive: bool
     ts: int
     home_tenant: str
@@ -234,6 +235,7 @@ class SignInSource:
             "INTUNE_A" in demo.SKUS[spec.sku][1],
             spec.access_mode,
             techs,
+            demo.partner_technicians(self.seed) if demo.co_managed(tenant_id) else (),
         )
 
     def _generate(self, tenant_id: str, minute: int) -> list[Record]:
@@ -275,6 +277,19 @@ class SignInSource:
                 records.append(
                     Record(ts, obj["id"], interactive, json.dumps(obj, separators=(",", ":")).encode())
                 )
+        if info.partners:
+            # Their own stream, so that the other sign-ins of the minute stay as they were.
+            partner_rng = random.Random(f"{self.seed}:{tenant_id}:{minute}:partner")
+            partner_local = datetime.fromtimestamp(start, UTC) + timedelta(
+                hours=geo.PLACES[demo.OTHER_PARTNER_CITY].utc_offset)
+            partner_working = partner_local.weekday() < 5 and 9 <= partner_local.hour < 18
+            for _ in range(_poisson(partner_rng, 0.03 if partner_working else 0.002)):
+                event_rng = random.Random(partner_rng.getrandbits(64))
+                ts = start + event_rng.randrange(60)
+                obj = self._sign_in(info, "partner", True, ts, event_rng)
+                if obj is not None:
+                    body = json.dumps(obj, separators=(",", ":")).encode()
+                    records.append(Record(ts, obj["id"], True, body))
         records.sort(key=lambda r: (r.ts, r.id), reverse=True)
         return records
 
@@ -323,6 +338,12 @@ class SignInSource:
             app = geo.App(
                 demo.CIPP_SAM_APP_ID, demo.CIPP_SAM_APP_NAME, *resource, "Mobile Apps and Desktop clients"
             )
+        elif kind == "partner":  # another partner's helpdesk, also admitted through GDAP
+            person = rng.choice(info.partners)
+            app = rng.choice(geo.ADMIN_APPS)
+            a.user_kind = a.cross_tenant = "serviceProvider"
+            a.home_tenant = demo.OTHER_PARTNER_TENANT_ID
+            roles = frozenset(demo.GDAP_ROLE_TEMPLATE_IDS)
         else:  # technician of the MSP in a GDAP client
             person = rng.choice(info.technicians)
             app = rng.choice(geo.ADMIN_APPS)
@@ -347,7 +368,7 @@ class SignInSource:
         client_app_type = geo.CLIENT_APP_TYPE.get(app.client_app, "other")
 
         # What happens if MFA is asked for.
-        if kind in ("service", "technician"):
+        if kind in ("service", "technician", "partner"):
             a.mfa_outcome = "claim"  # the token already carries MFA from the home tenant / earlier prompt
         elif client_app_type in ("exchangeActiveSync", "other"):
             a.mfa_outcome = "impossible"
@@ -399,6 +420,9 @@ class SignInSource:
         if kind == "hostile":
             city, prefix, asn = rng.choice(geo.HOSTILE_ORIGINS)
             return geo.public_ip(rng, prefix), asn, geo.PLACES[city]
+        if kind == "partner":
+            prefix, asn = geo.PARTNER_NETWORK
+            return geo.public_ip(rng, prefix), asn, geo.PLACES[demo.OTHER_PARTNER_CITY]
         if kind == "service":  # CIPP runs in Azure: its calls leave from the Function App's egress
             return demo.CIPP_EGRESS_IP, 8075, geo.PLACES[demo.CIPP_EGRESS_PLACE]
         if kind == "technician" or (info.access_mode == "msp" and person.kind == "technician"):
@@ -474,7 +498,9 @@ class SignInSource:
             "incomingTokenType": "none" if interactive else "refreshToken",
             "isInteractive": interactive,
             "homeTenantId": a.home_tenant,
-            "homeTenantName": demo.MSP_NAME if a.user_kind == "serviceProvider" else "",
+            "homeTenantName": {demo.MSP_TENANT_ID: demo.MSP_NAME, demo.OTHER_PARTNER_TENANT_ID:
+                               demo.OTHER_PARTNER_NAME}.get(a.home_tenant, "")
+            if a.user_kind == "serviceProvider" else "",
             "isTenantRestricted": False,
             "tokenIssuerName": "",
             "tokenIssuerType": "AzureAD",
@@ -574,7 +600,7 @@ class SignInSource:
                     "authenticationStepRequirement": "Primary authentication",
                 }
             ]
-        if not interactive or mfa_outcome == "claim" and kind in ("service", "technician"):
+        if not interactive or mfa_outcome == "claim" and kind in ("service", "technician", "partner"):
             steps = [
                 {
                     "authenticationStepDateTime": when,

@@ -269,6 +269,15 @@ def test_a1_creates_the_block_policy_report_only_then_a3_switches_it_on_guarded(
     assert stripped(sim.policies(MSP)) == stripped(policies_before)
 
 
+def test_a1_create_targets_the_app_technicians_sign_in_to_not_the_cipp_api_client(fsim, db_url, sim):
+    _break_technician_policies(sim)
+    signin_app = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"  # CIPP's Static Web App registration
+    engine = _engine(fsim, db_url, cipp_signin_app_ids=signin_app)
+    body = engine.plan(FixRequest("technician-policy.create", MSP)).requests[0].body
+    assert body["conditions"]["applications"]["includeApplications"] == [signin_app]
+    assert demo.CIPP_APP_ID != signin_app
+
+
 def test_a1_is_unchanged_while_a_block_policy_exists(fx):
     assert fx.plan(FixRequest("technician-policy.create", MSP)).unchanged
 
@@ -351,6 +360,22 @@ def test_undoing_a_rollback_that_switches_a_block_policy_on_is_guarded_like_enab
     inside = fx.rollback(off.audit_id, OPERATOR, egress_ip=OFFICE_IP)  # judged like a forward fix
     assert inside.outcome == "rolled-back", inside.message
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
+
+
+def test_undoing_a_rollback_is_refused_while_the_block_policy_reaches_the_service_account(fsim, db_url, sim):
+    fx = _engine(fsim, db_url)
+    pid = sim.policy_id(MSP, "CIPP - Block outside office")  # spares the service account directly
+    temporary = sim.location_id("Trusted - Temporary (remote work)")
+    sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "isTrusted": False})
+    on = fx.apply(fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR)
+    off = fx.rollback(on.audit_id, OPERATOR)
+    assert (on.outcome, off.outcome) == ("applied", "rolled-back")
+    # The policy is unchanged, but CIPP now signs in as another account, which it does not spare.
+    rotated = "megan.bowen@northwindmsp.onmicrosoft.com"
+    again = _engine(fsim, db_url, service_account_upn=rotated).rollback(off.audit_id, OPERATOR,
+                                                                        egress_ip=OFFICE_IP)
+    assert again.outcome == "refused" and f"reaches the CIPP service account {rotated}" in again.message
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
 
 
 def test_a_rollback_can_itself_be_rolled_back(fx, sim):
@@ -454,9 +479,39 @@ def test_b2_require_mfa_replaces_mfa_or_compliant_device_so_v2_b2_passes(fx, sim
                                                            "builtInControls": ["mfa", "compliantDevice"]}})
     assert _statuses(sim, [])[("B-2", pid)] == "fail"  # the device alone satisfies an OR
     plan = fx.plan(FixRequest("service-account-policy.require-mfa", MSP, pid))
-    assert plan.ready and "compliantDevice is dropped" in " ".join(plan.notes)
+    assert plan.ready and "compliantDevice" in " ".join(plan.notes) and "dropped" in " ".join(plan.notes)
     assert fx.apply(plan, OPERATOR).outcome == "applied"
     assert sim.get(MSP, f"{POLICIES}/{pid}")["grantControls"]["builtInControls"] == ["mfa"]
+    assert _statuses(sim, [])[("B-2", pid)] == "pass"
+
+
+def test_b2_require_mfa_drops_custom_controls_and_a_non_mfa_strength(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"grantControls": {
+        "operator": "OR", "builtInControls": [], "customAuthenticationFactors": ["DuoSecurityMFA"],
+        "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004",
+                                   "displayName": "Phishing-resistant MFA",
+                                   "requirementsSatisfied": "none"}}})
+    plan = fx.plan(FixRequest("service-account-policy.require-mfa", MSP, pid))
+    notes = " ".join(plan.notes)
+    assert "custom control 'DuoSecurityMFA'" in notes
+    assert "authentication strength 'Phishing-resistant MFA'" in notes
+    assert fx.apply(plan, OPERATOR).outcome == "applied"
+    grant = sim.get(MSP, f"{POLICIES}/{pid}")["grantControls"]
+    assert grant["builtInControls"] == ["mfa"]
+    assert (grant["customAuthenticationFactors"], grant["authenticationStrength"]) == ([], None)
+    assert _statuses(sim, [])[("B-2", pid)] == "pass"
+
+
+def test_b2_require_mfa_keeps_an_mfa_strength_alone(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"grantControls": {
+        "operator": "OR", "builtInControls": ["compliantDevice"], "customAuthenticationFactors": [],
+        "authenticationStrength": {"id": demo.MFA_STRENGTH_ID, "requirementsSatisfied": "mfa"}}})
+    plan = fx.plan(FixRequest("service-account-policy.require-mfa", MSP, pid))
+    assert fx.apply(plan, OPERATOR).outcome == "applied"
+    grant = sim.get(MSP, f"{POLICIES}/{pid}")["grantControls"]
+    assert grant["builtInControls"] == [] and grant["authenticationStrength"]["id"] == demo.MFA_STRENGTH_ID
     assert _statuses(sim, [])[("B-2", pid)] == "pass"
 
 
@@ -643,6 +698,7 @@ def test_fix_for_finding_maps_subjects_to_targets():
     assert fix_for_finding(_finding("B-5", "pass", None, policy)) is None
     assert fix_for_finding(_finding("B-5", "accepted", "service-account-policy.enable", policy)) is None
     assert fix_for_finding(_finding("B-1", "warn", "service-account-policy.create", policy)) is None
+    assert fix_for_finding(_finding("B-1", "fail", "service-account-policy.create", policy)) is None
 
 
 def test_offers_come_from_the_latest_findings_one_per_request(fx):
@@ -673,6 +729,8 @@ def _snapshot(sim: Sim, client_ids: list[str]) -> dict:
         if role == "msp":
             doc["groups"] = sim.get(tid, "groups?$expand=members")["value"]
             doc["directoryRoles"] = sim.get(tid, "directoryRoles?$expand=members")["value"]
+            doc["userRegistrationDetails"] = sim.get(
+                tid, "reports/authenticationMethods/userRegistrationDetails")["value"]
         return doc
     cipp_tenants = httpx.get(f"{sim.url}/cipp/api/ListTenants",
                              headers={"Authorization": f"Bearer {Simulator.cipp_token()}"}).json()
@@ -701,6 +759,7 @@ def test_every_offered_fix_makes_its_check_pass(fx, sim):
     before = _statuses(sim, clients)
     assert {before[("D-1", pid)] for _, pid in d1} == {"fail"}
     assert [before[(c, legacy)] for c in ("B-2", "B-3", "B-4", "B-5")] == ["fail"] * 4
+    assert before[("B-9", MSP)] == "fail"  # the legacy policy lets a custom control stand in for MFA
     assert (before[("A-3", pilot)], before[("C-1", rewst)], before[("C-2", "2001:4860:4801:10::/64")]) == (
         "warn", "fail", "fail")
 
@@ -719,6 +778,7 @@ def test_every_offered_fix_makes_its_check_pass(fx, sim):
     after = _statuses(sim, clients)
     assert {after[("D-1", pid)] for _, pid in d1} == {"pass"}
     assert [after[(c, legacy)] for c in ("B-2", "B-3", "B-4", "B-5")] == ["pass"] * 4
+    assert after[("B-9", MSP)] == "pass"  # require-mfa dropped the custom control
     assert (after[("A-3", pilot)], after[("C-1", rewst)], after[("C-2", "2001:4860:4801:10:0:0:0:0/64")],
             after[("C-3", MSP)]) == ("pass", "pass", "pass", "pass")
 

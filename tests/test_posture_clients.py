@@ -384,7 +384,30 @@ def test_d1_direct_fails_for_a_role_the_service_account_holds_without_exclusion(
 def test_d2_ignores_service_provider_sign_ins_whose_home_tenant_is_another_partner():
     snapshot = good_snapshot()
     client(snapshot)["signIns"].append(_blocked(home_tenant=OTHER_PARTNER_ID))
-    assert one(snapshot, "D-2", tenant_id=CLIENT_ID).status == "pass"
+    finding = one(snapshot, "D-2", tenant_id=CLIENT_ID)
+    assert finding.status == "pass"
+    assert (finding.evidence["otherPartnersSignIns"], finding.evidence["otherPartnersBlocked"]) == (1, 1)
+    assert finding.evidence["otherPartnerTenants"] == [OTHER_PARTNER_ID]
+    assert "other partners' service providers, 1 blocked, are not the MSP's" in finding.message
+
+
+def test_d2_is_na_not_licensed_for_a_tenant_without_entra_id_p1():
+    snapshot = good_snapshot()
+    del client(snapshot)["signIns"]
+    client(snapshot)["sourceStatus"] = {"signIns": {"lastSuccess": None, "lastError": None,
+                                                    "state": "not-licensed"}}
+    finding = one(snapshot, "D-2", tenant_id=CLIENT_ID)
+    assert finding.status == "n/a"
+    assert finding.message.startswith("not licensed: the tenant has no Entra ID P1")
+
+
+def test_d1_is_na_consent_needed_when_the_app_is_not_consented_in_the_tenant():
+    snapshot = good_snapshot()
+    del client(snapshot)["conditionalAccessPolicies"]
+    client(snapshot)["sourceStatus"] = {"conditionalAccessPolicies": {"lastSuccess": None, "lastError": None,
+                                                                      "state": "consent-needed"}}
+    finding = one(snapshot, "D-1", tenant_id=CLIENT_ID)
+    assert finding.status == "n/a" and finding.message.startswith("consent needed: Perimeter's app is not")
 
 
 def test_d2_no_sign_ins_passes_only_when_collected_successfully_in_the_window():

@@ -71,6 +71,17 @@ def test_mfa1_is_na_without_registration_details():
     assert one(snapshot, "MFA-1", tenant_id=CLIENT_ID).status == "n/a"
 
 
+def test_mfa1_and_mfa2_are_na_not_licensed_in_a_tenant_without_entra_id_p1():
+    snapshot = good_snapshot()
+    del client(snapshot)["userRegistrationDetails"]
+    client(snapshot)["sourceStatus"] = {"userRegistrationDetails": {"lastSuccess": None, "lastError": None,
+                                                                    "state": "not-licensed"}}
+    for check in ("MFA-1", "MFA-2"):
+        finding = one(snapshot, check, tenant_id=CLIENT_ID)
+        assert finding.status == "n/a" and finding.message.startswith("not licensed: ")
+        assert "user registration details (not an error)" in finding.message
+
+
 def test_mfa1_is_na_without_users():
     snapshot = good_snapshot()
     del client(snapshot)["users"]

@@ -211,6 +211,19 @@ def test_each_filter_narrows_the_sign_ins(filled, filters, expected):
     assert count(filled, filters) == len(expected)
 
 
+def test_the_msp_people_filter_leaves_out_another_partners_service_providers(filled):
+    other_partner = "0c4c936b-0527-4964-af24-aa6eef3d292a"
+    partner = signin("s7", NOW - timedelta(minutes=5), 53003, upn="ravi@partner.example",
+                     cross="serviceProvider", home=other_partner,
+                     policy=(P_DEVICE, "CA005: Require compliant device", "Block"))
+    ingest_signin_page(filled, T3, [partner])
+    assert "s7" in ids(filled, Filters(period="30d"))
+    assert ids(filled, Filters(period="30d", service_provider=True)) == {"s1"}
+    with filled.connect() as conn:
+        rows = q.failed_signins(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+    assert {r.id: r.service_provider for r in rows}["s7"] is False
+
+
 def test_a_cidr_that_matches_nothing_matches_nothing(filled):
     assert ids(filled, Filters(period="30d", ip="192.0.2.0/24")) == set()
 

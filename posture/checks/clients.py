@@ -23,6 +23,7 @@ from posture.graph import (
     external_tenants_cover,
     external_tenants_words,
     guest_types,
+    is_msp_person_elsewhere,
     lower,
     lower_set,
     policy_id,
@@ -98,7 +99,8 @@ def client_policies_exclude_msp(check: Check, snapshot: SnapshotView) -> Iterato
     for tenant in snapshot.client_tenants:
         policies = tenant.objects("conditionalAccessPolicies")
         if policies is None:
-            yield check.about_tenant(tenant, "n/a", "Conditional Access policies were not collected")
+            yield check.about_tenant(tenant, "n/a", tenant.not_collected("conditionalAccessPolicies",
+                                                                         "Conditional Access policies"))
             continue
         if not policies:
             yield check.about_tenant(tenant, "pass", "the tenant has no Conditional Access policies")
@@ -207,12 +209,9 @@ def _direct_tenant(check: Check, tenant: TenantView, policies: list[dict[str, An
 
 
 def is_service_provider_signin(signin: dict[str, Any], msp_tenant_id: str) -> bool:
-    """v2: one of the MSP's own people — `homeTenantId` is the MSP tenant; `crossTenantAccessType`
-    `serviceProvider` counts only when `homeTenantId` is absent (another home tenant is another partner)."""
-    home = lower(signin.get("homeTenantId"))
-    if home:
-        return bool(msp_tenant_id) and home == lower(msp_tenant_id)
-    return lower(signin.get("crossTenantAccessType")) == SERVICE_PROVIDER
+    """v2: one of the MSP's own people in a client (``graph.is_msp_person_elsewhere``)."""
+    return is_msp_person_elsewhere(signin.get("homeTenantId"), signin.get("crossTenantAccessType"),
+                                   signin.get("resourceTenantId"), msp_tenant_id)
 
 
 def signins_collected_in_window(tenant: TenantView) -> tuple[bool | None, dict[str, Any]]:
@@ -239,18 +238,27 @@ def service_provider_signins_not_blocked(check: Check, snapshot: SnapshotView) -
     for tenant in snapshot.client_tenants:
         signins = tenant.signins_in_window()
         if signins is None:
-            yield check.about_tenant(tenant, "n/a", "sign-ins were not collected")
+            yield check.about_tenant(tenant, "n/a", tenant.not_collected("signIns", "sign-in logs"))
             continue
         provider = [s for s in signins if is_service_provider_signin(s, msp_tenant_id)]
         blocked = [s for s in provider if blocked_by_conditional_access(s)]
-        evidence: dict[str, Any] = {**snapshot.window_evidence(), "signIns": len(signins),
-                                    "serviceProviderSignIns": len(provider), "blocked": len(blocked)}
+        # Other partners' service providers (co-managing MSPs) are not the MSP's people: named, not counted.
+        others = [s for s in signins if lower(s.get("crossTenantAccessType")) == SERVICE_PROVIDER
+                  and not is_service_provider_signin(s, msp_tenant_id)]
+        others_blocked = sum(1 for s in others if blocked_by_conditional_access(s))
+        evidence: dict[str, Any] = {
+            **snapshot.window_evidence(), "signIns": len(signins), "serviceProviderSignIns": len(provider),
+            "blocked": len(blocked), "otherPartnersSignIns": len(others),
+            "otherPartnersBlocked": others_blocked,
+            "otherPartnerTenants": sorted({text(s.get("homeTenantId")) for s in others})}
+        not_counted = (f" ({len(others)} sign-in(s) of other partners' service providers, {others_blocked} "
+                       "blocked, are not the MSP's and not counted)") if others else ""
         if not blocked:
             collected, status = signins_collected_in_window(tenant)
             evidence.update(status)
             words = "no sign-ins in the window" if not signins else (
                 f"none of {len(provider)} service-provider sign-in(s) in the window was blocked by "
-                "Conditional Access")
+                f"Conditional Access{not_counted}")
             if collected is False:
                 last = status.get("signInsLastSuccess") or "never"
                 yield check.about_tenant(tenant, "n/a", f"{words}, but the tenant's sign-ins were not "
@@ -274,5 +282,6 @@ def service_provider_signins_not_blocked(check: Check, snapshot: SnapshotView) -
             "policies not named in the logs"
         yield check.about_tenant(tenant, "fail",
                                  f"{len(blocked)} service-provider sign-in(s) by {len(users)} user(s) were "
-                                 f"blocked by Conditional Access in the window: {named}", evidence)
+                                 f"blocked by Conditional Access in the window: {named}{not_counted}",
+                                 evidence)
 

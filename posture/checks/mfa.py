@@ -55,7 +55,8 @@ def users_mfa_capable(check: Check, snapshot: SnapshotView) -> Iterator[Finding]
     for tenant in snapshot.tenants:
         registrations = tenant.objects("userRegistrationDetails")
         if registrations is None:
-            yield check.about_tenant(tenant, "n/a", "user registration details were not collected")
+            why = tenant.not_collected("userRegistrationDetails", "user registration details")
+            yield check.about_tenant(tenant, "n/a", why)
             continue
         if tenant.objects("users") is None:
             yield check.about_tenant(tenant, "n/a", "users were not collected: enabled accounts are unknown")
@@ -86,7 +87,8 @@ def admins_mfa_capable(check: Check, snapshot: SnapshotView) -> Iterator[Finding
     for tenant in snapshot.tenants:
         registrations = tenant.objects("userRegistrationDetails")
         if registrations is None:
-            yield check.about_tenant(tenant, "n/a", "user registration details were not collected")
+            why = tenant.not_collected("userRegistrationDetails", "user registration details")
+            yield check.about_tenant(tenant, "n/a", why)
             continue
         # A disabled account cannot sign in: skip it when the users tell us (they are optional here).
         enabled = _enabled_ids(tenant) if tenant.objects("users") is not None else None
@@ -201,7 +203,8 @@ def mfa_enforced(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
             yield check.about_tenant(tenant, "pass", "security defaults are on", {"securityDefaults": True})
             continue
         if policies is None:
-            yield check.about_tenant(tenant, "n/a", "Conditional Access policies were not collected")
+            yield check.about_tenant(tenant, "n/a", tenant.not_collected("conditionalAccessPolicies",
+                                                                         "Conditional Access policies"))
             continue
         candidates = [p for p in policies if _counts(p)]
         enforced = [p for p in candidates if policy_state(p) == ENABLED]

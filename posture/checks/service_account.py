@@ -146,12 +146,13 @@ def service_account_policy(check: Check, snapshot: SnapshotView) -> Iterator[Fin
         if excluded:
             yield check.finding(msp, "fail", _policy_subject(policy),
                                 f"'{policy_name(policy)}' includes {account.label} but the service account "
-                                f"is {excluded}: exclusion wins, so the policy never applies to it", evidence)
+                                f"is {excluded}: exclusion wins, so the policy never applies to it. Remove "
+                                "the service account from that exclusion", evidence, fixable=False)
         elif others:
             yield check.finding(msp, "warn", _policy_subject(policy),
                                 f"'{policy_name(policy)}' includes {account.label} but also "
                                 f"{', '.join(others)}: the service account's policy should include only that "
-                                "account", evidence)
+                                "account", evidence, fixable=False)
         else:
             yield check.finding(msp, "pass", _policy_subject(policy),
                                 f"'{policy_name(policy)}' includes only the service account {account.label}",
