@@ -106,19 +106,34 @@ def _source_status(conn) -> dict[str, dict[str, dict[str, Any]]]:  # type: ignor
     """SPEC "Snapshot v1 additions": per tenant and source ``{"lastSuccess", "lastError", "state"}``.
     ``state`` is ``ok``, ``failing`` (the latest attempt failed), ``not-licensed`` (no Entra ID P1:
     the source is missing for that reason, so checks that need it are n/a, not failing) or
-    ``consent-needed`` (the app is not consented in the tenant: nothing was read)."""
-    from db.models import CollectionState
+    ``consent-needed`` (the app is not consented in the tenant: nothing was read). A failing source
+    also carries ``failingSince``: its first failed run after the last success (from the run history),
+    so a finding is "stale since" the outage began, not since its latest retry."""
+    from db.models import CollectionRun, CollectionState
 
+    state_table = CollectionState.__table__
+    first_failures = {
+        (tenant_id, source): first for tenant_id, source, first in conn.execute(
+            select(CollectionRun.tenant_id, CollectionRun.source, func.min(CollectionRun.finished_at))
+            .join(state_table, (state_table.c.tenant_id == CollectionRun.tenant_id)
+                  & (state_table.c.source == CollectionRun.source))
+            .where(CollectionRun.status == "error", CollectionRun.finished_at.is_not(None),
+                   or_(state_table.c.last_success_at.is_(None),
+                       CollectionRun.finished_at > state_table.c.last_success_at))
+            .group_by(CollectionRun.tenant_id, CollectionRun.source))}
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for row in conn.execute(select(CollectionState)):
         failing = bool(row.last_error_at and (row.last_success_at is None
                                               or row.last_error_at > row.last_success_at))
         state = row.state or ("failing" if failing else "ok")
-        out.setdefault(row.tenant_id, {})[row.source] = {
+        entry = out.setdefault(row.tenant_id, {})[row.source] = {
             "lastSuccess": graph_datetime(row.last_success_at) if row.last_success_at else None,
             "lastError": graph_datetime(row.last_error_at) if row.last_error_at else None,
             "state": state,
         }
+        if failing:
+            first = first_failures.get((row.tenant_id, row.source)) or row.last_error_at
+            entry["failingSince"] = graph_datetime(first)
     return out
 
 

@@ -1,8 +1,9 @@
 """How old the data behind each finding is (SPEC "Snapshot v1 additions": ``tenants[].sourceStatus``).
 
 A finding is dated by the sources its check reads (``posture.catalogue.CHECK_SOURCES``): ``dataAsOf``
-is the oldest ``lastSuccess`` among them, and ``staleSince`` the earliest ``lastError`` of one whose
-last collection failed after its last success (the finding then shows data older than the last try).
+is the oldest ``lastSuccess`` among them, and ``staleSince`` the earliest failure (``failingSince``, else
+``lastError``) of one whose last collection failed after its last success (the finding then shows
+data older than the last try).
 Without ``sourceStatus`` (a snapshot file) a finding gets neither.
 """
 
@@ -41,7 +42,8 @@ def data_age(snapshot: SnapshotView, check_id: str, tenant_id: str) -> tuple[str
         successes.append(success)
         error = parse_graph_datetime(status.get("lastError"))
         if error is not None and error > success:
-            stale.append(error)
+            # The outage's first failure when the collector recorded it, else the latest one.
+            stale.append(parse_graph_datetime(status.get("failingSince")) or error)
     return (_iso(min(successes)) if successes else None, _iso(min(stale)) if stale else None)
 
 

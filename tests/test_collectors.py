@@ -211,6 +211,25 @@ def test_429_without_retry_after_on_conditional_access_is_retried(collected, sim
         assert graph_objects(conn, small_client, "conditionalAccessPolicies")
 
 
+def test_a_source_failing_for_several_cycles_is_stale_since_its_first_failure(collected, sim, tmp_path,
+                                                                             small_client):
+    from datetime import timedelta
+
+    url, engine = _fresh_engine(tmp_path)
+    settings = _one_tenant_settings(sim, url)
+    hours_ago = [lambda h=h: FIXED_NOW - timedelta(hours=h) for h in (2, 1, 0)]
+    assert collect_once(settings, engine, only_tenants={small_client}, clock=hours_ago[0]).errors == []
+    _faults(sim, {"path": "/identity/conditionalAccess/namedLocations", "tenant": small_client, "count": None,
+                  "rate": 1.0, "kind": "status", "status": 500})
+    for clock in hours_ago[1:]:
+        assert collect_once(settings, engine, only_tenants={small_client}, clock=clock).errors
+    client = next(t for t in build_snapshot(settings, engine)["tenants"] if t["tenantId"] == small_client)
+    status = client["sourceStatus"]["namedLocations"]
+    assert status["state"] == "failing" and status["lastError"] == "2026-11-22T12:00:00Z"
+    assert status["failingSince"] == "2026-11-22T11:00:00Z"  # the outage began then, not at the last retry
+    assert "failingSince" not in client["sourceStatus"]["conditionalAccessPolicies"]
+
+
 def test_a_revoked_tenant_is_isolated_and_recorded(collected, sim, tmp_path):
     _, full_engine, _, _ = collected
     with full_engine.connect() as conn:
@@ -242,6 +261,9 @@ def test_snapshot_export_has_format_version_1(collected):
     assert len(msp) == 1 and "groups" in msp[0] and "directoryRoles" in msp[0]
     clients = [t for t in snapshot["tenants"] if t["role"] == "client"]
     assert {c["accessMode"] for c in clients} == {"gdap", "direct"}
+    for c in clients:  # groups and roles from direct-mode clients only (D-1 direct reads them)
+        collected_ok = c["sourceStatus"]["users"]["state"] == "ok"
+        assert ("groups" in c and "directoryRoles" in c) == (c["accessMode"] == "direct" and collected_ok)
     for tenant in snapshot["tenants"]:
         for key in ("conditionalAccessPolicies", "namedLocations", "securityDefaults",
                     "subscribedSkus", "users", "userRegistrationDetails", "signIns"):

@@ -360,6 +360,15 @@ def test_a_finding_whose_source_failed_after_its_last_success_says_stale_since_t
     assert Finding.from_dict(a1.as_dict()) == a1  # what storage reads back keeps both
 
 
+def test_stale_since_is_when_the_outage_began_when_the_collector_says_so():
+    doc = good_snapshot()
+    _with_source_status(doc, MSP_ID, "namedLocations", "2026-11-22T08:00:00Z", "2026-11-22T11:30:00Z")
+    next(t for t in doc["tenants"] if t["tenantId"] == MSP_ID)["sourceStatus"]["namedLocations"][
+        "failingSince"] = "2026-11-22T09:00:00Z"
+    loc1 = next(f for f in evaluate(doc) if f.check == "LOC-1")
+    assert loc1.stale_since == "2026-11-22T09:00:00Z"
+
+
 def test_a_finding_whose_source_is_fine_carries_its_data_age():
     doc = good_snapshot()
     _with_source_status(doc, MSP_ID, "securityDefaults", "2026-11-22T11:00:00Z", "2026-11-22T10:00:00Z")
