@@ -13,7 +13,7 @@ from collectors.snapshot import build_snapshot
 from db import write_transaction
 from db.mfa_store import purge_mfa_coverage, store_mfa_coverage
 from db.posture_store import purge_history, store_evaluation
-from db.rows import parse_graph_datetime
+from graphjson.times import parse_graph_datetime
 from posture import PostureOptions, apply_accepted, evaluate
 from posture.accepted import load_accepted
 from settings import Settings

@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -33,7 +33,6 @@ from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
 from db import checkpoint_in_background, write_transaction
 from db.models import CollectionState
 from db.queries import active_tenants
-from db.rows import graph_datetime
 from db.store import (
     ingest_signin_page,
     mark_missing_tenants_inactive,
@@ -43,6 +42,7 @@ from db.store import (
     signin_watermark,
     upsert_tenant,
 )
+from graphjson.times import graph_datetime, utcnow
 from safetext.secrets import redact
 from settings import Settings
 
@@ -51,9 +51,6 @@ log = logging.getLogger("perimeter.collectors")
 Clock = Callable[[], datetime]
 
 
-def utcnow() -> datetime:
-    """Naive UTC, as stored in the database."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class DiscoveryError(Exception):

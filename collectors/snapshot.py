@@ -17,7 +17,7 @@ from collectors.sources import (
 )
 from db.models import SignIn
 from db.queries import active_tenants, graph_objects, latest_collection_at
-from db.rows import graph_datetime
+from graphjson.times import graph_datetime
 from settings import Settings
 
 SNAPSHOT_VERSION = 1

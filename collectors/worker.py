@@ -13,10 +13,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine, update
 
 from collectors.auth import close_credentials
-from collectors.run import collect_once, purge, utcnow
+from collectors.run import collect_once, purge
 from db import write_transaction
 from db.models import CollectRequest
 from db.queries import pending_collect_request
+from graphjson.times import utcnow
 from settings import Settings
 
 log = logging.getLogger("perimeter.worker")

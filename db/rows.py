@@ -12,11 +12,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 import orjson
+
+from graphjson.times import parse_graph_datetime
 
 T = TypeVar("T")
 
@@ -72,33 +73,8 @@ class MalformedObject(ValueError):
     """A Graph object lacks what we need to store it (e.g. a sign-in without id)."""
 
 
-def parse_graph_datetime(value: str) -> datetime:
-    """Graph timestamps ('2026-11-21T10:00:00Z', with 0-7 fractional digits) as naive UTC."""
-    try:  # the common shapes ('…:32Z', '…:32.123Z') parse natively; UTC 'Z' straight to naive
-        parsed = datetime.fromisoformat(value[:-1] if value[-1:] == "Z" else value)
-    except ValueError:
-        parsed = None
-    if parsed is not None:
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        return parsed
-    text = value.strip()
-    if text.endswith("Z") or text.endswith("z"):
-        text = text[:-1]
-    if "." in text:
-        head, _, frac = text.partition(".")
-        digits = "".join(ch for ch in frac if ch.isdigit())
-        tail = frac[len(digits):]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
 
 
-def graph_datetime(value: datetime) -> str:
-    """Naive-UTC datetime → Graph's ISO form with a Z."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SigninPage(msgspec.Struct, gc=False):

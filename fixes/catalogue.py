@@ -6,8 +6,8 @@ from typing import Any
 
 from fixes import cipp, client_policy, service_account_policy, technician_policy, trusted_location
 from fixes.model import FixRequest, FixSpec
+from graphjson.values import as_dict, text
 from posture.findings import ACTIONABLE
-from posture.graph import as_dict, text
 
 CATALOGUE: tuple[FixSpec, ...] = (
     trusted_location.ADD_RANGE,

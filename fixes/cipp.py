@@ -20,8 +20,8 @@ from fixes.cidr import Range, RangeError, merge_duplicates, parse_range, parse_r
 from fixes.context import FixContext
 from fixes.model import SAVE_IRREVERSIBLE, BadInput, FixRequest, FixSpec, Plan, Target
 from fixes.plans import require_msp, require_target, unchanged
+from graphjson.values import lower, text
 from posture.checks.cipp import _azure_client_ids, client_id, client_name, client_ranges, is_any
-from posture.graph import lower, text
 from posture.ranges import CIPP_RANGE_RE, judge_cipp_range
 
 RANGES_TITLE = "Set an API client's IP ranges"

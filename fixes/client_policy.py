@@ -20,19 +20,9 @@ from typing import Any
 from fixes.context import POLICIES, FixContext
 from fixes.model import BadInput, FixRequest, FixSpec, Plan
 from fixes.plans import patch_plan, policy_target, read_policy, unchanged
+from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.checks.clients import gdap_exclusion
-from posture.graph import (
-    ALL,
-    as_dict,
-    as_list,
-    external_tenants_cover,
-    guest_types,
-    lower,
-    lower_set,
-    policy_name,
-    text,
-    users_condition,
-)
+from posture.graph import ALL, external_tenants_cover, guest_types, policy_name, users_condition
 
 TITLE = "Exclude the MSP's people from a client policy"
 SERVICE_PROVIDER_FLAG = "serviceProvider"

@@ -23,7 +23,7 @@ from collectors.sources import CIPP_TENANTS, TENANT_SOURCES
 from db.models import Tenant
 from db.queries import graph_objects
 from fixes.model import BadInput, HttpCall
-from posture.graph import lower, text
+from graphjson.values import lower, text
 from posture.view import SnapshotView
 from settings import Settings
 

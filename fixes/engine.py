@@ -97,9 +97,9 @@ from fixes.model import (
     Plan,
     SentCall,
     Target,
-    utcnow,
 )
 from fixes.plans import checked_id
+from graphjson.times import utcnow
 from posture.accepted import apply_accepted, load_accepted
 from posture.checks.cipp import client_ranges
 from posture.findings import Finding

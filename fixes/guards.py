@@ -34,17 +34,9 @@ from fixes.cidr import parse_address
 from fixes.context import FixContext
 from fixes.model import Plan
 from fixes.technician_policy import excluded_ip_locations, lockout_refusal, service_account_refusal
+from graphjson.values import lower, text
 from posture.checks.cipp import client_name, client_ranges, is_any
-from posture.graph import (
-    ALL_TRUSTED,
-    ENABLED,
-    grant_controls,
-    location_lists,
-    lower,
-    policy_name,
-    policy_state,
-    text,
-)
+from posture.graph import ALL_TRUSTED, ENABLED, grant_controls, location_lists, policy_name, policy_state
 from posture.ranges import address_covered, covered_by, covers_every_address, parse_network
 from posture.view import is_ip_location, location_ranges
 

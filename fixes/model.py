@@ -11,8 +11,10 @@ import getpass
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
+
+from graphjson.times import utcnow
 
 OPERATOR_ROLE = "Operator"
 
@@ -61,9 +63,6 @@ def os_user() -> str:
         return "unknown"
 
 
-def utcnow() -> datetime:
-    """Naive UTC, as the database stores it."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from typing import Any
 from fixes.context import FixContext
 from fixes.graph_json import Path, merge_patch, patch_body
 from fixes.model import BadInput, FixRequest, Plan, Target, shown_text
-from posture.graph import lower, policy_id, policy_name
+from graphjson.values import lower
+from posture.graph import policy_id, policy_name
 
 # Graph object ids and CIPP client ids are GUIDs; anything else must never reach a URL path.
 _ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")

@@ -22,19 +22,15 @@ from typing import Any
 from fixes.context import POLICIES, FixContext
 from fixes.model import BadInput, FixRequest, FixSpec, Plan, Target
 from fixes.plans import create_plan, patch_plan, policy_target, read_policy, require_msp, unchanged
+from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.graph import (
     ALL,
     ENABLED,
-    as_dict,
-    as_list,
     location_lists,
-    lower,
-    lower_set,
     policy_name,
     policy_state,
     requires_mfa,
     strength_is_mfa,
-    text,
     users_condition,
 )
 

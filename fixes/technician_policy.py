@@ -24,6 +24,7 @@ from fixes.context import POLICIES, FixContext
 from fixes.model import FixRequest, FixSpec, Plan, Target
 from fixes.plans import create_plan, patch_plan, policy_target, read_policy, require_msp, unchanged
 from fixes.trusted_location import trusted_candidates
+from graphjson.values import lower, lower_set, text
 from posture.checks.technicians import _exclusion_route, assess_technician_policy
 from posture.graph import (
     ALL,
@@ -32,11 +33,8 @@ from posture.graph import (
     REPORT_ONLY,
     included_applications,
     location_lists,
-    lower,
-    lower_set,
     policy_name,
     policy_state,
-    text,
     users_condition,
 )
 from posture.ranges import address_covered, parse_network

@@ -20,7 +20,7 @@ from fixes.cidr import Range, parse_ranges, warnings_for
 from fixes.context import NAMED_LOCATIONS, FixContext
 from fixes.model import BadInput, FixRequest, FixSpec, Plan, Target
 from fixes.plans import create_plan, patch_plan, require_msp, require_target, unchanged
-from posture.graph import as_list, text
+from graphjson.values import as_list, text
 from posture.ranges import covers_every_address, parse_network, unmapped
 from posture.view import TenantView, is_ip_location, location_ranges
 

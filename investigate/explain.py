@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphjson.values import as_dict, as_list, lower, text
 from investigate.codes import describe
 from investigate.network import (
     LocationMatch,
@@ -25,14 +26,10 @@ from posture.graph import (
     ALL,
     ALL_TRUSTED,
     ENABLED,
-    as_dict,
-    as_list,
     blocked_by_conditional_access,
     is_msp_person_elsewhere,
-    lower,
     signin_error_code,
     state_words,
-    text,
 )
 
 # Grant controls (as sign-ins write them in enforcedGrantControls) by the error code they cause.

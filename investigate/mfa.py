@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphjson.values import lower, text
 from posture.checks.mfa import _enabled_ids, _is_member  # MFA-1's definition of an enabled member
-from posture.graph import lower, text
 from posture.options import PostureOptions
 from posture.view import SnapshotView
 

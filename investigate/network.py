@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from posture.graph import lower, text
+from graphjson.values import lower, text
 from posture.view import is_ip_location, location_ranges
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -13,10 +13,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from graphjson.times import read_graph_datetime
+from graphjson.values import as_dict, lower
 from posture.catalogue import CHECK_SOURCES
 from posture.findings import Finding
-from posture.graph import as_dict, lower
-from posture.snapshot import parse_graph_datetime
 from posture.view import SnapshotView
 
 CIPP_PREFIX = "cipp."
@@ -36,14 +36,14 @@ def data_age(snapshot: SnapshotView, check_id: str, tenant_id: str) -> tuple[str
     for source in CHECK_SOURCES.get(check_id, ()):
         status = as_dict((msp_status if source.startswith(CIPP_PREFIX)
                           else statuses.get(lower(tenant_id), {})).get(source))
-        success = parse_graph_datetime(status.get("lastSuccess"))
+        success = read_graph_datetime(status.get("lastSuccess"))
         if success is None:  # never collected: the check says n/a, not "old"
             continue
         successes.append(success)
-        error = parse_graph_datetime(status.get("lastError"))
+        error = read_graph_datetime(status.get("lastError"))
         if error is not None and error > success:
             # The outage's first failure when the collector recorded it, else the latest one.
-            stale.append(parse_graph_datetime(status.get("failingSince")) or error)
+            stale.append(read_graph_datetime(status.get("failingSince")) or error)
     return (_iso(min(successes)) if successes else None, _iso(min(stale)) if stale else None)
 
 
@@ -68,5 +68,5 @@ def data_age_caption(finding: Finding) -> str | None:
 
 
 def _readable(value: Any) -> str:
-    moment = parse_graph_datetime(value)
+    moment = read_graph_datetime(value)
     return f"{moment:%Y-%m-%d %H:%M}" if moment else str(value)

@@ -1,4 +1,4 @@
-"""Tolerant readers of Graph and CIPP shapes.
+"""Tolerant readers of Conditional Access and CIPP shapes (on graphjson's value readers).
 
 Real data varies (enum casing, nulls where lists are documented, odd types), so every accessor here
 returns a safe empty value instead of raising, and every enum comparison is case-insensitive.
@@ -7,6 +7,8 @@ returns a safe empty value instead of raising, and every enum comparison is case
 from __future__ import annotations
 
 from typing import Any
+
+from graphjson.values import as_dict, as_list, lower, lower_set, text
 
 ENABLED = "enabled"
 REPORT_ONLY = "enabledforreportingbutnotenforced"
@@ -35,26 +37,6 @@ def is_msp_person_elsewhere(home_tenant_id: Any, cross_tenant_access_type: Any, 
     if home:
         return bool(msp_tenant_id) and home == lower(msp_tenant_id) and lower(tenant_id) != home
     return lower(cross_tenant_access_type) == SERVICE_PROVIDER
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def lower(value: Any) -> str:
-    return str(value).strip().lower() if value is not None else ""
-
-
-def lower_set(values: Any) -> set[str]:
-    return {lower(v) for v in as_list(values) if isinstance(v, str | int) and lower(v)}
-
-
-def text(value: Any, default: str = "") -> str:
-    return value if isinstance(value, str) and value else default
 
 
 # --- policies ------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import codecs
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from graphjson.times import read_graph_datetime
 
 SNAPSHOT_VERSION = 1
 
@@ -28,18 +29,6 @@ class SnapshotError(Exception):
     """The snapshot is unusable; the message is one line naming the source and the bad field."""
 
 
-def parse_graph_datetime(value: Any) -> datetime | None:
-    """A Graph timestamp ('2026-11-22T00:00:00Z', up to 7 fractional digits) as aware UTC, else None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _type_name(value: Any) -> str:
@@ -103,7 +92,7 @@ class _Validator:
         if isinstance(version, bool) or version != SNAPSHOT_VERSION:
             raise self.fail("version", f"is {_shown(version)}; only version 1 is supported")
         collected_at = doc.get("collectedAt")
-        if collected_at is not None and parse_graph_datetime(collected_at) is None:
+        if collected_at is not None and read_graph_datetime(collected_at) is None:
             raise self.fail("collectedAt", f"is {_shown(collected_at)}, not an ISO 8601 date-time")
         self.msp(doc.get("msp"))
         self.tenants(doc.get("tenants"))

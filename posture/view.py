@@ -12,19 +12,11 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
+from graphjson.times import read_graph_datetime
+from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.findings import Subject
-from posture.graph import (
-    ALL,
-    TEMPLATE_ID_PREFIX,
-    TEMPLATE_SUBJECT_KEY,
-    as_dict,
-    as_list,
-    lower,
-    lower_set,
-    text,
-)
+from posture.graph import ALL, TEMPLATE_ID_PREFIX, TEMPLATE_SUBJECT_KEY
 from posture.options import PostureOptions
-from posture.snapshot import parse_graph_datetime
 
 T = TypeVar("T")
 
@@ -302,7 +294,7 @@ class TenantView:
             return signins
         out = []
         for signin in signins:
-            at = parse_graph_datetime(signin.get("createdDateTime"))
+            at = read_graph_datetime(signin.get("createdDateTime"))
             if at is not None and start <= at <= end:
                 out.append(signin)
         return out
@@ -422,7 +414,7 @@ class SnapshotView:
     @cached_property
     def window(self) -> tuple[datetime | None, datetime | None]:
         """The sign-in window (start, end); (None, None) without collectedAt: then every sign-in counts."""
-        end = parse_graph_datetime(self.raw.get("collectedAt"))
+        end = read_graph_datetime(self.raw.get("collectedAt"))
         if end is None:
             return None, None
         return end - timedelta(hours=self.options.signin_window_hours), end

@@ -128,7 +128,7 @@ def test_new_signins_are_collected_after_the_watermark(collected, sim, small_cli
     settings, engine, _, _ = collected
     before = _signin_count(engine, small_client)
     now = httpx.post(f"{sim.url}/_sim/clock", json={"advanceSeconds": 6 * 3600}).json()["now"]
-    from db.rows import parse_graph_datetime
+    from graphjson.times import parse_graph_datetime
 
     later = parse_graph_datetime(now)
     collect_once(settings, engine, signins_only=True, only_tenants={small_client}, clock=lambda: later)

@@ -14,11 +14,11 @@ from db.rows import (
     MalformedPage,
     decode_signin_page,
     failure_fields,
-    parse_graph_datetime,
     signin_row,
     use_parsed_json,
 )
 from db.store import purge_older_than, replace_objects, store_signins
+from graphjson.times import parse_graph_datetime
 
 
 def _signin(i: int, created: str = "2026-11-21T10:00:00Z") -> dict:

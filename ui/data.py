@@ -3,7 +3,7 @@ so ten wall screens cost one query per TTL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -17,13 +17,12 @@ from db.queries import (
     recent_errors,
     signin_counts_by_tenant,
 )
+from graphjson.times import utcnow
 from settings import Settings, get_settings
 
 STATUS_TTL_S = 10
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @st.cache_resource

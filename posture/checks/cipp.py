@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from graphjson.values import as_dict, as_list, lower, text
 from posture.check import Check, define_check
 from posture.findings import Finding, Subject
-from posture.graph import as_dict, as_list, lower, text
 from posture.ranges import judge_cipp_range, judge_with_union
 from posture.view import SnapshotView
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from graphjson.times import read_graph_datetime
+from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.check import Check, define_check
 from posture.findings import Finding, Subject
 from posture.graph import (
@@ -16,24 +18,18 @@ from posture.graph import (
     REPORT_ONLY,
     SERVICE_PROVIDER,
     applies_to_no_app,
-    as_dict,
-    as_list,
     blocked_by_conditional_access,
     blocking_policies,
     external_tenants_cover,
     external_tenants_words,
     guest_types,
     is_msp_person_elsewhere,
-    lower,
-    lower_set,
     policy_id,
     policy_name,
     policy_state,
     state_label,
-    text,
     users_condition,
 )
-from posture.snapshot import parse_graph_datetime
 from posture.view import SnapshotView, TenantView
 
 
@@ -220,7 +216,7 @@ def signins_collected_in_window(tenant: TenantView) -> tuple[bool | None, dict[s
     if not isinstance(status, dict):
         return None, {}
     evidence = {"signInsLastSuccess": status.get("lastSuccess"), "signInsLastError": status.get("lastError")}
-    success = parse_graph_datetime(status.get("lastSuccess"))
+    success = read_graph_datetime(status.get("lastSuccess"))
     start, end = tenant.snapshot.window
     if success is None:
         return False, evidence

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphjson.values import lower, text
 from posture.check import Check, define_check
 from posture.findings import Finding, Subject
-from posture.graph import lower, text
 from posture.ranges import judge_trusted_range, judge_with_union
 from posture.view import SnapshotView, is_ip_location, location_ranges
 

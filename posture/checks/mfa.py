@@ -6,19 +6,16 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.check import Check, define_check
 from posture.findings import Finding
 from posture.graph import (
     ALL,
     ENABLED,
     GUESTS_OR_EXTERNAL_USERS,
-    as_dict,
-    as_list,
     authentication_strength,
     grant_controls,
     location_lists,
-    lower,
-    lower_set,
     mfa_requirement,
     narrowings,
     policy_id,
@@ -26,7 +23,6 @@ from posture.graph import (
     policy_state,
     requires_mfa,
     state_label,
-    text,
     users_condition,
 )
 from posture.view import SnapshotView, TenantView

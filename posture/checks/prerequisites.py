@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphjson.values import as_list, lower, text
 from posture.check import Check, define_check
 from posture.findings import Finding
-from posture.graph import PREMIUM_PLANS, as_list, lower, text
+from posture.graph import PREMIUM_PLANS
 from posture.view import SnapshotView
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.check import Check, define_check
 from posture.findings import Finding, Subject
 from posture.graph import (
@@ -14,15 +15,11 @@ from posture.graph import (
     GLOBAL_ADMIN_TEMPLATE_ID,
     GUESTS_OR_EXTERNAL_USERS,
     REPORT_ONLY,
-    as_dict,
-    as_list,
     authentication_strength,
     grant_controls,
     grant_words,
     guest_types,
     location_lists,
-    lower,
-    lower_set,
     mfa_requirement,
     narrowings,
     policy_id,
@@ -31,7 +28,6 @@ from posture.graph import (
     requires_mfa,
     signin_error_code,
     state_label,
-    text,
     users_condition,
 )
 from posture.view import Account, SnapshotView, TenantView

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphjson.values import as_dict, as_list, lower, lower_set
 from posture.check import Check, define_check
 from posture.findings import Finding, Subject
 from posture.graph import (
@@ -15,15 +16,11 @@ from posture.graph import (
     NONE,
     REPORT_ONLY,
     RISK_LISTS,
-    as_dict,
-    as_list,
     excluded_applications,
     grant_controls,
     grant_words,
     included_applications,
     location_lists,
-    lower,
-    lower_set,
     narrowings,
     policy_id,
     policy_name,
