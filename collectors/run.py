@@ -14,10 +14,11 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, select
 
-from collectors.cipp import CippClient
-from collectors.graph import TenantGraph
-from collectors.pacing import Pacer
-from collectors.sources import (
+from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
+from connectors.cipp import CippClient
+from connectors.graph import TenantGraph
+from connectors.pacing import Pacer
+from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
     CIPP_TENANTS,
@@ -29,7 +30,6 @@ from collectors.sources import (
     GraphSource,
     needed_from,
 )
-from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
 from db import checkpoint_in_background, write_transaction
 from db.models import CollectionState
 from db.queries import active_tenants

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import ColumnElement, Engine, func, or_, select
 
-from collectors.sources import (
+from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
     CIPP_TENANTS,

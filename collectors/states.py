@@ -17,7 +17,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
-from collectors.sources import SIGNINS
+from connectors.sources import SIGNINS
 
 NOT_LICENSED = "not-licensed"
 CONSENT_NEEDED = "consent-needed"

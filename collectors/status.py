@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from collectors.sources import SIGNINS
 from collectors.states import CONSENT_NEEDED, FAILING, FRESH, LABELS, STALE, admin_consent_url, reader_state
+from connectors.sources import SIGNINS
 from db.queries import signin_counts_by_tenant, source_status
 from settings import Settings
 

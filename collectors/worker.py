@@ -12,8 +12,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine, update
 
-from collectors.auth import close_credentials
 from collectors.run import collect_once, purge
+from connectors.auth import close_credentials
 from db import write_transaction
 from db.models import CollectRequest
 from db.queries import pending_collect_request
@@ -101,7 +101,7 @@ class Worker:
         log.info("worker started: full every %ss, sign-ins every %ss",
                  s.collect_interval_seconds, s.signin_interval_seconds)
         self.scheduler.start()
-        # Stopped: the credentials kept for the process's life (collectors.auth) let go of their
+        # Stopped: the credentials kept for the process's life (connectors.auth) let go of their
         # sessions. A cycle still running in the collection thread only loses its remaining tokens.
         asyncio.run(close_credentials())
         log.info("worker stopped")

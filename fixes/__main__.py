@@ -25,8 +25,8 @@ from typing import Any, NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from collectors.cipp import CippError
-from collectors.graph import GraphError
+from connectors.cipp import CippError
+from connectors.graph import GraphError
 from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES
 from fixes.engine import FixEngine, Offer

@@ -1,7 +1,7 @@
 """What a fix reads its target from and writes through, for one engine operation.
 
-Graph goes through :class:`collectors.graph.TenantGraph` (the one client factory: msgraph-sdk's
-adapter and middleware, the shared pacing), CIPP through :class:`collectors.cipp.CippClient`.
+Graph goes through :class:`connectors.graph.TenantGraph` (the one client factory: msgraph-sdk's
+adapter and middleware, the shared pacing), CIPP through :class:`connectors.cipp.CippClient`.
 Facts Graph cannot tell (a client tenant's access mode, its direct-mode service account) come from
 the collected data, else from CIPP's tenant list.
 """
@@ -15,11 +15,11 @@ from urllib.parse import quote
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from collectors.cipp import CippClient
 from collectors.evaluate import options_from_settings
-from collectors.graph import GraphError, TenantGraph
-from collectors.pacing import Pacer
-from collectors.sources import CIPP_TENANTS, TENANT_SOURCES
+from connectors.cipp import CippClient
+from connectors.graph import GraphError, TenantGraph
+from connectors.pacing import Pacer
+from connectors.sources import CIPP_TENANTS, TENANT_SOURCES
 from db.models import Tenant
 from db.queries import graph_objects
 from fixes.model import BadInput, HttpCall

@@ -69,9 +69,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from collectors.cipp import CippError
-from collectors.graph import GraphError
-from collectors.pacing import Pacer
+from connectors.cipp import CippError
+from connectors.graph import GraphError
+from connectors.pacing import Pacer
 from db.posture_store import latest_findings
 from fixes import audit, cipp, guards
 from fixes.audit import AuditEntry

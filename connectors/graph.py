@@ -27,9 +27,9 @@ from kiota_http.middleware.options import ResponseHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from collectors.auth import GRAPH_SCOPE, shared_graph_credential
-from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
-from collectors.sources import GraphSource
+from connectors.auth import GRAPH_SCOPE, shared_graph_credential
+from connectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
+from connectors.sources import GraphSource
 from db.rows import NOT_JSON, MalformedPage, decode_signin_page, parse_json, use_parsed_json
 from settings import Settings
 
@@ -191,7 +191,7 @@ class TenantGraph:
 
     async def collection(self, source: GraphSource) -> list[Any]:
         """A collection source read whole: its objects, and with ``member_params`` each object's
-        complete ``members`` (collectors.sources.GraphSource)."""
+        complete ``members`` (connectors.sources.GraphSource)."""
         objects = await self.all(source.path, source.params)
         if source.member_params is not None:
             await self.fill_members(source.path, objects, source.member_params)

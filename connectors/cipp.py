@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import orjson
 
-from collectors.auth import cipp_scope, shared_cipp_credential
-from collectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay
+from connectors.auth import cipp_scope, shared_cipp_credential
+from connectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay
 from settings import Settings
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}

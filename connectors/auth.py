@@ -194,7 +194,7 @@ def _shared(key: tuple[str, ...], build: Callable[[], Any]) -> Any:
 
 
 def shared_graph_credential(settings: Settings, tenant_id: str) -> Any:
-    """The process's one async credential for Graph in ``tenant_id`` (collectors.graph.TenantGraph
+    """The process's one async credential for Graph in ``tenant_id`` (connectors.graph.TenantGraph
     builds every Graph client with it)."""
     key = ("graph", tenant_id.lower(), settings.graph_base_url, settings.graph_client_id,
            str(settings.graph_certificate_path or ""), str(settings.graph_use_managed_identity),
@@ -210,7 +210,7 @@ def shared_graph_credential(settings: Settings, tenant_id: str) -> Any:
 
 
 def shared_cipp_credential(settings: Settings) -> Any:
-    """The process's one credential for the CIPP-API (synchronous; collectors.cipp asks it in a
+    """The process's one credential for the CIPP-API (synchronous; connectors.cipp asks it in a
     worker thread)."""
     key = ("cipp", settings.cipp_api_url, settings.msp_tenant_id, settings.cipp_client_id)
     return _shared(key, lambda: cipp_credential(settings))
