@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import sqlite3
 import statistics
 import sys
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from bench.common import peak_rss_mb  # noqa: E402
 from db import checkpoint_in_background, drain_checkpoints, open_database  # noqa: E402
 from db.rows import SIGNIN_COLUMNS, decode_signin_page  # noqa: E402
 from db.store import ingest_signin_page  # noqa: E402
@@ -125,10 +125,6 @@ def run_floor(db_path: Path, count: int) -> float:
         elapsed += time.perf_counter() - started
     conn.close()
     return elapsed
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> int:

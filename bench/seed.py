@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 import orjson  # noqa: E402
 from sqlalchemy import delete, insert, select  # noqa: E402
 
+from bench.common import database_url  # noqa: E402
 from collectors.sources import (  # noqa: E402
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
@@ -320,7 +321,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.tenants < 1 or not 1 <= args.days <= 30:
         parser.error("--tenants must be at least 1 and --days between 1 and 30 (retention)")
-    url = args.database if "://" in args.database else f"sqlite:///{Path(args.database).resolve()}"
+    url = database_url(args.database)
     if "://" not in args.database and Path(args.database).exists():
         parser.error(f"{args.database} exists: seed a new file")
     now = (datetime.fromisoformat(args.now) if args.now else datetime.now(UTC).replace(tzinfo=None)).replace(
