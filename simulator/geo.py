@@ -1,6 +1,6 @@
 """Static reference data: places, networks and applications the demo sign-ins use.
 
-Kept apart from demo.py so the demo's *configuration* (tenants, policies) reads on its own.
+Kept apart from the demo package so the demo's *configuration* (tenants, policies) reads on its own.
 """
 
 from __future__ import annotations
