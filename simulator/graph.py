@@ -1,337 +1,59 @@
-"""Microsoft Graph resources: routing table and handlers (reads and the writes fixes need)."""
+"""Microsoft Graph resources: routing table and handlers (reads and the writes fixes need).
+
+The request/answer types and OData helpers are in graph_api, the configuration handlers (policies,
+named locations, security defaults) in graph_config; the directory, report, sign-in and partner
+handlers are here. Directory handlers read the people through `_directory` (tests replace it).
+"""
 
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from simulator import demo, odata
+from simulator.graph_api import (
+    Collection,
+    GraphError,
+    Handler,
+    Request,
+    Result,
+    entity,
+    family_of,
+    filtered,
+    not_found,
+    page,
+    selected,
+)
+from simulator.graph_config import (
+    create_location,
+    create_policy,
+    delete_location,
+    delete_policy,
+    get_location,
+    get_policy,
+    get_security_defaults,
+    list_locations,
+    list_policies,
+    update_location,
+    update_policy,
+    update_security_defaults,
+)
 from simulator.signins import RETENTION_SECONDS, Record
 from simulator.state import SimState
 
-
-class GraphError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-
-
-@dataclass
-class Request:
-    method: str
-    version: str  # "v1.0" | "beta"
-    path: str  # after the version, no leading slash
-    params: list[tuple[str, str]]
-    body: bytes
-    tenant_id: str
-    base_url: str  # http://127.0.0.1:PORT
-    match: re.Match | None = None
-
-    def q(self, name: str) -> str | None:
-        """A system query option, with or without its '$'."""
-        for key, value in self.params:
-            if key.lower() in (name.lower(), name.lower().lstrip("$")):
-                return value
-        return None
-
-    def json_body(self) -> dict:
-        try:
-            data = json.loads(self.body or b"null")
-        except ValueError as exc:
-            raise GraphError(
-                400,
-                "BadRequest",
-                "Unable to read JSON request payload. Please ensure Content-Type "
-                "header is set and payload is of valid JSON format.",
-            ) from exc
-        if not isinstance(data, dict):
-            raise GraphError(400, "BadRequest", "The request body must be a JSON object.")
-        return data
-
-    @property
-    def context_base(self) -> str:
-        return f"{self.base_url}/{self.version}/$metadata#"
-
-
-@dataclass
-class Collection:
-    """One page of a collection; the server renders it (and may turn it into an empty page)."""
-
-    context: str
-    items: list[Any]  # dicts, or Records for sign-ins
-    next_token: str | None
-    here_token: str  # the token that re-requests this same page
-
-
-@dataclass
-class Result:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-Handler = Callable[[SimState, Request], "Collection | Result"]
-
-
-def family_of(path: str) -> str:
-    lowered = path.lower()
-    if lowered.startswith(("auditlogs/", "reports/")):
-        return "reports"
-    if lowered.startswith("identity/conditionalaccess"):
-        return "ca"
-    return "directory"
-
-
-def not_found(what: str) -> GraphError:
-    return GraphError(
-        404,
-        "Request_ResourceNotFound",
-        f"Resource '{what}' does not exist or one of its queried reference-property objects are not present.",
-    )
-
-
-# --- paging helpers --------------------------------------------------------------------------------
-
-
-def page(req: Request, context: str, items: list[Any], default_top: int, max_top: int) -> Collection:
-    top = odata.parse_top(req.q("$top"), default_top, max_top)
-    token = req.q("$skiptoken")
-    offset = odata.decode_token(token, "o", {"o": int})["o"] if token else 0
-    chunk = items[offset : offset + top]
-    next_token = odata.encode_token({"k": "o", "o": offset + top}) if offset + top < len(items) else None
-    return Collection(context, chunk, next_token, odata.encode_token({"k": "o", "o": offset}))
-
-
-def selected(req: Request, items: list[dict]) -> list[dict]:
-    fields = odata.parse_select(req.q("$select"))
-    return [odata.select_properties(i, fields) for i in items] if fields else items
-
-
-# --- Conditional Access --------------------------------------------------------------------------
-
-POLICY_KEYS = {"displayName", "state", "conditions", "grantControls", "sessionControls", "templateId"}
-READ_ONLY_KEYS = {"id", "createdDateTime", "modifiedDateTime"}
-STATES = ("enabled", "disabled", "enabledForReportingButNotEnforced")
-MERGED_KEYS = ("conditions", "grantControls", "sessionControls")
-
-
-def deep_merge(target: dict, patch: dict) -> dict:
-    """Dicts merge recursively; everything else (lists, scalars, null) replaces."""
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            deep_merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
-    return target
-
-
-def _check_policy_body(body: dict, creating: bool) -> dict:
-    clean = {k: v for k, v in body.items() if not k.startswith("@odata") and k not in READ_ONLY_KEYS}
-    unknown = sorted(set(clean) - POLICY_KEYS)
-    if unknown:
-        raise GraphError(
-            400,
-            "BadRequest",
-            f"Invalid property '{unknown[0]}' for type 'microsoft.graph.conditionalAccessPolicy'.",
-        )
-    if "state" in clean and clean["state"] not in STATES:
-        raise GraphError(400, "BadRequest", f"Invalid value '{clean['state']}' for property 'state'.")
-    for key in MERGED_KEYS:
-        if key in clean and clean[key] is not None and not isinstance(clean[key], dict):
-            raise GraphError(400, "BadRequest", f"Property '{key}' must be an object.")
-    if creating:
-        if not clean.get("displayName"):
-            raise GraphError(400, "BadRequest", "1037: The policy name is required.")
-        users = (clean.get("conditions") or {}).get("users") or {}
-        apps = (clean.get("conditions") or {}).get("applications") or {}
-        if not users or not apps:
-            raise GraphError(
-                400,
-                "BadRequest",
-                "1040: Invalid policy: conditions.users and conditions.applications are required.",
-            )
-        if not clean.get("grantControls") and not clean.get("sessionControls"):
-            raise GraphError(
-                400, "BadRequest", "1040: Invalid policy: grantControls or sessionControls is required."
-            )
-    return clean
-
-
-def _find(items: list[dict], item_id: str) -> dict:
-    found = next((i for i in items if str(i.get("id")).lower() == item_id.lower()), None)
-    if found is None:
-        raise not_found(item_id)
-    return found
-
-
-def _entity(req: Request, set_name: str, obj: dict) -> dict:
-    return {"@odata.context": f"{req.context_base}{set_name}/$entity", **obj}
-
-
-def list_policies(state: SimState, req: Request) -> Collection:
-    with state.lock:
-        items = copy.deepcopy(state.tenants[req.tenant_id].config.policies)
-    items = _filtered(req, items, {"displayName": str, "state": str, "id": str})
-    return page(
-        req, f"{req.context_base}identity/conditionalAccess/policies", selected(req, items), 1000, 1000
-    )
-
-
-def _filtered(req: Request, items: list[dict], allowed: dict[str, type]) -> list[dict]:
-    wanted = odata.parse_equality_filter(req.q("$filter"), allowed)
-    return [i for i in items if odata.matches_equality(i, wanted)] if wanted else items
-
-
-def get_policy(state: SimState, req: Request) -> Result:
-    with state.lock:
-        obj = copy.deepcopy(_find(state.tenants[req.tenant_id].config.policies, req.match["id"]))
-    return Result(body=_entity(req, "identity/conditionalAccess/policies", obj))
-
-
-def create_policy(state: SimState, req: Request) -> Result:
-    body = _check_policy_body(req.json_body(), creating=True)
-    with state.lock:
-        now = demo.iso(state.clock.now())
-        obj = deep_merge(demo.empty_policy(), body)
-        obj.update(id=str(uuid.uuid4()), createdDateTime=now, modifiedDateTime=None)
-        if obj.get("sessionControls") is not None:
-            obj["sessionControls"] = deep_merge(demo.empty_session_controls(), obj["sessionControls"])
-        state.tenants[req.tenant_id].config.policies.append(obj)
-        state.commit(req.tenant_id)
-        out = copy.deepcopy(obj)
-    return Result(201, _entity(req, "identity/conditionalAccess/policies", out))
-
-
-def update_policy(state: SimState, req: Request) -> Result:
-    body = _check_policy_body(req.json_body(), creating=False)
-    with state.lock:
-        obj = _find(state.tenants[req.tenant_id].config.policies, req.match["id"])
-        deep_merge(obj, body)
-        obj["modifiedDateTime"] = demo.iso(state.clock.now())
-        state.commit(req.tenant_id)
-    return Result(204)
-
-
-def delete_policy(state: SimState, req: Request) -> Result:
-    with state.lock:
-        policies = state.tenants[req.tenant_id].config.policies
-        policies.remove(_find(policies, req.match["id"]))
-        state.commit(req.tenant_id)
-    return Result(204)
-
-
-NL_TYPES = ("#microsoft.graph.ipNamedLocation", "#microsoft.graph.countryNamedLocation")
-NL_KEYS = {
-    "displayName",
-    "isTrusted",
-    "ipRanges",
-    "countriesAndRegions",
-    "includeUnknownCountriesAndRegions",
-    "countryLookupMethod",
-}
-
-
-def _check_location_body(body: dict, existing_type: str | None) -> dict:
-    odata_type = body.get("@odata.type")
-    if not odata_type:
-        raise GraphError(
-            400,
-            "BadRequest",
-            "The '@odata.type' property is required to write an abstract type "
-            "'microsoft.graph.namedLocation'.",
-        )
-    if odata_type not in NL_TYPES or (existing_type and odata_type != existing_type):
-        raise GraphError(400, "BadRequest", f"Invalid '@odata.type' value '{odata_type}'.")
-    clean = {k: v for k, v in body.items() if not k.startswith("@odata") and k not in READ_ONLY_KEYS}
-    unknown = sorted(set(clean) - NL_KEYS)
-    if unknown:
-        raise GraphError(400, "BadRequest", f"Invalid property '{unknown[0]}' for type '{odata_type[1:]}'.")
-    if "ipRanges" in clean:
-        if not isinstance(clean["ipRanges"], list):
-            raise GraphError(400, "BadRequest", "Property 'ipRanges' must be an array.")
-        ranges = []
-        for r in clean["ipRanges"]:
-            cidr = r.get("cidrAddress") if isinstance(r, dict) else None
-            try:
-                if "/" not in str(cidr):
-                    raise ValueError("no prefix length")
-                ipaddress.ip_network(str(cidr), strict=False)
-            except ValueError as exc:
-                raise GraphError(
-                    400, "BadRequest", f"1004: '{cidr}' is not a valid IP range in CIDR format."
-                ) from exc
-            ranges.append(demo.ip_range(str(cidr)))
-        clean["ipRanges"] = ranges
-    return {"@odata.type": odata_type, **clean}
-
-
-def list_locations(state: SimState, req: Request) -> Collection:
-    with state.lock:
-        items = copy.deepcopy(state.tenants[req.tenant_id].config.named_locations)
-    items = _filtered(req, items, {"displayName": str, "id": str})
-    return page(
-        req, f"{req.context_base}identity/conditionalAccess/namedLocations", selected(req, items), 100, 100
-    )
-
-
-def get_location(state: SimState, req: Request) -> Result:
-    with state.lock:
-        obj = copy.deepcopy(_find(state.tenants[req.tenant_id].config.named_locations, req.match["id"]))
-    return Result(body=_entity(req, "identity/conditionalAccess/namedLocations", obj))
-
-
-def create_location(state: SimState, req: Request) -> Result:
-    body = _check_location_body(req.json_body(), None)
-    if not body.get("displayName"):
-        raise GraphError(400, "BadRequest", "The displayName property is required.")
-    with state.lock:
-        now = demo.iso(state.clock.now())
-        if body["@odata.type"] == NL_TYPES[0]:
-            obj = demo.ip_location(
-                str(uuid.uuid4()), body["displayName"], bool(body.get("isTrusted")), [], now
-            )
-            obj["ipRanges"] = body.get("ipRanges", [])
-        else:
-            obj = demo.country_location(str(uuid.uuid4()), body["displayName"], [], now)
-            obj.update({k: v for k, v in body.items() if k in NL_KEYS})
-        state.tenants[req.tenant_id].config.named_locations.append(obj)
-        state.commit(req.tenant_id)
-        out = copy.deepcopy(obj)
-    return Result(201, _entity(req, "identity/conditionalAccess/namedLocations", out))
-
-
-def update_location(state: SimState, req: Request) -> Result:
-    with state.lock:
-        obj = _find(state.tenants[req.tenant_id].config.named_locations, req.match["id"])
-        body = _check_location_body(req.json_body(), obj.get("@odata.type"))
-        body.pop("@odata.type")
-        obj.update(copy.deepcopy(body))
-        obj["modifiedDateTime"] = demo.iso(state.clock.now())
-        state.commit(req.tenant_id)
-    return Result(204)
-
-
-def delete_location(state: SimState, req: Request) -> Result:
-    with state.lock:
-        config = state.tenants[req.tenant_id].config
-        obj = _find(config.named_locations, req.match["id"])
-        users = [p["displayName"] for p in config.policies if obj["id"] in json.dumps(p.get("conditions"))]
-        if users:
-            raise GraphError(
-                400,
-                "BadRequest",
-                f"1010: The named location is referenced by policy '{users[0]}' and cannot be deleted.",
-            )
-        config.named_locations.remove(obj)
-        state.commit(req.tenant_id)
-    return Result(204)
+__all__ = [
+    "ROUTES",
+    "Collection",
+    "GraphError",
+    "Handler",
+    "Request",
+    "Result",
+    "family_of",
+    "resolve",
+]
 
 
 # --- Directory -----------------------------------------------------------------------------------
@@ -391,7 +113,7 @@ def get_user(state: SimState, req: Request) -> Result:
     if person is None:
         raise not_found(req.match["id"])
     obj = _user_view(demo.user_object(person, _city(req.tenant_id)), odata.parse_select(req.q("$select")))
-    return Result(body=_entity(req, "users", obj))
+    return Result(body=entity(req, "users", obj))
 
 
 def _member_object(d: demo.Directory, member_id: str, city: str) -> dict | None:
@@ -440,7 +162,7 @@ def list_groups(state: SimState, req: Request) -> Collection:
                 [m for m in (_member_object(d, mid, city) for mid in g.member_ids) if m]
             )
         items.append(obj)
-    items = _filtered(
+    items = filtered(
         req, items, {"displayName": str, "id": str, "mailNickname": str, "securityEnabled": bool}
     )
     return page(req, f"{req.context_base}groups", selected(req, items), 100, 999)
@@ -461,7 +183,7 @@ def get_group(state: SimState, req: Request) -> Result:
         obj["members"] = _expanded_members(
             [m for m in (_member_object(d, mid, _city(req.tenant_id)) for mid in g.member_ids) if m]
         )
-    return Result(body=_entity(req, "groups", selected(req, [obj])[0]))
+    return Result(body=entity(req, "groups", selected(req, [obj])[0]))
 
 
 def list_group_members(state: SimState, req: Request) -> Collection:
@@ -515,7 +237,7 @@ def list_registration_details(state: SimState, req: Request) -> Collection:
     _require_premium(req)
     d = _directory(state, req)
     items = [demo.registration_object(p) for p in d.people]
-    items = _filtered(
+    items = filtered(
         req,
         items,
         {
@@ -535,27 +257,6 @@ def list_registration_details(state: SimState, req: Request) -> Collection:
     )
 
 
-def get_security_defaults(state: SimState, req: Request) -> Result:
-    with state.lock:
-        enabled = state.tenants[req.tenant_id].config.security_defaults
-    return Result(
-        body={
-            "@odata.context": f"{req.context_base}policies/identitySecurityDefaultsEnforcementPolicy/$entity",
-            **demo.security_defaults_object(enabled),
-        }
-    )
-
-
-def update_security_defaults(state: SimState, req: Request) -> Result:
-    body = req.json_body()
-    if not isinstance(body.get("isEnabled"), bool):
-        raise GraphError(400, "BadRequest", "Property 'isEnabled' must be a boolean.")
-    with state.lock:
-        state.tenants[req.tenant_id].config.security_defaults = body["isEnabled"]
-        state.commit(req.tenant_id)
-    return Result(204)
-
-
 def list_skus(state: SimState, req: Request) -> Collection:
     if req.tenant_id == demo.MSP_TENANT_ID:
         items = demo.subscribed_skus(req.tenant_id, "SPB", len(_directory(state, req).people))
@@ -568,7 +269,7 @@ def list_skus(state: SimState, req: Request) -> Collection:
 
 def list_gdap(state: SimState, req: Request) -> Collection:
     items = copy.deepcopy(state.gdap_relationships) if req.tenant_id == demo.MSP_TENANT_ID else []
-    items = _filtered(req, items, {"status": str, "displayName": str})
+    items = filtered(req, items, {"status": str, "displayName": str})
     return page(
         req,
         f"{req.base_url}/{req.version}/tenantRelationships/$metadata#delegatedAdminRelationships",
