@@ -2,7 +2,7 @@
 
 Builds N pages of 1,000 Graph-shaped beta sign-ins (from Microsoft's documented sample, varied),
 then, into fresh SQLite files with the project's schema:
-  * ingest — what the collectors do per page (collectors.graph.TenantGraph.each_signin_page): the
+  * ingest — what the collectors do per page (connectors.graph.TenantGraph.each_signin_page): the
     page decoded into each sign-in's own JSON (db.rows.decode_signin_page), then
     db.store.ingest_signin_page: db.rows mapping, idempotent insert and the failed sign-ins' index
     and rollups, one committed transaction per page, the cycle collector paused; WAL checkpoints on

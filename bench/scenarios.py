@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from db import signin_queries as q
+from db.posture_store import current_findings
 from investigate.filters import Filters
 
 INVESTIGATION, MFA, WALL, COLLECTOR = "investigation", "mfa", "wall", "(collector)"
@@ -196,8 +197,8 @@ SCENARIOS: list[Scenario] = [
     Scenario(MFA, "mfa_trend", "90 days of coverage, one tenant",
              lambda b, c: q.mfa_trend(b.conn, (b.now - timedelta(days=90)).date(), [b.big]),
              once("90 days, one tenant"), 200),
-    Scenario(MFA, "findings_of (MFA-1..3, B-8)", "the MFA checks' findings",
-             lambda b, c: q.findings_of(b.conn, _MFA_CHECKS), once("all"), 200),
+    Scenario(MFA, "current_findings (MFA-1..3, B-8)", "the MFA checks' findings",
+             lambda b, c: current_findings(b.conn, b.now, checks=_MFA_CHECKS), once("all"), 200),
     Scenario(MFA, "account_signins (service account, 24 h)", "the CIPP service account's sign-ins",
              lambda b, c: q.account_signins(b.conn, b.msp, b.account, b.now - timedelta(hours=24), b.now),
              once("MSP"), 200),
@@ -212,11 +213,13 @@ SCENARIOS: list[Scenario] = [
              lambda b, c: q.failed_signins(
                  b.conn, q.Scope(Filters(), tuple(c.tenants), b.now - timedelta(hours=24), b.now), 8),
              all_and_one, 100),
-    Scenario(WALL, "findings_where (critical failing)", "failing critical findings",
-             lambda b, c: q.findings_where(b.conn, "fail", "critical"), all_and_one, 100),
-    Scenario(WALL, "findings_of (C-1) + API clients", "C-1's findings and the CIPP API clients",
+    Scenario(WALL, "current_findings (critical failing)", "failing critical findings",
+             lambda b, c: current_findings(b.conn, b.now, statuses=("fail",), severity="critical"),
+             all_and_one, 100),
+    Scenario(WALL, "current_findings (C-1) + API clients", "C-1's findings and the CIPP API clients",
              lambda b, c: (
-                 q.findings_of(b.conn, ("C-1",)), q.tenant_objects(b.conn, [b.msp], ("cipp.apiClients",))),
+                 current_findings(b.conn, b.now, checks=("C-1",)),
+                 q.tenant_objects(b.conn, [b.msp], ("cipp.apiClients",))),
              all_and_one, 100),
     Scenario(WALL, "mfa_coverage_latest", "the latest day's coverage of every tenant",
              lambda b, c: q.mfa_coverage_latest(b.conn), all_and_one, 100),

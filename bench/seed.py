@@ -38,7 +38,7 @@ import orjson  # noqa: E402
 from sqlalchemy import delete, insert, select  # noqa: E402
 
 from bench.common import database_url  # noqa: E402
-from collectors.sources import (  # noqa: E402
+from connectors.sources import (  # noqa: E402
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
     CIPP_TENANTS,

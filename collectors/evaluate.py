@@ -12,10 +12,11 @@ from sqlalchemy import Engine
 from collectors.snapshot import build_snapshot
 from db import write_transaction
 from db.mfa_store import purge_mfa_coverage, store_mfa_coverage
-from db.posture_store import purge_history, store_evaluation
+from db.posture_store import load_accepted, purge_history, store_evaluation
+from db.signin_queries import compute_rankings, store_rankings
 from graphjson.times import parse_graph_datetime
+from investigate.mfa import coverage
 from posture import PostureOptions, apply_accepted, evaluate
-from posture.accepted import load_accepted
 from settings import Settings
 
 log = logging.getLogger("perimeter.collectors")
@@ -33,12 +34,12 @@ def options_from_settings(settings: Settings, cipp_app_ids: list[str] | None = N
 
 def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dict[str, Any]:
     """Evaluate the latest collected data and store the findings; returns a small summary."""
-    from investigate.mfa import coverage
-
     snapshot = build_snapshot(settings, engine, signins="posture")
     options = options_from_settings(settings)
     raw = evaluate(snapshot, options)
-    with_accepted = apply_accepted(raw, load_accepted(engine), now)
+    with engine.connect() as conn:
+        accepted = load_accepted(conn)
+    with_accepted = apply_accepted(raw, accepted, now)
     try:  # the MFA page's history (same rules as MFA-1..3); never at the cost of the findings
         mfa = coverage(snapshot, raw, options)
     except Exception:  # noqa: BLE001 - logged; the findings are still stored
@@ -59,8 +60,6 @@ def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dic
 
 def refresh_signin_rankings(engine: Engine, now: datetime) -> None:
     """The month's top IPs and users for the investigation page (too costly to rank per page view)."""
-    from db.signin_queries import compute_rankings, store_rankings
-
     try:
         with engine.connect() as conn:
             rows = compute_rankings(conn, now)

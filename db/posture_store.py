@@ -1,8 +1,12 @@
-"""Storage of posture evaluations, their daily history, and accepted risks."""
+"""Storage of posture evaluations, their daily history, and accepted risks: every read and write of the
+posture tables, and the one service that answers "the current findings" (``current_findings``) for
+every page, CLI, fix and the worker."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -11,6 +15,8 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import AcceptedRiskRecord, PostureDaily, PostureEvaluation, PostureFinding
+from posture.accepted import AcceptedRisk, apply_accepted
+from posture.findings import ACCEPTED, ACTIONABLE, Finding
 
 _DAILY_FIELDS = {"pass": "passed", "fail": "failed", "warn": "warned", "accepted": "accepted",
                  "n/a": "not_applicable"}
@@ -40,14 +46,6 @@ def store_evaluation(conn: Connection, *, evaluated_at: datetime, collected_at: 
         conn.execute(insert(PostureDaily), [
             {"day": day, "tenant_id": t, "check_id": c, **cell} for (t, c), cell in cells.items()])
     return evaluation_id
-
-
-def latest_findings(conn: Connection) -> tuple[datetime | None, list[dict[str, Any]]]:
-    """(evaluated at, raw findings of the latest evaluation)."""
-    evaluated_at = conn.execute(select(PostureEvaluation.evaluated_at)
-                                .order_by(PostureEvaluation.id.desc()).limit(1)).scalar()
-    rows = conn.execute(select(PostureFinding.body).order_by(PostureFinding.id)).scalars()
-    return evaluated_at, [orjson.loads(body) for body in rows]
 
 
 def daily_history(conn: Connection, since: date) -> list[dict[str, Any]]:
@@ -82,3 +80,39 @@ def accepted_risks(conn: Connection, include_revoked: bool = False) -> list[Acce
         query = query.where(AcceptedRiskRecord.revoked_at.is_(None))
     with Session(conn) as session:
         return list(session.scalars(query))
+
+
+def load_accepted(conn: Connection) -> list[AcceptedRisk]:
+    """Every unrevoked acceptance (expired ones included: apply_accepted ignores those)."""
+    return [AcceptedRisk(check=r.check_id, tenant_id=r.tenant_id, subject_id=r.subject_id,
+                         reason=r.reason, accepted_by=r.accepted_by, expires_at=r.expires_at,
+                         accepted_at=r.accepted_at)
+            for r in accepted_risks(conn)]
+
+
+@dataclass(frozen=True)
+class CurrentFindings:
+    evaluated_at: datetime | None  # None: never evaluated
+    findings: list[Finding]
+
+
+def current_findings(conn: Connection, now: datetime, *, checks: Sequence[str] = (),
+                     statuses: Sequence[str] = (), severity: str | None = None) -> CurrentFindings:
+    """The latest evaluation's findings with the accepted risks applied at ``now``: what every page, CLI,
+    fix and the wall call "the findings". ``statuses`` filter after the acceptances are applied (a failing
+    finding that is accepted is no longer "fail"); ``checks`` and ``severity`` narrow the read."""
+    evaluated_at = conn.execute(select(PostureEvaluation.evaluated_at)
+                                .order_by(PostureEvaluation.id.desc()).limit(1)).scalar()
+    query = select(PostureFinding.body).order_by(PostureFinding.id)
+    if checks:
+        query = query.where(PostureFinding.check_id.in_(list(checks)))
+    if severity:
+        query = query.where(PostureFinding.severity == severity)
+    if statuses:  # stored findings are raw: an accepted one is stored as the fail or warn it was
+        stored = set(statuses) - {ACCEPTED} | (set(ACTIONABLE) if ACCEPTED in statuses else set())
+        query = query.where(PostureFinding.status.in_(sorted(stored)))
+    raw = [Finding.from_dict(orjson.loads(body)) for body in conn.execute(query).scalars()]
+    findings = apply_accepted(raw, load_accepted(conn), now)
+    if statuses:
+        findings = [f for f in findings if f.status in statuses]
+    return CurrentFindings(evaluated_at, findings)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from db.models import CollectionRun, CollectionState, CollectRequest, GraphObject, SignIn, Tenant
@@ -105,6 +105,11 @@ def graph_objects(conn: Connection, tenant_id: str, kind: str) -> list[Any]:
 
 def latest_collection_at(conn: Connection) -> datetime | None:
     return conn.execute(select(func.max(CollectionState.last_success_at))).scalar()
+
+
+def request_collection_now(conn: Connection, requested_by: str, now: datetime) -> None:
+    """Queue a "collect now" request for the worker."""
+    conn.execute(insert(CollectRequest).values(requested_at=now, requested_by=requested_by))
 
 
 def pending_collect_request(conn: Connection) -> CollectRequest | None:

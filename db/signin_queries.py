@@ -35,7 +35,6 @@ from sqlalchemy.orm import aliased
 from db.models import (
     GraphObject,
     MfaCoverageDaily,
-    PostureFinding,
     SignIn,
     SignInBlock,
     SignInPlace,
@@ -750,26 +749,6 @@ def mfa_trend(
         (day, int(members or 0), int(capable or 0))
         for day, members, capable in conn.execute(query.group_by(m.day).order_by(m.day))
     ]
-
-
-def findings_of(conn: Connection, checks: Sequence[str]) -> list[dict[str, Any]]:
-    """The latest evaluation's raw findings of some checks (accepted risks are applied by the caller)."""
-    rows = conn.execute(
-        select(PostureFinding.body)
-        .where(PostureFinding.check_id.in_(list(checks)))
-        .order_by(PostureFinding.id)
-    ).scalars()
-    return [orjson.loads(body) for body in rows]
-
-
-def findings_where(conn: Connection, status: str, severity: str) -> list[dict[str, Any]]:
-    """The latest evaluation's raw findings with this status and severity (e.g. failing critical ones)."""
-    rows = conn.execute(
-        select(PostureFinding.body).where(
-            PostureFinding.status == status, PostureFinding.severity == severity
-        )
-    ).scalars()
-    return [orjson.loads(body) for body in rows]
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ from sqlalchemy import Engine
 from connectors.cipp import CippError
 from connectors.graph import GraphError
 from connectors.pacing import Pacer
-from db.posture_store import latest_findings
+from db import open_database
+from db.posture_store import current_findings
 from fixes import audit, cipp, guards
 from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES, fix_for_finding
@@ -100,9 +101,7 @@ from fixes.model import (
 )
 from fixes.plans import checked_id
 from graphjson.times import utcnow
-from posture.accepted import apply_accepted, load_accepted
 from posture.checks.cipp import client_ranges
-from posture.findings import Finding
 from settings import Settings
 
 COLLECTIONS = {"policy": POLICIES, "namedLocation": NAMED_LOCATIONS}  # Graph targets by type
@@ -137,8 +136,6 @@ class FixEngine:
     @classmethod
     def for_settings(cls, settings: Settings) -> FixEngine:
         """The engine on the configured database (migrations applied)."""
-        from db import open_database
-
         return cls(settings, open_database(settings.database_url))
 
     # --- public API -------------------------------------------------------------------------------
@@ -179,8 +176,7 @@ class FixEngine:
     def offers(self) -> list[Offer]:
         """The fixes the latest findings offer (accepted risks left out), one per distinct request."""
         with self.db.connect() as conn:
-            _, stored = latest_findings(conn)
-        findings = apply_accepted([Finding.from_dict(f) for f in stored], load_accepted(self.db), utcnow())
+            findings = current_findings(conn, utcnow()).findings
         offers, seen = [], set()
         for finding in (f.as_dict() for f in findings):
             request = fix_for_finding(finding)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from collectors.states import CONSENT_RECHECK, NOT_LICENSED_RECHECK
 from safetext.markdown import markdown_text
-from ui import chrome, data
+from ui import actions, chrome, data
 from ui.chrome import humanize_age
 from ui.output import table
 
@@ -25,7 +25,7 @@ with right:
     # recorded with the signed-in identity. A kiosk link never reaches this page.
     if st.button("Collect now", icon=":material/sync:", disabled=pending is not None,
                  help="Ask the collector worker for a full cycle now (reads tenants, changes nothing)."):
-        data.request_collection(identity.name)
+        actions.request_collection()
         st.toast("Collection requested.")
         st.rerun()
 

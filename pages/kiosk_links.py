@@ -6,9 +6,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from db import write_transaction
-from db.kiosk import create_kiosk_link, kiosk_links, revoke_kiosk_link
-from ui import chrome, data
+from ui import actions, chrome, data
 from ui.auth import KIOSK_TOKEN_PARAM, auth_configured, current_identity
 
 VALIDITY_DAYS = [7, 30, 90, 180, 365]
@@ -38,16 +36,13 @@ with st.form("new-kiosk-link", clear_on_submit=True):
         if not label.strip():
             st.error("Name the screen, so the link can be recognised and revoked later.")
         else:
-            with write_transaction(data.engine()) as conn:
-                token = create_kiosk_link(conn, label.strip(), identity.name, data.utcnow(),
-                                          valid_for=timedelta(days=days))
+            token = actions.create_kiosk(label.strip(), timedelta(days=days))
             base = str(getattr(st.context, "url", "") or "").split("/kiosk_links")[0].rstrip("/")
             st.success("Link created. Copy it now: it is not shown again.")
             st.code(f"{base}/wall?kiosk=1&{KIOSK_TOKEN_PARAM}={token}", language=None)
 
 now = data.utcnow()
-with data.engine().connect() as conn:
-    links = kiosk_links(conn)
+links = data.kiosk_links()
 for link in links:
     cols = st.columns([5, 1])
     expired = link.expires_at is not None and link.expires_at <= now
@@ -58,6 +53,5 @@ for link in links:
         state += f"; expires {link.expires_at:%Y-%m-%d %H:%M} UTC"
     cols[0].text(f"{link.label} — created {link.created_at:%Y-%m-%d} by {link.created_by}; {state}")
     if link.revoked_at is None and not expired and cols[1].button("Revoke", key=f"revoke-kiosk-{link.id}"):
-        with write_transaction(data.engine()) as conn:
-            revoke_kiosk_link(conn, link.id, identity.name, data.utcnow())
+        actions.revoke_kiosk(link.id)
         st.rerun()

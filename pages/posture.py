@@ -18,7 +18,7 @@ from posture.html_report import render_html_report
 from posture.scoring import SCORE_EXPLANATION, STATUS_RANK, score
 from posture.summary import daily_scores, matrix, tenant_scores
 from safetext.cells import formula_safe
-from ui import chrome, data
+from ui import actions, chrome, data
 from ui.auth import current_identity
 from ui.chrome import plain
 from ui.fix_panel import fix_panel
@@ -187,7 +187,7 @@ if choice is not None and choice in by_key:
                     if not reason.strip():
                         st.error("Give a reason: it is what the next reviewer reads.")
                     else:
-                        data.accept_risk(finding, reason.strip(), datetime.combine(expires, time()))
+                        actions.accept_risk(finding, reason.strip(), datetime.combine(expires, time()))
                         st.toast("Risk accepted.")
                         st.rerun()
         elif finding.status in ("fail", "warn"):
@@ -206,7 +206,7 @@ with st.expander("Accepted risks", expanded=False):
         identity = current_identity()
         can_revoke = identity is not None and identity.is_operator
         if can_revoke and cols[1].button("Revoke", key=f"revoke-{risk['id']}"):
-            data.revoke_risk(risk["id"])
+            actions.revoke_risk(risk["id"])
             st.rerun()
 
 # --- exports --------------------------------------------------------------------------------

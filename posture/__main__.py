@@ -2,6 +2,9 @@
 
 Exit status: 0 when nothing fails, 1 when a check fails (accepted findings never count), 2 on unusable
 input, with one line on standard error naming the file (or setting, or database) and the bad field.
+
+An entry point, so it sits above every layer (the layer contract exempts ``*.__main__``): without a
+snapshot it reads the latest collected data through the collectors' export and the settings.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from posture.accepted import AcceptedRisk, apply_accepted, load_accepted
+from sqlalchemy.exc import SQLAlchemyError
+
+from collectors.evaluate import options_from_settings
+from collectors.snapshot import build_snapshot
+from db import open_database
+from db.posture_store import load_accepted
+from posture.accepted import AcceptedRisk, apply_accepted
 from posture.engine import evaluate
 from posture.findings import ACCEPTED, FAIL
 from posture.options import PostureOptions
@@ -20,6 +29,7 @@ from posture.report import render_json, render_table
 from posture.snapshot import SnapshotError, load_snapshot, validate_snapshot
 from safetext.secrets import redact
 from safetext.terminal import terminal_output, terminal_value
+from settings import SettingsError, describe_database_error, get_settings, missing_database_driver
 
 EXIT_OK, EXIT_FAILING, EXIT_UNUSABLE = 0, 1, 2
 
@@ -54,14 +64,6 @@ def _from_file(path: str, cipp_app_ids: list[str]) -> Source:
 
 
 def _from_database(cipp_app_ids: list[str]) -> Source:
-    # Imported here: checking a file must work without settings or a database.
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from collectors.evaluate import options_from_settings
-    from collectors.snapshot import build_snapshot
-    from db import open_database
-    from settings import SettingsError, describe_database_error, get_settings, missing_database_driver
-
     try:
         settings = get_settings()
     except SettingsError as error:
@@ -71,7 +73,8 @@ def _from_database(cipp_app_ids: list[str]) -> Source:
     try:
         engine = open_database(settings.database_url)
         snapshot = build_snapshot(settings, engine, signins="posture")
-        accepted = load_accepted(engine)
+        with engine.connect() as conn:
+            accepted = load_accepted(conn)
     except (SQLAlchemyError, ImportError) as error:
         if isinstance(error, ImportError) and missing_database_driver(error) is None:
             raise

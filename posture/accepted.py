@@ -1,7 +1,9 @@
 """Accepted risks: an operator's decision to live with a failing or warning finding until a date.
 
 The seam: :func:`posture.evaluate` returns raw findings; :func:`apply_accepted` (pure) turns the matching
-ones into ``accepted``; :func:`load_accepted` is the one place that reads acceptances from storage.
+ones into ``accepted``. Storage is not here: :func:`db.posture_store.load_accepted` is the one place that
+reads acceptances, :func:`db.posture_store.current_findings` the one that answers "the current
+findings".
 """
 
 from __future__ import annotations
@@ -67,15 +69,3 @@ def apply_accepted(findings: Iterable[Finding], accepted: Iterable[AcceptedRisk]
                                evidence={**finding.evidence, **match.as_evidence(finding.status)}))
     return out
 
-
-# --- ACCEPTED-RISK STORAGE -----------------------------------------------------------------------
-# The only place that reads acceptances from the database (import deferred: the engine stays pure).
-def load_accepted(engine: Any) -> list[AcceptedRisk]:
-    """Every unrevoked acceptance (expired ones included: apply_accepted ignores those)."""
-    from db.posture_store import accepted_risks
-
-    with engine.connect() as conn:
-        return [AcceptedRisk(check=r.check_id, tenant_id=r.tenant_id, subject_id=r.subject_id,
-                             reason=r.reason, accepted_by=r.accepted_by, expires_at=r.expires_at,
-                             accepted_at=r.accepted_at)
-                for r in accepted_risks(conn)]

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from posture_fixtures import MSP_ID
 
+from db.posture_store import load_accepted
 from posture import AcceptedRisk, Finding, Subject, apply_accepted
-from posture.accepted import load_accepted
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -74,4 +74,5 @@ def test_the_latest_expiring_acceptance_wins():
 
 
 def test_a_fresh_database_accepts_nothing(engine):
-    assert load_accepted(engine) == []
+    with engine.connect() as conn:
+        assert load_accepted(conn) == []

@@ -9,14 +9,14 @@ import pytest
 from db import write_transaction
 from db.posture_store import (
     add_accepted_risk,
+    current_findings,
     daily_history,
-    latest_findings,
+    load_accepted,
     purge_history,
     revoke_accepted_risk,
     store_evaluation,
 )
 from posture import Finding, Subject, apply_accepted
-from posture.accepted import load_accepted
 from posture.html_report import render_html_report
 from posture.scoring import score, weighted_score, worst_status
 from posture.summary import daily_scores, matrix, tenant_scores
@@ -59,6 +59,11 @@ def test_matrix_cell_shows_the_worst_subject_and_counts():
     assert cell.worst == "fail" and cell.counts == {"pass": 1, "fail": 1}
 
 
+def _accepted(engine):
+    with engine.connect() as conn:
+        return load_accepted(conn)
+
+
 def test_tenant_scores_are_per_tenant():
     scores = tenant_scores([_finding("D-1", "pass", tenant="a"), _finding("D-1", "fail", tenant="b")])
     assert scores == {"a": 100.0, "b": 0.0}
@@ -72,10 +77,10 @@ def test_an_evaluation_replaces_the_latest_findings_and_records_the_day(engine):
         store_evaluation(conn, evaluated_at=NOW + timedelta(hours=1), collected_at=NOW,
                          raw=second, with_accepted=second)
     with engine.connect() as conn:
-        evaluated_at, latest = latest_findings(conn)
+        current = current_findings(conn, NOW)
         history = daily_history(conn, date(2026, 11, 1))
-    assert evaluated_at == NOW + timedelta(hours=1)
-    assert [f["status"] for f in latest] == ["pass", "warn"]
+    assert current.evaluated_at == NOW + timedelta(hours=1)
+    assert [f.status for f in current.findings] == ["pass", "warn"]
     # One row per tenant and check for the day: the day's last evaluation wins.
     assert {(r["check_id"], r["passed"], r["failed"], r["warned"]) for r in history} == {
         ("D-1", 1, 0, 0), ("MFA-1", 0, 0, 1)}
@@ -90,8 +95,8 @@ def test_stored_findings_keep_their_data_age_and_staleness(engine):
         store_evaluation(conn, evaluated_at=NOW, collected_at=NOW, raw=[dated.as_dict()],
                          with_accepted=[dated.as_dict()])
     with engine.connect() as conn:
-        _, [stored] = latest_findings(conn)
-    assert Finding.from_dict(stored) == dated
+        [stored] = current_findings(conn, NOW).findings
+    assert stored == dated
     assert [f.stale_since for f in apply_accepted([dated], [], NOW)] == ["2026-11-22T11:30:00Z"]
 
 
@@ -123,13 +128,13 @@ def test_stored_acceptance_turns_the_finding_accepted_until_revoked(engine):
                                     subject_name="Policy one", reason="vendor fixes it in Q1",
                                     accepted_by="op@msp.example", accepted_at=NOW,
                                     expires_at=NOW + timedelta(days=30))
-    [accepted] = apply_accepted([failing], load_accepted(engine), NOW)
+    [accepted] = apply_accepted([failing], _accepted(engine), NOW)
     assert accepted.status == "accepted"
     assert accepted.evidence["acceptedBy"] == "op@msp.example"
     assert accepted.evidence["acceptedFrom"] == "fail"
     with write_transaction(engine) as conn:
         assert revoke_accepted_risk(conn, risk_id, "op@msp.example", NOW)
-    [again] = apply_accepted([failing], load_accepted(engine), NOW)
+    [again] = apply_accepted([failing], _accepted(engine), NOW)
     assert again.status == "fail"
 
 
@@ -138,7 +143,7 @@ def test_an_expired_acceptance_no_longer_applies(engine):
         add_accepted_risk(conn, check_id="D-1", tenant_id="t1", subject_id="p1", subject_name="",
                           reason="r", accepted_by="op", accepted_at=NOW - timedelta(days=40),
                           expires_at=NOW - timedelta(days=10))
-    [finding] = apply_accepted([_finding("D-1", "fail")], load_accepted(engine), NOW)
+    [finding] = apply_accepted([_finding("D-1", "fail")], _accepted(engine), NOW)
     assert finding.status == "fail"
 
 

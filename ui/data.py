@@ -7,17 +7,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from db import open_database, write_transaction
-from db.models import CollectRequest
+from collectors.status import status_rows
+from db import open_database
+from db.kiosk import kiosk_links as kiosk_link_list
+from db.models import CollectRequest, KioskLink
+from db.posture_store import CurrentFindings, accepted_risks, current_findings, daily_history
 from db.queries import (
     active_tenants,
+    graph_objects,
     pending_collect_request,
     recent_errors,
     signin_counts_by_tenant,
 )
 from graphjson.times import utcnow
+from posture import Finding
 from settings import Settings, get_settings
 
 STATUS_TTL_S = 10
@@ -37,8 +42,6 @@ def settings() -> Settings:
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
 def source_status_rows() -> list[dict[str, Any]]:
-    from collectors.status import status_rows
-
     return status_rows(get_settings(), engine())
 
 
@@ -85,71 +88,45 @@ def pending_request() -> CollectRequest | None:
         return pending_collect_request(conn)
 
 
-def request_collection(requested_by: str) -> None:
-    """Ask the worker for a full cycle now (it polls every few seconds)."""
-    with write_transaction(engine()) as conn:
-        conn.execute(insert(CollectRequest).values(requested_at=utcnow(), requested_by=requested_by))
-
-
 # --- posture ---------------------------------------------------------------------------------
 POSTURE_TTL_S = 30
 
 
 @st.cache_data(ttl=POSTURE_TTL_S, show_spinner=False)
-def _stored_findings() -> tuple[datetime | None, list[dict[str, Any]]]:
-    from db.posture_store import latest_findings
-
+def _current_findings(at: datetime) -> CurrentFindings:
     with engine().connect() as conn:
-        return latest_findings(conn)
+        return current_findings(conn, at)
 
 
-def posture_findings() -> tuple[datetime | None, list]:
-    """(evaluated at, latest findings with accepted risks applied now)."""
-    from posture import Finding, apply_accepted
-    from posture.accepted import load_accepted
+def forget_findings() -> None:
+    """After an acceptance or a revocation: the next read applies it."""
+    _current_findings.clear()
 
-    evaluated_at, raw = _stored_findings()
-    findings = [Finding.from_dict(f) for f in raw]
-    return evaluated_at, apply_accepted(findings, load_accepted(engine()), utcnow())
+
+def posture_findings() -> tuple[datetime | None, list[Finding]]:
+    """(evaluated at, the current findings: accepted risks applied), read at most every POSTURE_TTL_S;
+    an acceptance or revocation clears the cache (ui.actions)."""
+    now = utcnow()
+    current = _current_findings(now.replace(second=now.second - now.second % POSTURE_TTL_S, microsecond=0))
+    return current.evaluated_at, current.findings
 
 
 @st.cache_data(ttl=POSTURE_TTL_S, show_spinner=False)
 def posture_history(days: int) -> list[dict[str, Any]]:
-    from db.posture_store import daily_history
-
     with engine().connect() as conn:
         return daily_history(conn, (utcnow() - timedelta(days=days)).date())
+
+
+def kiosk_links() -> list[KioskLink]:
+    with engine().connect() as conn:
+        return kiosk_link_list(conn)
 
 
 def tenant_names() -> dict[str, str]:
     return {r["tenantId"]: r["name"] for r in tenant_rows()}
 
 
-def accept_risk(finding: Any, reason: str, expires_at: datetime) -> int:
-    """Record an acceptance (operator only: re-checked here, not just by hiding the button)."""
-    from db.posture_store import add_accepted_risk
-    from ui.auth import require_operator
-
-    identity = require_operator()
-    with write_transaction(engine()) as conn:
-        return add_accepted_risk(conn, check_id=finding.check, tenant_id=finding.tenant_id,
-                                 subject_id=finding.subject.id, subject_name=finding.subject.name,
-                                 reason=reason, accepted_by=identity.name, accepted_at=utcnow(),
-                                 expires_at=expires_at)
-
-
-def revoke_risk(risk_id: int) -> bool:
-    from db.posture_store import revoke_accepted_risk
-    from ui.auth import require_operator
-
-    identity = require_operator()
-    with write_transaction(engine()) as conn:
-        return revoke_accepted_risk(conn, risk_id, identity.name, utcnow())
-
-
 def accepted_risk_rows() -> list[dict[str, Any]]:
-    from db.posture_store import accepted_risks
-
     with engine().connect() as conn:
         return [{"id": r.id, "check": r.check_id, "tenantId": r.tenant_id, "subject": r.subject_name
                  or r.subject_id, "reason": r.reason, "acceptedBy": r.accepted_by,
@@ -160,8 +137,6 @@ def accepted_risk_rows() -> list[dict[str, Any]]:
 @st.cache_data(ttl=POSTURE_TTL_S, show_spinner=False)
 def cipp_api_clients() -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
     """(API clients, Azure configuration) as CIPP returned them; None when never collected."""
-    from db.queries import graph_objects
-
     msp = get_settings().msp_tenant_id
     with engine().connect() as conn:
         clients = graph_objects(conn, msp, "cipp.apiClients")

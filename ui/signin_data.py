@@ -15,10 +15,13 @@ from typing import Any
 import streamlit as st
 from sqlalchemy import select
 
+from collectors.status import fresh_limits
 from db import signin_queries as q
 from db.models import Tenant
+from db.posture_store import current_findings
 from investigate.explain import TenantContext
 from investigate.filters import Filters
+from investigate.wall import freshness, open_api_clients
 from ui import data
 
 SIGNIN_TTL_S = 30
@@ -148,15 +151,12 @@ MFA_CHECKS = ("MFA-1", "MFA-2", "MFA-3", "B-8")
 def mfa_overview(now: datetime, trend_days: int = 90) -> dict[str, Any]:
     """Latest coverage rows, the trend, the MFA findings (accepted risks applied) and the service
     account's sign-ins in the posture window."""
-    from posture import Finding, apply_accepted
-    from posture.accepted import load_accepted
-
     settings = data.settings()
     window = timedelta(hours=settings.signin_window_hours)
     with data.engine().connect() as conn:
         day, rows = q.mfa_coverage_latest(conn)
         trend = q.mfa_trend(conn, (now - timedelta(days=trend_days)).date())
-        raw = [Finding.from_dict(f) for f in q.findings_of(conn, MFA_CHECKS)]
+        findings = current_findings(conn, now, checks=MFA_CHECKS).findings
         account = q.account_signins(
             conn,
             settings.msp_tenant_id,
@@ -164,7 +164,6 @@ def mfa_overview(now: datetime, trend_days: int = 90) -> dict[str, Any]:
             now - window,
             now + timedelta(minutes=1),
         )
-    findings = apply_accepted(raw, load_accepted(data.engine()), now)
     return {
         "day": day,
         "rows": [
@@ -203,11 +202,6 @@ def mfa_tenant_trend(now: datetime, tenant_ids: tuple[str, ...], days: int = 90)
 def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
     """Every tile of the wall for the refresh period starting at ``period_start`` (shared by all screens
     in that period), for one tenant or (None) all of them."""
-    from collectors.status import fresh_limits
-    from investigate.wall import freshness, open_api_clients
-    from posture import Finding, apply_accepted
-    from posture.accepted import load_accepted
-
     settings = data.settings()
     now = period_start
     tenants = [tenant_id] if tenant_id else list(tenant_directory())
@@ -217,15 +211,13 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
         hourly = q.hourly_failed(conn, tenants, now, 24)
         policies = q.top_blocking_policies(conn, tenants, now, 24, 5)
         latest = q.failed_signins(conn, q.Scope(Filters(), tuple(tenants), now - timedelta(hours=24), now), 8)
-        critical_raw = [Finding.from_dict(f) for f in q.findings_where(conn, "fail", "critical")]
-        c1 = [Finding.from_dict(f) for f in q.findings_of(conn, ("C-1",))]
+        critical = current_findings(conn, now, statuses=("fail",), severity="critical").findings
+        c1 = current_findings(conn, now, checks=("C-1",)).findings
         _day, mfa_rows = q.mfa_coverage_latest(conn)
         clients = q.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.apiClients",)).get(
             (settings.msp_tenant_id, "cipp.apiClients")
         )
         statuses = q.freshness_rows(conn, now, per_source, default)
-    accepted = load_accepted(data.engine())
-    critical = [f for f in apply_accepted(critical_raw, accepted, now) if f.status == "fail"]
     mine = [r for r in mfa_rows if tenant_id is None or r.tenant_id == tenant_id]
     if tenant_id:
         statuses = [s for s in statuses if s["tenantId"] == tenant_id]
@@ -241,7 +233,7 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
         "criticalFindings": len([f for f in critical if tenant_id is None or f.tenant_id == tenant_id]),
         "openClients": None
         if clients is None
-        else open_api_clients(clients, apply_accepted(c1, accepted, now)),
+        else open_api_clients(clients, c1),
         "mfa": (sum(r.mfa_capable for r in mine), sum(r.enabled_members for r in mine)),
         "freshness": freshness(statuses, settings.signin_interval_seconds),
     }
