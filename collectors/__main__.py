@@ -8,6 +8,13 @@ import logging
 import os
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from collectors.run import collect_once
+from collectors.snapshot import build_snapshot, write_snapshot
+from collectors.status import state_counts, status_rows
+from collectors.worker import Worker
+from db import open_database
 from safetext.secrets import redact
 from safetext.terminal import terminal_output, terminal_value
 from settings import SettingsError, describe_database_error, get_settings
@@ -66,8 +73,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
-    from collectors.status import state_counts, status_rows
-
     rows = status_rows(settings, engine)
     secrets = settings.secret_values()
     for row in rows:  # a service's error text may echo a URL or a secret
@@ -118,9 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     secrets = settings.secret_values()
     _configure_logging(secrets)
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from db import open_database
 
     try:
         engine = open_database(settings.database_url)
@@ -136,24 +138,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace, settings, engine) -> int:  # type: ignore[no-untyped-def]
     if args.command == "run":
-        from collectors.run import collect_once
-
         report = collect_once(settings, engine, signins_only=args.signins_only)
         document = report.as_dict()
         document["errors"] = [redact(e, settings.secret_values()) for e in document["errors"]]
         _out(json.dumps(document, indent=2))
         return 0 if not report.errors else 1
     if args.command == "worker":
-        from collectors.worker import Worker
-
         Worker(settings, engine).run()
         logging.shutdown()
         os._exit(0)  # a cycle still running in its thread is safe to drop: nothing half-committed
     if args.command == "status":
         return _status(settings, engine, args.format)
     if args.command == "export-snapshot":
-        from collectors.snapshot import build_snapshot, write_snapshot
-
         snapshot = build_snapshot(settings, engine)
         if args.file == "-":
             _out(json.dumps(snapshot, indent=2))

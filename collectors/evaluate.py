@@ -16,26 +16,16 @@ from db.posture_store import load_accepted, purge_history, store_evaluation
 from db.signin_queries import compute_rankings, store_rankings
 from graphjson.times import parse_graph_datetime
 from investigate.mfa import coverage
-from posture import PostureOptions, apply_accepted, evaluate
-from settings import Settings
+from posture import apply_accepted, evaluate
+from settings import Settings, posture_options
 
 log = logging.getLogger("perimeter.collectors")
-
-
-def options_from_settings(settings: Settings, cipp_app_ids: list[str] | None = None) -> PostureOptions:
-    """The engine's options as this installation is configured (one place for CLI and worker).
-
-    A-1's "CIPP app" is the app technicians sign in to (PERIMETER_CIPP_SIGNIN_APP_IDS), never the
-    CIPP-API app (PERIMETER_CIPP_APP_ID)."""
-    configured = list(settings.cipp_signin_app_ids)
-    return PostureOptions(signin_window_hours=settings.signin_window_hours,
-                          cipp_app_ids=tuple(cipp_app_ids or configured))
 
 
 def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dict[str, Any]:
     """Evaluate the latest collected data and store the findings; returns a small summary."""
     snapshot = build_snapshot(settings, engine, signins="posture")
-    options = options_from_settings(settings)
+    options = posture_options(settings)
     raw = evaluate(snapshot, options)
     with engine.connect() as conn:
         accepted = load_accepted(conn)

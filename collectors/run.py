@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, select
 
+from collectors.evaluate import evaluate_and_store
 from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
 from connectors.cipp import CippClient
 from connectors.graph import TenantGraph
@@ -307,8 +308,6 @@ class Cycle:
 
     def evaluate_posture(self) -> None:
         """Findings of what was just collected (recorded like a source, on the MSP tenant)."""
-        from collectors.evaluate import evaluate_and_store
-
         started = self.clock()
         try:
             summary = evaluate_and_store(self.settings, self.engine, started)

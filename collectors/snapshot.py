@@ -15,7 +15,7 @@ from connectors.sources import (
     SIGNINS,
     TENANT_SOURCES,
 )
-from db.models import SignIn
+from db.models import CollectionRun, CollectionState, SignIn
 from db.queries import active_tenants, graph_objects, latest_collection_at
 from graphjson.times import graph_datetime
 from settings import Settings
@@ -95,8 +95,6 @@ def _msp_people(settings: Settings) -> ColumnElement[bool]:
 
 def _collected_kinds(conn) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     """(tenant, source) pairs that succeeded at least once."""
-    from db.models import CollectionState
-
     rows = conn.execute(select(CollectionState.tenant_id, CollectionState.source)
                         .where(CollectionState.last_success_at.is_not(None)))
     return {(tenant_id, source) for tenant_id, source in rows}
@@ -109,8 +107,6 @@ def _source_status(conn) -> dict[str, dict[str, dict[str, Any]]]:  # type: ignor
     ``consent-needed`` (the app is not consented in the tenant: nothing was read). A failing source
     also carries ``failingSince``: its first failed run after the last success (from the run history),
     so a finding is "stale since" the outage began, not since its latest retry."""
-    from db.models import CollectionRun, CollectionState
-
     state_table = CollectionState.__table__
     first_failures = {
         (tenant_id, source): first for tenant_id, source, first in conn.execute(

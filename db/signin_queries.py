@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from db.models import (
+    CollectionState,
     GraphObject,
     MfaCoverageDaily,
     SignIn,
@@ -700,8 +701,6 @@ def freshness_rows(
 ) -> list[dict[str, Any]]:
     """Per active tenant and source: age of the last success, fresh, failing (the wall's freshness tile;
     db.queries.source_status without the ORM objects, which the wall would build every period)."""
-    from db.models import CollectionState
-
     c = CollectionState
     rows = conn.execute(
         select(c.tenant_id, c.source, c.last_success_at, c.last_error_at)

@@ -27,12 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.cipp import CippError
 from connectors.graph import GraphError
+from db.queries import active_tenants
 from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES
 from fixes.engine import FixEngine, Offer
 from fixes.model import Actor, BadInput, FixRequest, Outcome, Plan
 from safetext.secrets import redact
 from safetext.terminal import terminal_output, terminal_value
+from settings import SettingsError, describe_database_error, get_settings, missing_database_driver
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -159,8 +161,6 @@ def _offer_command(offer: Offer) -> str:
 
 
 def _tenant_names(engine: FixEngine) -> dict[str, str]:
-    from db.queries import active_tenants
-
     with engine.db.connect() as conn:
         return {t.tenant_id.lower(): t.display_name for t in active_tenants(conn)}
 
@@ -194,8 +194,6 @@ def render_audit(entries: list[AuditEntry], names: dict[str, str]) -> str:
 # --- commands ----------------------------------------------------------------------------------------
 
 def _engine() -> FixEngine:
-    from settings import SettingsError, get_settings
-
     try:
         settings = get_settings()
     except SettingsError as error:
@@ -285,8 +283,6 @@ def main(argv: list[str] | None = None) -> int:
         _error(_database_error(error))
         return EXIT_UNUSABLE
     except ImportError as error:
-        from settings import missing_database_driver
-
         if missing_database_driver(error) is None:
             raise
         _error(_database_error(error))
@@ -303,8 +299,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _secrets() -> tuple[str, ...]:
-    from settings import SettingsError, get_settings
-
     try:
         return get_settings().secret_values()
     except SettingsError:
@@ -319,8 +313,6 @@ def _error(line: str) -> None:
 def _database_error(error: BaseException) -> str:
     """The line for a database failure: the URL without its password, then the missing driver or the
     error's first line."""
-    from settings import SettingsError, describe_database_error, get_settings
-
     try:
         settings = get_settings()
     except SettingsError:  # cannot happen after the engine was built; keep the line anyway

@@ -21,7 +21,7 @@ from fixes.context import FixContext
 from fixes.model import SAVE_IRREVERSIBLE, BadInput, FixRequest, FixSpec, Plan, Target
 from fixes.plans import require_msp, require_target, unchanged
 from graphjson.values import lower, text
-from posture.checks.cipp import _azure_client_ids, client_id, client_name, client_ranges, is_any
+from posture.checks.cipp import azure_client_ids, client_id, client_name, client_ranges, is_any
 from posture.ranges import CIPP_RANGE_RE, judge_cipp_range
 
 RANGES_TITLE = "Set an API client's IP ranges"
@@ -116,7 +116,7 @@ async def read_azure_state(ctx: FixContext) -> dict[str, Any]:
 
 def azure_ids(state: Any) -> set[str]:
     configuration = state.get("azureConfiguration") if isinstance(state, dict) else None
-    return {lower(i) for i in _azure_client_ids(configuration if isinstance(configuration, dict) else {})}
+    return {lower(i) for i in azure_client_ids(configuration if isinstance(configuration, dict) else {})}
 
 
 def _reach(client: dict[str, Any]) -> str | None:

@@ -15,7 +15,6 @@ from urllib.parse import quote
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from collectors.evaluate import options_from_settings
 from connectors.cipp import CippClient
 from connectors.graph import GraphError, TenantGraph
 from connectors.pacing import Pacer
@@ -25,7 +24,7 @@ from db.queries import graph_objects
 from fixes.model import BadInput, HttpCall
 from graphjson.values import lower, text
 from posture.view import SnapshotView
-from settings import Settings
+from settings import Settings, posture_options
 
 POLICIES = "identity/conditionalAccess/policies"
 NAMED_LOCATIONS = "identity/conditionalAccess/namedLocations"
@@ -128,7 +127,7 @@ class FixContext:
             if settings.cipp_configured:  # the CIPP-API client ids are never "the CIPP app"
                 snapshot["cipp"] = {"apiClients": await self.api_clients(),
                                     "azureConfiguration": await self.azure_configuration()}
-        view = self._msp_views[with_policies] = SnapshotView(snapshot, options_from_settings(settings))
+        view = self._msp_views[with_policies] = SnapshotView(snapshot, posture_options(settings))
         return view
 
     # --- CIPP -------------------------------------------------------------------------------------

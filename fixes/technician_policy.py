@@ -25,7 +25,7 @@ from fixes.model import FixRequest, FixSpec, Plan, Target
 from fixes.plans import create_plan, patch_plan, policy_target, read_policy, require_msp, unchanged
 from fixes.trusted_location import trusted_candidates
 from graphjson.values import lower, lower_set, text
-from posture.checks.technicians import _exclusion_route, assess_technician_policy
+from posture.checks.technicians import assess_technician_policy, exclusion_route
 from posture.graph import (
     ALL,
     ALL_TRUSTED,
@@ -120,7 +120,7 @@ def lockout_refusal(view: SnapshotView, policy: dict[str, Any], egress_ip: str) 
         return (f"no break-glass account is known (PRE-3), so enforcing '{name}' risks a lockout: configure "
                 "or create one first")
     for account in break_glass:
-        route, certain = _exclusion_route(policy, account, msp)  # A-2's rule, so guard and check agree
+        route, certain = exclusion_route(policy, account, msp)  # A-2's rule, so guard and check agree
         if route is None:
             why = "" if certain else " (its group or role membership could not be read)"
             return f"'{name}' does not exclude the break-glass account {account.label}{why}: exclude it first"

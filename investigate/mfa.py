@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphjson.values import lower, text
-from posture.checks.mfa import _enabled_ids, _is_member  # MFA-1's definition of an enabled member
+from posture.checks.mfa import enabled_ids, is_member  # MFA-1's definition of an enabled member
 from posture.options import PostureOptions
 from posture.view import SnapshotView
 
@@ -78,12 +78,12 @@ def coverage(
         registrations = tenant.objects("userRegistrationDetails")
         if registrations is None:
             continue
-        enabled = _enabled_ids(tenant) if tenant.objects("users") is not None else None
+        enabled = enabled_ids(tenant) if tenant.objects("users") is not None else None
         members = [
             r
             for r in registrations
             if isinstance(r, dict)
-            and _is_member(r, tenant)
+            and is_member(r, tenant)
             and (enabled is None or lower(r.get("id")) in enabled)
         ]
         methods: Counter[str] = Counter()

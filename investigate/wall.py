@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from posture.checks.cipp import client_id, client_name, client_ranges, is_any
+
 MIN_REFRESH_S, MAX_REFRESH_S = 5, 3600
 MIN_ROTATE_S, MAX_ROTATE_S = 10, 3600
 
@@ -91,8 +93,6 @@ class OpenClients:
 def open_api_clients(clients: Sequence[object], findings: Sequence[object]) -> OpenClients:
     """Enabled CIPP API clients whose allowed ranges are 'Any' (C-1's "open to any IP"), from the stored
     `ExecApiClient?Action=List` rows; those whose C-1 finding is an accepted risk are counted apart."""
-    from posture.checks.cipp import client_id, client_name, client_ranges, is_any
-
     accepted_ids = {
         str(f.subject.id).lower()
         for f in findings  # type: ignore[attr-defined]

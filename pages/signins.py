@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 import plotly.graph_objects as go
 import streamlit as st
 
+from fixes import FixRequest
 from investigate.codes import REASONS, describe
 from investigate.explain import explain_signin, fix_for_signin, related_findings
 from investigate.filters import PERIOD_LABELS, PERIODS, Filters
@@ -18,6 +19,7 @@ from investigate.network import ip_locations
 from ui import chrome, data
 from ui import signin_data as sd
 from ui.chrome import plain
+from ui.fix_panel import fix_panel
 from ui.output import chart_label, table
 
 chrome.page_frame()
@@ -387,9 +389,6 @@ if signin_id:
                 st.markdown(f"**Fix offered:** `{offer.fix_id}` — {plain(offer.description)}")
                 if offer.caution:
                     st.warning(plain(offer.caution), icon=":material/warning:")
-                from fixes import FixRequest
-                from ui.fix_panel import fix_panel
-
                 ranges = (offer.parameters["range"],) if "range" in offer.parameters else ()
                 fix_panel(
                     FixRequest(offer.fix_id, offer.tenant_id, offer.target_id, ranges=ranges),

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from collectors.evaluate import options_from_settings
 from collectors.snapshot import build_snapshot
 from db import open_database
 from db.posture_store import load_accepted
@@ -29,7 +28,13 @@ from posture.report import render_json, render_table
 from posture.snapshot import SnapshotError, load_snapshot, validate_snapshot
 from safetext.secrets import redact
 from safetext.terminal import terminal_output, terminal_value
-from settings import SettingsError, describe_database_error, get_settings, missing_database_driver
+from settings import (
+    SettingsError,
+    describe_database_error,
+    get_settings,
+    missing_database_driver,
+    posture_options,
+)
 
 EXIT_OK, EXIT_FAILING, EXIT_UNUSABLE = 0, 1, 2
 
@@ -85,7 +90,7 @@ def _from_database(cipp_app_ids: list[str]) -> Source:
         raise UnusableInput(str(error)) from None
     if not snapshot.get("tenants"):
         raise UnusableInput(f"{where}: nothing collected yet (run `python -m collectors run --once`)")
-    options = options_from_settings(settings, cipp_app_ids)
+    options = posture_options(settings, cipp_app_ids)
     return snapshot, options, accepted
 
 
@@ -128,10 +133,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _secrets() -> tuple[str, ...]:
     """The configured secrets, to mask them in an error line (none when settings cannot load)."""
-    if "settings" not in sys.modules:  # a snapshot file was checked: no settings were read
-        return ()
-    from settings import SettingsError, get_settings
-
     try:
         return get_settings().secret_values()
     except SettingsError:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from posture.options import PostureOptions
 from safetext.secrets import redact
 
 ENV_PREFIX = "PERIMETER_"
@@ -276,3 +277,14 @@ def load_settings(**overrides: Any) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings (cached: read the environment once)."""
     return load_settings()
+
+
+def posture_options(settings: Settings, cipp_app_ids: list[str] | None = None) -> PostureOptions:
+    """The posture engine's options as this installation is configured (one place for the worker, the
+    CLI and the fixes).
+
+    A-1's "CIPP app" is the app technicians sign in to (PERIMETER_CIPP_SIGNIN_APP_IDS), never the
+    CIPP-API app (PERIMETER_CIPP_APP_ID)."""
+    configured = list(settings.cipp_signin_app_ids)
+    return PostureOptions(signin_window_hours=settings.signin_window_hours,
+                          cipp_app_ids=tuple(cipp_app_ids or configured))

@@ -131,7 +131,7 @@ def api_client_ranges_valid(check: Check, snapshot: SnapshotView) -> Iterator[Fi
                             "no enabled API client has IP ranges to judge (see C-1)")
 
 
-def _azure_client_ids(configuration: dict[str, Any]) -> list[str]:
+def azure_client_ids(configuration: dict[str, Any]) -> list[str]:
     raw = configuration.get("ClientIDs")  # null in some 2025 versions: none
     return [raw] if isinstance(raw, str) else [i for i in as_list(raw) if isinstance(i, str) and i]
 
@@ -158,7 +158,7 @@ def azure_configuration_matches(check: Check, snapshot: SnapshotView) -> Iterato
                             f"CIPP could not read its Azure configuration: {reason}",
                             {"azureConfiguration": configuration})
         return
-    azure_ids = _azure_client_ids(configuration)
+    azure_ids = azure_client_ids(configuration)
     table = {lower(client_id(c)): c for c in clients if client_id(c)}
     azure = {lower(i): i for i in azure_ids}
     save = "save the API configuration to Azure"

@@ -32,11 +32,11 @@ def _label(registration: dict[str, Any]) -> str:
     return text(registration.get("userPrincipalName"), text(registration.get("id")))
 
 
-def _enabled_ids(tenant: TenantView) -> set[str]:
+def enabled_ids(tenant: TenantView) -> set[str]:
     return {key for key, user in tenant.users_by_id.items() if user.get("accountEnabled") is not False}
 
 
-def _is_member(registration: dict[str, Any], tenant: TenantView) -> bool:
+def is_member(registration: dict[str, Any], tenant: TenantView) -> bool:
     user_type = lower(registration.get("userType")) or lower(
         tenant.users_by_id.get(lower(registration.get("id")), {}).get("userType"))
     return user_type == "member"
@@ -57,8 +57,8 @@ def users_mfa_capable(check: Check, snapshot: SnapshotView) -> Iterator[Finding]
         if tenant.objects("users") is None:
             yield check.about_tenant(tenant, "n/a", "users were not collected: enabled accounts are unknown")
             continue
-        enabled = _enabled_ids(tenant)
-        members = [r for r in registrations if lower(r.get("id")) in enabled and _is_member(r, tenant)]
+        enabled = enabled_ids(tenant)
+        members = [r for r in registrations if lower(r.get("id")) in enabled and is_member(r, tenant)]
         if not members:
             yield check.about_tenant(tenant, "n/a", "no enabled member user has registration details")
             continue
@@ -87,7 +87,7 @@ def admins_mfa_capable(check: Check, snapshot: SnapshotView) -> Iterator[Finding
             yield check.about_tenant(tenant, "n/a", why)
             continue
         # A disabled account cannot sign in: skip it when the users tell us (they are optional here).
-        enabled = _enabled_ids(tenant) if tenant.objects("users") is not None else None
+        enabled = enabled_ids(tenant) if tenant.objects("users") is not None else None
         admins = [r for r in registrations if r.get("isAdmin") is True
                   and (enabled is None or lower(r.get("id")) in enabled)]
         if not admins:

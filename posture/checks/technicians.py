@@ -176,7 +176,7 @@ def _judged_policies(check: Check, snapshot: SnapshotView
     return None, msp, qualifying
 
 
-def _exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -> tuple[str | None, bool]:
+def exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -> tuple[str | None, bool]:
     """How the policy excludes the account ('directly', "through group 'A' → 'B'", 'through role X'),
     and whether the answer is certain (group or role membership may not have been collected).
     The shared rule of who a policy reaches (``TenantView.reach``), so A-2 and the fix guards agree."""
@@ -203,7 +203,7 @@ def technician_policy_excludes_break_glass(check: Check, snapshot: SnapshotView)
                    else "no break-glass account is known")
             yield check.finding(msp, "n/a", assessment.subject, f"{why} (see PRE-3)")
             continue
-        routes = {a.label: _exclusion_route(assessment.policy, a, msp) for a in break_glass.accounts}
+        routes = {a.label: exclusion_route(assessment.policy, a, msp) for a in break_glass.accounts}
         not_excluded = [label for label, (route, certain) in routes.items() if route is None and certain]
         unknown = [label for label, (route, certain) in routes.items() if route is None and not certain]
         evidence = {"policyId": policy_id(assessment.policy),
