@@ -68,6 +68,10 @@ class SimState:
         self.tenants: dict[str, TenantState] = {}
         for tid in demo.all_tenant_ids():
             config = demo.initial_config(seed, tid, start)
+            # Each object its own copy: the demo builds policies from shared pieces (one exclusion
+            # condition for several policies), and a PATCH of one must not change the others.
+            config.policies = [copy.deepcopy(p) for p in config.policies]
+            config.named_locations = [copy.deepcopy(n) for n in config.named_locations]
             self.tenants[tid] = TenantState(config, [float("-inf")], [_snapshot(config)])
         self.gdap_relationships = demo.delegated_admin_relationships(start)
         self.cipp_tenants = demo.cipp_tenants()

@@ -351,6 +351,24 @@ def test_bad_fault_rules_are_refused(fresh):
 # --- writes ----------------------------------------------------------------------------------------
 
 
+def test_patching_one_policy_leaves_the_others_of_the_tenant_alone(fresh):
+    tailspin = next(c for c in demo.client_tenants() if c.display_name == "Tailspin Toys")
+    path = "/v1.0/identity/conditionalAccess/policies"
+    before = {p["id"]: p for p in get(fresh, tailspin.tenant_id, path).json()["value"]}
+    mfa = next(p for p in before.values() if p["displayName"].startswith("CA001"))
+    legacy = next(p for p in before.values() if p["displayName"].startswith("CA002"))
+    # The demo builds both from one exclusion condition: a write to one must not reach the other.
+    assert mfa["conditions"]["users"]["excludeGuestsOrExternalUsers"] == \
+        legacy["conditions"]["users"]["excludeGuestsOrExternalUsers"]
+    changed = {"guestOrExternalUserTypes": "serviceProvider", "externalTenants": {
+        "@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants", "membershipKind": "all"}}
+    response = httpx.patch(f"{fresh.url}{path}/{mfa['id']}", headers=auth(tailspin.tenant_id),
+                           json={"conditions": {"users": {"excludeGuestsOrExternalUsers": changed}}})
+    assert response.status_code == 204
+    after = get(fresh, tailspin.tenant_id, f"{path}/{legacy['id']}").json()
+    assert after["conditions"]["users"] == legacy["conditions"]["users"]
+
+
 def test_patch_post_and_delete_change_what_later_reads_show(fresh):
     base = f"{fresh.url}/v1.0/identity/conditionalAccess/policies"
     policies = get(fresh, MSP, "/v1.0/identity/conditionalAccess/policies").json()["value"]
