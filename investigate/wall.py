@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from posture.checks.cipp import client_id, client_name, client_ranges, is_any
+from posture.findings import ACCEPTED, Finding
 
 MIN_REFRESH_S, MAX_REFRESH_S = 5, 3600
 MIN_ROTATE_S, MAX_ROTATE_S = 10, 3600
@@ -56,7 +58,7 @@ class Freshness:
     failing: int  # sources whose latest attempt failed
 
 
-def freshness(rows: Sequence[dict], signin_interval_s: float) -> Freshness:
+def freshness(rows: Sequence[dict[str, Any]], signin_interval_s: float) -> Freshness:
     """From `collectors.status` rows: how old the sign-ins on the wall may be, as a colour."""
     signins = [r for r in rows if r.get("source") == "signIns"]
     ages = [r["ageSeconds"] for r in signins if r.get("ageSeconds") is not None]
@@ -90,13 +92,13 @@ class OpenClients:
     accepted: int  # such clients whose C-1 finding an operator accepted
 
 
-def open_api_clients(clients: Sequence[object], findings: Sequence[object]) -> OpenClients:
+def open_api_clients(clients: Sequence[object], findings: Sequence[Finding]) -> OpenClients:
     """Enabled CIPP API clients whose allowed ranges are 'Any' (C-1's "open to any IP"), from the stored
     `ExecApiClient?Action=List` rows; those whose C-1 finding is an accepted risk are counted apart."""
     accepted_ids = {
         str(f.subject.id).lower()
-        for f in findings  # type: ignore[attr-defined]
-        if getattr(f, "check", "") == "C-1" and getattr(f, "status", "") == "accepted"
+        for f in findings
+        if f.check == "C-1" and f.status == ACCEPTED
     }
     names, accepted = [], 0
     for client in clients:

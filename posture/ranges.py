@@ -51,7 +51,7 @@ def parse_network(value: str) -> IPNetwork | None:
 
 def unmapped(network: IPNetwork) -> IPNetwork:
     """An IPv4-mapped IPv6 range as the IPv4 range it maps to; any other range unchanged."""
-    if network.version == 6 and network.subnet_of(IPV4_MAPPED):  # type: ignore[arg-type]
+    if network.version == 6 and network.subnet_of(IPV4_MAPPED):
         address = ipaddress.IPv4Address(int(network.network_address) & 0xFFFFFFFF)
         return ipaddress.IPv4Network((address, network.prefixlen - 96))
     return network
@@ -59,7 +59,7 @@ def unmapped(network: IPNetwork) -> IPNetwork:
 
 def unmapped_address(address: IPAddress) -> IPAddress:
     """``::ffff:a.b.c.d`` as ``a.b.c.d``; any other address unchanged."""
-    mapped = address.ipv4_mapped if address.version == 6 else None  # type: ignore[union-attr]
+    mapped = address.ipv4_mapped if address.version == 6 else None
     return mapped or address
 
 
@@ -71,7 +71,7 @@ def covers_every_address(networks: Iterable[IPNetwork | None]) -> list[int]:
     for network in networks:
         if network is None:
             continue
-        if network.version == 6 and network.supernet_of(IPV4_MAPPED):  # type: ignore[arg-type]
+        if network.version == 6 and network.supernet_of(IPV4_MAPPED):
             by_version[4].append(EVERY[4])
         plain = unmapped(network)
         by_version[plain.version].append(plain)
@@ -81,8 +81,8 @@ def covers_every_address(networks: Iterable[IPNetwork | None]) -> list[int]:
 
 def versions_of(network: IPNetwork) -> set[int]:
     """The IP versions whose addresses ``network`` holds (a range containing the mapped block: both)."""
-    versions = {unmapped(network).version}
-    if network.version == 6 and network.supernet_of(IPV4_MAPPED):  # type: ignore[arg-type]
+    versions: set[int] = {unmapped(network).version}
+    if network.version == 6 and network.supernet_of(IPV4_MAPPED):
         versions.add(4)
     return versions
 
@@ -103,8 +103,12 @@ def address_covered(address: IPAddress, networks: Iterable[IPNetwork | None]) ->
 def covered_by(network: IPNetwork, union: Iterable[IPNetwork | None]) -> bool:
     """Whether every address of ``network`` lies in the union of ``union`` (mapped ranges as IPv4)."""
     plain = unmapped(network)
-    same_version = [unmapped(n) for n in union if n is not None and unmapped(n).version == plain.version]
-    return any(plain.subnet_of(block) for block in ipaddress.collapse_addresses(same_version))  # type: ignore[arg-type]
+    others = [unmapped(n) for n in union if n is not None]
+    if isinstance(plain, ipaddress.IPv4Network):
+        same4 = [n for n in others if isinstance(n, ipaddress.IPv4Network)]
+        return any(plain.subnet_of(block) for block in ipaddress.collapse_addresses(same4))
+    same6 = [n for n in others if isinstance(n, ipaddress.IPv6Network)]
+    return any(plain.subnet_of(block) for block in ipaddress.collapse_addresses(same6))
 
 
 def _every(version: int) -> str:
@@ -176,7 +180,7 @@ def _everything(value: str, network: IPNetwork, what: str) -> str | None:
         return None
     if network.prefixlen == 0:
         return f"{value} {what} every address"
-    if network.subnet_of(IPV4_MAPPED):  # type: ignore[arg-type]
+    if network.version == 6 and network.subnet_of(IPV4_MAPPED):  # an IPv4 one covering all is /0 (above)
         return f"{value} {what} {_every(4)}: it is the whole IPv4-mapped IPv6 block ({IPV4_MAPPED})"
     return f"{value} {what} {_every(4)}: it contains the whole IPv4-mapped IPv6 block ({IPV4_MAPPED})"
 

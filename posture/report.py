@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from posture.findings import Finding
+from posture.findings import Finding, Status
 from safetext.terminal import terminal_output, terminal_value
 
-STATUS_ORDER = ("fail", "warn", "accepted", "n/a", "pass")
+STATUS_ORDER: tuple[Status, ...] = ("fail", "warn", "accepted", "n/a", "pass")
 
 
 def findings_document(findings: Iterable[Finding]) -> dict[str, Any]:

@@ -55,11 +55,11 @@ class _Validator:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.fail(field, f"expected {what}, got {_type_name(value)}")
 
-    def optional_string(self, parent: dict, key: str, field: str) -> None:
+    def optional_string(self, parent: dict[str, Any], key: str, field: str) -> None:
         if parent.get(key) is not None:
             self.expect(parent[key], str, field, "a string")
 
-    def string_list(self, parent: dict, key: str, field: str) -> None:
+    def string_list(self, parent: dict[str, Any], key: str, field: str) -> None:
         value = parent.get(key)
         if value is None:
             return
@@ -67,7 +67,7 @@ class _Validator:
         for index, item in enumerate(value):
             self.expect(item, str, f"{field}[{index}]", "a string")
 
-    def object_list(self, parent: dict, key: str, field: str) -> None:
+    def object_list(self, parent: dict[str, Any], key: str, field: str) -> None:
         value = parent.get(key)
         if value is None:
             return
@@ -75,7 +75,7 @@ class _Validator:
         for index, item in enumerate(value):
             self.expect(item, dict, f"{field}[{index}]", "an object")
 
-    def choice(self, parent: dict, key: str, field: str, allowed: tuple[str, ...]) -> None:
+    def choice(self, parent: dict[str, Any], key: str, field: str, allowed: tuple[str, ...]) -> None:
         value = parent.get(key)
         if value is None:
             return
@@ -83,7 +83,7 @@ class _Validator:
         if value.lower() not in allowed:
             raise self.fail(field, f"is {_shown(value)}; expected one of {', '.join(allowed)}")
 
-    def snapshot(self, doc: Any) -> None:
+    def snapshot(self, doc: Any) -> dict[str, Any]:
         if not isinstance(doc, dict):
             raise self.fail("(top level)", f"expected a JSON object, got {_type_name(doc)}")
         if "version" not in doc:
@@ -97,6 +97,7 @@ class _Validator:
         self.msp(doc.get("msp"))
         self.tenants(doc.get("tenants"))
         self.cipp(doc.get("cipp"))
+        return doc
 
     def msp(self, msp: Any) -> None:
         if msp is None:
@@ -155,8 +156,7 @@ def validate_snapshot(doc: Any, source: str = "snapshot") -> dict[str, Any]:
 
     ``null`` counts as missing (so it gives ``n/a``, like an absent key).
     """
-    _Validator(source).snapshot(doc)
-    return doc
+    return _Validator(source).snapshot(doc)
 
 
 def decode_json_text(raw: bytes, name: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from graphjson.times import read_graph_datetime
 from graphjson.values import as_dict, as_list, lower, lower_set, text
@@ -290,7 +290,7 @@ class TenantView:
         if signins is None:
             return None
         start, end = self.snapshot.window
-        if end is None:
+        if start is None or end is None:  # both or neither: no collectedAt
             return signins
         out = []
         for signin in signins:
@@ -345,14 +345,14 @@ class SnapshotView:
         self.raw = snapshot
         self.options = options
         self.msp_section: dict[str, Any] = as_dict(snapshot.get("msp"))
-        self._memo: dict[str, Any] = {}
+        self._memo: dict[str, object] = {}
         self.tenants = [TenantView(t, self) for t in as_list(snapshot.get("tenants"))]
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """Share one computation between checks (e.g. A-1's qualifying policies for A-2 and A-3)."""
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]
+        return cast(T, self._memo[key])
 
     @cached_property
     def msp_tenant(self) -> TenantView | None:

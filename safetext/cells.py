@@ -42,7 +42,7 @@ def formula_safe_rows(rows: Any) -> Any:
         return {formula_safe(k): [formula_safe(v) for v in column] if isinstance(column, list | tuple)
                 else formula_safe(column) for k, column in rows.items()}
     if isinstance(rows, list | tuple):
-        out = []
+        out: list[Any] = []
         for row in rows:
             if isinstance(row, Mapping):
                 out.append(formula_safe_row(row))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from graphjson.values import lower, text
 from posture.check import Check, define_check
@@ -11,7 +12,7 @@ from posture.ranges import judge_trusted_range, judge_with_union
 from posture.view import SnapshotView, is_ip_location, location_ranges
 
 
-def _location_evidence(location: dict) -> dict:
+def _location_evidence(location: dict[str, Any]) -> dict[str, Any]:
     return {"id": text(location.get("id")), "name": text(location.get("displayName")),
             "isTrusted": location.get("isTrusted"), "ranges": location_ranges(location)}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.check import Check, define_check
-from posture.findings import Finding
+from posture.findings import Finding, Status
 from posture.graph import (
     ALL,
     ENABLED,
@@ -72,7 +72,7 @@ def users_mfa_capable(check: Check, snapshot: SnapshotView) -> Iterator[Finding]
         if ratio >= pass_ratio:
             yield check.about_tenant(tenant, "pass", summary, evidence)
         else:
-            status = "warn" if ratio >= warn_ratio else "fail"
+            status: Status = "warn" if ratio >= warn_ratio else "fail"
             yield check.about_tenant(tenant, status, f"{summary}, below {pass_ratio:.0%}", evidence)
 
 

@@ -432,7 +432,7 @@ def service_account_microsoft_mfa(check: Check, snapshot: SnapshotView) -> Itera
         yield check.about_tenant(msp, "n/a", f"no registration details for {account.label}",
                                  {"serviceAccount": account.as_evidence()})
         return
-    methods = row.get("methodsRegistered")
+    methods: Any = row.get("methodsRegistered")  # untyped Graph JSON: a list when registered
     found, _ = service_account_policies(snapshot)
     custom = {policy_name(p): _custom_mfa(p) for p in (found.policies if found else [])}
     custom = {name: controls for name, controls in custom.items() if controls}

@@ -161,19 +161,19 @@ def _policy_evidence(assessment: TechnicianPolicyAssessment) -> dict[str, Any]:
 
 
 def _judged_policies(check: Check, snapshot: SnapshotView
-                     ) -> tuple[Finding | None, TenantView | None, list[TechnicianPolicyAssessment]]:
-    """What A-2…A-5 judge: (a single n/a for the MSP tenant saying why there is nothing to judge, or None;
-    the MSP tenant, present whenever there is something to judge; A-1's qualifying policies)."""
+                     ) -> Finding | tuple[TenantView, list[TechnicianPolicyAssessment]]:
+    """What A-2…A-5 judge: a single n/a for the MSP tenant saying why there is nothing to judge, or
+    (the MSP tenant; A-1's qualifying policies, at least one)."""
     msp = snapshot.msp_tenant
     if msp is None:
-        return check.msp_missing(snapshot), None, []
+        return check.msp_missing(snapshot)
     assessments = technician_policies(snapshot)
     if assessments is None:
-        return check.about_tenant(msp, "n/a", POLICIES_MISSING), msp, []
+        return check.about_tenant(msp, "n/a", POLICIES_MISSING)
     qualifying = [a for a in assessments if a.qualifies]
     if not qualifying:
-        return check.about_tenant(msp, "n/a", "there is no technician block policy (see A-1)"), msp, []
-    return None, msp, qualifying
+        return check.about_tenant(msp, "n/a", "there is no technician block policy (see A-1)")
+    return msp, qualifying
 
 
 def exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -> tuple[str | None, bool]:
@@ -191,10 +191,11 @@ def exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -
     title="The block policy excludes every break-glass account",
     rationale="A mistake in the block policy must never lock out the accounts that can undo it.")
 def technician_policy_excludes_break_glass(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate, msp, qualifying = _judged_policies(check, snapshot)
-    if gate is not None:
-        yield gate
+    judged = _judged_policies(check, snapshot)
+    if isinstance(judged, Finding):
+        yield judged
         return
+    msp, qualifying = judged
     break_glass = snapshot.break_glass
     for assessment in qualifying:
         name = policy_name(assessment.policy)
@@ -227,10 +228,11 @@ def technician_policy_excludes_break_glass(check: Check, snapshot: SnapshotView)
     "A-3", severity="high", scope="MSP, per A-1 policy", title="The block policy is on",
     rationale="A report-only or disabled block policy protects nothing.", fix="technician-policy.enable")
 def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate, msp, qualifying = _judged_policies(check, snapshot)
-    if gate is not None:
-        yield gate
+    judged = _judged_policies(check, snapshot)
+    if isinstance(judged, Finding):
+        yield judged
         return
+    msp, qualifying = judged
     for assessment in qualifying:
         name, state = policy_name(assessment.policy), policy_state(assessment.policy)
         evidence = {"policyId": policy_id(assessment.policy), "state": assessment.policy.get("state")}
@@ -251,10 +253,11 @@ def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[
     rationale="A block policy narrowed by client app, platform, risk, device filter or flow lets technicians "
               "through from anywhere.")
 def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate, msp, qualifying = _judged_policies(check, snapshot)
-    if gate is not None:
-        yield gate
+    judged = _judged_policies(check, snapshot)
+    if isinstance(judged, Finding):
+        yield judged
         return
+    msp, qualifying = judged
     app_ids = snapshot.cipp_app_ids
     for assessment in qualifying:
         policy = assessment.policy
@@ -283,10 +286,11 @@ def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Ite
     rationale="CIPP's back end signs in as the service account from Azure's addresses, outside the trusted "
               "IPs: blocking it stops CIPP (Part B is its control).")
 def technician_policy_spares_service_account(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate, msp, qualifying = _judged_policies(check, snapshot)
-    if gate is not None:
-        yield gate
+    judged = _judged_policies(check, snapshot)
+    if isinstance(judged, Finding):
+        yield judged
         return
+    msp, qualifying = judged
     upn = snapshot.service_account_upn
     account = msp.account(upn) if upn else None
     for assessment in qualifying:
