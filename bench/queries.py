@@ -1,8 +1,9 @@
 """Query benchmark: every data function behind the Blocked sign-ins, MFA coverage and Wall pages, timed on
 a seeded database (bench/seed.py), beside a naive baseline measured in the same run.
 
-* ours     — db.signin_queries as the pages call it: rollups for whole hours/days, the partial covering
-             index `ix_signins_failed` for the rest, the side tables (blocks, places, rankings, MFA);
+* ours     — db.signin_scope, signin_aggregates and signin_lists as the pages call them: rollups for
+             whole hours/days, the partial covering index `ix_signins_failed` for the rest, the side
+             tables (blocks, places, rankings, MFA);
 * baseline — the same answer by a plain scan of `signins` (through its original tenant/time index,
              JSON read with SQLite's json functions): what the pages would cost without this work.
              Run on the 24-hour scenario only (a month of plain scans takes minutes) and checked to give
@@ -35,8 +36,12 @@ from bench import baseline  # noqa: E402
 from bench.common import database_url, peak_rss_mb  # noqa: E402
 from bench.scenarios import INVESTIGATION, Results, percentile, prepare, run  # noqa: E402
 from db import open_database  # noqa: E402
-from db import signin_queries as q  # noqa: E402
-from db.models import CollectionState, Tenant  # noqa: E402
+from db.models import (  # noqa: E402
+    CollectionState,
+    SignIn,  # noqa: E402
+    Tenant,
+)
+from db.signin_scope import FAILED  # noqa: E402
 
 
 def describe(engine: Engine, url: str, now_arg: str | None, repeat: int) -> tuple[list[str], datetime]:
@@ -55,11 +60,11 @@ def describe(engine: Engine, url: str, now_arg: str | None, repeat: int) -> tupl
             if now_arg
             else conn.execute(select(func.max(CollectionState.last_success_at))).scalar()
         )
-        failed = conn.execute(select(func.count()).select_from(q.SignIn).where(q.FAILED)).scalar()
+        failed = conn.execute(select(func.count()).select_from(SignIn).where(FAILED)).scalar()
         total = (
             conn.execute(text("SELECT max(rowid) FROM signins")).scalar()
             if engine.dialect.name == "sqlite"
-            else conn.execute(select(func.count()).select_from(q.SignIn)).scalar()
+            else conn.execute(select(func.count()).select_from(SignIn)).scalar()
         )
     print(
         f"database: {url}\n  ~{total:,} sign-ins ({failed:,} failed), {len(tenants)} tenants; "

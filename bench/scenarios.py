@@ -18,7 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from db import signin_queries as q
+from db import mfa_store, queries
+from db import signin_aggregates as agg
+from db import signin_lists as lists
+from db import signin_scope as scope_q
 from db.posture_store import current_findings
 from investigate.filters import Filters
 
@@ -79,7 +82,7 @@ def prepare(conn: Connection, now: datetime, tenants: list[str], settings: Any) 
     from collectors.status import fresh_limits
 
     with conn.begin():
-        q.store_rankings(conn, q.compute_rankings(conn, now))
+        agg.store_rankings(conn, agg.compute_rankings(conn, now))
     big = tenants[1] if len(tenants) > 1 else tenants[0]
     filters = [
         ("24h, all tenants", Filters(period="24h")),
@@ -93,7 +96,7 @@ def prepare(conn: Connection, now: datetime, tenants: list[str], settings: Any) 
         ("30d, CIDR /24", Filters(period="30d", ip="66.171.40.0/24")),
         ("7d, service providers", Filters(period="7d", service_provider=True)),
     ]
-    policies = q.filter_options(conn, tenants, now - timedelta(days=30)).policies
+    policies = agg.filter_options(conn, tenants, now - timedelta(days=30)).policies
     if policies:
         filters.append(("30d, blocking policy", Filters(period="30d", policy=policies[0][0])))
     msp, account = settings.msp_tenant_id, settings.service_account_upn
@@ -111,7 +114,7 @@ class Case:
     answers: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def scope(self) -> q.Scope:
+    def scope(self) -> scope_q.Scope:
         return self.answers[RESOLVE_SCOPE]
 
 
@@ -156,62 +159,65 @@ _MFA_CHECKS = ("MFA-1", "MFA-2", "MFA-3", "B-8")
 SCENARIOS: list[Scenario] = [
     # Blocked sign-ins, case by case: the scope first, then what the page draws from it.
     Scenario(INVESTIGATION, RESOLVE_SCOPE, "filters to tenants, window and a CIDR's addresses seen",
-             lambda b, c: q.resolve_scope(b.conn, c.filters, b.now, b.tenants, b.msp), each_filter, 200),
+             lambda b, c: scope_q.resolve_scope(b.conn, c.filters, b.now, b.tenants, b.msp),
+             each_filter, 200),
     *[
         Scenario(INVESTIGATION, f"stored_ranking[{d}]", f"the collector's stored ranking of {d}s",
-                 lambda b, c, d=d: q.stored_ranking(b.conn, c.scope, d, _30_MINUTES), each_filter, 200,
+                 lambda b, c, d=d: agg.stored_ranking(b.conn, c.scope, d, _30_MINUTES), each_filter, 200,
                  optional=True)
         for d in ("ip", "user")
     ],
     Scenario(INVESTIGATION, "count_failed", "failed sign-ins in scope",
-             lambda b, c: q.count_failed(b.conn, c.scope), each_filter, 200),
+             lambda b, c: agg.count_failed(b.conn, c.scope), each_filter, 200),
     Scenario(INVESTIGATION, "timeline", "failed sign-ins per hour or day and code",
-             lambda b, c: q.timeline(b.conn, c.scope), each_filter, 200),
+             lambda b, c: agg.timeline(b.conn, c.scope), each_filter, 200),
     *[
         Scenario(INVESTIGATION, f"top_values[{d}]", f"the ten commonest {d} values, live",
-                 lambda b, c, d=d: q.top_values(b.conn, c.scope, d), each_filter, 200,
+                 lambda b, c, d=d: agg.top_values(b.conn, c.scope, d), each_filter, 200,
                  shown_by=f"stored_ranking[{d}]" if d in ("ip", "user") else None)
         for d in DIMENSIONS
     ],
     Scenario(INVESTIGATION, "places (map)", "failed sign-ins by place, for the map",
-             lambda b, c: q.places(b.conn, c.scope), each_filter, 200),
+             lambda b, c: agg.places(b.conn, c.scope), each_filter, 200),
     Scenario(INVESTIGATION, "failed_signins (table)", "the newest 200 failed sign-ins with their blocks",
-             lambda b, c: q.failed_signins(b.conn, c.scope), each_filter, 200),
+             lambda b, c: lists.failed_signins(b.conn, c.scope), each_filter, 200),
     # Blocked sign-ins, once.
     Scenario(INVESTIGATION, "filter_options", "the filter choices of 30 days",
-             lambda b, c: q.filter_options(b.conn, b.tenants, b.now - timedelta(days=30)), once("30d"), 200),
+             lambda b, c: agg.filter_options(b.conn, b.tenants, b.now - timedelta(days=30)),
+             once("30d"), 200),
     Scenario(INVESTIGATION, "signin_raw (drill-down)", "one sign-in's stored JSON",
-             lambda b, c: q.signin_raw(b.conn, c.signin_id), by_id, 200),
+             lambda b, c: lists.signin_raw(b.conn, c.signin_id), by_id, 200),
     Scenario(INVESTIGATION, "tenant_objects (explanation context)", "a tenant's policies and named locations",
-             lambda b, c: q.tenant_objects(b.conn, [b.big], ("conditionalAccessPolicies", "namedLocations")),
+             lambda b, c: queries.tenant_objects(b.conn, [b.big],
+                                                 ("conditionalAccessPolicies", "namedLocations")),
              once("one tenant"), 200),
     Scenario(COLLECTOR, "compute_rankings", "the collector's ranking of IPs and users, 7 and 30 days",
-             lambda b, c: q.compute_rankings(b.conn, b.now), once("all tenants"), float("inf"),
+             lambda b, c: agg.compute_rankings(b.conn, b.now), once("all tenants"), float("inf"),
              repeat=1, reported=False),
     # MFA coverage.
     Scenario(MFA, "mfa_coverage_latest", "the latest day's coverage of every tenant",
-             lambda b, c: q.mfa_coverage_latest(b.conn), once("all"), 200),
+             lambda b, c: mfa_store.mfa_coverage_latest(b.conn), once("all"), 200),
     Scenario(MFA, "mfa_trend", "90 days of coverage, all tenants",
-             lambda b, c: q.mfa_trend(b.conn, (b.now - timedelta(days=90)).date()),
+             lambda b, c: mfa_store.mfa_trend(b.conn, (b.now - timedelta(days=90)).date()),
              once("90 days, all"), 200),
     Scenario(MFA, "mfa_trend", "90 days of coverage, one tenant",
-             lambda b, c: q.mfa_trend(b.conn, (b.now - timedelta(days=90)).date(), [b.big]),
+             lambda b, c: mfa_store.mfa_trend(b.conn, (b.now - timedelta(days=90)).date(), [b.big]),
              once("90 days, one tenant"), 200),
     Scenario(MFA, "current_findings (MFA-1..3, B-8)", "the MFA checks' findings",
              lambda b, c: current_findings(b.conn, b.now, checks=_MFA_CHECKS), once("all"), 200),
     Scenario(MFA, "account_signins (service account, 24 h)", "the CIPP service account's sign-ins",
-             lambda b, c: q.account_signins(b.conn, b.msp, b.account, b.now - timedelta(hours=24), b.now),
+             lambda b, c: lists.account_signins(b.conn, b.msp, b.account, b.now - timedelta(hours=24), b.now),
              once("MSP"), 200),
     # The wall, for all tenants and for one (rotation).
     Scenario(WALL, "blocked_counts (1 h, 24 h, change)", "blocked in the last hour and day, and the change",
-             lambda b, c: q.blocked_counts(b.conn, c.tenants, b.now), all_and_one, 100),
+             lambda b, c: agg.blocked_counts(b.conn, c.tenants, b.now), all_and_one, 100),
     Scenario(WALL, "hourly_failed (sparkline)", "failed sign-ins per hour over 24 h",
-             lambda b, c: q.hourly_failed(b.conn, c.tenants, b.now, 24), all_and_one, 100),
+             lambda b, c: agg.hourly_failed(b.conn, c.tenants, b.now, 24), all_and_one, 100),
     Scenario(WALL, "top_blocking_policies", "the policies that blocked most",
-             lambda b, c: q.top_blocking_policies(b.conn, c.tenants, b.now), all_and_one, 100),
+             lambda b, c: agg.top_blocking_policies(b.conn, c.tenants, b.now), all_and_one, 100),
     Scenario(WALL, "failed_signins (latest 8)", "the eight newest failed sign-ins of 24 h",
-             lambda b, c: q.failed_signins(
-                 b.conn, q.Scope(Filters(), tuple(c.tenants), b.now - timedelta(hours=24), b.now), 8),
+             lambda b, c: lists.failed_signins(
+                 b.conn, scope_q.Scope(Filters(), tuple(c.tenants), b.now - timedelta(hours=24), b.now), 8),
              all_and_one, 100),
     Scenario(WALL, "current_findings (critical failing)", "failing critical findings",
              lambda b, c: current_findings(b.conn, b.now, statuses=("fail",), severity="critical"),
@@ -219,12 +225,12 @@ SCENARIOS: list[Scenario] = [
     Scenario(WALL, "current_findings (C-1) + API clients", "C-1's findings and the CIPP API clients",
              lambda b, c: (
                  current_findings(b.conn, b.now, checks=("C-1",)),
-                 q.tenant_objects(b.conn, [b.msp], ("cipp.apiClients",))),
+                 queries.tenant_objects(b.conn, [b.msp], ("cipp.apiClients",))),
              all_and_one, 100),
     Scenario(WALL, "mfa_coverage_latest", "the latest day's coverage of every tenant",
-             lambda b, c: q.mfa_coverage_latest(b.conn), all_and_one, 100),
-    Scenario(WALL, "freshness_rows (freshness)", "how fresh each source is",
-             lambda b, c: q.freshness_rows(b.conn, b.now, *b.fresh), all_and_one, 100),
+             lambda b, c: mfa_store.mfa_coverage_latest(b.conn), all_and_one, 100),
+    Scenario(WALL, "source_status (freshness)", "how fresh each source is",
+             lambda b, c: queries.source_status(b.conn, b.now, *b.fresh), all_and_one, 100),
 ]
 
 

@@ -13,7 +13,7 @@ from collectors.snapshot import build_snapshot
 from db import write_transaction
 from db.mfa_store import purge_mfa_coverage, store_mfa_coverage
 from db.posture_store import load_accepted, purge_history, store_evaluation
-from db.signin_queries import compute_rankings, store_rankings
+from db.signin_aggregates import compute_rankings, store_rankings
 from graphjson.times import parse_graph_datetime
 from investigate.mfa import coverage
 from posture import apply_accepted, evaluate

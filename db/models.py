@@ -96,7 +96,7 @@ class SignIn(Base):
         Index("ix_signins_tenant_created", "tenant_id", "created_at"),
         # Partial and covering: the failed sign-ins' filter columns, so the investigation reads this
         # narrow index instead of 3 KB rows, and only failed sign-ins pay for it at ingest. Queries must
-        # say `error_code != 0` literally (db.signin_queries.FAILED) for the planners to use it.
+        # say `error_code != 0` literally (db.signin_scope.FAILED) for the planners to use it.
         Index("ix_signins_failed", "tenant_id", "created_at", "error_code", "user_principal_name",
               "app_display_name", "ip_address", "country", "city", "is_interactive",
               "cross_tenant_access_type", "home_tenant_id", "id",
@@ -346,7 +346,7 @@ class KioskLink(Base):
 
 class SignInTopValue(Base):
     """The most frequent IPs and users among failed sign-ins of all tenants over the last 7 and 30 days,
-    computed by the collector after each full cycle (db.signin_queries.refresh_top_values). Distinct IPs
+    computed by the collector after each full cycle (db.signin_aggregates.compute_rankings). Distinct IPs
     and users are nearly as many as failed sign-ins (password sprays), so no counter makes the month's
     ranking cheap: the investigation page shows this one, saying as of when."""
 

@@ -5,15 +5,28 @@ plain Connection would return their columns instead)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import (
+    Connection,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from db.models import CollectionRun, CollectionState, CollectRequest, GraphObject, SignIn, Tenant
+from db.models import (
+    CollectionRun,
+    CollectionState,
+    CollectRequest,
+    GraphObject,
+    SignIn,
+    Tenant,
+)
 
 
 @dataclass(frozen=True)
@@ -56,25 +69,26 @@ def active_tenants(conn: Connection) -> list[Tenant]:
 
 def source_status(conn: Connection, now: datetime, fresh_within_s: dict[str, float],
                   default_fresh_s: float) -> list[SourceStatus]:
-    """Per active tenant and source: last success, last error, rows and freshness."""
-    with Session(conn) as session:
-        rows = session.execute(
-            select(CollectionState, Tenant.display_name)
-            .join(Tenant, Tenant.tenant_id == CollectionState.tenant_id)
-            .where(Tenant.active)
-            .order_by((Tenant.role != "msp"), Tenant.display_name, CollectionState.source)
-        ).all()
+    """Per active tenant and source: last success, last error, rows and freshness. The one reader of
+    the collection state for people (the Collectors and Tenants pages, ``collectors status``, the
+    wall's freshness tile); plain rows, no ORM objects, so the wall can afford it every period."""
+    c = CollectionState
+    rows = conn.execute(
+        select(c.tenant_id, Tenant.display_name, c.source, c.last_success_at, c.last_error_at, c.last_error,
+               c.last_rows, c.state, c.state_since, c.state_detail, c.last_attempt_at)
+        .join(Tenant, Tenant.tenant_id == c.tenant_id)
+        .where(Tenant.active)
+        .order_by((Tenant.role != "msp"), Tenant.display_name, c.source))
     out = []
-    for state, name in rows:
-        age = (now - state.last_success_at).total_seconds() if state.last_success_at else None
-        limit = fresh_within_s.get(state.source, default_fresh_s)
+    for (tenant_id, name, source, success, error_at, error, last_rows, standing, since, detail,
+         attempt) in rows:
+        age = (now - success).total_seconds() if success else None
+        limit = fresh_within_s.get(source, default_fresh_s)
         # A standing state (not licensed, consent needed) is not a failure: it is shown as itself.
-        failing = not state.state and bool(state.last_error_at and (
-            state.last_success_at is None or state.last_error_at > state.last_success_at))
-        out.append(SourceStatus(state.tenant_id, name, state.source, state.last_success_at,
-                                state.last_error_at, state.last_error, state.last_rows, age,
-                                age is not None and age <= limit, failing, state.state,
-                                state.state_since, state.state_detail, state.last_attempt_at))
+        failing = not standing and bool(error_at and (success is None or error_at > success))
+        out.append(SourceStatus(tenant_id, name, source, success, error_at, error, last_rows, age,
+                                age is not None and age <= limit, failing, standing, since, detail,
+                                attempt))
     return out
 
 
@@ -116,3 +130,21 @@ def pending_collect_request(conn: Connection) -> CollectRequest | None:
     with Session(conn) as session:
         return session.scalars(select(CollectRequest).where(CollectRequest.done_at.is_(None))
                                .order_by(CollectRequest.id.desc()).limit(1)).first()
+
+
+def tenant_objects(
+    conn: Connection, tenant_ids: Iterable[str], kinds: Sequence[str]
+) -> dict[tuple[str, str], list[Any]]:
+    """Stored Graph/CIPP objects by (tenant, kind); a missing key means never collected."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    ids = list(dict.fromkeys(tenant_ids))
+    if not ids:
+        return out
+    rows = conn.execute(
+        select(GraphObject.tenant_id, GraphObject.kind, GraphObject.body)
+        .where(GraphObject.tenant_id.in_(ids), GraphObject.kind.in_(list(kinds)))
+        .order_by(GraphObject.id)
+    )
+    for tenant_id, kind, body in rows:
+        out.setdefault((tenant_id, kind), []).append(orjson.loads(body))
+    return out

@@ -41,7 +41,7 @@ ROLLUPS: Table = SignInRollup.__table__  # type: ignore[assignment]
 HOUR, DAY = "h", "d"
 # Which dimensions are counted at which grain: hours serve the wall and short timelines, days long
 # ranges. IPs and users are not: a password spray brings nearly as many distinct values as sign-ins, so
-# such counters would be as big as the index that answers them (db.signin_queries.top_values).
+# such counters would be as big as the index that answers them (db.signin_aggregates.top_values).
 ROLLUP_DIMS: dict[str, tuple[str, ...]] = {
     HOUR: ("code", "policy"),
     DAY: ("code", "policy", "app", "country", "place"),  # place: 'country|city'

@@ -1,7 +1,8 @@
 """Blocked sign-ins: who is blocked, from where and why, across tenants (for investigators).
 
 Filters live in the URL (`?tenant=…&ip=…&code=53003`), so a view can be shared and opens filtered;
-`&signin=<id>` opens one sign-in's explanation. Decoding is investigate/, queries db/signin_queries.
+`&signin=<id>` opens one sign-in's explanation. Decoding is
+investigate/, queries db/signin_scope, db/signin_aggregates and db/signin_lists.
 """
 
 from __future__ import annotations

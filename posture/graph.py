@@ -32,7 +32,7 @@ def is_msp_person_elsewhere(home_tenant_id: Any, cross_tenant_access_type: Any, 
     """Catalogue v2 (D-2): a sign-in of one of the MSP's own people in another tenant. `homeTenantId`
     decides when present (the MSP tenant; another home tenant is another partner, even with
     `crossTenantAccessType` `serviceProvider`); without it, `serviceProvider` alone counts.
-    ``db.signin_queries`` applies the same rule in SQL."""
+    ``db.signin_scope`` applies the same rule in SQL."""
     home = lower(home_tenant_id)
     if home:
         return bool(msp_tenant_id) and home == lower(msp_tenant_id) and lower(tenant_id) != home

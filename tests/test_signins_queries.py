@@ -1,5 +1,5 @@
 """The data behind the investigation and the wall, on SQLite and PostgreSQL: each filter narrows, the
-counters agree with the rows, collecting twice counts once (db.signin_index, db.signin_queries)."""
+counters agree with the rows, collecting twice counts once (db.signin_index, db.signin_aggregates)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 from posture_fixtures import MSP_ID
 from sqlalchemy import delete, func, select
 
-from db import signin_queries as q
-from db import write_transaction
+from db import queries, write_transaction
+from db import signin_aggregates as agg
+from db import signin_lists as lists
+from db import signin_scope as scope_q
 from db.models import SignInBlock, SignInPlace, SignInRollup
 from db.signin_index import backfill
 from db.store import ingest_signin_page, purge_older_than, upsert_tenant
@@ -146,13 +148,13 @@ def filled(engine):  # type: ignore[no-untyped-def]
 
 def ids(engine, filters: Filters, now: datetime = NOW) -> set[str]:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        scope = q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
-        return {r.id for r in q.failed_signins(conn, scope)}
+        scope = scope_q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
+        return {r.id for r in lists.failed_signins(conn, scope)}
 
 
 def count(engine, filters: Filters, now: datetime = NOW) -> int:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return q.count_failed(conn, q.resolve_scope(conn, filters, now, TENANTS, MSP_ID))
+        return agg.count_failed(conn, scope_q.resolve_scope(conn, filters, now, TENANTS, MSP_ID))
 
 
 def rollup_total(engine) -> int:  # type: ignore[no-untyped-def]
@@ -172,7 +174,8 @@ def rollup_total(engine) -> int:  # type: ignore[no-untyped-def]
 
 def test_the_list_holds_only_failed_sign_ins_newest_first(filled):
     with filled.connect() as conn:
-        rows = q.failed_signins(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        rows = lists.failed_signins(conn, scope)
     assert [r.id for r in rows] == ["s1", "s2", "s3", "s4", "s6"]
     first = rows[0]
     assert (first.tenant_id, first.error_code, first.policy_id, first.service_provider) == (
@@ -220,7 +223,8 @@ def test_the_msp_people_filter_leaves_out_another_partners_service_providers(fil
     assert "s7" in ids(filled, Filters(period="30d"))
     assert ids(filled, Filters(period="30d", service_provider=True)) == {"s1"}
     with filled.connect() as conn:
-        rows = q.failed_signins(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        rows = lists.failed_signins(conn, scope)
     assert {r.id: r.service_provider for r in rows}["s7"] is False
 
 
@@ -251,10 +255,10 @@ def test_the_counters_agree_with_the_rows(filled, now, period):
 
 def test_the_timeline_adds_up_to_the_count_and_buckets_by_hour(filled):
     with filled.connect() as conn:
-        scope = q.resolve_scope(conn, Filters(period="24h"), NOW, TENANTS, MSP_ID)
-        grain, points = q.timeline(conn, scope)
-        raw_grain, raw_points = q.timeline(
-            conn, q.resolve_scope(conn, Filters(period="24h", user="@"), NOW, TENANTS, MSP_ID)
+        scope = scope_q.resolve_scope(conn, Filters(period="24h"), NOW, TENANTS, MSP_ID)
+        grain, points = agg.timeline(conn, scope)
+        raw_grain, raw_points = agg.timeline(
+            conn, scope_q.resolve_scope(conn, Filters(period="24h", user="@"), NOW, TENANTS, MSP_ID)
         )
     assert grain == raw_grain == "h"
     assert (
@@ -266,7 +270,8 @@ def test_the_timeline_adds_up_to_the_count_and_buckets_by_hour(filled):
 
 def test_a_month_has_a_daily_timeline(filled):
     with filled.connect() as conn:
-        grain, points = q.timeline(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        grain, points = agg.timeline(conn, scope)
     assert grain == "d" and sum(n for _b, _c, n in points) == 5
     assert all(bucket.hour == 0 for bucket, _c, _n in points)
 
@@ -294,7 +299,7 @@ def test_a_month_has_a_daily_timeline(filled):
 def test_top_values_count_each_dimension(filled, dim, expected):
     for filters in (Filters(period="30d"), Filters(period="30d", user="@")):  # counters, then rows
         with filled.connect() as conn:
-            top = q.top_values(conn, q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID), dim)
+            top = agg.top_values(conn, scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID), dim)
         assert sorted((t.value, t.count) for t in top) == sorted(expected)
 
 
@@ -306,8 +311,8 @@ def test_top_values_count_each_dimension(filled, dim, expected):
 def test_top_values_from_hourly_and_daily_counters_agree_with_the_rows(filled, now, period, dim):
     def top(filters: Filters) -> list[tuple[str, str, int]]:
         with filled.connect() as conn:
-            scope = q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
-            return sorted((t.value, t.label, t.count) for t in q.top_values(conn, scope, dim))
+            scope = scope_q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
+            return sorted((t.value, t.label, t.count) for t in agg.top_values(conn, scope, dim))
 
     by_counters = top(Filters(period=period))
     assert by_counters == top(Filters(period=period, user="@"))  # a filter the counters cannot answer
@@ -317,12 +322,14 @@ def test_top_values_from_hourly_and_daily_counters_agree_with_the_rows(filled, n
 
 def test_top_policies_and_users_carry_their_names(filled):
     with filled.connect() as conn:
-        scope = q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
-        policies = {t.value: t.label for t in q.top_values(conn, scope, "policy")}
+        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        policies = {t.value: t.label for t in agg.top_values(conn, scope, "policy")}
         users = {
             t.value: t.label
-            for t in q.top_values(
-                conn, q.resolve_scope(conn, Filters(period="30d", user="bob"), NOW, TENANTS, MSP_ID), "user"
+            for t in agg.top_values(
+                conn,
+                scope_q.resolve_scope(conn, Filters(period="30d", user="bob"), NOW, TENANTS, MSP_ID),
+                "user",
             )
         }
     assert policies[P_DEVICE] == "CA005: Require compliant device"
@@ -331,7 +338,7 @@ def test_top_policies_and_users_carry_their_names(filled):
 
 def test_places_come_with_coordinates_for_the_map(filled):
     with filled.connect() as conn:
-        places = q.places(conn, q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
+        places = agg.places(conn, scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID))
     by_city = {(p.country, p.city): p for p in places}
     assert by_city[("US", "Portland")].count == 2
     assert by_city[("RU", "Moscow")].latitude == pytest.approx(39.7)
@@ -339,7 +346,7 @@ def test_places_come_with_coordinates_for_the_map(filled):
 
 def test_filter_choices_are_what_failed_recently(filled):
     with filled.connect() as conn:
-        options = q.filter_options(conn, TENANTS, NOW - timedelta(days=30))
+        options = agg.filter_options(conn, TENANTS, NOW - timedelta(days=30))
     assert options.codes == [50053, 50126, 53000, 53003]
     assert (P_TECH, "CIPP - Block technicians outside trusted location") in options.policies
     assert options.countries == ["CA", "RU", "US"]
@@ -347,8 +354,8 @@ def test_filter_choices_are_what_failed_recently(filled):
 
 def test_the_raw_sign_in_is_read_back_for_the_drill_down(filled):
     with filled.connect() as conn:
-        tenant_id, body = q.signin_raw(conn, "s3")
-        assert q.signin_raw(conn, "nope") is None
+        tenant_id, body = lists.signin_raw(conn, "s3")
+        assert lists.signin_raw(conn, "nope") is None
     assert tenant_id == T3 and body["appliedConditionalAccessPolicies"][0]["id"] == P_DEVICE
 
 
@@ -390,25 +397,25 @@ def test_retention_drops_old_blocks_and_counters_with_the_sign_ins(filled):
 
 def test_sign_ins_stored_before_the_index_existed_are_indexed_by_the_backfill(filled):
     with filled.connect() as conn:
-        scope = q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
-        expected = {dim: q.top_values(conn, scope, dim) for dim in ("code", "policy", "country", "app")}
+        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        expected = {dim: agg.top_values(conn, scope, dim) for dim in ("code", "policy", "country", "app")}
     with write_transaction(filled) as conn:
         for table in (SignInRollup, SignInBlock, SignInPlace):
             conn.execute(delete(table))
         assert backfill(conn) == 5
     with filled.connect() as conn:
-        scope = q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
-        assert {dim: q.top_values(conn, scope, dim) for dim in expected} == expected
+        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        assert {dim: agg.top_values(conn, scope, dim) for dim in expected} == expected
 
 
 def test_stored_rankings_answer_only_every_tenant_without_filters(filled):
     with write_transaction(filled) as conn:
-        q.store_rankings(conn, q.compute_rankings(conn, NOW))
+        agg.store_rankings(conn, agg.compute_rankings(conn, NOW))
     with filled.connect() as conn:
 
         def ranking(filters: Filters, now: datetime = NOW):  # type: ignore[no-untyped-def]
-            scope = q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
-            return q.stored_ranking(conn, scope, "user", timedelta(minutes=30))
+            scope = scope_q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
+            return agg.stored_ranking(conn, scope, "user", timedelta(minutes=30))
 
         as_of, top = ranking(Filters(period="30d"))
         assert as_of == NOW and [(t.value, t.count) for t in top][2] == ("bob@fabrikam.com", 1)
@@ -423,15 +430,15 @@ def test_stored_rankings_answer_only_every_tenant_without_filters(filled):
 
 def test_blocked_counts_compare_the_last_hour_and_day_with_the_ones_before(filled):
     with filled.connect() as conn:
-        counts = q.blocked_counts(conn, TENANTS, NOW)
-        later = q.blocked_counts(conn, TENANTS, NOW + timedelta(hours=1))
+        counts = agg.blocked_counts(conn, TENANTS, NOW)
+        later = agg.blocked_counts(conn, TENANTS, NOW + timedelta(hours=1))
     assert (counts.last_hour, counts.previous_hour, counts.last_day, counts.previous_day) == (2, 0, 2, 0)
     assert (later.last_hour, later.previous_hour) == (0, 2)
 
 
 def test_the_sparkline_has_one_point_per_hour(filled):
     with filled.connect() as conn:
-        points = q.hourly_failed(conn, TENANTS, NOW, 24)
+        points = agg.hourly_failed(conn, TENANTS, NOW, 24)
     assert len(points) == 24 and points[-1][0] == NOW.replace(minute=0)
     assert points[-2] == (datetime(2026, 11, 22, 11, 0), 2)
     assert sum(n for _h, n in points) == 2
@@ -439,15 +446,15 @@ def test_the_sparkline_has_one_point_per_hour(filled):
 
 def test_top_blocking_policies_are_by_tenant_and_policy(filled):
     with filled.connect() as conn:
-        assert q.top_blocking_policies(conn, TENANTS, NOW) == [
+        assert agg.top_blocking_policies(conn, TENANTS, NOW) == [
             (T2, P_CA001, "CA001: Require MFA for all users", 1)
         ]
-        assert q.top_blocking_policies(conn, [T3], NOW) == []
+        assert agg.top_blocking_policies(conn, [T3], NOW) == []
 
 
 def test_an_accounts_sign_ins_are_found_by_upn_in_any_case(filled):
     with filled.connect() as conn:
-        rows = q.account_signins(conn, T3, "BOB@fabrikam.com", NOW - timedelta(days=4), NOW)
+        rows = lists.account_signins(conn, T3, "BOB@fabrikam.com", NOW - timedelta(days=4), NOW)
     assert [(r.id, r.error_code) for r in rows] == [("s5", 0), ("s3", 53000)]
 
 
@@ -479,7 +486,7 @@ def test_upgrading_a_database_indexes_the_failed_sign_ins_it_already_holds(tmp_p
         assert set(conn.execute(select(SignInBlock.signin_id)).scalars()) == {"s1", "s3", "s4"}
 
 
-def test_freshness_rows_say_how_old_each_tenants_sources_are(filled):
+def test_source_status_says_how_old_each_tenants_sources_are(filled):
     from db.store import record_run
 
     with write_transaction(filled) as conn:
@@ -504,6 +511,6 @@ def test_freshness_rows_say_how_old_each_tenants_sources_are(filled):
             error="throttled",
         )
     with filled.connect() as conn:
-        rows = {r["tenantId"]: r for r in q.freshness_rows(conn, NOW, {"signIns": 180}, 900)}
+        rows = {r.tenant_id: r.as_dict() for r in queries.source_status(conn, NOW, {"signIns": 180}, 900)}
     assert rows[T2]["ageSeconds"] == 300 and not rows[T2]["fresh"] and not rows[T2]["failing"]
     assert rows[T3]["ageSeconds"] is None and rows[T3]["failing"]

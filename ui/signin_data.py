@@ -16,7 +16,10 @@ import streamlit as st
 from sqlalchemy import select
 
 from collectors.status import fresh_limits
-from db import signin_queries as q
+from db import mfa_store, queries
+from db import signin_aggregates as agg
+from db import signin_lists as lists
+from db import signin_scope as scope_q
 from db.models import Tenant
 from db.posture_store import current_findings
 from investigate.explain import TenantContext
@@ -72,41 +75,41 @@ def investigation(filters: Filters, now: datetime, limit: int = 200) -> dict[str
     tenants = list(tenant_directory())
     msp = data.settings().msp_tenant_id
     with data.engine().connect() as conn:
-        scope = q.resolve_scope(conn, filters, now, tenants, msp)
-        tops: dict[str, list[q.TopValue]] = {}
+        scope = scope_q.resolve_scope(conn, filters, now, tenants, msp)
+        tops: dict[str, list[agg.TopValue]] = {}
         as_of: dict[str, datetime] = {}
         for dim in DIMS:
-            stored = q.stored_ranking(conn, scope, dim, RANKING_MAX_AGE)
+            stored = agg.stored_ranking(conn, scope, dim, RANKING_MAX_AGE)
             if stored is not None:
                 as_of[dim], tops[dim] = stored
             else:
-                tops[dim] = q.top_values(conn, scope, dim)
-        grain, timeline = q.timeline(conn, scope)
+                tops[dim] = agg.top_values(conn, scope, dim)
+        grain, timeline = agg.timeline(conn, scope)
         return {
             "start": scope.start,
             "end": scope.end,
             "tenants": len(scope.tenants),
-            "count": q.count_failed(conn, scope),
+            "count": agg.count_failed(conn, scope),
             "grain": grain,
             "timeline": timeline,
             "top": tops,
             "asOf": as_of,
-            "places": q.places(conn, scope),
-            "rows": q.failed_signins(conn, scope, limit),
+            "places": agg.places(conn, scope),
+            "rows": lists.failed_signins(conn, scope, limit),
             "cidrAddresses": scope.cidr_addresses,
         }
 
 
 @st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
-def filter_choices(now: datetime) -> q.FilterOptions:
+def filter_choices(now: datetime) -> agg.FilterOptions:
     with data.engine().connect() as conn:
-        return q.filter_options(conn, list(tenant_directory()), now - timedelta(days=30))
+        return agg.filter_options(conn, list(tenant_directory()), now - timedelta(days=30))
 
 
 @st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
 def signin(signin_id: str) -> tuple[str, dict[str, Any]] | None:
     with data.engine().connect() as conn:
-        return q.signin_raw(conn, signin_id)
+        return lists.signin_raw(conn, signin_id)
 
 
 @st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
@@ -116,8 +119,8 @@ def tenant_contexts(tenant_ids: tuple[str, ...]) -> dict[str, TenantContext]:
     directory = tenant_directory()
     ids = tuple(dict.fromkeys(tenant_ids))
     with data.engine().connect() as conn:
-        objects = q.tenant_objects(conn, ids, ("conditionalAccessPolicies", "namedLocations"))
-        cipp_rows = q.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.tenants",)).get(
+        objects = queries.tenant_objects(conn, ids, ("conditionalAccessPolicies", "namedLocations"))
+        cipp_rows = queries.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.tenants",)).get(
             (settings.msp_tenant_id, "cipp.tenants"), []
         )
     direct_upns = {
@@ -154,10 +157,10 @@ def mfa_overview(now: datetime, trend_days: int = 90) -> dict[str, Any]:
     settings = data.settings()
     window = timedelta(hours=settings.signin_window_hours)
     with data.engine().connect() as conn:
-        day, rows = q.mfa_coverage_latest(conn)
-        trend = q.mfa_trend(conn, (now - timedelta(days=trend_days)).date())
+        day, rows = mfa_store.mfa_coverage_latest(conn)
+        trend = mfa_store.mfa_trend(conn, (now - timedelta(days=trend_days)).date())
         findings = current_findings(conn, now, checks=MFA_CHECKS).findings
-        account = q.account_signins(
+        account = lists.account_signins(
             conn,
             settings.msp_tenant_id,
             settings.service_account_upn,
@@ -192,7 +195,7 @@ def mfa_overview(now: datetime, trend_days: int = 90) -> dict[str, Any]:
 @st.cache_data(ttl=CONTEXT_TTL_S, show_spinner=False)
 def mfa_tenant_trend(now: datetime, tenant_ids: tuple[str, ...], days: int = 90) -> list[tuple]:
     with data.engine().connect() as conn:
-        return q.mfa_trend(conn, (now - timedelta(days=days)).date(), list(tenant_ids))
+        return mfa_store.mfa_trend(conn, (now - timedelta(days=days)).date(), list(tenant_ids))
 
 
 # --- the wall ----------------------------------------------------------------------------------------
@@ -207,17 +210,18 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
     tenants = [tenant_id] if tenant_id else list(tenant_directory())
     per_source, default = fresh_limits(settings)
     with data.engine().connect() as conn:
-        counts = q.blocked_counts(conn, tenants, now)
-        hourly = q.hourly_failed(conn, tenants, now, 24)
-        policies = q.top_blocking_policies(conn, tenants, now, 24, 5)
-        latest = q.failed_signins(conn, q.Scope(Filters(), tuple(tenants), now - timedelta(hours=24), now), 8)
+        counts = agg.blocked_counts(conn, tenants, now)
+        hourly = agg.hourly_failed(conn, tenants, now, 24)
+        policies = agg.top_blocking_policies(conn, tenants, now, 24, 5)
+        day = scope_q.Scope(Filters(), tuple(tenants), now - timedelta(hours=24), now)
+        latest = lists.failed_signins(conn, day, 8)
         critical = current_findings(conn, now, statuses=("fail",), severity="critical").findings
         c1 = current_findings(conn, now, checks=("C-1",)).findings
-        _day, mfa_rows = q.mfa_coverage_latest(conn)
-        clients = q.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.apiClients",)).get(
+        _day, mfa_rows = mfa_store.mfa_coverage_latest(conn)
+        clients = queries.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.apiClients",)).get(
             (settings.msp_tenant_id, "cipp.apiClients")
         )
-        statuses = q.freshness_rows(conn, now, per_source, default)
+        statuses = [s.as_dict() for s in queries.source_status(conn, now, per_source, default)]
     mine = [r for r in mfa_rows if tenant_id is None or r.tenant_id == tenant_id]
     if tenant_id:
         statuses = [s for s in statuses if s["tenantId"] == tenant_id]

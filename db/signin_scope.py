@@ -1,0 +1,231 @@
+"""Which sign-ins a page asks about: the time buckets of the counters and a filter's scope (tenants,
+window, conditions) as SQL conditions on ``signins`` and ``signin_blocks``; every reader of sign-ins starts
+here. Time ranges are [start, end) in naive UTC; ``tenants`` is always an explicit list (the planners
+then walk the index tenant by tenant); pass every active tenant for "all"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.orm import aliased
+
+from db.models import (
+    SignIn,
+    SignInBlock,
+)
+from db.signin_index import DAY, HOUR
+from investigate.filters import Filters
+from investigate.network import IpFilter, parse_ip
+
+# Must read `error_code != 0` literally: that is the partial index's condition (db.models).
+FAILED = SignIn.error_code != literal_column("0")
+
+
+HOUR_SPAN = timedelta(hours=1)
+
+
+DAY_SPAN = timedelta(days=1)
+
+
+# Up to this range a timeline has hourly bars, beyond it daily ones.
+HOURLY_TIMELINE_UP_TO = timedelta(days=3)
+
+
+MAX_CIDR_ADDRESSES = 5000  # distinct failing addresses a CIDR filter may expand to
+
+
+# dim -> the sign-in column it groups by (policy and place are special)
+DIM_COLUMNS = {
+    "code": SignIn.error_code,
+    "app": SignIn.app_display_name,
+    "country": SignIn.country,
+    "ip": SignIn.ip_address,
+    "user": SignIn.user_principal_name,
+}
+
+
+DIMS = ("code", "policy", "app", "country", "ip", "user", "place")
+
+
+def floor_to(moment: datetime, grain: str) -> datetime:
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    return hour if grain == HOUR else hour.replace(hour=0)
+
+
+def ceil_to(moment: datetime, grain: str) -> datetime:
+    floor = floor_to(moment, grain)
+    return floor if floor == moment else floor + (HOUR_SPAN if grain == HOUR else DAY_SPAN)
+
+
+def split_range(
+    start: datetime, end: datetime, grain: str
+) -> tuple[tuple[datetime, datetime] | None, list[tuple[datetime, datetime]]]:
+    """[start, end) as (whole buckets [first, last) or None, the ragged edges to read raw)."""
+    first, last = ceil_to(start, grain), floor_to(end, grain)
+    if first >= last:
+        return None, [(start, end)] if start < end else []
+    edges = [(a, b) for a, b in ((start, first), (last, end)) if a < b]
+    return (first, last), edges
+
+
+def plan_ranges(
+    start: datetime, end: datetime, grains: Sequence[str]
+) -> list[tuple[str | None, datetime, datetime]]:
+    """[start, end) as pieces: whole days (if DAY in ``grains``), then whole hours of what is left (if
+    HOUR in ``grains``), then the raw rest (grain None)."""
+    pieces: list[tuple[str | None, datetime, datetime]] = []
+    left = [(start, end)] if start < end else []
+    for grain in (DAY, HOUR):
+        if grain not in grains:
+            continue
+        rest = []
+        for a, b in left:
+            whole, edges = split_range(a, b, grain)
+            if whole is not None:
+                pieces.append((grain, *whole))
+            rest += edges
+        left = rest
+    return pieces + [(None, a, b) for a, b in left]
+
+
+def hour_key(column: Any) -> Any:
+    """'YYYY-MM-DD HH' of a timestamp, portably: CAST to text is ISO on both databases."""
+    return func.substr(cast(column, String), 1, 13)
+
+
+def day_key(column: Any) -> Any:
+    return func.substr(cast(column, String), 1, 10)
+
+
+def parse_bucket_key(key: str) -> datetime:
+    return (
+        datetime.strptime(key[:13], "%Y-%m-%d %H")
+        if len(key) >= 13
+        else datetime.strptime(key[:10], "%Y-%m-%d")
+    )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A filter resolved for the database: the tenant list and the window are explicit."""
+
+    filters: Filters
+    tenants: tuple[str, ...]
+    start: datetime
+    end: datetime
+    msp_tenant_id: str = ""
+    cidr_addresses: tuple[str, ...] | None = None  # a CIDR filter, expanded (None: no CIDR filter)
+
+
+def resolve_scope(
+    conn: Connection, filters: Filters, now: datetime, all_tenants: Sequence[str], msp_tenant_id: str = ""
+) -> Scope:
+    """Filters → Scope: tenants made explicit, window computed, a CIDR expanded to addresses seen."""
+    tenants = (
+        tuple(t for t in filters.tenants if t in set(all_tenants)) if filters.tenants else tuple(all_tenants)
+    )
+    start, end = filters.window(now)
+    scope = Scope(filters, tenants, start, end, msp_tenant_id)
+    ip = filters.ip_filter
+    if ip is not None and not ip.single:
+        return Scope(filters, tenants, start, end, msp_tenant_id, tuple(_addresses_in(conn, scope, ip)))
+    return scope
+
+
+def _addresses_in(conn: Connection, scope: Scope, ip: IpFilter) -> list[str]:
+    """Failing addresses in the window that lie in the CIDR (narrowed in SQL by the fixed octets)."""
+    network = ip.network
+    query = select(SignIn.ip_address).distinct().where(*_base(scope))
+    if network.version == 4 and network.prefixlen >= 8:
+        octets = str(network.network_address).split(".")[: network.prefixlen // 8]
+        query = query.where(SignIn.ip_address.startswith(".".join(octets) + ".", autoescape=True))
+    elif network.version == 6:
+        query = query.where(SignIn.ip_address.contains(":"))
+    out = []
+    for (value,) in conn.execute(query):
+        address = parse_ip(value)
+        if address is not None and address.version == network.version and address in network:
+            out.append(value)
+            if len(out) >= MAX_CIDR_ADDRESSES:
+                break
+    return out
+
+
+def _base(scope: Scope) -> list[ColumnElement[bool]]:
+    """Failed, in the tenants, in the window."""
+    return [
+        FAILED,
+        SignIn.tenant_id.in_(scope.tenants),
+        SignIn.created_at >= scope.start,
+        SignIn.created_at < scope.end,
+    ]
+
+
+def signin_conditions(
+    scope: Scope, start: datetime | None = None, end: datetime | None = None
+) -> list[ColumnElement[bool]]:
+    f = scope.filters
+    start, end = start or scope.start, end or scope.end
+    out: list[ColumnElement[bool]] = [
+        FAILED,
+        SignIn.tenant_id.in_(scope.tenants),
+        SignIn.created_at >= start,
+        SignIn.created_at < end,
+    ]
+    if f.user:
+        out.append(SignIn.user_principal_name.icontains(f.user, autoescape=True))
+    if f.app:
+        out.append(SignIn.app_display_name.icontains(f.app, autoescape=True))
+    ip = f.ip_filter
+    if ip is not None:
+        if ip.single:
+            out.append(SignIn.ip_address == str(ip.network.network_address))
+        elif scope.cidr_addresses:
+            out.append(SignIn.ip_address.in_(scope.cidr_addresses))
+        else:
+            out.append(false())
+    if f.country:
+        out.append(SignIn.country == f.country)
+    if f.codes:
+        out.append(SignIn.error_code.in_(f.codes))
+    if f.policy:  # a policy's sign-ins are few: start from them (the planner then looks up each by id)
+        block = aliased(SignInBlock)  # the query may join signin_blocks itself (top policies)
+        out.append(
+            SignIn.id.in_(
+                select(block.signin_id).where(
+                    block.policy_id == f.policy, block.created_at >= start, block.created_at < end
+                )
+            )
+        )
+    if f.interactive is not None:
+        out.append(SignIn.is_interactive.is_(f.interactive))
+    if f.service_provider:
+        # posture.graph.is_msp_person_elsewhere in SQL: the home tenant decides when present.
+        no_home = or_(SignIn.home_tenant_id.is_(None), SignIn.home_tenant_id == "")
+        provider = and_(no_home, func.lower(SignIn.cross_tenant_access_type) == "serviceprovider")
+        if scope.msp_tenant_id:
+            msp = scope.msp_tenant_id.lower()
+            provider = or_(provider, and_(func.lower(SignIn.home_tenant_id) == msp, SignIn.tenant_id != msp))
+        out.append(provider)
+    return out
+
+
+def dim_expression(dim: str) -> Any:
+    if dim == "place":
+        return SignIn.country.concat("|").concat(SignIn.city)
+    return DIM_COLUMNS[dim]
