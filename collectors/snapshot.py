@@ -15,9 +15,16 @@ from connectors.sources import (
     SIGNINS,
     TENANT_SOURCES,
 )
-from db.models import CollectionRun, CollectionState, SignIn
-from db.queries import active_tenants, graph_objects, latest_collection_at
-from graphjson.times import graph_datetime
+from db.models import SignIn
+from db.queries import (
+    active_tenants,
+    collected_sources,
+    failing_since,
+    graph_objects,
+    latest_collection_at,
+    source_status,
+)
+from graphjson.times import graph_datetime, utcnow
 from settings import Settings
 
 SNAPSHOT_VERSION = 1
@@ -35,7 +42,7 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
     with engine.connect() as conn:
         collected_at = collected_at or latest_collection_at(conn) or datetime.utcnow()
         window_start = collected_at - timedelta(hours=settings.signin_window_hours)
-        collected_kinds = _collected_kinds(conn)
+        collected_kinds = collected_sources(conn)
         source_status = _source_status(conn)
         tenants = []
         for tenant in active_tenants(conn):
@@ -93,13 +100,6 @@ def _msp_people(settings: Settings) -> ColumnElement[bool]:
                func.lower(SignIn.user_principal_name) == settings.service_account_upn.lower())
 
 
-def _collected_kinds(conn) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(tenant, source) pairs that succeeded at least once."""
-    rows = conn.execute(select(CollectionState.tenant_id, CollectionState.source)
-                        .where(CollectionState.last_success_at.is_not(None)))
-    return {(tenant_id, source) for tenant_id, source in rows}
-
-
 def _source_status(conn) -> dict[str, dict[str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
     """SPEC "Snapshot v1 additions": per tenant and source ``{"lastSuccess", "lastError", "state"}``.
     ``state`` is ``ok``, ``failing`` (the latest attempt failed), ``not-licensed`` (no Entra ID P1:
@@ -107,27 +107,16 @@ def _source_status(conn) -> dict[str, dict[str, dict[str, Any]]]:  # type: ignor
     ``consent-needed`` (the app is not consented in the tenant: nothing was read). A failing source
     also carries ``failingSince``: its first failed run after the last success (from the run history),
     so a finding is "stale since" the outage began, not since its latest retry."""
-    state_table = CollectionState.__table__
-    first_failures = {
-        (tenant_id, source): first for tenant_id, source, first in conn.execute(
-            select(CollectionRun.tenant_id, CollectionRun.source, func.min(CollectionRun.finished_at))
-            .join(state_table, (state_table.c.tenant_id == CollectionRun.tenant_id)
-                  & (state_table.c.source == CollectionRun.source))
-            .where(CollectionRun.status == "error", CollectionRun.finished_at.is_not(None),
-                   or_(state_table.c.last_success_at.is_(None),
-                       CollectionRun.finished_at > state_table.c.last_success_at))
-            .group_by(CollectionRun.tenant_id, CollectionRun.source))}
+    first_failures = failing_since(conn)
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in conn.execute(select(CollectionState)):
-        failing = bool(row.last_error_at and (row.last_success_at is None
-                                              or row.last_error_at > row.last_success_at))
-        state = row.state or ("failing" if failing else "ok")
+    for row in source_status(conn, utcnow(), {}, float("inf")):
+        state = row.standing or ("failing" if row.failing else "ok")
         entry = out.setdefault(row.tenant_id, {})[row.source] = {
             "lastSuccess": graph_datetime(row.last_success_at) if row.last_success_at else None,
             "lastError": graph_datetime(row.last_error_at) if row.last_error_at else None,
             "state": state,
         }
-        if failing:
+        if row.failing and row.last_error_at:
             first = first_failures.get((row.tenant_id, row.source)) or row.last_error_at
             entry["failingSince"] = graph_datetime(first)
     return out

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Connection,
     func,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -90,6 +91,26 @@ def source_status(conn: Connection, now: datetime, fresh_within_s: dict[str, flo
                                 age is not None and age <= limit, failing, standing, since, detail,
                                 attempt))
     return out
+
+
+def collected_sources(conn: Connection) -> set[tuple[str, str]]:
+    """(tenant, source) pairs that succeeded at least once."""
+    rows = conn.execute(select(CollectionState.tenant_id, CollectionState.source)
+                        .where(CollectionState.last_success_at.is_not(None)))
+    return {(tenant_id, source) for tenant_id, source in rows}
+
+
+def failing_since(conn: Connection) -> dict[tuple[str, str], datetime]:
+    """Per (tenant, source) whose latest runs failed: its first failed run after the last success (from
+    the run history), so data is "stale since" the outage began, not since its latest retry."""
+    state = CollectionState
+    rows = conn.execute(
+        select(CollectionRun.tenant_id, CollectionRun.source, func.min(CollectionRun.finished_at))
+        .join(state, (state.tenant_id == CollectionRun.tenant_id) & (state.source == CollectionRun.source))
+        .where(CollectionRun.status == "error", CollectionRun.finished_at.is_not(None),
+               or_(state.last_success_at.is_(None), CollectionRun.finished_at > state.last_success_at))
+        .group_by(CollectionRun.tenant_id, CollectionRun.source))
+    return {(tenant_id, source): first for tenant_id, source, first in rows}
 
 
 def signin_counts_by_tenant(conn: Connection) -> dict[str, int]:
