@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     Connection,
     Table,
@@ -224,30 +223,3 @@ def purge_before(conn: Connection, cutoff: datetime) -> None:
 
 def place_value(country: str, city: str) -> str:
     return f"{country}|{city}"
-
-
-def backfill(conn: Connection, batch: int = 5000) -> int:
-    """Index the failed sign-ins stored before this index existed (migration 0004)."""
-    columns = [SignIn.__table__.c[name] for name in SIGNIN_COLUMNS]
-    tenant = SIGNIN_COLUMNS.index("tenant_id")
-    last_id = ""
-    total = 0
-    while True:
-        rows = conn.execute(
-            select(*columns)
-            .where(SignIn.error_code != 0, SignIn.id > last_id)
-            .order_by(SignIn.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return total
-        by_tenant: dict[str, list[tuple[tuple, dict[str, Any]]]] = {}
-        for row in rows:
-            try:
-                obj = orjson.loads(row[-1])
-            except orjson.JSONDecodeError:
-                obj = {}
-            by_tenant.setdefault(row[tenant], []).append((tuple(row), obj if isinstance(obj, dict) else {}))
-        for tenant_id, pairs in by_tenant.items():
-            total += index_failures(conn, tenant_id, pairs)
-        last_id = rows[-1][_ID]

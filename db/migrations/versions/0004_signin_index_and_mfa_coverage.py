@@ -2,13 +2,15 @@
 
 The failed sign-ins' partial covering index, their blocking policies, places and hourly/daily
 counters (db.signin_index), the stored rankings of IPs and users, and the daily MFA coverage history.
-Sign-ins stored before this revision are indexed here (db.signin_index.backfill reads the failed ones).
+Sign-ins stored before this revision are indexed here by `_backfill`, frozen as the index was defined at
+this revision (it calls no live code: a migration must mean the same whenever it runs).
 
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-22 03:53:35.362112
 
 """
+import json
 from typing import Sequence, Union
 
 from alembic import op
@@ -84,9 +86,117 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
-    from db.signin_index import backfill
+    _backfill(op.get_bind())
 
-    backfill(op.get_bind())
+
+# --- the index of the failed sign-ins stored before this revision (as db.signin_index defined it then) --
+
+_BLOCK = {"block"}
+_DEVICE = {"requirecompliantdevice", "requiredomainjoineddevice", "compliantdevice", "domainjoineddevice",
+           "requireapprovedapp", "requirecompliantapp"}
+_MFA = {"mfa", "requiremfa", "requireauthenticationstrength", "authenticationstrength"}
+_DEVICE_CODES = {53000, 53001, 53002}
+_MFA_CODES = {50074, 50076, 50079, 500121, 50158, 53004}
+_SIGNINS = sa.table('signins', sa.column('created_at', sa.DateTime()), *(sa.column(c) for c in (
+    'id', 'tenant_id', 'app_display_name', 'country', 'city', 'error_code', 'raw')))
+_BLOCKS = sa.table('signin_blocks', sa.column('created_at', sa.DateTime()), *(sa.column(c) for c in (
+    'signin_id', 'tenant_id', 'policy_id', 'policy_name')))
+_PLACES = sa.table('signin_places', *(sa.column(c) for c in ('country', 'city', 'latitude', 'longitude')))
+_ROLLUPS = sa.table('signin_rollups', sa.column('bucket', sa.DateTime()), *(sa.column(c) for c in (
+    'grain', 'dim', 'tenant_id', 'value', 'label', 'count')))
+
+
+def _text(value, default=''):
+    return value if isinstance(value, str) and value else default
+
+
+def _blocking_policy(signin):
+    """(id, name) of the failed policy that explains the error code best, or ('', '')."""
+    status = signin.get('status') if isinstance(signin.get('status'), dict) else {}
+    try:
+        code = int(status.get('errorCode') or 0)
+    except (TypeError, ValueError):
+        code = 0
+
+    def relevance(applied):
+        grant = {str(c).strip().lower() for c in applied.get('enforcedGrantControls') or []
+                 if isinstance(c, str)}
+        if (code == 53003 and grant & _BLOCK or code in _DEVICE_CODES and grant & _DEVICE
+                or code in _MFA_CODES and grant & _MFA):
+            return 3
+        return 2 if grant & _BLOCK else 1
+
+    applied = signin.get('appliedConditionalAccessPolicies')
+    failing = [p for p in applied if isinstance(p, dict)
+               and str(p.get('result') or '').strip().lower() == 'failure'] if isinstance(applied, list) else []
+    if not failing:
+        return '', ''
+    first = sorted(failing, key=lambda p: -relevance(p))[0]
+    return _text(first.get('id')), _text(first.get('displayName'), _text(first.get('id')))
+
+
+def _coordinates(signin):
+    location = signin.get('location') if isinstance(signin.get('location'), dict) else {}
+    geo = location.get('geoCoordinates') if isinstance(location.get('geoCoordinates'), dict) else {}
+    lat, lon = geo.get('latitude'), geo.get('longitude')
+    if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and not isinstance(lat, bool):
+        return float(lat), float(lon)
+    return None
+
+
+def _backfill(conn, batch=5000):
+    """Blocks, places and hourly/daily counters of every failed sign-in already stored (the new tables
+    are empty: plain inserts, counters summed here first)."""
+    counts, places, last_id = {}, {}, ''
+    while True:
+        rows = conn.execute(
+            sa.select(_SIGNINS.c.id, _SIGNINS.c.tenant_id, _SIGNINS.c.created_at,
+                      _SIGNINS.c.app_display_name, _SIGNINS.c.country, _SIGNINS.c.city,
+                      _SIGNINS.c.error_code, _SIGNINS.c.raw)
+            .where(_SIGNINS.c.error_code != 0, _SIGNINS.c.id > last_id)
+            .order_by(_SIGNINS.c.id).limit(batch)).all()
+        if not rows:
+            break
+        blocks = []
+        for signin_id, tenant_id, created, app, country, city, code, raw in rows:
+            try:
+                signin = json.loads(raw)
+            except (TypeError, ValueError):
+                signin = {}
+            signin = signin if isinstance(signin, dict) else {}
+            policy_id, policy_name = _blocking_policy(signin)
+            policy_id, policy_name = policy_id[:64], policy_name[:256]
+            if policy_id:
+                blocks.append({'signin_id': signin_id, 'tenant_id': tenant_id, 'created_at': created,
+                               'policy_id': policy_id, 'policy_name': policy_name})
+            country, city, app = (country or '')[:8], city or '', (app or '')[:256]
+            if (country or city) and (country, city) not in places:
+                places[(country, city)] = _coordinates(signin)
+            hour = created.replace(minute=0, second=0, microsecond=0)
+            day = hour.replace(hour=0)
+            keys = [('h', 'code', hour, str(code), ''), ('d', 'code', day, str(code), '')]
+            if policy_id:
+                keys += [('h', 'policy', hour, policy_id, policy_name), ('d', 'policy', day, policy_id, policy_name)]
+            if app:
+                keys.append(('d', 'app', day, app, ''))
+            if country:
+                keys.append(('d', 'country', day, country, ''))
+            if country or city:
+                keys.append(('d', 'place', day, f'{country}|{city}'[:256], ''))
+            for grain, dim, bucket, value, label in keys:
+                key = (grain, dim, bucket, tenant_id, value)
+                counts[key] = (label or counts.get(key, ('', 0))[0], counts.get(key, ('', 0))[1] + 1)
+        if blocks:
+            conn.execute(sa.insert(_BLOCKS), blocks)
+        last_id = rows[-1][0]
+    if counts:
+        conn.execute(sa.insert(_ROLLUPS), [
+            {'grain': g, 'dim': d, 'bucket': b, 'tenant_id': t, 'value': v, 'label': label, 'count': n}
+            for (g, d, b, t, v), (label, n) in counts.items()])
+    known = [{'country': country[:8], 'city': city[:128], 'latitude': where[0], 'longitude': where[1]}
+             for (country, city), where in places.items() if where is not None]
+    if known:
+        conn.execute(sa.insert(_PLACES), known)
 
 
 def downgrade() -> None:
