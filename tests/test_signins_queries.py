@@ -17,7 +17,6 @@ from db import signin_scope as scope_q
 from db.models import SignInBlock, SignInPlace, SignInRollup
 from db.store import ingest_signin_page, purge_older_than, upsert_tenant
 from investigate.filters import Filters
-from support import ROOT
 
 NOW = datetime(2026, 11, 22, 12, 0)
 T2, T3 = "c1000000-0000-4000-8000-000000000002", "c1000000-0000-4000-8000-000000000003"
