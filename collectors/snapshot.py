@@ -25,9 +25,8 @@ from db.queries import (
     source_status,
 )
 from graphjson.times import graph_datetime, utcnow
+from posture.snapshot import SNAPSHOT_VERSION
 from settings import Settings
-
-SNAPSHOT_VERSION = 1
 
 
 def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | None = None,

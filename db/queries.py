@@ -118,12 +118,6 @@ def signin_counts_by_tenant(conn: Connection) -> dict[str, int]:
     return {tenant_id: count for tenant_id, count in rows}
 
 
-def recent_runs(conn: Connection, limit: int = 200) -> list[CollectionRun]:
-    with Session(conn) as session:
-        return list(session.scalars(select(CollectionRun).order_by(CollectionRun.id.desc())
-                                    .limit(limit)))
-
-
 def recent_errors(conn: Connection, since: datetime, limit: int = 100) -> list[tuple[Any, ...]]:
     return conn.execute(
         select(CollectionRun.started_at, Tenant.display_name, CollectionRun.source, CollectionRun.error)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from posture.catalogue import CHECKS_BY_ID
+from posture.catalogue import CATALOGUE_VERSION, CHECKS_BY_ID
 from posture.findings import Finding
 from posture.scoring import SCORE_EXPLANATION, STATUS_RANK, score
 
@@ -39,7 +39,7 @@ def render_html_report(findings: Sequence[Finding], tenant_names: dict[str, str]
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f"<p class='muted'>Generated {escape(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} · "
-        f"{len(by_tenant)} tenants · {len(findings)} findings · "
+        f"check catalogue v{CATALOGUE_VERSION} · {len(by_tenant)} tenants · {len(findings)} findings · "
         + " · ".join(f"{escape(s)}: {n}" for s, n in sorted(counts.items())) + "</p>",
         f"<p><strong>Overall score: {'—' if overall is None else f'{overall:.1f}'}</strong></p>",
         f"<p class='muted'>{escape(SCORE_EXPLANATION)}</p>",

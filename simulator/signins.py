@@ -370,7 +370,3 @@ class SignInSource:
         travel = rng.choice([p for p in geo.PLACES.values() if p.country in ("US", "CA", "GB", "IE", "NL")])
         prefix, asn = rng.choice(geo.HOME_NETWORKS)
         return geo.public_ip(rng, prefix), asn, travel
-
-
-def sign_in_matches_types(record: Record, types: frozenset[str]) -> bool:
-    return ("interactiveUser" if record.interactive else "nonInteractiveUser") in types
