@@ -6,9 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The venv: pinned tools and dependencies, then the project itself, editable (its packages import from
+# this tree with no sys.path edits; its commands are in .venv/bin, see pyproject.toml).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	rm -rf perimeter.egg-info  # left by the editable build; the venv has the installed metadata
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -97,6 +97,12 @@ def main() -> int:
         stop_all()
 
 
-if __name__ == "__main__":
+def run() -> int:
+    """`make run`, `python launcher.py` and the `perimeter-run` command: main() from the project
+    directory, where dashboard.py, pages/ and .env are."""
     os.chdir(os.path.dirname(os.path.abspath(__file__)))
-    sys.exit(main())
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())
