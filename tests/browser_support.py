@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from support import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,35 +34,47 @@ def running_dashboard(db_url: str, simulator_url: str, log_dir: Path,
     """`streamlit run dashboard.py` on a free port, listening on ``address`` (loopback unless a test
     says otherwise); yields its base URL, always reached through 127.0.0.1."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does)")
-    port = free_port()
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (`make test` does, as root)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
     env.update(PERIMETER_DATABASE_URL=db_url, PERIMETER_SIMULATOR_URL=simulator_url, **(extra_env or {}))
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
-               "--server.address", address, "--server.headless", "true"]
-    if secrets is not None:
-        assert secrets_dir is not None
-        secrets_file = secrets_dir / "secrets.toml"
-        secrets_file.write_text(secrets(port))
-        command += ["--secrets.files", str(secrets_file)]
     log = log_dir / "streamlit.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    # The free port may be taken before streamlit binds it (other tests run in parallel): then again.
+    for attempt in range(1, 4):
+        port = free_port()
+        command = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
+                   "--server.address", address, "--server.headless", "true"]
+        if secrets is not None:
+            assert secrets_dir is not None
+            secrets_file = secrets_dir / "secrets.toml"
+            secrets_file.write_text(secrets(port))
+            command += ["--secrets.files", str(secrets_file)]
+        with open(log, "w") as out:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        if _started(base, process):
+            break
+        process.kill()
+        process.wait(timeout=20)
+        if attempt == 3 or "is not available" not in log.read_text():
+            pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.3)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def _started(base: str, process: subprocess.Popen, timeout: float = 60) -> bool:
+    """Whether the server answers its health check before it exits or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1):
+                return True
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                return False
+            time.sleep(0.3)
 
 
 @contextmanager

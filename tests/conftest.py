@@ -1,28 +1,30 @@
-"""Shared fixtures: a fresh SQLite file per test, settings pointing at it, a running simulator."""
+"""Fixtures only (helpers are in support.py): a fresh SQLite file per test, the database on SQLite and
+PostgreSQL, a running simulator, the demo MSP collected once per test process, the AppTest harness.
+
+Safe under pytest-xdist (`make test` runs `-n auto --dist loadfile`): every path is under the test's or
+the worker's own temporary directory, every server takes a free port, every PostgreSQL database a new
+name; a module's tests stay on one worker, so module-scoped fixtures are built once."""
 
 from __future__ import annotations
 
+import functools
 import os
-import sys
-from collections.abc import Iterator
-from datetime import datetime
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SAMPLES = ROOT.parent / "shared" / "graph-samples"
-if not SAMPLES.is_dir():  # CI clones the repo with shared/ beside it; keep a fallback copy
-    SAMPLES = ROOT / "tests" / "graph-samples"
+from support import FIXED_NOW, collect_into, dashboard_app
 
-# Tests never read the developer's .env or environment (the test database URL is kept aside).
-_POSTGRES = os.environ.get("PERIMETER_TEST_POSTGRES_URL", "")
+# Tests never read the developer's .env or environment (the test database URL is kept aside, also for
+# pytest-xdist's workers: they start with this process's environment, after the clean-up below).
+_POSTGRES_KEPT = "PYTEST_PERIMETER_POSTGRES_URL"
+POSTGRES_URL = os.environ.get("PERIMETER_TEST_POSTGRES_URL") or os.environ.get(_POSTGRES_KEPT, "")
+os.environ[_POSTGRES_KEPT] = POSTGRES_URL
 for key in list(os.environ):
     if key.startswith("PERIMETER_"):
         del os.environ[key]
-
-FIXED_NOW = datetime(2026, 11, 22, 12, 0, 0)
 
 
 @pytest.fixture
@@ -30,21 +32,17 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'perimeter.db'}"
 
 
-POSTGRES_URL = _POSTGRES
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, db_url: str):  # type: ignore[no-untyped-def]
-    """The database, on SQLite and (where PERIMETER_TEST_POSTGRES_URL is set, as in CI) PostgreSQL."""
+    """The database, on SQLite and (where PERIMETER_TEST_POSTGRES_URL is set: `make test` sets it)
+    PostgreSQL."""
     from db import open_database
 
     if request.param == "sqlite":
         yield open_database(db_url)
         return
     if not POSTGRES_URL:
-        pytest.skip("PERIMETER_TEST_POSTGRES_URL not set (.ci/postgres.sh starts one)")
-    import uuid
-
+        pytest.skip("PERIMETER_TEST_POSTGRES_URL not set (`make test` starts a PostgreSQL)")
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
@@ -93,37 +91,25 @@ def demo_settings(db_url: str, simulator):  # type: ignore[no-untyped-def]
     return load_settings(database_url=db_url, simulator_url=simulator.url)
 
 
-def sample(name: str) -> dict:
-    import json
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory) -> Path:
+    """One full collection cycle of the demo MSP, made once per test process from a simulator configured
+    as the ``simulator`` fixture's (seed 7, clock at FIXED_NOW) that no test touches. Tests never open
+    it: support.collect_demo gives each caller a copy."""
+    from simulator import SimConfig, Simulator
 
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
-
-
-def collect_demo(simulator, tmp_path_factory, name: str):  # type: ignore[no-untyped-def]
-    """A fresh database filled by one full collection cycle of the simulator: (url, engine)."""
-    from collectors.run import collect_once
-    from db import open_database
-    from settings import load_settings
-
-    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'perimeter.db'}"
-    engine = open_database(url)
-    report = collect_once(load_settings(database_url=url, simulator_url=simulator.url), engine,
-                          clock=lambda: FIXED_NOW)
-    assert not report.errors, report.errors
-    return url, engine
+    path = tmp_path_factory.mktemp("demo-database") / "perimeter.db"
+    with Simulator(SimConfig(seed=7, now=FIXED_NOW)) as simulator:
+        collect_into(f"sqlite:///{path}", simulator.url).dispose()
+    return path
 
 
-def dashboard_app(monkeypatch, db_url: str, simulator_url: str | None = None, timeout: int = 60):
-    """An AppTest of dashboard.py on ``db_url`` with settings and Streamlit caches reset."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
+@pytest.fixture
+def app_test(monkeypatch) -> Iterator[Callable]:
+    """The AppTest harness of the dashboard's pages: ``app_test(db_url, simulator_url=None, timeout=60,
+    now=None)`` is an AppTest of dashboard.py on that database (support.dashboard_app); the settings
+    are cleared again afterwards."""
     from settings import get_settings
 
-    monkeypatch.setenv("PERIMETER_DATABASE_URL", db_url)
-    if simulator_url:
-        monkeypatch.setenv("PERIMETER_SIMULATOR_URL", simulator_url)
+    yield functools.partial(dashboard_app, monkeypatch)
     get_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    return AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=timeout)

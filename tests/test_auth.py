@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import dashboard_app
 from db import open_database, write_transaction
 from db.kiosk import create_kiosk_link, kiosk_link_for
 from ui.auth import Identity, bind_is_loopback, local_request_refusal
@@ -83,11 +82,8 @@ def test_roles_are_compared_exactly_as_entra_defines_them():
 # --- the dashboard -----------------------------------------------------------------------------------
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    from settings import get_settings
-
-    yield dashboard_app(monkeypatch, f"sqlite:///{tmp_path / 'a.db'}")
-    get_settings.cache_clear()
+def app(tmp_path, app_test):
+    return app_test(f"sqlite:///{tmp_path / 'a.db'}")
 
 
 @pytest.fixture
@@ -158,11 +154,8 @@ def test_a_wall_says_when_its_link_expires_within_a_week(app, tmp_path):
 
 @pytest.mark.parametrize("url", ["postgresql+psycopg://perimeter:S3cretPw@127.0.0.1:1/x",
                                  "mysql+pymysql://perimeter:S3cretPw@127.0.0.1:1/x"])
-def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(monkeypatch, url):
-    from settings import get_settings
-
-    at = dashboard_app(monkeypatch, url).run()
-    get_settings.cache_clear()
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(app_test, url):
+    at = app_test(url).run()
     assert not at.exception
     [error] = at.error
     assert error.value.startswith("Perimeter cannot open its database")

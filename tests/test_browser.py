@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from browser_support import launch_chromium, running_dashboard
 
-from conftest import collect_demo
+from support import collect_demo
 
 pytestmark = pytest.mark.browser
 
@@ -15,8 +15,8 @@ PAGES = [("posture", "Posture"), ("", "Tenants"), ("collectors", "Collectors")]
 
 
 @pytest.fixture(scope="module")
-def dashboard(simulator, tmp_path_factory):
-    url, _ = collect_demo(simulator, tmp_path_factory, "browser")
+def dashboard(simulator, demo_database, tmp_path_factory):
+    url, _ = collect_demo(demo_database, tmp_path_factory, "browser")
     with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs")) as base:
         yield base
 

@@ -23,7 +23,7 @@ import payloads
 import pytest
 from browser_support import launch_chromium, running_dashboard, wait_until_idle
 
-from conftest import FIXED_NOW
+from support import FIXED_NOW
 
 pytestmark = pytest.mark.browser
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from browser_support import free_port, launch_chromium, running_dashboard
 
-from conftest import collect_demo
 from db import write_transaction
 from db.kiosk import create_kiosk_link, kiosk_links, revoke_kiosk_link
+from support import collect_demo
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +25,8 @@ def _utcnow() -> datetime:
 
 
 @pytest.fixture(scope="module")
-def demo(simulator, tmp_path_factory):
-    return collect_demo(simulator, tmp_path_factory, "security")
+def demo(demo_database, tmp_path_factory):
+    return collect_demo(demo_database, tmp_path_factory, "security")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from browser_support import choose_option, launch_chromium, running_dashboard
 from oidc_provider import OidcProvider, OidcUser
 
-from conftest import collect_demo
+from support import collect_demo
 
 pytestmark = pytest.mark.browser
 
@@ -20,8 +20,8 @@ def provider():
 
 
 @pytest.fixture(scope="module")
-def signed_dashboard(simulator, provider, tmp_path_factory):
-    url, _ = collect_demo(simulator, tmp_path_factory, "signin")
+def signed_dashboard(simulator, demo_database, provider, tmp_path_factory):
+    url, _ = collect_demo(demo_database, tmp_path_factory, "signin")
     secrets_dir = tmp_path_factory.mktemp("secrets")
     with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs"),
                            secrets=lambda port: provider.secrets_toml(

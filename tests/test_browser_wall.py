@@ -11,19 +11,19 @@ import pytest
 from browser_support import launch_chromium, running_dashboard
 from sqlalchemy import select
 
-from conftest import collect_demo
 from db import signin_queries as q
 from db.models import SignIn, Tenant
 from db.store import ingest_signin_page
 from investigate.filters import Filters
+from support import collect_demo
 
 pytestmark = pytest.mark.browser
 MSP_ID = "4f4e31f0-e773-47c1-a231-9b911d163077"
 
 
 @pytest.fixture(scope="module")
-def demo(simulator, tmp_path_factory):
-    url, engine = collect_demo(simulator, tmp_path_factory, "browser-wall")
+def demo(demo_database, tmp_path_factory):
+    url, engine = collect_demo(demo_database, tmp_path_factory, "browser-wall")
     return url, engine
 
 

@@ -22,10 +22,10 @@ from payloads import AUTO_LINKS, FORMULAS, HTML, TERMINAL, TERMINAL_CONTROLS
 from posture_fixtures import good_snapshot, msp
 from sqlalchemy import select, update
 
-from conftest import FIXED_NOW, ROOT
 from safetext.secrets import MASK, redact
 from safetext.terminal import UNSAFE_CHARACTERS, terminal_output, terminal_value
 from simulator import SimConfig, Simulator, demo
+from support import FIXED_NOW, ROOT
 
 MSP = demo.MSP_TENANT_ID
 POLICIES = "identity/conditionalAccess/policies"

@@ -19,11 +19,11 @@ from collectors.run import collect_once
 from collectors.sources import SIGNINS
 from collectors.states import CONSENT_NEEDED, NOT_LICENSED, admin_consent_url, classify
 from collectors.status import status_rows
-from conftest import ROOT, dashboard_app
 from db import open_database
 from db.models import CollectionRun
 from settings import DEMO_GRAPH_CLIENT_ID, load_settings
 from simulator import demo
+from support import ROOT
 
 CLIENTS = {c.display_name: c.tenant_id for c in demo.client_tenants()}
 UNLICENSED = CLIENTS["Coho Winery"]
@@ -195,44 +195,34 @@ def test_the_snapshot_says_why_a_source_is_missing(both):
     assert {s["state"] for s in gdi["sourceStatus"].values()} == {CONSENT_NEEDED}
 
 
-def test_the_collectors_page_shows_not_licensed_and_consent_needed_apart_from_failing(both, monkeypatch):
-    from settings import get_settings
-
+def test_the_collectors_page_shows_not_licensed_and_consent_needed_apart_from_failing(both, app_test):
     settings, _ = both
-    try:
-        at = dashboard_app(monkeypatch, settings.database_url, settings.simulator_url).run()
-        at.switch_page("pages/collectors.py").run()
-        assert not at.exception, at.exception
-        metrics = {m.label: m.value for m in at.metric}
-        assert metrics["Failing"] == "0"
-        assert metrics["Not licensed"] == "2"
-        assert metrics["Consent needed"] == "1"  # one tenant
-        table = at.dataframe[0].value
-        states = set(table["State"])
-        assert {"not licensed", "consent needed"} <= states and "failing" not in states
-        [button] = at.get("link_button")
-        assert button.proto.label == "Grant admin consent"
-        assert button.proto.url == (f"https://login.microsoftonline.com/{UNCONSENTED}/adminconsent"
-                                    f"?client_id={DEMO_GRAPH_CLIENT_ID}")
-        assert any("Consent needed" == s.value for s in at.subheader)
-    finally:
-        get_settings.cache_clear()
+    at = app_test(settings.database_url, settings.simulator_url).run()
+    at.switch_page("pages/collectors.py").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Failing"] == "0"
+    assert metrics["Not licensed"] == "2"
+    assert metrics["Consent needed"] == "1"  # one tenant
+    table = at.dataframe[0].value
+    states = set(table["State"])
+    assert {"not licensed", "consent needed"} <= states and "failing" not in states
+    [button] = at.get("link_button")
+    assert button.proto.label == "Grant admin consent"
+    assert button.proto.url == (f"https://login.microsoftonline.com/{UNCONSENTED}/adminconsent"
+                                f"?client_id={DEMO_GRAPH_CLIENT_ID}")
+    assert any("Consent needed" == s.value for s in at.subheader)
 
 
 def test_the_demo_app_id_is_the_simulators():
     assert DEMO_GRAPH_CLIENT_ID == demo.PERIMETER_APP_ID
 
 
-def test_the_tenants_page_says_consent_needed_and_counts_not_licensed_sources(both, monkeypatch):
-    from settings import get_settings
-
+def test_the_tenants_page_says_consent_needed_and_counts_not_licensed_sources(both, app_test):
     settings, _ = both
-    try:
-        at = dashboard_app(monkeypatch, settings.database_url, settings.simulator_url).run()
-        assert not at.exception, at.exception
-        table = at.dataframe[0].value.set_index("Tenant")
-        assert table.loc["Graphic Design Institute", "Freshness"] == "consent needed"
-        assert table.loc["Coho Winery", "Not licensed"] == 2
-        assert table.loc["Coho Winery", "Failing"] == 0
-    finally:
-        get_settings.cache_clear()
+    at = app_test(settings.database_url, settings.simulator_url).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("Tenant")
+    assert table.loc["Graphic Design Institute", "Freshness"] == "consent needed"
+    assert table.loc["Coho Winery", "Not licensed"] == 2
+    assert table.loc["Coho Winery", "Failing"] == 0

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from collectors.run import collect_once
 from collectors.snapshot import build_snapshot
 from collectors.status import status_rows
-from conftest import FIXED_NOW, ROOT
 from db import open_database
 from db.models import CollectionRun, SignIn, Tenant
 from db.queries import graph_objects
+from support import FIXED_NOW, ROOT
 
 
 def _clock():

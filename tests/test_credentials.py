@@ -12,9 +12,9 @@ import pytest
 from collectors import auth
 from collectors.auth import StaticTokenCredential, close_credentials, shared_graph_credential
 from collectors.run import collect_once
-from conftest import FIXED_NOW
 from db import open_database
 from settings import load_settings
+from support import FIXED_NOW
 
 CLIENT = "f1b3f8f4-5a1c-4b86-9d39-1d1a6ba30d0a"
 

@@ -8,24 +8,21 @@ import pytest
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
-from conftest import collect_demo, dashboard_app
 from db import write_transaction
 from db.models import CollectRequest
+from support import collect_demo
 
 
 @pytest.fixture(scope="module")
-def filled_db(simulator, tmp_path_factory):
-    url, engine = collect_demo(simulator, tmp_path_factory, "dash")
+def filled_db(simulator, demo_database, tmp_path_factory):
+    url, engine = collect_demo(demo_database, tmp_path_factory, "dash")
     return url, simulator.url, engine
 
 
 @pytest.fixture
-def app(filled_db, monkeypatch):
-    from settings import get_settings
-
+def app(filled_db, app_test):
     url, sim_url, _ = filled_db
-    yield dashboard_app(monkeypatch, url, sim_url)
-    get_settings.cache_clear()
+    return app_test(url, sim_url)
 
 
 def _texts(at: AppTest) -> str:
@@ -93,12 +90,9 @@ def test_a_viewer_may_ask_for_a_collection_and_is_recorded_as_the_requester(app,
     assert pending.requested_by == "tech@msp.example"
 
 
-def test_a_bad_setting_shows_one_line_instead_of_a_traceback(monkeypatch):
-    from settings import get_settings
-
+def test_a_bad_setting_shows_one_line_instead_of_a_traceback(monkeypatch, app_test):
     monkeypatch.setenv("PERIMETER_RETENTION_DAYS", "forever")
-    at = dashboard_app(monkeypatch, "sqlite:///:memory:").run()
-    get_settings.cache_clear()
+    at = app_test("sqlite:///:memory:").run()
     assert not at.exception
     assert "PERIMETER_RETENTION_DAYS" in at.error[0].value
 

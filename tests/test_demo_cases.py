@@ -8,16 +8,16 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import collect_demo
 from db.posture_store import latest_findings
 from simulator import demo
+from support import collect_demo
 
 NAMES = {c.tenant_id: c.display_name for c in demo.client_tenants()}
 
 
 @pytest.fixture(scope="module")
-def findings(simulator, tmp_path_factory) -> list[dict]:
-    _, engine = collect_demo(simulator, tmp_path_factory, "demo-cases")
+def findings(demo_database, tmp_path_factory) -> list[dict]:
+    _, engine = collect_demo(demo_database, tmp_path_factory, "demo-cases")
     with engine.connect() as conn:
         _, stored = latest_findings(conn)
     return stored

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 import db.engine
-from conftest import sample
 from db import checkpoint_in_background, drain_checkpoints, open_database, write_transaction
 from db.store import store_signins
+from support import sample
 
 TEMPLATE = sample("signins_beta_list_ex1_password_failure_50126.response.json")["value"][0]
 

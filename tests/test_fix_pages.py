@@ -9,22 +9,19 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.auth import StaticTokenCredential
-from conftest import collect_demo, dashboard_app
+from support import collect_demo
 
 
 @pytest.fixture(scope="module")
-def filled(simulator, tmp_path_factory):
-    url, engine = collect_demo(simulator, tmp_path_factory, "fixpages")
+def filled(simulator, demo_database, tmp_path_factory):
+    url, engine = collect_demo(demo_database, tmp_path_factory, "fixpages")
     return url, simulator.url, engine
 
 
 @pytest.fixture
-def app(filled, monkeypatch):
-    from settings import get_settings
-
+def app(filled, app_test):
     url, sim_url, _ = filled
-    yield dashboard_app(monkeypatch, url, sim_url, timeout=120)
-    get_settings.cache_clear()
+    return app_test(url, sim_url, timeout=120)
 
 
 def _page(app: AppTest, path: str) -> AppTest:

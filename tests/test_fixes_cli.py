@@ -12,10 +12,10 @@ from datetime import datetime
 import httpx
 import pytest
 
-from conftest import FIXED_NOW, ROOT
 from db import open_database, write_transaction
 from db.posture_store import store_evaluation
 from simulator import SimConfig, Simulator, demo
+from support import FIXED_NOW, ROOT
 
 MSP = demo.MSP_TENANT_ID
 POLICIES = "identity/conditionalAccess/policies"

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from collectors.pacing import LIMITS, Pacer
-from conftest import FIXED_NOW
 from db import open_database, write_transaction
 from db.posture_store import store_evaluation
 from fixes import Actor, BadInput, FixEngine, FixRequest, RangeError, fix_for_finding
 from simulator import SimConfig, Simulator, demo
+from support import FIXED_NOW
 
 OPERATOR = Actor("alice@northwindmsp.onmicrosoft.com", ["Operator"])
 VIEWER = Actor("victor@northwindmsp.onmicrosoft.com", ["Viewer"])

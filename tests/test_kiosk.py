@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import dashboard_app
 from db import write_transaction
 from db.kiosk import create_kiosk_link, kiosk_link_for, kiosk_links, revoke_kiosk_link
 
@@ -40,11 +39,8 @@ def test_a_wrong_token_opens_nothing(engine):
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    from settings import get_settings
-
-    yield dashboard_app(monkeypatch, f"sqlite:///{tmp_path / 'k.db'}")
-    get_settings.cache_clear()
+def app(tmp_path, app_test):
+    return app_test(f"sqlite:///{tmp_path / 'k.db'}")
 
 
 def test_a_kiosk_link_does_not_open_other_pages(app, tmp_path):

@@ -114,10 +114,10 @@ def test_the_days_coverage_is_stored_and_read_back_with_its_trend(engine):
         ]
 
 
-def test_each_posture_evaluation_records_the_days_mfa_coverage(simulator, tmp_path_factory):
-    from conftest import FIXED_NOW, collect_demo
+def test_each_posture_evaluation_records_the_days_mfa_coverage(demo_database, tmp_path_factory):
+    from support import FIXED_NOW, collect_demo
 
-    _url, engine = collect_demo(simulator, tmp_path_factory, "mfa")
+    _url, engine = collect_demo(demo_database, tmp_path_factory, "mfa")
     with engine.connect() as conn:
         day, rows = mfa_coverage_latest(conn)
     # One row per tenant whose registration details were read: not the demo's tenants without Entra

@@ -5,35 +5,24 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import FIXED_NOW, collect_demo, dashboard_app
+from support import FIXED_NOW, collect_demo, run_page
 
 PAGE = "pages/mfa.py"
 
 
 @pytest.fixture(scope="module")
-def demo(simulator, tmp_path_factory):
-    url, _engine = collect_demo(simulator, tmp_path_factory, "mfa-page")
+def demo(simulator, demo_database, tmp_path_factory):
+    url, _engine = collect_demo(demo_database, tmp_path_factory, "mfa-page")
     return url, simulator.url
 
 
 @pytest.fixture
-def app(demo, monkeypatch):
-    import ui.data
-    from settings import get_settings
-
-    monkeypatch.setattr(ui.data, "utcnow", lambda: FIXED_NOW)
-    yield dashboard_app(monkeypatch, *demo)
-    get_settings.cache_clear()
+def app(demo, app_test):
+    return app_test(*demo, now=FIXED_NOW)
 
 
 def open_page(app: AppTest, **params: str) -> AppTest:
-    at = app.run()
-    at.switch_page(PAGE)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page(app, PAGE, **params)
 
 
 def frame(at: AppTest, column: str):  # type: ignore[no-untyped-def]

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from posture_fixtures import API_CLIENT_ID, CLIENT_ID, MSP_ID, good_snapshot, msp
 
-from conftest import ROOT
 from posture import AcceptedRisk, PostureOptions
+from support import ROOT
 
 
 def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:

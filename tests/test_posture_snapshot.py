@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from posture_fixtures import CLIENT_ID, MSP_ID, client, good_snapshot, msp
 
-from conftest import SAMPLES, sample
 from posture import CATALOGUE, Finding, SnapshotError, evaluate, load_snapshot, validate_snapshot
 from posture.snapshot import TENANT_LIST_KEYS
+from support import SAMPLES, sample
 
 # --- validation ----------------------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import payloads
 import pytest
 
-from conftest import ROOT
 from safetext.cells import FORMULA_STARTS, formula_safe, formula_safe_rows
 from safetext.markdown import WORD_JOINER, markdown_text, shown_text
+from support import ROOT
 
 # What Streamlit 1.67's frontend matches in text *after* backslash escapes are resolved
 # (static/js/StreamlitMarkdown*.js): remark-gfm's autolink literals, e-mail literals, Streamlit's icon,

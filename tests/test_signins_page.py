@@ -6,37 +6,26 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from conftest import FIXED_NOW, collect_demo, dashboard_app
 from db.models import SignIn
+from support import FIXED_NOW, collect_demo, run_page
 
 PAGE = "pages/signins.py"
 
 
 @pytest.fixture(scope="module")
-def demo(simulator, tmp_path_factory):
-    url, engine = collect_demo(simulator, tmp_path_factory, "signins-page")
+def demo(simulator, demo_database, tmp_path_factory):
+    url, engine = collect_demo(demo_database, tmp_path_factory, "signins-page")
     return url, simulator.url, engine
 
 
 @pytest.fixture
-def app(demo, monkeypatch):
-    import ui.data
-    from settings import get_settings
-
+def app(demo, app_test):
     url, sim_url, _ = demo
-    monkeypatch.setattr(ui.data, "utcnow", lambda: FIXED_NOW)
-    yield dashboard_app(monkeypatch, url, sim_url)
-    get_settings.cache_clear()
+    return app_test(url, sim_url, now=FIXED_NOW)
 
 
 def open_page(app: AppTest, **params: str) -> AppTest:
-    at = app.run()
-    at.switch_page(PAGE)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page(app, PAGE, **params)
 
 
 def table(at: AppTest):  # type: ignore[no-untyped-def]

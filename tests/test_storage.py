@@ -5,7 +5,6 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from conftest import SAMPLES, sample
 from db import write_transaction
 from db.models import SignIn
 from db.rows import (
@@ -19,6 +18,7 @@ from db.rows import (
 )
 from db.store import purge_older_than, replace_objects, store_signins
 from graphjson.times import parse_graph_datetime
+from support import SAMPLES, sample
 
 
 def _signin(i: int, created: str = "2026-11-21T10:00:00Z") -> dict:

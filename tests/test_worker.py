@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select
 
-from conftest import ROOT
 from db import open_database, write_transaction
 from db.models import CollectionRun, CollectRequest
+from support import ROOT
 
 
 def _wait(predicate, timeout: float, what: str, process: subprocess.Popen) -> None:
