@@ -10,7 +10,7 @@ from ui import chrome, data
 from ui.fix_panel import fix_panel
 from ui.output import table
 
-chrome.page_frame()
+chrome.page_identity()
 st.title("API clients")
 
 settings = data.settings()

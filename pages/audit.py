@@ -12,7 +12,7 @@ from ui.chrome import plain
 from ui.fix_panel import CONFIRM_WORD, fix_engine, show_outcome, show_plan
 from ui.output import table
 
-chrome.page_frame()
+chrome.page_identity()
 st.title("Audit")
 
 names = data.tenant_names()

@@ -10,7 +10,7 @@ from ui import actions, chrome, data
 from ui.chrome import humanize_age
 from ui.output import table
 
-identity = chrome.page_frame()
+identity = chrome.page_identity()
 st.title("Collectors")
 
 rows = data.source_status_rows()

@@ -12,7 +12,7 @@ from ui.auth import KIOSK_TOKEN_PARAM, auth_configured, current_identity
 VALIDITY_DAYS = [7, 30, 90, 180, 365]
 DEFAULT_VALIDITY_DAYS = 90
 
-chrome.page_frame()
+chrome.page_identity()
 st.title("Kiosk links")
 st.caption("A kiosk link opens the wall page read-only, without signing in, so a NOC screen can run "
            "unattended for weeks. Anyone holding the link sees the wall: revoke it when a screen is "

@@ -15,7 +15,7 @@ from ui import signin_data as sd
 from ui.chrome import plain
 from ui.output import chart_label, table
 
-chrome.page_frame()
+chrome.page_identity()
 st.title("MFA coverage")
 directory = sd.tenant_directory()
 now = sd.minute(data.utcnow())

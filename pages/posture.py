@@ -32,7 +32,7 @@ COLORSCALE = [[0.0, "#3d4451"], [0.2, "#3d4451"], [0.2, "#2da44e"], [0.4, "#2da4
               [0.8, "#cf222e"], [1.0, "#cf222e"]]
 MAX_ACCEPT_DAYS = 365
 
-chrome.page_frame()
+chrome.page_identity()
 st.title("Posture")
 evaluated_at, findings = data.posture_findings()
 if evaluated_at is None:

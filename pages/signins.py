@@ -23,7 +23,7 @@ from ui.chrome import plain
 from ui.fix_panel import fix_panel
 from ui.output import chart_label, table
 
-chrome.page_frame()
+chrome.page_identity()
 st.title("Blocked sign-ins")
 directory = sd.tenant_directory()
 if not directory:

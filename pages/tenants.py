@@ -8,7 +8,7 @@ from ui import chrome, data
 from ui.chrome import humanize_age
 from ui.output import table
 
-chrome.page_frame()
+chrome.page_identity()
 st.title("Tenants")
 rows = data.tenant_rows()
 if not rows:

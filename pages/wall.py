@@ -30,8 +30,8 @@ from ui.output import markdown_table
 
 KIOSK_EXPIRY_NOTICE = timedelta(days=7)  # a wall says so this long before its link stops working
 
-kiosk = st.query_params.get("kiosk", "").lower() in ("1", "true", "yes")
-viewer = chrome.page_frame(kiosk_allowed=True, kiosk_display=kiosk)
+kiosk = chrome.wall_display()
+viewer = chrome.page_identity()
 refresh = refresh_seconds(st.query_params.get("refresh"), data.settings().wall_refresh_seconds)
 rotate = rotate_seconds(st.query_params.get("rotate"))
 

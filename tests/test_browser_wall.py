@@ -11,7 +11,8 @@ import pytest
 from browser_support import launch_chromium, running_dashboard
 from sqlalchemy import select
 
-from db import signin_queries as q
+from db import signin_aggregates as agg
+from db import signin_scope as scope_q
 from db.models import SignIn, Tenant
 from db.store import ingest_signin_page
 from investigate.filters import Filters
@@ -138,10 +139,10 @@ def test_a_url_with_filters_opens_the_investigation_already_filtered(dashboard, 
         out = set()
         for moment in (before, datetime.now(UTC).replace(tzinfo=None)):
             with engine.connect() as conn:
-                scope = q.resolve_scope(
+                scope = scope_q.resolve_scope(
                     conn, filters, moment.replace(second=0, microsecond=0), tenants, MSP_ID
                 )
-                out.add(q.count_failed(conn, scope))
+                out.add(agg.count_failed(conn, scope))
         return out
 
     page = browser.new_page()

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from collectors.graph import GraphError
 from collectors.run import collect_once
-from collectors.sources import SIGNINS
 from collectors.states import CONSENT_NEEDED, NOT_LICENSED, admin_consent_url, classify
 from collectors.status import status_rows
+from connectors.graph import GraphError
+from connectors.sources import SIGNINS
 from db import open_database
 from db.models import CollectionRun
 from settings import DEMO_GRAPH_CLIENT_ID, load_settings

@@ -377,7 +377,7 @@ def test_members_are_never_expanded(sim, tmp_path):
     url, engine = _fresh_engine(tmp_path)
     settings = _one_tenant_settings(sim, url)
     requests: list[str] = []
-    from collectors import graph as graph_module
+    from connectors import graph as graph_module
 
     original = graph_module.TenantGraph._get_bytes
 
@@ -438,7 +438,7 @@ def test_cipps_error_row_deactivates_nothing_and_is_recorded(discovered, sim):
 
 
 def test_a_discovery_listing_no_client_while_some_are_known_changes_nothing(discovered, monkeypatch):
-    from collectors.cipp import CippClient
+    from connectors.cipp import CippClient
 
     settings, engine = discovered
     before = _active_clients(engine)
@@ -453,7 +453,7 @@ def test_a_discovery_listing_no_client_while_some_are_known_changes_nothing(disc
 
 
 def test_a_successful_discovery_that_no_longer_lists_a_tenant_deactivates_it(discovered, monkeypatch):
-    from collectors.cipp import CippClient
+    from connectors.cipp import CippClient
 
     settings, engine = discovered
     before = _active_clients(engine)
@@ -472,26 +472,25 @@ def test_a_successful_discovery_that_no_longer_lists_a_tenant_deactivates_it(dis
 def test_cipp_signin_app_ids_setting_is_a1s_cipp_app_and_a_cipp_api_app_id_alone_is_not(tmp_path):
     from posture_fixtures import MSP_ID, good_snapshot, msp
 
-    from collectors.evaluate import options_from_settings
     from posture import evaluate
-    from settings import load_settings
+    from settings import load_settings, posture_options
 
     url, engine = _fresh_engine(tmp_path)
     real = {"database_url": url, "graph_client_id": "graph-app", "graph_client_secret": "s",
             "msp_tenant_id": MSP_ID, "cipp_api_url": "https://cipp.example", "cipp_app_id": "api-app",
             "cipp_client_id": "api-client", "cipp_client_secret": "x"}
     signin = load_settings(**real, cipp_signin_app_ids="swa-app, swa-app-2")
-    assert options_from_settings(signin).cipp_app_ids == ("swa-app", "swa-app-2")
+    assert posture_options(signin).cipp_app_ids == ("swa-app", "swa-app-2")
     assert build_snapshot(signin, engine)["msp"]["cippAppIds"] == ["swa-app", "swa-app-2"]
 
     api_only = load_settings(**real)
-    assert options_from_settings(api_only).cipp_app_ids == ()
+    assert posture_options(api_only).cipp_app_ids == ()
     assert build_snapshot(api_only, engine)["msp"]["cippAppIds"] == []
     snapshot = good_snapshot()
     technician_policy = msp(snapshot)["conditionalAccessPolicies"][0]
     technician_policy["conditions"]["applications"]["includeApplications"] = ["api-app"]
-    verdict = next(f for f in evaluate(snapshot, options_from_settings(api_only)) if f.check == "A-1")
+    verdict = next(f for f in evaluate(snapshot, posture_options(api_only)) if f.check == "A-1")
     assert verdict.status == "fail"
     snapshot["msp"]["cippAppIds"] = ["api-app"]  # the same id named as the sign-in app qualifies
-    verdict = next(f for f in evaluate(snapshot, options_from_settings(api_only)) if f.check == "A-1")
+    verdict = next(f for f in evaluate(snapshot, posture_options(api_only)) if f.check == "A-1")
     assert verdict.status == "pass"

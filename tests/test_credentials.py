@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from collectors import auth
-from collectors.auth import StaticTokenCredential, close_credentials, shared_graph_credential
 from collectors.run import collect_once
+from connectors import auth
+from connectors.auth import StaticTokenCredential, close_credentials, shared_graph_credential
 from db import open_database
 from settings import load_settings
 from support import FIXED_NOW
@@ -148,8 +148,8 @@ def test_a_managed_identity_is_the_apps_assertion_in_every_tenant(monkeypatch):
 
 
 def test_the_cipp_credential_is_kept_across_cycles(counting):
-    from collectors.cipp import CippClient
-    from collectors.pacing import Pacer
+    from connectors.cipp import CippClient
+    from connectors.pacing import Pacer
 
     settings = load_settings(simulator_url="http://127.0.0.1:9")
     first, second = CippClient(settings, Pacer()), CippClient(settings, Pacer())

@@ -8,9 +8,9 @@ from collections import defaultdict
 
 import pytest
 
-from db.posture_store import latest_findings
+from db.posture_store import current_findings
 from simulator import demo
-from support import collect_demo
+from support import FIXED_NOW, collect_demo
 
 NAMES = {c.tenant_id: c.display_name for c in demo.client_tenants()}
 
@@ -19,8 +19,7 @@ NAMES = {c.tenant_id: c.display_name for c in demo.client_tenants()}
 def findings(demo_database, tmp_path_factory) -> list[dict]:
     _, engine = collect_demo(demo_database, tmp_path_factory, "demo-cases")
     with engine.connect() as conn:
-        _, stored = latest_findings(conn)
-    return stored
+        return [f.as_dict() for f in current_findings(conn, FIXED_NOW).findings]
 
 
 def _by_subject(findings: list[dict], check: str) -> dict[str, dict]:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from collectors.auth import StaticTokenCredential
+from connectors.auth import StaticTokenCredential
 from support import collect_demo
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors.pacing import LIMITS, Pacer
+from connectors.pacing import LIMITS, Pacer
 from db import open_database, write_transaction
 from db.posture_store import store_evaluation
 from fixes import Actor, BadInput, FixEngine, FixRequest, RangeError, fix_for_finding

@@ -72,3 +72,20 @@ def test_an_operator_creates_a_kiosk_link_shown_once(app):
     url = at.code[0].value
     assert "/wall?kiosk=1&token=" in url
     assert any("NOC wall" in t.value for t in at.text)
+
+
+def test_a_viewers_navigation_has_no_kiosk_links_page_and_it_does_not_open(app):
+    app.secrets["auth"] = AUTH
+    app.user = {"is_logged_in": True, "email": "viewer@msp.example", "roles": ["Viewer"]}
+    at = app.run()
+    assert not at.exception and [t for t in at.title if t.value == "Tenants"]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not registered for a Viewer
+        at.switch_page("pages/kiosk_links.py")
+
+
+def test_an_operators_navigation_has_the_kiosk_links_page(app):
+    app.secrets["auth"] = AUTH
+    app.user = {"is_logged_in": True, "email": "op@msp.example", "roles": ["Operator"]}
+    at = app.run()
+    at.switch_page("pages/kiosk_links.py").run()
+    assert [b for b in at.button if b.label == "Create link"]

@@ -17,8 +17,7 @@ from posture_fixtures import (
 )
 
 from db import write_transaction
-from db.mfa_store import store_mfa_coverage
-from db.signin_queries import mfa_coverage_latest, mfa_trend
+from db.mfa_store import mfa_coverage_latest, mfa_trend, store_mfa_coverage
 from investigate.mfa import CONDITIONAL_ACCESS, NONE, SECURITY_DEFAULTS, UNKNOWN, TenantMfa, coverage
 from posture import evaluate
 

@@ -393,3 +393,14 @@ def test_snapshot_files_without_source_status_give_the_same_findings_as_before()
     assert any(f.stale_since for f in dated)
     assert [{k: v for k, v in f.as_dict().items() if k not in ("dataAsOf", "staleSince")} for f in dated] \
         == [f.as_dict() for f in plain]
+
+
+def test_the_collectors_write_exactly_the_snapshot_formats_tenant_keys():
+    # One definition of the format (posture.snapshot); the catalogue of what is read from each tenant
+    # (connectors.sources) must name the same keys, a single object exactly where the format has one.
+    from connectors.sources import SIGNINS, TENANT_SOURCES
+    from posture.snapshot import TENANT_LIST_KEYS, TENANT_OBJECT_KEYS
+
+    lists = {s.name for s in TENANT_SOURCES if not s.single} | {SIGNINS}
+    objects = {s.name for s in TENANT_SOURCES if s.single}
+    assert (lists, objects) == (set(TENANT_LIST_KEYS), set(TENANT_OBJECT_KEYS))

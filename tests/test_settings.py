@@ -81,7 +81,7 @@ def test_demo_facts_match_the_simulators_msp():
 
 
 def test_the_cipp_token_scope_names_perimeters_own_api_client_not_cipps_app():
-    from collectors.auth import cipp_scope
+    from connectors.auth import cipp_scope
 
     settings = load_settings(graph_client_id="app", graph_client_secret="s", msp_tenant_id="t",
                              cipp_api_url="https://cipp.example", cipp_app_id="cipp-app",

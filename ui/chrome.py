@@ -1,6 +1,11 @@
-"""What every page shows: the demo-data marker and data freshness."""
+"""The frame around every page (dashboard.py runs it): the navigation by role, the sign-in gate, the
+demo-data marker and data freshness; and small helpers pages share."""
 
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -8,27 +13,47 @@ from sqlalchemy.exc import SQLAlchemyError
 from safetext.markdown import markdown_text
 from settings import SettingsError, describe_database_error, get_settings
 from ui import data
-from ui.auth import Identity, sign_in_gate
+from ui.auth import Identity, current_identity, sign_in_gate, uses_kiosk_link
 
-_SEEN = "_perimeter_session_started"
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+WALL = "wall.py"
 
 
-def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> Identity:
-    """Call first in every page: the settings check, the demo-data marker, who is signed in and
-    data freshness; returns who is looking. Pages do this themselves rather than dashboard.py because
-    Streamlit can run a page file without dashboard.py: in its legacy pages/ mode, which a server is
-    in until the first `st.navigation` call (a deep link as the first request after start), and in
-    AppTest."""
-    from streamlit.runtime.pages_manager import PagesManager
+@dataclass(frozen=True)
+class PageEntry:
+    file: str  # in pages/
+    title: str
+    icon: str
+    operator_only: bool = False  # left out of a Viewer's navigation (and refused if opened)
+    default: bool = False
 
-    if PagesManager.uses_pages_directory:
-        # Leave the legacy mode for this process, so runs go through dashboard.py's navigation; a
-        # session's first run (no widget event to lose) starts over that way at once.
-        PagesManager.uses_pages_directory = False
-        if _SEEN not in st.session_state:
-            st.session_state[_SEEN] = True
-            st.rerun()
-    st.session_state[_SEEN] = True
+
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry("tenants.py", "Tenants", ":material/domain:", default=True),
+    PageEntry("signins.py", "Blocked sign-ins", ":material/block:"),
+    PageEntry("mfa.py", "MFA coverage", ":material/phonelink_lock:"),
+    PageEntry("posture.py", "Posture", ":material/verified_user:"),
+    PageEntry("api_clients.py", "API clients", ":material/key:"),
+    PageEntry("audit.py", "Audit", ":material/history:"),
+    PageEntry("kiosk_links.py", "Kiosk links", ":material/tv:", operator_only=True),
+    PageEntry("collectors.py", "Collectors", ":material/sync:"),
+    PageEntry(WALL, "Wall", ":material/tv:"),
+)
+
+# Who the run in progress is for, set by run_dashboard around the page it runs (a script run has its
+# own thread; the value is cleared when the page returns or stops).
+_current = threading.local()
+
+
+def wall_display() -> bool:
+    """``?kiosk=1``: the wall for a screen across the room, without navigation or chrome."""
+    return st.query_params.get("kiosk", "").lower() in ("1", "true", "yes")
+
+
+def run_dashboard() -> None:
+    """dashboard.py: one frame for every page, drawn once per run, around the page the navigation
+    selects — settings and database checks, the sign-in gate, the navigation (by role; none for the
+    wall's ``?kiosk=1`` or a kiosk link), the demo marker, who is signed in, data freshness."""
     st.set_page_config(page_title="Perimeter", page_icon=":material/shield:", layout="wide")
     try:
         settings = get_settings()
@@ -41,13 +66,37 @@ def page_frame(kiosk_allowed: bool = False, kiosk_display: bool = False) -> Iden
         st.error("Perimeter cannot open its database: "
                  + plain(describe_database_error(error, settings.database_url, settings.secret_values())))
         st.stop()
-    identity = sign_in_gate(kiosk_allowed)
-    if kiosk_display:  # the wall with ?kiosk=1: no sidebar, no toolbar, only a small demo marker
+    kiosk_link = uses_kiosk_link()
+    viewer = None if kiosk_link else current_identity()
+    operator = viewer is not None and viewer.is_operator
+    pages = {e.file: st.Page(str(PAGES_DIR / e.file), title=e.title, icon=e.icon, default=e.default)
+             for e in PAGES if operator or not e.operator_only}
+    bare = kiosk_link or wall_display()
+    selected = st.navigation(list(pages.values()), position="hidden" if bare else "sidebar")
+    on_wall = selected.url_path == pages[WALL].url_path
+    identity = sign_in_gate(kiosk_allowed=on_wall)
+    if bare and on_wall:
         kiosk_chrome()
-        return identity
-    demo_marker()
-    identity_banner(identity)
-    sidebar_freshness()
+    else:
+        demo_marker()
+        identity_banner(identity)
+        sidebar_freshness()
+    _current.identity = identity
+    try:
+        selected.run()
+    finally:
+        _current.identity = None
+
+
+def page_identity() -> Identity:
+    """Who the page is for (call first in every page). A page file run on its own — Streamlit's legacy
+    pages/ mode, which a fresh server is in until a run calls st.navigation (a deep link as its first
+    request), or a test running the file — is routed through run_dashboard, so it gets the same frame
+    and navigation, and this bare run ends."""
+    identity = getattr(_current, "identity", None)
+    if identity is None:
+        run_dashboard()
+        st.stop()
     return identity
 
 
