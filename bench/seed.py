@@ -210,17 +210,7 @@ def store_configuration(
             )
             for kind, items in objects.items():
                 remapped = orjson.loads(_remap(orjson.dumps(items), demo_id, tenant_id, domains))
-                count = replace_objects(conn, tenant_id, kind, remapped, now)
-                record_run(
-                    conn,
-                    cycle_id=CYCLE,
-                    tenant_id=tenant_id,
-                    source=kind,
-                    started_at=now,
-                    finished_at=now,
-                    rows=count,
-                    error=None,
-                )
+                _store(conn, tenant_id, kind, remapped, now)
         if demo_id != msp_id:
             row = next(r for r in sim_cipp.list_tenants(_state(copy, now)) if r.get("customerId") == demo_id)
             cipp_rows.append(
@@ -235,27 +225,21 @@ def store_configuration(
             (CIPP_AZURE_CONFIGURATION, [sim_cipp.azure_configuration(state)["Results"]]),
             (CIPP_TENANTS, cipp_rows),
         ):
-            count = replace_objects(conn, msp_id, kind, objects, now)
-            record_run(
-                conn,
-                cycle_id=CYCLE,
-                tenant_id=msp_id,
-                source=kind,
-                started_at=now,
-                finished_at=now,
-                rows=count,
-                error=None,
-            )
-        record_run(
-            conn,
-            cycle_id=CYCLE,
-            tenant_id=msp_id,
-            source=TENANTS,
-            started_at=now,
-            finished_at=now,
-            rows=len(tenants),
-            error=None,
-        )
+            _store(conn, msp_id, kind, objects, now)
+        _record_ok(conn, msp_id, TENANTS, len(tenants), now)
+
+
+def _store(conn: Any, tenant_id: str, kind: str, objects: list[Any], now: datetime) -> None:
+    """One source's objects stored and recorded as collected at `now`."""
+    _record_ok(conn, tenant_id, kind, replace_objects(conn, tenant_id, kind, objects, now), now)
+
+
+def _record_ok(
+    conn: Any, tenant_id: str, source: str, rows: int, now: datetime, watermark: datetime | None = None
+) -> None:
+    """A successful run of the seed's one collection cycle (started and finished at `now`)."""
+    record_run(conn, cycle_id=CYCLE, tenant_id=tenant_id, source=source, started_at=now, finished_at=now,
+               rows=rows, error=None, watermark=watermark)
 
 
 def _domains(copy: int, demo_id: str) -> list[tuple[str, str]]:
@@ -369,17 +353,7 @@ def main() -> int:
                 )
     with write_transaction(engine) as conn:
         for _copy, _demo, tenant_id, *_ in tenants:
-            record_run(
-                conn,
-                cycle_id=CYCLE,
-                tenant_id=tenant_id,
-                source=SIGNINS,
-                started_at=now,
-                finished_at=now,
-                rows=0,
-                error=None,
-                watermark=newest.get(tenant_id),
-            )
+            _record_ok(conn, tenant_id, SIGNINS, 0, now, watermark=newest.get(tenant_id))
 
     from collectors.evaluate import evaluate_and_store
     from settings import load_settings
