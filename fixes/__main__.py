@@ -34,7 +34,13 @@ from fixes.engine import FixEngine, Offer
 from fixes.model import Actor, BadInput, FixRequest, Outcome, Plan
 from safetext.secrets import redact
 from safetext.terminal import terminal_output, terminal_value
-from settings import SettingsError, describe_database_error, get_settings, missing_database_driver
+from settings import (
+    SettingsError,
+    configured_secrets,
+    describe_database_error,
+    get_settings,
+    missing_database_driver,
+)
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -298,16 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def _secrets() -> tuple[str, ...]:
-    try:
-        return get_settings().secret_values()
-    except SettingsError:
-        return ()
-
 
 def _error(line: str) -> None:
     """One line on standard error: secrets masked, every control character escaped."""
-    print(f"fixes: {terminal_value(redact(line, _secrets()))}", file=sys.stderr)
+    print(f"fixes: {terminal_value(redact(line, configured_secrets()))}", file=sys.stderr)
 
 
 def _database_error(error: BaseException) -> str:

@@ -30,6 +30,7 @@ from safetext.secrets import redact
 from safetext.terminal import terminal_output, terminal_value
 from settings import (
     SettingsError,
+    configured_secrets,
     describe_database_error,
     get_settings,
     missing_database_driver,
@@ -127,16 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return check(args)
     except UnusableInput as error:
-        print(f"posture: {terminal_value(redact(str(error), _secrets()))}", file=sys.stderr)
+        print(f"posture: {terminal_value(redact(str(error), configured_secrets()))}", file=sys.stderr)
         return EXIT_UNUSABLE
 
-
-def _secrets() -> tuple[str, ...]:
-    """The configured secrets, to mask them in an error line (none when settings cannot load)."""
-    try:
-        return get_settings().secret_values()
-    except SettingsError:
-        return ()
 
 
 if __name__ == "__main__":

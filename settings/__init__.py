@@ -288,3 +288,12 @@ def posture_options(settings: Settings, cipp_app_ids: list[str] | None = None) -
     configured = list(settings.cipp_signin_app_ids)
     return PostureOptions(signin_window_hours=settings.signin_window_hours,
                           cipp_app_ids=tuple(cipp_app_ids or configured))
+
+
+def configured_secrets() -> tuple[str, ...]:
+    """The configured secrets, to mask them in an error line of a command; none when the settings cannot
+    load (their own error then says why, and holds no secret)."""
+    try:
+        return get_settings().secret_values()
+    except SettingsError:
+        return ()
