@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make test PYTEST_WORKERS=0` runs the suite in one process; PYTEST_ARGS are passed on to pytest.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
 
 .PHONY: run test lint bench clean
 
@@ -18,8 +21,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python launcher.py
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# First what the tests need from the system (.ci/test-needs: Chromium, PostgreSQL; installed when
+# root, else one line saying what to install, and stop), then the venv, then every test on every core
+# (pytest-xdist; --dist loadfile from pyproject.toml) against a throwaway PostgreSQL (.ci/postgres.sh).
+test:
+	@bash .ci/test-needs
+	@$(MAKE) --no-print-directory $(STAMP)
+	bash .ci/postgres.sh with $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
