@@ -24,6 +24,8 @@ from simulator.state import SimState
 
 # --- Conditional Access --------------------------------------------------------------------------
 
+POLICIES_PATH = "identity/conditionalAccess/policies"
+LOCATIONS_PATH = "identity/conditionalAccess/namedLocations"
 POLICY_KEYS = {"displayName", "state", "conditions", "grantControls", "sessionControls", "templateId"}
 READ_ONLY_KEYS = {"id", "createdDateTime", "modifiedDateTime"}
 STATES = ("enabled", "disabled", "enabledForReportingButNotEnforced")
@@ -72,19 +74,30 @@ def _check_policy_body(body: dict, creating: bool) -> dict:
     return clean
 
 
-def list_policies(state: SimState, req: Request) -> Collection:
+def _list_config(
+    state: SimState, req: Request, attr: str, path: str, filters: dict[str, type], page_size: int
+) -> Collection:
+    """A list of one kind of the tenant's configuration (`attr` of its TenantConfig), Graph's `path`."""
     with state.lock:
-        items = copy.deepcopy(state.tenants[req.tenant_id].config.policies)
-    items = filtered(req, items, {"displayName": str, "state": str, "id": str})
-    return page(
-        req, f"{req.context_base}identity/conditionalAccess/policies", selected(req, items), 1000, 1000
-    )
+        items = copy.deepcopy(getattr(state.tenants[req.tenant_id].config, attr))
+    items = filtered(req, items, filters)
+    return page(req, f"{req.context_base}{path}", selected(req, items), page_size, page_size)
+
+
+def _get_config(state: SimState, req: Request, attr: str, path: str) -> Result:
+    """One object of that kind, by the id in the URL."""
+    with state.lock:
+        obj = copy.deepcopy(find_by_id(getattr(state.tenants[req.tenant_id].config, attr), req.match["id"]))
+    return Result(body=entity(req, path, obj))
+
+
+def list_policies(state: SimState, req: Request) -> Collection:
+    filters = {"displayName": str, "state": str, "id": str}
+    return _list_config(state, req, "policies", POLICIES_PATH, filters, 1000)
 
 
 def get_policy(state: SimState, req: Request) -> Result:
-    with state.lock:
-        obj = copy.deepcopy(find_by_id(state.tenants[req.tenant_id].config.policies, req.match["id"]))
-    return Result(body=entity(req, "identity/conditionalAccess/policies", obj))
+    return _get_config(state, req, "policies", POLICIES_PATH)
 
 
 def create_policy(state: SimState, req: Request) -> Result:
@@ -98,7 +111,7 @@ def create_policy(state: SimState, req: Request) -> Result:
         state.tenants[req.tenant_id].config.policies.append(obj)
         state.commit(req.tenant_id)
         out = copy.deepcopy(obj)
-    return Result(201, entity(req, "identity/conditionalAccess/policies", out))
+    return Result(201, entity(req, POLICIES_PATH, out))
 
 
 def update_policy(state: SimState, req: Request) -> Result:
@@ -165,18 +178,11 @@ def _check_location_body(body: dict, existing_type: str | None) -> dict:
 
 
 def list_locations(state: SimState, req: Request) -> Collection:
-    with state.lock:
-        items = copy.deepcopy(state.tenants[req.tenant_id].config.named_locations)
-    items = filtered(req, items, {"displayName": str, "id": str})
-    return page(
-        req, f"{req.context_base}identity/conditionalAccess/namedLocations", selected(req, items), 100, 100
-    )
+    return _list_config(state, req, "named_locations", LOCATIONS_PATH, {"displayName": str, "id": str}, 100)
 
 
 def get_location(state: SimState, req: Request) -> Result:
-    with state.lock:
-        obj = copy.deepcopy(find_by_id(state.tenants[req.tenant_id].config.named_locations, req.match["id"]))
-    return Result(body=entity(req, "identity/conditionalAccess/namedLocations", obj))
+    return _get_config(state, req, "named_locations", LOCATIONS_PATH)
 
 
 def create_location(state: SimState, req: Request) -> Result:
@@ -196,7 +202,7 @@ def create_location(state: SimState, req: Request) -> Result:
         state.tenants[req.tenant_id].config.named_locations.append(obj)
         state.commit(req.tenant_id)
         out = copy.deepcopy(obj)
-    return Result(201, entity(req, "identity/conditionalAccess/namedLocations", out))
+    return Result(201, entity(req, LOCATIONS_PATH, out))
 
 
 def update_location(state: SimState, req: Request) -> Result:
