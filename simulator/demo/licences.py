@@ -14,45 +14,18 @@ SERVICE_PLANS = {
     "MFA_PREMIUM": "8a256a2b-b617-496d-b51b-e76466e88db0",
     "OFFICESUBSCRIPTION": "43de0ff5-c92c-492b-9116-175376d08c38",
 }
+# Teams, Intune, MFA and the Office apps: what Business Premium, E3 and E5 hold after their directory,
+# mail and files plans (E3 and E5 the enterprise mail and files plans).
+_M365_APPS_AND_DEVICES = ("TEAMS1", "INTUNE_A", "MFA_PREMIUM", "OFFICESUBSCRIPTION")
+_ENTERPRISE = ("EXCHANGE_S_ENTERPRISE", "SHAREPOINTENTERPRISE", *_M365_APPS_AND_DEVICES)
 # skuPartNumber -> (skuId, service plans)
 SKUS: dict[str, tuple[str, tuple[str, ...]]] = {
     "SPB": (
         "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
-        (
-            "AAD_PREMIUM",
-            "EXCHANGE_S_STANDARD",
-            "SHAREPOINTSTANDARD",
-            "TEAMS1",
-            "INTUNE_A",
-            "MFA_PREMIUM",
-            "OFFICESUBSCRIPTION",
-        ),
+        ("AAD_PREMIUM", "EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", *_M365_APPS_AND_DEVICES),
     ),
-    "SPE_E3": (
-        "05e9a617-0261-4cee-bb44-138d3ef5d965",
-        (
-            "AAD_PREMIUM",
-            "EXCHANGE_S_ENTERPRISE",
-            "SHAREPOINTENTERPRISE",
-            "TEAMS1",
-            "INTUNE_A",
-            "MFA_PREMIUM",
-            "OFFICESUBSCRIPTION",
-        ),
-    ),
-    "SPE_E5": (
-        "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
-        (
-            "AAD_PREMIUM",
-            "AAD_PREMIUM_P2",
-            "EXCHANGE_S_ENTERPRISE",
-            "SHAREPOINTENTERPRISE",
-            "TEAMS1",
-            "INTUNE_A",
-            "MFA_PREMIUM",
-            "OFFICESUBSCRIPTION",
-        ),
-    ),
+    "SPE_E3": ("05e9a617-0261-4cee-bb44-138d3ef5d965", ("AAD_PREMIUM", *_ENTERPRISE)),
+    "SPE_E5": ("06ebc4ee-1bb5-47dd-8120-11324bc54e06", ("AAD_PREMIUM", "AAD_PREMIUM_P2", *_ENTERPRISE)),
     "O365_BUSINESS_PREMIUM": (
         "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
         ("EXCHANGE_S_STANDARD", "SHAREPOINTSTANDARD", "TEAMS1", "OFFICESUBSCRIPTION"),
