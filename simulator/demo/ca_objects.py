@@ -1,11 +1,14 @@
-"""Conditional Access building blocks: named locations, policies in Graph v1.0's full shape, and a
-tenant's mutable configuration (what fixes change)."""
+"""Conditional Access building blocks: named locations, policies in Graph v1.0's full shape, a tenant's
+mutable configuration (what fixes change), and ConfigBuilder, which the MSP's and the clients' starting
+configurations are built with (ids and timestamps from the tenant's own random stream)."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from simulator.demo.ids import MFA_STRENGTH_ID
+from simulator.demo.ids import MFA_STRENGTH_ID, iso, new_guid
 
 
 def ip_location(loc_id: str, name: str, trusted: bool, ranges: list[str], created: str) -> dict:
@@ -192,3 +195,31 @@ class TenantConfig:
     named_locations: list[dict]
     policies: list[dict]
     security_defaults: bool
+
+
+class ConfigBuilder:
+    """Named locations and policies of one tenant's starting configuration, their ids and timestamps drawn
+    from the tenant's own random stream in call order: the order of the calls is part of the data."""
+
+    def __init__(self, seed: int, tenant_id: str, now: datetime):
+        self.now = now
+        self.rng = random.Random(f"{seed}:{tenant_id}:config")
+
+    def ago(self, days: int) -> str:
+        """A timestamp `days` before now, within that day."""
+        return iso(self.now - timedelta(days=days, seconds=self.rng.randint(0, 86000)))
+
+    def ip_location(self, name: str, trusted: bool, ranges: list[str], days: int) -> dict:
+        """An IP named location created `days` ago."""
+        return ip_location(new_guid(self.rng), name, trusted, ranges, self.ago(days))
+
+    def country_location(self, name: str, countries: list[str], days: int) -> dict:
+        """A country named location created `days` ago."""
+        return country_location(new_guid(self.rng), name, countries, self.ago(days))
+
+    def policy(self, name: str, state: str, days: int, modified: int | None = None, **options) -> dict:
+        """A policy created `days` ago (last modified `modified` days ago, if given); see policy() for the
+        options."""
+        pid, created = new_guid(self.rng), self.ago(days)
+        changed = None if modified is None else self.ago(modified)
+        return policy(pid, name, state, created, modified=changed, **options)

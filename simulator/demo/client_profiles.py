@@ -8,37 +8,32 @@ own random stream in call order: the order in which a profile calls the kit is p
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from simulator import geo
-from simulator.demo.ca_objects import TenantConfig, country_location, guests_condition, ip_location, policy
+from simulator.demo.ca_objects import ConfigBuilder, TenantConfig, guests_condition
 from simulator.demo.ids import (
     ADMIN_ROLE_IDS_FOR_POLICIES,
     MSP_TENANT_ID,
     OTHER_PARTNER_TENANT_ID,
-    iso,
-    new_guid,
 )
 from simulator.demo.msp_policies import msp_config
 from simulator.demo.people import directory
 from simulator.demo.tenants import ClientTenant, client_by_id, office_range
 
 
-class PolicyKit:
+class PolicyKit(ConfigBuilder):
     """One client's locations, people and service-provider exclusions, and a builder for each policy
     several profiles share."""
 
     def __init__(self, seed: int, spec: ClientTenant, now: datetime):
-        self.spec, self.now = spec, now
-        self.rng = random.Random(f"{seed}:{spec.tenant_id}:config")
+        super().__init__(seed, spec.tenant_id, now)
+        self.spec = spec
         self.directory = d = directory(seed, spec.tenant_id)
         office_net, _ = office_range(seed, spec)
-        self.office = ip_location(
-            new_guid(self.rng), f"{spec.display_name} Office", True, [office_net], self.ago(420)
-        )
+        self.office = self.ip_location(f"{spec.display_name} Office", True, [office_net], 420)
         self.allowed: dict | None = None  # allow_countries() adds it where the profile uses CA
         self.admin = d.by_upn[f"admin@{spec.default_domain}"]
         self.it_admins = d.group_named("IT Admins")
@@ -51,23 +46,11 @@ class PolicyKit:
         self.sp_wrong_types = guests_condition("b2bCollaborationGuest,b2bCollaborationMember", None)
         self.sp_other_partner = guests_condition("serviceProvider", [OTHER_PARTNER_TENANT_ID])
 
-    def ago(self, days: int) -> str:
-        """A timestamp `days` before now, within that day."""
-        return iso(self.now - timedelta(days=days, seconds=self.rng.randint(0, 86000)))
-
     def allow_countries(self) -> dict:
         """The "Allowed countries" location: the client's own country, the US and Canada."""
-        self.allowed = country_location(
-            new_guid(self.rng),
-            "Allowed countries",
-            sorted({"US", "CA", geo.PLACES[self.spec.city].country}),
-            self.ago(410),
-        )
+        countries = sorted({"US", "CA", geo.PLACES[self.spec.city].country})
+        self.allowed = self.country_location("Allowed countries", countries, 410)
         return self.allowed
-
-    def new(self, name: str, state: str, days: int, **options) -> dict:
-        """A policy created `days` ago (see ca_objects.policy for the options)."""
-        return policy(new_guid(self.rng), name, state, self.ago(days), **options)
 
     def users(self, exclude_sp: dict | None = None, **extra) -> dict:
         u = {
@@ -79,84 +62,60 @@ class PolicyKit:
         return u
 
     def mfa_all(self, state: str, exclude_sp: dict | None, strength: bool = False) -> dict:
-        return self.new(
-            "CA001: Require MFA for all users",
-            state,
-            330,
-            users=self.users(exclude_sp),
-            grant=[] if strength else ["mfa"],
-            strength=strength,
-        )
+        return self.policy("CA001: Require MFA for all users", state, 330,
+                           users=self.users(exclude_sp),
+                           grant=[] if strength else ["mfa"],
+                           strength=strength)
 
     def legacy(self, state: str, exclude_sp: dict | None) -> dict:
-        return self.new(
-            "CA002: Block legacy authentication",
-            state,
-            329,
-            users=self.users(exclude_sp),
-            client_app_types=["exchangeActiveSync", "other"],
-            grant=["block"],
-        )
+        return self.policy("CA002: Block legacy authentication", state, 329,
+                           users=self.users(exclude_sp),
+                           client_app_types=["exchangeActiveSync", "other"],
+                           grant=["block"])
+
+    def enforced_baseline(self) -> list[dict]:
+        """MFA for all users and the legacy-authentication block, both on and excluding every service
+        provider: the pair several profiles start from or add to."""
+        return [self.mfa_all("enabled", self.sp_all), self.legacy("enabled", self.sp_all)]
 
     def office_only(
         self, state: str, exclude_sp: dict | None, exclude_groups: list[str] | None = None
     ) -> dict:
         u = self.users(exclude_sp, excludeGroups=[self.remote.id, *(exclude_groups or [])])
-        return self.new(
-            "CA010: Block access from outside the office",
-            state,
-            120,
-            users=u,
-            locations=(["All"], [self.office["id"]]),
-            grant=["block"],
-        )
+        return self.policy("CA010: Block access from outside the office", state, 120,
+                           users=u,
+                           locations=(["All"], [self.office["id"]]),
+                           grant=["block"])
 
     def countries(self, state: str, exclude_sp: dict | None) -> dict:
         assert self.allowed is not None, "allow_countries() first"
-        return self.new(
-            "CA003: Block sign-ins outside allowed countries",
-            state,
-            300,
-            users=self.users(exclude_sp),
-            locations=(["All"], [self.allowed["id"]]),
-            grant=["block"],
-        )
+        return self.policy("CA003: Block sign-ins outside allowed countries", state, 300,
+                           users=self.users(exclude_sp),
+                           locations=(["All"], [self.allowed["id"]]),
+                           grant=["block"])
 
     def admins_mfa(self, state: str, exclude_sp: dict | None) -> dict:
-        return self.new(
-            "CA004: Require MFA for administrators",
-            state,
-            310,
-            users={
-                "includeRoles": list(ADMIN_ROLE_IDS_FOR_POLICIES),
-                "excludeUsers": [self.admin.id],
-                "excludeGuestsOrExternalUsers": exclude_sp,
-            },
-            grant=["mfa"],
-        )
+        return self.policy("CA004: Require MFA for administrators", state, 310,
+                           users={
+                               "includeRoles": list(ADMIN_ROLE_IDS_FOR_POLICIES),
+                               "excludeUsers": [self.admin.id],
+                               "excludeGuestsOrExternalUsers": exclude_sp,
+                           },
+                           grant=["mfa"])
 
     def finance_mfa(self, state: str) -> dict:
         # Targets a group only: cannot apply to the MSP's people.
-        return self.new(
-            "CA020: Finance apps require MFA",
-            state,
-            200,
-            users={"includeGroups": [self.finance.id]},
-            apps=["Office365"],
-            grant=["mfa"],
-        )
+        return self.policy("CA020: Finance apps require MFA", state, 200,
+                           users={"includeGroups": [self.finance.id]},
+                           apps=["Office365"],
+                           grant=["mfa"])
 
 
 # --- The profiles ------------------------------------------------------------------------------
 
 
 def baseline_good(k: PolicyKit) -> list[dict]:
-    return [
-        k.mfa_all("enabled", k.sp_all),
-        k.legacy("enabled", k.sp_all),
-        k.countries("enabled", k.sp_msp),
-        k.finance_mfa("disabled"),
-    ]
+    return [*k.enforced_baseline(), k.countries("enabled", k.sp_msp), k.finance_mfa("disabled")]
 
 
 def baseline_strength(k: PolicyKit) -> list[dict]:
@@ -177,15 +136,11 @@ def office_only_no_excl(k: PolicyKit) -> list[dict]:
 
 
 def device_wrong_excl(k: PolicyKit) -> list[dict]:
-    compliant = k.new(
-        "CA005: Require compliant or hybrid joined device",
-        "enabled",
-        150,
-        users=k.users(k.sp_wrong_types, excludeGroups=[k.it_admins.id]),
-        grant=["compliantDevice", "domainJoinedDevice"],
-        operator="OR",
-    )
-    return [compliant, k.mfa_all("enabled", k.sp_all), k.legacy("enabled", k.sp_all)]
+    compliant = k.policy("CA005: Require compliant or hybrid joined device", "enabled", 150,
+                         users=k.users(k.sp_wrong_types, excludeGroups=[k.it_admins.id]),
+                         grant=["compliantDevice", "domainJoinedDevice"],
+                         operator="OR")
+    return [compliant, *k.enforced_baseline()]
 
 
 def admins_roles_no_excl(k: PolicyKit) -> list[dict]:
@@ -210,20 +165,15 @@ def wrong_tenant_excl(k: PolicyKit) -> list[dict]:
 
 
 def guests_mfa_no_excl(k: PolicyKit) -> list[dict]:
-    guests = k.new(
-        "CA006: Require MFA for guests and external users",
-        "enabled",
-        90,
-        users={
-            "includeGuestsOrExternalUsers": guests_condition(
-                "internalGuest,b2bCollaborationGuest,b2bCollaborationMember,b2bDirectConnectUser,"
-                "otherExternalUser,serviceProvider",
-                None,
-            )
-        },
-        grant=["mfa"],
+    everyone_external = guests_condition(
+        "internalGuest,b2bCollaborationGuest,b2bCollaborationMember,b2bDirectConnectUser,"
+        "otherExternalUser,serviceProvider",
+        None,
     )
-    return [guests, k.mfa_all("enabled", k.sp_all), k.legacy("enabled", k.sp_all)]
+    guests = k.policy("CA006: Require MFA for guests and external users", "enabled", 90,
+                      users={"includeGuestsOrExternalUsers": everyone_external},
+                      grant=["mfa"])
+    return [guests, *k.enforced_baseline()]
 
 
 def weak(k: PolicyKit) -> list[dict]:
@@ -241,13 +191,9 @@ def direct_excludes_sa(k: PolicyKit) -> list[dict]:
         # The service account is excluded through the "CA Exclusions" group (D-1 passes through it);
         # the MFA policy excludes it directly.
         k.office_only("enabled", None, exclude_groups=[k.directory.group_named("CA Exclusions").id]),
-        k.new(
-            "CA001: Require MFA for all users",
-            "enabled",
-            330,
-            users={"includeUsers": ["All"], "excludeUsers": [k.admin.id, sa.id]},
-            grant=["mfa"],
-        ),
+        k.policy("CA001: Require MFA for all users", "enabled", 330,
+                 users={"includeUsers": ["All"], "excludeUsers": [k.admin.id, sa.id]},
+                 grant=["mfa"]),
     ]
 
 
@@ -300,13 +246,9 @@ def client_config(seed: int, spec: ClientTenant, now: datetime) -> TenantConfig:
     if not spec.premium or profile.policies is None:
         # Security defaults instead of CA; what is left of an earlier Conditional Access trial stays
         # (Entra keeps disabled policies and named locations).
-        leftover = kit.new(
-            "CA001: Require MFA for all users (trial)",
-            "disabled",
-            700,
-            users={"includeUsers": ["All"]},
-            grant=["mfa"],
-        )
+        leftover = kit.policy("CA001: Require MFA for all users (trial)", "disabled", 700,
+                              users={"includeUsers": ["All"]},
+                              grant=["mfa"])
         return TenantConfig([kit.office], [leftover], security_defaults=True)
     allowed = kit.allow_countries()
     policies = profile.policies(kit)

@@ -3,11 +3,10 @@ each built to pass or fail somewhere (docs/simulator-contract.md, "Demo MSP").""
 
 from __future__ import annotations
 
-import random
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from simulator import geo
-from simulator.demo.ca_objects import TenantConfig, country_location, ip_location, policy
+from simulator.demo.ca_objects import ConfigBuilder, TenantConfig
 from simulator.demo.ids import (
     BREAK_GLASS_UPNS,
     CIPP_APP_ID,
@@ -18,142 +17,96 @@ from simulator.demo.ids import (
     MSP_TENANT_ID,
     SERVICE_ACCOUNT_UPN,
     TRUSTED_LOCATION_NAME,
-    iso,
-    new_guid,
 )
 from simulator.demo.people import directory
 
 
 def msp_config(seed: int, now: datetime) -> TenantConfig:
     d = directory(seed, MSP_TENANT_ID)
-    rng = random.Random(f"{seed}:{MSP_TENANT_ID}:config")
+    c = ConfigBuilder(seed, MSP_TENANT_ID, now)
     by_upn = d.by_upn
     sa, bg, ea = by_upn[SERVICE_ACCOUNT_UPN], by_upn[BREAK_GLASS_UPNS[0]], by_upn[EMERGENCY_ACCESS_UPN]
     bg_group = d.group_named("CA Exclusions - Break Glass")
     techs = d.group_named("CIPP Technicians")
     cipp_admins = d.group_named("CIPP Admins")
     automation = d.group_named("CA Exclusions - Automation")
-    t = lambda days: iso(now - timedelta(days=days, seconds=rng.randint(0, 86000)))  # noqa: E731
 
-    trusted = ip_location(
-        new_guid(rng),
-        TRUSTED_LOCATION_NAME,
-        True,
-        [MSP_OFFICE_RANGE, MSP_OFFICE_IPV6_RANGE, "10.0.0.0/8"],
-        t(400),
-    )
-    anywhere = ip_location(new_guid(rng), "Trusted - Temporary (remote work)", True, ["0.0.0.0/0"], t(95))
-    vpn = ip_location(new_guid(rng), "Partner VPN concentrator", False, ["52.174.22.0/28"], t(300))
-    countries = country_location(new_guid(rng), "Blocked countries", ["RU", "CN", "KP", "IR", "NG"], t(380))
+    office = [MSP_OFFICE_RANGE, MSP_OFFICE_IPV6_RANGE, "10.0.0.0/8"]
+    trusted = c.ip_location(TRUSTED_LOCATION_NAME, True, office, 400)
+    anywhere = c.ip_location("Trusted - Temporary (remote work)", True, ["0.0.0.0/0"], 95)
+    vpn = c.ip_location("Partner VPN concentrator", False, ["52.174.22.0/28"], 300)
+    countries = c.country_location("Blocked countries", ["RU", "CN", "KP", "IR", "NG"], 380)
     locations = [trusted, anywhere, vpn, countries]
 
+    # c.policy(name, state, created that many days ago, then the conditions and controls).
     policies = [
         # A-1 good: enforced, targets CIPP, excludes the trusted location by id, both break-glass excluded
         # (bg-admin directly, emergency-access through a nested group).
-        policy(
-            new_guid(rng),
-            "CIPP - Block technicians outside trusted location",
-            "enabled",
-            t(200),
-            users={"includeUsers": ["All"], "excludeUsers": [bg.id], "excludeGroups": [bg_group.id]},
-            apps=[CIPP_APP_ID],
-            locations=(["All"], [trusted["id"]]),
-            grant=["block"],
-            modified=t(120),
-        ),
+        c.policy("CIPP - Block technicians outside trusted location", "enabled", 200,
+                 users={"includeUsers": ["All"], "excludeUsers": [bg.id], "excludeGroups": [bg_group.id]},
+                 apps=[CIPP_APP_ID],
+                 locations=(["All"], [trusted["id"]]),
+                 grant=["block"],
+                 modified=120),
         # A-1 in report-only: excludes AllTrusted (which the 0.0.0.0/0 location makes meaningless);
         # the break-glass accounts are excluded only through their Global Administrator role (A-2 passes
         # through the role), the service account directly (A-4 passes).
-        policy(
-            new_guid(rng),
-            "CIPP - Block outside office (pilot)",
-            "enabledForReportingButNotEnforced",
-            t(60),
-            users={"includeUsers": ["All"], "excludeUsers": [sa.id],
-                   "excludeRoles": [GLOBAL_ADMIN_TEMPLATE_ID]},
-            locations=(["All"], ["AllTrusted"]),
-            grant=["block"],
-        ),
+        c.policy("CIPP - Block outside office (pilot)", "enabledForReportingButNotEnforced", 60,
+                 users={"includeUsers": ["All"], "excludeUsers": [sa.id],
+                        "excludeRoles": [GLOBAL_ADMIN_TEMPLATE_ID]},
+                 locations=(["All"], ["AllTrusted"]),
+                 grant=["block"]),
         # A-1 disabled: an old attempt that excludes only the emergency account (misses bg-admin) and
         # applies to browsers on Windows and macOS only (A-5 fails: the CIPP app from a phone, or any
         # desktop client, is let through).
-        policy(
-            new_guid(rng),
-            "OLD - Block CIPP off-network",
-            "disabled",
-            t(500),
-            users={"includeGroups": [techs.id], "excludeUsers": [ea.id]},
-            apps=[CIPP_APP_ID],
-            client_app_types=["browser"],
-            platforms=["windows", "macOS"],
-            locations=(["All"], [trusted["id"]]),
-            grant=["block"],
-            modified=t(210),
-        ),
+        c.policy("OLD - Block CIPP off-network", "disabled", 500,
+                 users={"includeGroups": [techs.id], "excludeUsers": [ea.id]},
+                 apps=[CIPP_APP_ID],
+                 client_app_types=["browser"],
+                 platforms=["windows", "macOS"],
+                 locations=(["All"], [trusted["id"]]),
+                 grant=["block"],
+                 modified=210),
         # B good: only the service account, all apps, MFA, every time, no location condition, on.
-        policy(
-            new_guid(rng),
-            "CIPP - Service account MFA every time",
-            "enabled",
-            t(190),
-            users={"includeUsers": [sa.id]},
-            grant=["mfa"],
-            sign_in_frequency={
-                "value": None,
-                "type": None,
-                "authenticationType": "primaryAndSecondaryAuthentication",
-                "frequencyInterval": "everyTime",
-                "isEnabled": True,
-            },
-        ),
+        c.policy("CIPP - Service account MFA every time", "enabled", 190,
+                 users={"includeUsers": [sa.id]},
+                 grant=["mfa"],
+                 sign_in_frequency={
+                     "value": None,
+                     "type": None,
+                     "authenticationType": "primaryAndSecondaryAuthentication",
+                     "frequencyInterval": "everyTime",
+                     "isEnabled": True,
+                 }),
         # B legacy: also a group, and excludes the automation group the account sits in (B-1 fails);
         # selected apps, trusted-location exclusion, a device or a third-party custom control instead of
         # MFA (B-2 and B-9 fail until service-account-policy.require-mfa), 12-hour frequency, report-only.
-        policy(
-            new_guid(rng),
-            "CIPP service account (legacy)",
-            "enabledForReportingButNotEnforced",
-            t(700),
-            users={"includeUsers": [sa.id], "includeGroups": [cipp_admins.id],
-                   "excludeGroups": [automation.id]},
-            apps=[geo.ARM_RESOURCE[0], geo.GRAPH_RESOURCE[0]],
-            locations=(["All"], ["AllTrusted"]),
-            grant=["compliantDevice", "domainJoinedDevice"],
-            custom_controls=["DuoSecurityMFA"],
-            sign_in_frequency={
-                "value": 12,
-                "type": "hours",
-                "authenticationType": "primaryAndSecondaryAuthentication",
-                "frequencyInterval": "timeBased",
-                "isEnabled": True,
-            },
-            modified=t(340),
-        ),
-        policy(
-            new_guid(rng),
-            "Require MFA for all users",
-            "enabled",
-            t(650),
-            users={"includeUsers": ["All"], "excludeUsers": [bg.id, sa.id], "excludeGroups": [bg_group.id]},
-            grant=["mfa"],
-        ),
-        policy(
-            new_guid(rng),
-            "Block high-risk countries",
-            "enabled",
-            t(380),
-            users={"includeUsers": ["All"], "excludeUsers": [bg.id], "excludeGroups": [bg_group.id]},
-            locations=([countries["id"]], []),
-            grant=["block"],
-        ),
-        policy(
-            new_guid(rng),
-            "Block legacy authentication",
-            "enabled",
-            t(640),
-            users={"includeUsers": ["All"], "excludeUsers": [bg.id], "excludeGroups": [bg_group.id]},
-            client_app_types=["exchangeActiveSync", "other"],
-            grant=["block"],
-        ),
+        c.policy("CIPP service account (legacy)", "enabledForReportingButNotEnforced", 700,
+                 users={"includeUsers": [sa.id], "includeGroups": [cipp_admins.id],
+                        "excludeGroups": [automation.id]},
+                 apps=[geo.ARM_RESOURCE[0], geo.GRAPH_RESOURCE[0]],
+                 locations=(["All"], ["AllTrusted"]),
+                 grant=["compliantDevice", "domainJoinedDevice"],
+                 custom_controls=["DuoSecurityMFA"],
+                 sign_in_frequency={
+                     "value": 12,
+                     "type": "hours",
+                     "authenticationType": "primaryAndSecondaryAuthentication",
+                     "frequencyInterval": "timeBased",
+                     "isEnabled": True,
+                 },
+                 modified=340),
+        c.policy("Require MFA for all users", "enabled", 650,
+                 users={"includeUsers": ["All"], "excludeUsers": [bg.id, sa.id],
+                        "excludeGroups": [bg_group.id]},
+                 grant=["mfa"]),
+        c.policy("Block high-risk countries", "enabled", 380,
+                 users={"includeUsers": ["All"], "excludeUsers": [bg.id], "excludeGroups": [bg_group.id]},
+                 locations=([countries["id"]], []),
+                 grant=["block"]),
+        c.policy("Block legacy authentication", "enabled", 640,
+                 users={"includeUsers": ["All"], "excludeUsers": [bg.id], "excludeGroups": [bg_group.id]},
+                 client_app_types=["exchangeActiveSync", "other"],
+                 grant=["block"]),
     ]
     return TenantConfig(locations, policies, security_defaults=False)
