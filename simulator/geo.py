@@ -116,88 +116,42 @@ SPO_RESOURCE = ("00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint O
 TEAMS_RESOURCE = ("cc15fd57-2c6c-4117-a88c-83b1d56b4bbe", "Microsoft Teams Services")
 ARM_RESOURCE = ("797f4846-ba00-4fd7-ba43-dac1f8f63013", "Windows Azure Service Management API")
 
+# clientAppUsed of modern clients (CLIENT_APP_TYPE has every value).
+BROWSER = "Browser"
+DESKTOP = "Mobile Apps and Desktop clients"
+
+# fmt: off
 # What people use every day (interactive and the silent token refreshes that follow).
 USER_APPS: tuple[App, ...] = (
-    App("4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome", *GRAPH_RESOURCE, "Browser", office365=True),
-    App("9199bf20-a13f-4107-85dc-02114787ef48", "One Outlook Web", *EXO_RESOURCE, "Browser", office365=True),
-    App(
-        "1fec8e78-bce4-4aaf-ab1b-5451cc387264",
-        "Microsoft Teams",
-        *TEAMS_RESOURCE,
-        "Mobile Apps and Desktop clients",
-        office365=True,
-    ),
-    App(
-        "d3590ed6-52b3-4102-aeff-aad2292ab01c",
-        "Microsoft Office",
-        *SPO_RESOURCE,
-        "Mobile Apps and Desktop clients",
-        office365=True,
-    ),
-    App(
-        "27922004-5251-4030-b22d-91ecd9a37ea4",
-        "Outlook Mobile",
-        *EXO_RESOURCE,
-        "Mobile Apps and Desktop clients",
-        office365=True,
-    ),
-    App(
-        "08e18876-6177-487e-b8b5-cf950c1e598c",
-        "SharePoint Online Web Client Extensibility",
-        *SPO_RESOURCE,
-        "Browser",
-        office365=True,
-    ),
-    App("19db86c3-b2b9-44cc-b339-36da233a3be2", "My Signins", *GRAPH_RESOURCE, "Browser"),
+    App("4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome", *GRAPH_RESOURCE, BROWSER, office365=True),
+    App("9199bf20-a13f-4107-85dc-02114787ef48", "One Outlook Web", *EXO_RESOURCE, BROWSER, office365=True),
+    App("1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams", *TEAMS_RESOURCE, DESKTOP, office365=True),
+    App("d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office", *SPO_RESOURCE, DESKTOP, office365=True),
+    App("27922004-5251-4030-b22d-91ecd9a37ea4", "Outlook Mobile", *EXO_RESOURCE, DESKTOP, office365=True),
+    App("08e18876-6177-487e-b8b5-cf950c1e598c", "SharePoint Online Web Client Extensibility", *SPO_RESOURCE,
+        BROWSER, office365=True),
+    App("19db86c3-b2b9-44cc-b339-36da233a3be2", "My Signins", *GRAPH_RESOURCE, BROWSER),
 )
-# Legacy protocols: what 'Block legacy authentication' policies catch.
-LEGACY_APPS: tuple[App, ...] = (
-    App(
-        "00000002-0000-0ff1-ce00-000000000000",
-        "Office 365 Exchange Online",
-        *EXO_RESOURCE,
-        "Exchange ActiveSync",
-        office365=True,
-    ),
-    App(
-        "00000002-0000-0ff1-ce00-000000000000",
-        "Office 365 Exchange Online",
-        *EXO_RESOURCE,
-        "IMAP4",
-        office365=True,
-    ),
-    App(
-        "00000002-0000-0ff1-ce00-000000000000",
-        "Office 365 Exchange Online",
-        *EXO_RESOURCE,
-        "Authenticated SMTP",
-        office365=True,
-    ),
+# Legacy protocols (Exchange Online itself is the app): what 'Block legacy authentication' policies catch.
+LEGACY_APPS: tuple[App, ...] = tuple(
+    App(*EXO_RESOURCE, *EXO_RESOURCE, client_app, office365=True)
+    for client_app in ("Exchange ActiveSync", "IMAP4", "Authenticated SMTP")
 )
 # Administrative tools technicians use in client tenants through GDAP.
 ADMIN_APPS: tuple[App, ...] = (
-    App("c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "Azure Portal", *ARM_RESOURCE, "Browser", admin_portal=True),
-    App(
-        "00000006-0000-0ff1-ce00-000000000000",
-        "Microsoft Office 365 Portal",
-        *GRAPH_RESOURCE,
-        "Browser",
-        office365=True,
-        admin_portal=True,
-    ),
-    App(
-        "fb78d390-0c51-40cd-8e17-fdbfab77341b",
-        "Microsoft Exchange REST API Based Powershell",
-        *EXO_RESOURCE,
-        "Mobile Apps and Desktop clients",
-    ),
-    App("de8bc8b5-d9f9-48b1-a8ad-b748da725064", "Graph Explorer", *GRAPH_RESOURCE, "Browser"),
+    App("c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "Azure Portal", *ARM_RESOURCE, BROWSER, admin_portal=True),
+    App("00000006-0000-0ff1-ce00-000000000000", "Microsoft Office 365 Portal", *GRAPH_RESOURCE,
+        BROWSER, office365=True, admin_portal=True),
+    App("fb78d390-0c51-40cd-8e17-fdbfab77341b", "Microsoft Exchange REST API Based Powershell", *EXO_RESOURCE,
+        DESKTOP),
+    App("de8bc8b5-d9f9-48b1-a8ad-b748da725064", "Graph Explorer", *GRAPH_RESOURCE, BROWSER),
 )
+# fmt: on
 
 # CA's clientAppTypes for each clientAppUsed value.
 CLIENT_APP_TYPE = {
-    "Browser": "browser",
-    "Mobile Apps and Desktop clients": "mobileAppsAndDesktopClients",
+    BROWSER: "browser",
+    DESKTOP: "mobileAppsAndDesktopClients",
     "Exchange ActiveSync": "exchangeActiveSync",
     "IMAP4": "other",
     "POP3": "other",

@@ -253,9 +253,7 @@ class SignInSource:
             if person is None:
                 return None
             resource = rng.choice((geo.GRAPH_RESOURCE, geo.GRAPH_RESOURCE, geo.EXO_RESOURCE))
-            app = geo.App(
-                demo.CIPP_SAM_APP_ID, demo.CIPP_SAM_APP_NAME, *resource, "Mobile Apps and Desktop clients"
-            )
+            app = geo.App(demo.CIPP_SAM_APP_ID, demo.CIPP_SAM_APP_NAME, *resource, geo.DESKTOP)
         elif kind == "partner":  # another partner's helpdesk, also admitted through GDAP
             person = rng.choice(info.partners)
             app = rng.choice(geo.ADMIN_APPS)
@@ -324,7 +322,7 @@ class SignInSource:
     def _pick_app(info: _TenantInfo, person: demo.Person, rng: random.Random) -> geo.App:
         if info.access_mode == "msp" and person.kind == "technician" and rng.random() < 0.35:
             return geo.App(
-                demo.CIPP_APP_ID, demo.CIPP_APP_NAME, demo.CIPP_APP_ID, demo.CIPP_APP_NAME, "Browser"
+                demo.CIPP_APP_ID, demo.CIPP_APP_NAME, demo.CIPP_APP_ID, demo.CIPP_APP_NAME, geo.BROWSER
             )
         if person.kind in ("technician", "admin") and rng.random() < 0.2:
             return rng.choice(geo.ADMIN_APPS)
