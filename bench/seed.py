@@ -45,6 +45,7 @@ from connectors.sources import (  # noqa: E402
     SIGNINS,
     TENANT_SOURCES,
     TENANTS,
+    needed_from,
 )
 from db import checkpoint_in_background, open_database, write_transaction  # noqa: E402
 from db.models import MfaCoverageDaily  # noqa: E402
@@ -124,14 +125,18 @@ def _remap(body: bytes, demo_id: str, tenant_id: str, domains: list[tuple[str, s
     return body
 
 
-def graph_objects(copy: int, demo_id: str, now: datetime) -> dict[str, Any]:
-    """Every source the collectors read, as the simulator answers it (paged like Graph)."""
+def graph_objects(copy: int, demo_id: str, mode: str | None, now: datetime) -> dict[str, Any]:
+    """Every source the collectors read from this tenant, as the simulator answers it (paged like Graph).
+    A source the tenant refuses for want of a licence (no Entra ID P1: 403) is left out, as the
+    collectors leave it."""
     from simulator import graph as sim_graph
+    from simulator.graph_api import GraphError
 
     state = _state(copy, now)
     out: dict[str, Any] = {}
+    role = "msp" if demo_id == _msp_id() else "client"
     for source in TENANT_SOURCES:
-        if source.msp_only and demo_id != _msp_id():
+        if not needed_from(source, role, mode):
             continue
         handler, match = sim_graph.resolve("GET", source.path)  # type: ignore[misc]
         params = list(source.params.items())
@@ -148,7 +153,13 @@ def graph_objects(copy: int, demo_id: str, now: datetime) -> dict[str, Any]:
                 "http://bench.invalid",
                 match,
             )
-            result = handler(state, request)
+            try:
+                result = handler(state, request)
+            except GraphError as error:
+                if error.status != 403:
+                    raise
+                items = None
+                break
             if isinstance(result, sim_graph.Result):
                 body = dict(result.body)
                 body.pop("@odata.context", None)
@@ -158,7 +169,8 @@ def graph_objects(copy: int, demo_id: str, now: datetime) -> dict[str, Any]:
             token = result.next_token
             if token is None:
                 break
-        out[source.name] = items
+        if items is not None:
+            out[source.name] = items
     return out
 
 
@@ -196,7 +208,7 @@ def store_configuration(
     cipp_rows = []
     for copy, demo_id, tenant_id, name, domain, mode in tenants:
         domains = _domains(copy, demo_id)
-        objects = graph_objects(copy, demo_id, now)
+        objects = graph_objects(copy, demo_id, mode, now)
         with write_transaction(engine) as conn:
             upsert_tenant(
                 conn,
