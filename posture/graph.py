@@ -63,6 +63,11 @@ def policy_state(policy: dict[str, Any]) -> str:
     return lower(policy.get("state"))
 
 
+def is_enabled(policy: dict[str, Any]) -> bool:
+    """The policy is on (state `enabled`): a report-only or off policy enforces nothing."""
+    return policy_state(policy) == ENABLED
+
+
 def state_words(state: str) -> str:
     return {ENABLED: "on", REPORT_ONLY: "report-only", DISABLED: "off"}.get(state, f"in state '{state}'")
 

@@ -60,20 +60,20 @@ class _Validator:
             self.expect(parent[key], str, field, "a string")
 
     def string_list(self, parent: dict[str, Any], key: str, field: str) -> None:
-        value = parent.get(key)
-        if value is None:
-            return
-        self.expect(value, list, field, "a list of strings")
-        for index, item in enumerate(value):
-            self.expect(item, str, f"{field}[{index}]", "a string")
+        self.list_of(parent, key, field, str, "a list of strings", "a string")
 
     def object_list(self, parent: dict[str, Any], key: str, field: str) -> None:
+        self.list_of(parent, key, field, dict, "a list", "an object")
+
+    def list_of(self, parent: dict[str, Any], key: str, field: str, kind: type, what: str,
+                item_what: str) -> None:
+        """An optional list whose every item is a ``kind``: one loop for string and object lists alike."""
         value = parent.get(key)
         if value is None:
             return
-        self.expect(value, list, field, "a list")
+        self.expect(value, list, field, what)
         for index, item in enumerate(value):
-            self.expect(item, dict, f"{field}[{index}]", "an object")
+            self.expect(item, kind, f"{field}[{index}]", item_what)
 
     def choice(self, parent: dict[str, Any], key: str, field: str, allowed: tuple[str, ...]) -> None:
         value = parent.get(key)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphjson.values import as_dict, as_list, lower, text
-from posture.check import Check, define_check
+from posture.check import Check, NotApplicable, define_check
 from posture.findings import Finding, Subject
 from posture.ranges import judge_cipp_range, judge_with_union
 from posture.view import SnapshotView
@@ -57,8 +57,18 @@ def is_any(ranges: list[str]) -> bool:
     return any(lower(r) == ANY for r in ranges)
 
 
-def _cipp_missing(check: Check, snapshot: SnapshotView, what: str) -> Finding:
-    return check.finding(snapshot.msp_tenant_id, "n/a", snapshot.msp_subject, f"{what} was not collected")
+def _cipp_missing(check: Check, snapshot: SnapshotView, what: str) -> NotApplicable:
+    """The n/a ending a check (on the MSP tenant) when ``what`` of CIPP's was not collected."""
+    return NotApplicable(check.finding(snapshot.msp_tenant_id, "n/a", snapshot.msp_subject,
+                                       f"{what} was not collected"))
+
+
+def _api_clients(check: Check, snapshot: SnapshotView) -> list[dict[str, Any]]:
+    """CIPP's API clients, which C-1..C-3 judge (not collected: the check ends with an n/a)."""
+    clients = snapshot.cipp_objects("apiClients")
+    if clients is None:
+        raise _cipp_missing(check, snapshot, "CIPP's API client list (cipp.apiClients)")
+    return clients
 
 
 @define_check(
@@ -68,11 +78,8 @@ def _cipp_missing(check: Check, snapshot: SnapshotView, what: str) -> Finding:
               "from any IP.",
     fix="api-client.set-ranges")
 def api_client_has_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    clients = _api_clients(check, snapshot)
     msp_id = snapshot.msp_tenant_id
-    clients = snapshot.cipp_objects("apiClients")
-    if clients is None:
-        yield _cipp_missing(check, snapshot, "CIPP's API client list (cipp.apiClients)")
-        return
     if not clients:
         yield check.finding(msp_id, "n/a", snapshot.msp_subject, "CIPP has no API clients")
         return
@@ -100,14 +107,10 @@ def api_client_has_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Find
 @define_check(
     "C-2", severity="high", scope="per range", title="API client ranges are narrow and accepted by CIPP",
     rationale="A range CIPP cannot save, or one far wider than the caller's egress, opens the API to "
-              "strangers.",
-    fix="api-client.set-ranges")
+              "strangers.", fix="api-client.set-ranges")
 def api_client_ranges_valid(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+    clients = _api_clients(check, snapshot)
     msp_id = snapshot.msp_tenant_id
-    clients = snapshot.cipp_objects("apiClients")
-    if clients is None:
-        yield _cipp_missing(check, snapshot, "CIPP's API client list (cipp.apiClients)")
-        return
     judged = 0
     for client in clients:
         ranges = client_ranges(client)
@@ -142,15 +145,11 @@ def azure_client_ids(configuration: dict[str, Any]) -> list[str]:
               "at all.",
     fix="api-config.save-to-azure")
 def azure_configuration_matches(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp_id = snapshot.msp_tenant_id
-    clients = snapshot.cipp_objects("apiClients")
+    clients = _api_clients(check, snapshot)
     configuration = as_dict(snapshot.raw.get("cipp")).get("azureConfiguration")
-    if clients is None:
-        yield _cipp_missing(check, snapshot, "CIPP's API client list (cipp.apiClients)")
-        return
     if not isinstance(configuration, dict):
-        yield _cipp_missing(check, snapshot, "CIPP's Azure configuration (cipp.azureConfiguration)")
-        return
+        raise _cipp_missing(check, snapshot, "CIPP's Azure configuration (cipp.azureConfiguration)")
+    msp_id = snapshot.msp_tenant_id
     if configuration.get("Error") is not None or isinstance(configuration.get("Enabled"), str):
         # On error CIPP still answers 200, with the error sentence in `Enabled`.
         reason = text(configuration.get("Enabled")) or json.dumps(configuration.get("Error"))[:200]

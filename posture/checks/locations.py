@@ -22,14 +22,8 @@ def _location_evidence(location: dict[str, Any]) -> dict[str, Any]:
     rationale="The technician block policy exempts only this location: without it nobody can reach CIPP.",
     fix="trusted-location.add-range")
 def trusted_location(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp = snapshot.msp_tenant
-    if msp is None:
-        yield check.msp_missing(snapshot)
-        return
-    trusted = msp.trusted_locations()
-    if trusted is None:
-        yield check.about_tenant(msp, "n/a", "named locations were not collected")
-        return
+    msp = check.require_msp(snapshot)
+    trusted = check.require(msp.trusted_locations(), msp, "named locations were not collected")
     usable = [n for n in trusted if any(location_ranges(n))]
     evidence = {"trustedLocations": [_location_evidence(n) for n in trusted],
                 "trustedLocationNames": sorted(snapshot.trusted_location_names)}
@@ -62,14 +56,8 @@ def trusted_location(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     rationale="Every address in a trusted range can reach CIPP: a range too broad or never seen by Entra "
               "either opens the perimeter or protects nothing.")
 def trusted_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp = snapshot.msp_tenant
-    if msp is None:
-        yield check.msp_missing(snapshot)
-        return
-    trusted = msp.trusted_locations()
-    if trusted is None:
-        yield check.about_tenant(msp, "n/a", "named locations were not collected")
-        return
+    msp = check.require_msp(snapshot)
+    trusted = check.require(msp.trusted_locations(), msp, "named locations were not collected")
     ranges = [(n, r) for n in trusted for r in location_ranges(n)]
     if not ranges:
         yield check.about_tenant(msp, "n/a", "no trusted IP location has a range (see LOC-1)")

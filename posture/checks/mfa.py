@@ -7,20 +7,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphjson.values import as_dict, as_list, lower, lower_set, text
-from posture.check import Check, define_check
+from posture.check import Check, define_check_per_tenant
 from posture.findings import Finding, Status
 from posture.graph import (
     ALL,
-    ENABLED,
     GUESTS_OR_EXTERNAL_USERS,
     authentication_strength,
     grant_controls,
+    is_enabled,
     location_lists,
     mfa_requirement,
     narrowings,
     policy_id,
     policy_name,
-    policy_state,
     requires_mfa,
     state_label,
     users_condition,
@@ -42,65 +41,55 @@ def is_member(registration: dict[str, Any], tenant: TenantView) -> bool:
     return user_type == "member"
 
 
-@define_check(
+@define_check_per_tenant(
     "MFA-1", severity="high", scope="per tenant, the MSP included", title="Users are MFA capable",
     rationale="A user who has not registered MFA cannot be asked for it: policies requiring MFA then lock "
               "them out or get weakened.")
-def users_mfa_capable(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
+def users_mfa_capable(check: Check, snapshot: SnapshotView, tenant: TenantView) -> Iterator[Finding]:
     pass_ratio, warn_ratio = snapshot.options.mfa_pass_ratio, snapshot.options.mfa_warn_ratio
-    for tenant in snapshot.tenants:
-        registrations = tenant.objects("userRegistrationDetails")
-        if registrations is None:
-            why = tenant.not_collected("userRegistrationDetails", "user registration details")
-            yield check.about_tenant(tenant, "n/a", why)
-            continue
-        if tenant.objects("users") is None:
-            yield check.about_tenant(tenant, "n/a", "users were not collected: enabled accounts are unknown")
-            continue
-        enabled = enabled_ids(tenant)
-        members = [r for r in registrations if lower(r.get("id")) in enabled and is_member(r, tenant)]
-        if not members:
-            yield check.about_tenant(tenant, "n/a", "no enabled member user has registration details")
-            continue
-        incapable = [r for r in members if r.get("isMfaCapable") is not True]
-        ratio = (len(members) - len(incapable)) / len(members)
-        evidence = {"enabledMembers": len(members), "mfaCapable": len(members) - len(incapable),
-                    "ratio": round(ratio, 4), "passRatio": pass_ratio, "warnRatio": warn_ratio,
-                    "notCapable": [_label(r) for r in incapable[:50]]}
-        summary = (f"{len(members) - len(incapable)} of {len(members)} enabled member users "
-                   f"({ratio:.1%}) are MFA capable")
-        if ratio >= pass_ratio:
-            yield check.about_tenant(tenant, "pass", summary, evidence)
-        else:
-            status: Status = "warn" if ratio >= warn_ratio else "fail"
-            yield check.about_tenant(tenant, status, f"{summary}, below {pass_ratio:.0%}", evidence)
+    registrations = check.collected(tenant, "userRegistrationDetails", "user registration details")
+    if tenant.objects("users") is None:
+        yield check.about_tenant(tenant, "n/a", "users were not collected: enabled accounts are unknown")
+        return
+    enabled = enabled_ids(tenant)
+    members = [r for r in registrations if lower(r.get("id")) in enabled and is_member(r, tenant)]
+    if not members:
+        yield check.about_tenant(tenant, "n/a", "no enabled member user has registration details")
+        return
+    incapable = [r for r in members if r.get("isMfaCapable") is not True]
+    ratio = (len(members) - len(incapable)) / len(members)
+    evidence = {"enabledMembers": len(members), "mfaCapable": len(members) - len(incapable),
+                "ratio": round(ratio, 4), "passRatio": pass_ratio, "warnRatio": warn_ratio,
+                "notCapable": [_label(r) for r in incapable[:50]]}
+    summary = (f"{len(members) - len(incapable)} of {len(members)} enabled member users "
+               f"({ratio:.1%}) are MFA capable")
+    if ratio >= pass_ratio:
+        yield check.about_tenant(tenant, "pass", summary, evidence)
+    else:
+        status: Status = "warn" if ratio >= warn_ratio else "fail"
+        yield check.about_tenant(tenant, status, f"{summary}, below {pass_ratio:.0%}", evidence)
 
 
-@define_check(
+@define_check_per_tenant(
     "MFA-2", severity="critical", scope="per tenant", title="Every admin is MFA capable",
     rationale="An administrator without MFA is the easiest way into a tenant.")
-def admins_mfa_capable(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    for tenant in snapshot.tenants:
-        registrations = tenant.objects("userRegistrationDetails")
-        if registrations is None:
-            why = tenant.not_collected("userRegistrationDetails", "user registration details")
-            yield check.about_tenant(tenant, "n/a", why)
-            continue
-        # A disabled account cannot sign in: skip it when the users tell us (they are optional here).
-        enabled = enabled_ids(tenant) if tenant.objects("users") is not None else None
-        admins = [r for r in registrations if r.get("isAdmin") is True
-                  and (enabled is None or lower(r.get("id")) in enabled)]
-        if not admins:
-            yield check.about_tenant(tenant, "n/a", "no enabled admin in the registration details")
-            continue
-        incapable = [_label(r) for r in admins if r.get("isMfaCapable") is not True]
-        evidence = {"admins": len(admins), "notCapable": incapable}
-        if incapable:
-            named = ", ".join(incapable[:5]) + ("…" if len(incapable) > 5 else "")
-            summary = f"{len(incapable)} of {len(admins)} admin(s) are not MFA capable"
-            yield check.about_tenant(tenant, "fail", f"{summary}: {named}", evidence)
-        else:
-            yield check.about_tenant(tenant, "pass", f"all {len(admins)} admin(s) are MFA capable", evidence)
+def admins_mfa_capable(check: Check, snapshot: SnapshotView, tenant: TenantView) -> Iterator[Finding]:
+    registrations = check.collected(tenant, "userRegistrationDetails", "user registration details")
+    # A disabled account cannot sign in: skip it when the users tell us (they are optional here).
+    enabled = enabled_ids(tenant) if tenant.objects("users") is not None else None
+    admins = [r for r in registrations if r.get("isAdmin") is True
+              and (enabled is None or lower(r.get("id")) in enabled)]
+    if not admins:
+        yield check.about_tenant(tenant, "n/a", "no enabled admin in the registration details")
+        return
+    incapable = [_label(r) for r in admins if r.get("isMfaCapable") is not True]
+    evidence = {"admins": len(admins), "notCapable": incapable}
+    if incapable:
+        named = ", ".join(incapable[:5]) + ("…" if len(incapable) > 5 else "")
+        summary = f"{len(incapable)} of {len(admins)} admin(s) are not MFA capable"
+        yield check.about_tenant(tenant, "fail", f"{summary}: {named}", evidence)
+    else:
+        yield check.about_tenant(tenant, "pass", f"all {len(admins)} admin(s) are MFA capable", evidence)
 
 
 def _counts(policy: dict[str, Any]) -> bool:
@@ -187,40 +176,35 @@ def _exceptions(policy: dict[str, Any], tenant: TenantView, allowed: Callable[[s
     return out
 
 
-@define_check(
+@define_check_per_tenant(
     "MFA-3", severity="high", scope="per tenant", title="MFA is enforced for all users",
     rationale="Registered MFA protects only when it is required: security defaults or a policy for everyone.")
-def mfa_enforced(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    for tenant in snapshot.tenants:
-        defaults = tenant.raw.get("securityDefaults")
-        defaults_on = defaults.get("isEnabled") if isinstance(defaults, dict) else None
-        policies = tenant.objects("conditionalAccessPolicies")
-        if defaults_on is True:
-            yield check.about_tenant(tenant, "pass", "security defaults are on", {"securityDefaults": True})
-            continue
-        if policies is None:
-            yield check.about_tenant(tenant, "n/a", tenant.not_collected("conditionalAccessPolicies",
-                                                                         "Conditional Access policies"))
-            continue
-        candidates = [p for p in policies if _counts(p)]
-        enforced = [p for p in candidates if policy_state(p) == ENABLED]
-        near = [n for p in policies if (n := _near_miss(p))]
-        evidence: dict[str, Any] = {"securityDefaults": defaults_on,
-                                    "policies": [{"id": policy_id(p), "name": policy_name(p),
-                                                  "state": p.get("state"), "grant": mfa_requirement(p)[1]}
-                                                 for p in candidates],
-                                    "notCounted": near}
-        if enforced:
-            yield _judge_exceptions(check, snapshot, tenant, policies, enforced, evidence)
-        elif defaults_on is None:
-            yield check.about_tenant(tenant, "n/a", "no policy enforces MFA for all users, and security "
-                                     "defaults were not collected", evidence)
-        else:
-            states = [f"'{policy_name(p)}' is {state_label(p)}" for p in candidates]
-            detail = f" ({'; '.join(states + near)})" if states or near else ""
-            yield check.about_tenant(tenant, "fail", "MFA is not enforced for all users: security defaults "
-                                     "are off and no enabled policy requires MFA for all users and all cloud "
-                                     f"apps with full coverage{detail}", evidence)
+def mfa_enforced(check: Check, snapshot: SnapshotView, tenant: TenantView) -> Iterator[Finding]:
+    defaults = tenant.raw.get("securityDefaults")
+    defaults_on = defaults.get("isEnabled") if isinstance(defaults, dict) else None
+    if defaults_on is True:
+        yield check.about_tenant(tenant, "pass", "security defaults are on", {"securityDefaults": True})
+        return
+    policies = check.collected(tenant, "conditionalAccessPolicies", "Conditional Access policies")
+    candidates = [p for p in policies if _counts(p)]
+    enforced = [p for p in candidates if is_enabled(p)]
+    near = [n for p in policies if (n := _near_miss(p))]
+    evidence: dict[str, Any] = {"securityDefaults": defaults_on,
+                                "policies": [{"id": policy_id(p), "name": policy_name(p),
+                                              "state": p.get("state"), "grant": mfa_requirement(p)[1]}
+                                             for p in candidates],
+                                "notCounted": near}
+    if enforced:
+        yield _judge_exceptions(check, snapshot, tenant, policies, enforced, evidence)
+    elif defaults_on is None:
+        yield check.about_tenant(tenant, "n/a", "no policy enforces MFA for all users, and security "
+                                 "defaults were not collected", evidence)
+    else:
+        states = [f"'{policy_name(p)}' is {state_label(p)}" for p in candidates]
+        detail = f" ({'; '.join(states + near)})" if states or near else ""
+        yield check.about_tenant(tenant, "fail", "MFA is not enforced for all users: security defaults "
+                                 "are off and no enabled policy requires MFA for all users and all cloud "
+                                 f"apps with full coverage{detail}", evidence)
 
 
 def _judge_exceptions(check: Check, snapshot: SnapshotView, tenant: TenantView,
@@ -228,7 +212,7 @@ def _judge_exceptions(check: Check, snapshot: SnapshotView, tenant: TenantView,
                       evidence: dict[str, Any]) -> Finding:
     break_glass = _break_glass_ids(snapshot, tenant)
     # Any enabled full-coverage MFA policy (e.g. the service account's own) covers whom it reaches.
-    enforcing = [p for p in policies if policy_state(p) == ENABLED and not narrowings(p) and requires_mfa(p)]
+    enforcing = [p for p in policies if is_enabled(p) and not narrowings(p) and requires_mfa(p)]
     judged = []
     for policy in enforced:
         def allowed(user_id: str, policy: dict[str, Any] = policy) -> bool:

@@ -15,14 +15,8 @@ from posture.view import SnapshotView
     "PRE-1", severity="high", scope="MSP", title="Entra ID P1/P2 in the MSP tenant",
     rationale="Conditional Access, which every control of the perimeter relies on, needs Entra ID P1 or P2.")
 def premium_licence(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp = snapshot.msp_tenant
-    if msp is None:
-        yield check.msp_missing(snapshot)
-        return
-    skus = msp.objects("subscribedSkus")
-    if skus is None:
-        yield check.about_tenant(msp, "n/a", "subscribed SKUs were not collected")
-        return
+    msp = check.require_msp(snapshot)
+    skus = check.require(msp.objects("subscribedSkus"), msp, "subscribed SKUs were not collected")
     unusable = []
     for sku in skus:
         for plan in as_list(sku.get("servicePlans")):
@@ -60,10 +54,7 @@ def premium_licence(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     "PRE-2", severity="high", scope="MSP", title="Security defaults disabled in the MSP tenant",
     rationale="While security defaults are on, Conditional Access policies cannot be enforced.")
 def security_defaults_disabled(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp = snapshot.msp_tenant
-    if msp is None:
-        yield check.msp_missing(snapshot)
-        return
+    msp = check.require_msp(snapshot)
     enabled = (msp.raw.get("securityDefaults") or {}).get("isEnabled")
     if not isinstance(enabled, bool):
         yield check.about_tenant(msp, "n/a", "security defaults were not collected (no isEnabled)")
@@ -78,14 +69,8 @@ def security_defaults_disabled(check: Check, snapshot: SnapshotView) -> Iterator
     "PRE-3", severity="critical", scope="MSP", title="A break-glass account exists and is enabled",
     rationale="If an IP restriction goes wrong, a break-glass account is the only way back into the tenant.")
 def break_glass_account(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp = snapshot.msp_tenant
-    if msp is None:
-        yield check.msp_missing(snapshot)
-        return
-    break_glass = snapshot.break_glass
-    if break_glass is None:
-        yield check.about_tenant(msp, "n/a", "the MSP tenant's users were not collected")
-        return
+    msp = check.require_msp(snapshot)
+    break_glass = check.require(snapshot.break_glass, msp, "the MSP tenant's users were not collected")
     how = "configured" if break_glass.configured else "detected by name"
     evidence = {"source": "msp.breakGlassUpns" if break_glass.configured else "name pattern",
                 "accounts": [a.as_evidence() for a in break_glass.accounts],

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphjson.values import as_dict, as_list, lower, lower_set, text
-from posture.check import Check, define_check
-from posture.findings import Finding, Subject
+from posture.check import Check, define_check, define_check_per_policy, policy_subject
+from posture.findings import Finding
 from posture.graph import (
     ALL,
     ENABLED,
@@ -70,15 +70,22 @@ def service_account_policies(snapshot: SnapshotView) -> tuple[ServiceAccountPoli
     return snapshot.memo("service_account_policies", compute)
 
 
-def _na(check: Check, snapshot: SnapshotView, why: str) -> Finding:
-    msp = snapshot.msp_tenant
-    if msp is None:
-        return check.msp_missing(snapshot)
-    return check.about_tenant(msp, "n/a", why)
+def _service_account(check: Check, snapshot: SnapshotView) -> tuple[TenantView, Account]:
+    """The MSP tenant and its service account, which B-7..B-9 judge (unknown: the check ends with an n/a)."""
+    msp = check.require_msp(snapshot)
+    _, account, why = _resolve(snapshot)
+    if account is None:
+        raise check.not_applicable(msp, why)
+    return msp, account
 
 
-def _policy_subject(policy: dict[str, Any]) -> Subject:
-    return Subject("policy", policy_id(policy), policy_name(policy))
+def _found_policies(check: Check, snapshot: SnapshotView) -> tuple[TenantView, ServiceAccountPolicies]:
+    """The MSP tenant and B-1's policies (when they cannot be known, the check ends with an n/a)."""
+    msp = check.require_msp(snapshot)
+    found, why = service_account_policies(snapshot)
+    if found is None:
+        raise check.not_applicable(msp, why)
+    return msp, found
 
 
 def _other_members(policy: dict[str, Any], account: Account, msp: TenantView) -> list[str]:
@@ -120,12 +127,7 @@ def _reaching_policies(policies: list[dict[str, Any]], account: Account) -> list
     rationale="CIPP's service account holds delegated admin rights to every client: it needs its own strict "
               "policy.", fix="service-account-policy.create")
 def service_account_policy(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    found, why = service_account_policies(snapshot)
-    if found is None:
-        yield _na(check, snapshot, why)
-        return
-    msp = snapshot.msp_tenant
-    assert msp is not None
+    msp, found = _found_policies(check, snapshot)
     account = found.account
     if not found.policies:
         notes = _reaching_policies(msp.objects("conditionalAccessPolicies") or [], account)
@@ -140,179 +142,134 @@ def service_account_policy(check: Check, snapshot: SnapshotView) -> Iterator[Fin
         evidence = {"policyId": policy_id(policy), "state": policy.get("state"),
                     "serviceAccount": account.as_evidence(), "alsoIncludes": others, "excluded": excluded}
         if excluded:
-            yield check.finding(msp, "fail", _policy_subject(policy),
+            yield check.finding(msp, "fail", policy_subject(policy),
                                 f"'{policy_name(policy)}' includes {account.label} but the service account "
                                 f"is {excluded}: exclusion wins, so the policy never applies to it. Remove "
                                 "the service account from that exclusion", evidence, fixable=False)
         elif others:
-            yield check.finding(msp, "warn", _policy_subject(policy),
+            yield check.finding(msp, "warn", policy_subject(policy),
                                 f"'{policy_name(policy)}' includes {account.label} but also "
                                 f"{', '.join(others)}: the service account's policy should include only that "
                                 "account", evidence, fixable=False)
         else:
-            yield check.finding(msp, "pass", _policy_subject(policy),
+            yield check.finding(msp, "pass", policy_subject(policy),
                                 f"'{policy_name(policy)}' includes only the service account {account.label}",
                                 evidence)
 
 
-def _without_policy(check: Check, snapshot: SnapshotView) -> Finding | None:
-    """B-2..B-6 judge each B-1 policy; without one, a single n/a for the MSP tenant says why."""
-    found, why = service_account_policies(snapshot)
-    if found is None:
-        return _na(check, snapshot, why)
+def _including_policies(check: Check, snapshot: SnapshotView) -> tuple[TenantView, list[dict[str, Any]]]:
+    """What B-2..B-6 judge: B-1's policies, at least one (else a single n/a for the MSP tenant says why)."""
+    msp, found = _found_policies(check, snapshot)
     if not found.policies:
-        return _na(check, snapshot, "no policy includes the service account directly (see B-1)")
-    return None
+        raise check.not_applicable(msp, "no policy includes the service account directly (see B-1)")
+    return msp, found.policies
 
 
-def _policies(snapshot: SnapshotView) -> tuple[TenantView, list[dict[str, Any]]]:
-    found, _ = service_account_policies(snapshot)
-    assert snapshot.msp_tenant is not None and found is not None  # guaranteed by _without_policy
-    return snapshot.msp_tenant, found.policies
-
-
-@define_check(
+@define_check_per_policy(
     "B-2", severity="critical", scope="MSP, per B-1 policy", title="The service-account policy requires MFA",
     rationale="A leaked password or refresh token of the service account must not be enough.",
-    fix="service-account-policy.require-mfa")
-def service_account_mfa(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_policy(check, snapshot)
-    if gate is not None:
-        yield gate
-        return
-    msp, policies = _policies(snapshot)
-    for policy in policies:
-        name = policy_name(policy)
-        strength = authentication_strength(policy)
-        grant = as_dict(policy.get("grantControls"))
-        ok, why = mfa_requirement(policy)
-        evidence = {"policyId": policy_id(policy), "operator": grant.get("operator"),
-                    "builtInControls": sorted(grant_controls(policy)),
-                    "authenticationStrength": text(strength.get("displayName"), text(strength.get("id")))
-                    if strength else None,
-                    "customAuthenticationFactors": as_list(grant.get("customAuthenticationFactors")),
-                    "requiresMfa": ok, "why": why}
-        if ok:
-            yield check.finding(msp, "pass", _policy_subject(policy),
-                                f"'{name}' requires MFA ({grant_words(policy)}: {why})", evidence)
-        else:
-            yield check.finding(msp, "fail", _policy_subject(policy),
-                                f"'{name}' grants with {grant_words(policy)}, not MFA ({why}): require "
-                                "multifactor authentication", evidence)
+    fix="service-account-policy.require-mfa", policies=_including_policies)
+def service_account_mfa(check: Check, msp: TenantView, policy: dict[str, Any]) -> Finding:
+    ok, why = mfa_requirement(policy)
+    name = policy_name(policy)
+    strength = authentication_strength(policy)
+    grant = as_dict(policy.get("grantControls"))
+    evidence = {"policyId": policy_id(policy), "operator": grant.get("operator"),
+                "builtInControls": sorted(grant_controls(policy)),
+                "authenticationStrength": text(strength.get("displayName"), text(strength.get("id")))
+                if strength else None,
+                "customAuthenticationFactors": as_list(grant.get("customAuthenticationFactors")),
+                "requiresMfa": ok, "why": why}
+    if ok:
+        return check.finding(msp, "pass", policy_subject(policy),
+                             f"'{name}' requires MFA ({grant_words(policy)}: {why})", evidence)
+    return check.finding(msp, "fail", policy_subject(policy),
+                         f"'{name}' grants with {grant_words(policy)}, not MFA ({why}): require "
+                         "multifactor authentication", evidence)
 
 
-@define_check(
+@define_check_per_policy(
     "B-3", severity="high", scope="MSP, per B-1 policy", title="Sign-in frequency: every time",
     rationale="Re-authenticating every time keeps a stolen session of the service account from being reused.",
-    fix="service-account-policy.sign-in-every-time")
-def service_account_sign_in_frequency(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_policy(check, snapshot)
-    if gate is not None:
-        yield gate
-        return
-    msp, policies = _policies(snapshot)
-    for policy in policies:
-        name = policy_name(policy)
-        frequency = as_dict(as_dict(policy.get("sessionControls")).get("signInFrequency"))
-        evidence = {"policyId": policy_id(policy), "signInFrequency": frequency or None}
-        if frequency.get("isEnabled") is True and lower(frequency.get("frequencyInterval")) == "everytime":
-            yield check.finding(msp, "pass", _policy_subject(policy),
-                                f"'{name}' asks for sign-in every time", evidence)
-            continue
-        if not frequency:
-            now = "has no sign-in frequency"
-        elif frequency.get("isEnabled") is not True:
-            now = "has its sign-in frequency switched off"
-        elif lower(frequency.get("frequencyInterval")) == "timebased":
-            now = f"asks for sign-in every {frequency.get('value')} {frequency.get('type') or ''}".rstrip()
-        else:
-            now = f"has sign-in frequency '{frequency.get('frequencyInterval')}'"
-        yield check.finding(msp, "fail", _policy_subject(policy),
-                            f"'{name}' {now}: set sign-in frequency to every time", evidence)
+    fix="service-account-policy.sign-in-every-time", policies=_including_policies)
+def service_account_sign_in_frequency(check: Check, msp: TenantView, policy: dict[str, Any]) -> Finding:
+    name = policy_name(policy)
+    frequency = as_dict(as_dict(policy.get("sessionControls")).get("signInFrequency"))
+    evidence = {"policyId": policy_id(policy), "signInFrequency": frequency or None}
+    if frequency.get("isEnabled") is True and lower(frequency.get("frequencyInterval")) == "everytime":
+        return check.finding(msp, "pass", policy_subject(policy),
+                             f"'{name}' asks for sign-in every time", evidence)
+    if not frequency:
+        now = "has no sign-in frequency"
+    elif frequency.get("isEnabled") is not True:
+        now = "has its sign-in frequency switched off"
+    elif lower(frequency.get("frequencyInterval")) == "timebased":
+        now = f"asks for sign-in every {frequency.get('value')} {frequency.get('type') or ''}".rstrip()
+    else:
+        now = f"has sign-in frequency '{frequency.get('frequencyInterval')}'"
+    return check.finding(msp, "fail", policy_subject(policy),
+                         f"'{name}' {now}: set sign-in frequency to every time", evidence)
 
 
-@define_check(
+@define_check_per_policy(
     "B-4", severity="critical", scope="MSP, per B-1 policy",
     title="No location condition on the service-account policy",
     rationale="Excluding trusted locations would let the service account skip MFA from any trusted IP.",
-    fix="service-account-policy.remove-locations")
-def service_account_no_locations(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_policy(check, snapshot)
-    if gate is not None:
-        yield gate
-        return
-    msp, policies = _policies(snapshot)
-    for policy in policies:
-        name = policy_name(policy)
-        include, exclude = location_lists(policy)
-        evidence = {"policyId": policy_id(policy), "includeLocations": include, "excludeLocations": exclude}
-        only_all = {lower(v) for v in include} <= {ALL}
-        if only_all and not exclude:
-            words = "no location condition" if not include else \
-                "a location condition of 'All' with no exclusion (the same as none)"
-            yield check.finding(msp, "pass", _policy_subject(policy), f"'{name}' has {words}",
-                                evidence)
-            continue
-        problems = []
-        if exclude:
-            names = ", ".join(msp.location_label(v) for v in exclude)
-            problems.append(f"excludes location {names}")
-        if not only_all:
-            names = ", ".join(msp.location_label(v) for v in include if lower(v) != ALL)
-            problems.append(f"applies only in location {names}")
-        remedy = ("remove it" if len(exclude) == 1 else "remove them") if only_all else \
-            "remove the location condition"
-        yield check.finding(msp, "fail", _policy_subject(policy),
-                            f"the service-account policy '{name}' {' and '.join(problems)}: {remedy}",
-                            evidence)
+    fix="service-account-policy.remove-locations", policies=_including_policies)
+def service_account_no_locations(check: Check, msp: TenantView, policy: dict[str, Any]) -> Finding:
+    name = policy_name(policy)
+    include, exclude = location_lists(policy)
+    evidence = {"policyId": policy_id(policy), "includeLocations": include, "excludeLocations": exclude}
+    only_all = {lower(v) for v in include} <= {ALL}
+    if only_all and not exclude:
+        words = "no location condition" if not include else \
+            "a location condition of 'All' with no exclusion (the same as none)"
+        return check.finding(msp, "pass", policy_subject(policy), f"'{name}' has {words}", evidence)
+    problems = []
+    if exclude:
+        names = ", ".join(msp.location_label(v) for v in exclude)
+        problems.append(f"excludes location {names}")
+    if not only_all:
+        names = ", ".join(msp.location_label(v) for v in include if lower(v) != ALL)
+        problems.append(f"applies only in location {names}")
+    remedy = ("remove it" if len(exclude) == 1 else "remove them") if only_all else \
+        "remove the location condition"
+    return check.finding(msp, "fail", policy_subject(policy),
+                         f"the service-account policy '{name}' {' and '.join(problems)}: {remedy}", evidence)
 
 
-@define_check(
+@define_check_per_policy(
     "B-5", severity="high", scope="MSP, per B-1 policy", title="The service-account policy is on",
     rationale="Report-only does not enforce MFA: the account is unprotected until the policy is on.",
-    fix="service-account-policy.enable")
-def service_account_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_policy(check, snapshot)
-    if gate is not None:
-        yield gate
-        return
-    msp, policies = _policies(snapshot)
-    for policy in policies:
-        name, state = policy_name(policy), policy_state(policy)
-        evidence = {"policyId": policy_id(policy), "state": policy.get("state")}
-        if state == ENABLED:
-            yield check.finding(msp, "pass", _policy_subject(policy), f"'{name}' is on", evidence)
-        else:
-            why = ": report-only does not enforce MFA" if state == REPORT_ONLY else ""
-            yield check.finding(msp, "fail", _policy_subject(policy),
-                                f"'{name}' is {state_label(policy)}{why}; switch it on", evidence)
+    fix="service-account-policy.enable", policies=_including_policies)
+def service_account_policy_enabled(check: Check, msp: TenantView, policy: dict[str, Any]) -> Finding:
+    name, state = policy_name(policy), policy_state(policy)
+    evidence = {"policyId": policy_id(policy), "state": policy.get("state")}
+    if state == ENABLED:
+        return check.finding(msp, "pass", policy_subject(policy), f"'{name}' is on", evidence)
+    why = ": report-only does not enforce MFA" if state == REPORT_ONLY else ""
+    return check.finding(msp, "fail", policy_subject(policy),
+                         f"'{name}' is {state_label(policy)}{why}; switch it on", evidence)
 
 
-@define_check(
+@define_check_per_policy(
     "B-6", severity="medium", scope="MSP, per B-1 policy",
     title="The service-account policy covers every sign-in",
     rationale="CIPP's service account reaches many Microsoft APIs: a policy on selected apps, client apps, "
-              "platforms or risk levels leaves the rest open.")
-def service_account_all_apps(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    gate = _without_policy(check, snapshot)
-    if gate is not None:
-        yield gate
-        return
-    msp, policies = _policies(snapshot)
-    for policy in policies:
-        name = policy_name(policy)
-        apps = [str(a) for a in as_list(as_dict(as_dict(policy.get("conditions")).get("applications"))
-                                        .get("includeApplications"))]
-        narrowed = narrowings(policy)
-        evidence = {"policyId": policy_id(policy), "includeApplications": apps, "narrowings": narrowed}
-        if not narrowed:
-            yield check.finding(msp, "pass", _policy_subject(policy),
-                                f"'{name}' includes all cloud apps and narrows nothing (every client app, "
-                                "platform and risk level)", evidence)
-        else:
-            yield check.finding(msp, "fail", _policy_subject(policy),
-                                f"'{name}' does not cover every sign-in: {'; '.join(narrowed)}. Include all "
-                                "cloud apps and remove the narrowing conditions", evidence)
+              "platforms or risk levels leaves the rest open.", policies=_including_policies)
+def service_account_all_apps(check: Check, msp: TenantView, policy: dict[str, Any]) -> Finding:
+    name = policy_name(policy)
+    apps = [str(a) for a in as_list(as_dict(as_dict(policy.get("conditions")).get("applications"))
+                                    .get("includeApplications"))]
+    narrowed = narrowings(policy)
+    evidence = {"policyId": policy_id(policy), "includeApplications": apps, "narrowings": narrowed}
+    if not narrowed:
+        return check.finding(msp, "pass", policy_subject(policy),
+                             f"'{name}' includes all cloud apps and narrows nothing (every client app, "
+                             "platform and risk level)", evidence)
+    return check.finding(msp, "fail", policy_subject(policy),
+                         f"'{name}' does not cover every sign-in: {'; '.join(narrowed)}. Include all "
+                         "cloud apps and remove the narrowing conditions", evidence)
 
 
 @define_check(
@@ -321,14 +278,8 @@ def service_account_all_apps(check: Check, snapshot: SnapshotView) -> Iterator[F
     rationale="AdminAgents gives CIPP its partner access; a standing Global Administrator role is more than "
               "it needs.")
 def service_account_roles(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp, account, why = _resolve(snapshot)
-    if msp is None or account is None:
-        yield _na(check, snapshot, why)
-        return
-    groups = msp.objects("groups")
-    if groups is None:
-        yield check.about_tenant(msp, "n/a", "the MSP tenant's groups were not collected")
-        return
+    msp, account = _service_account(check, snapshot)
+    groups = check.require(msp.objects("groups"), msp, "the MSP tenant's groups were not collected")
     admin_agents = [g for g in groups if lower(g.get("displayName")) == "adminagents"]
     evidence: dict[str, Any] = {"serviceAccount": account.as_evidence(),
                                 "adminAgentsGroupIds": [text(g.get("id")) for g in admin_agents]}
@@ -366,14 +317,8 @@ def service_account_roles(check: Check, snapshot: SnapshotView) -> Iterator[Find
     "B-8", severity="high", scope="MSP", title="The service account's sign-ins satisfied MFA",
     rationale="Proof from the logs that the service-account policy really enforces MFA.")
 def service_account_signins_mfa(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp, account, why = _resolve(snapshot)
-    if msp is None or account is None:
-        yield _na(check, snapshot, why)
-        return
-    signins = msp.signins_in_window()
-    if signins is None:
-        yield check.about_tenant(msp, "n/a", "the MSP tenant's sign-ins were not collected")
-        return
+    msp, account = _service_account(check, snapshot)
+    signins = check.require(msp.signins_in_window(), msp, "the MSP tenant's sign-ins were not collected")
     mine = [s for s in signins if lower(s.get("userId")) == lower(account.id)
             or (account.upn and lower(s.get("userPrincipalName")) == lower(account.upn))]
     successful = [s for s in mine if signin_error_code(s) == 0]
@@ -418,14 +363,9 @@ def _custom_mfa(policy: dict[str, Any]) -> list[str]:
     rationale="CIPP's service account must prove itself with Microsoft MFA it has registered, not with a "
               "third-party custom control.")
 def service_account_microsoft_mfa(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp, account, why = _resolve(snapshot)
-    if msp is None or account is None:
-        yield _na(check, snapshot, why)
-        return
-    registrations = msp.objects("userRegistrationDetails")
-    if registrations is None:
-        yield check.about_tenant(msp, "n/a", "the MSP tenant's user registration details were not collected")
-        return
+    msp, account = _service_account(check, snapshot)
+    registrations = check.require(msp.objects("userRegistrationDetails"), msp,
+                                  "the MSP tenant's user registration details were not collected")
     row = next((r for r in registrations if lower(r.get("id")) == lower(account.id)
                 or (account.upn and lower(r.get("userPrincipalName")) == lower(account.upn))), None)
     if row is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphjson.values import as_dict, as_list, lower, lower_set
-from posture.check import Check, define_check
+from posture.check import Check, define_check, define_check_per_policy, policy_subject
 from posture.findings import Finding, Subject
 from posture.graph import (
     ALL,
@@ -45,7 +45,7 @@ class TechnicianPolicyAssessment:
 
     @property
     def subject(self) -> Subject:
-        return Subject("policy", policy_id(self.policy), policy_name(self.policy))
+        return policy_subject(self.policy)
 
 
 def _applies_to_someone(policy: dict[str, Any]) -> bool:
@@ -122,14 +122,8 @@ def _is_candidate(assessment: TechnicianPolicyAssessment) -> bool:
     rationale="Stolen technician credentials are useless from anywhere but the MSP's own network.",
     fix="technician-policy.create")
 def technician_policy_exists(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    msp = snapshot.msp_tenant
-    if msp is None:
-        yield check.msp_missing(snapshot)
-        return
-    assessments = technician_policies(snapshot)
-    if assessments is None:
-        yield check.about_tenant(msp, "n/a", POLICIES_MISSING)
-        return
+    msp = check.require_msp(snapshot)
+    assessments = check.require(technician_policies(snapshot), msp, POLICIES_MISSING)
     qualifying = [a for a in assessments if a.qualifies]
     if qualifying:
         names = ", ".join(f"'{policy_name(a.policy)}' ({state_label(a.policy)})"
@@ -160,19 +154,15 @@ def _policy_evidence(assessment: TechnicianPolicyAssessment) -> dict[str, Any]:
             "shortfalls": assessment.shortfalls, "undecided": assessment.undecided}
 
 
-def _judged_policies(check: Check, snapshot: SnapshotView
-                     ) -> Finding | tuple[TenantView, list[TechnicianPolicyAssessment]]:
-    """What A-2…A-5 judge: a single n/a for the MSP tenant saying why there is nothing to judge, or
-    (the MSP tenant; A-1's qualifying policies, at least one)."""
-    msp = snapshot.msp_tenant
-    if msp is None:
-        return check.msp_missing(snapshot)
-    assessments = technician_policies(snapshot)
-    if assessments is None:
-        return check.about_tenant(msp, "n/a", POLICIES_MISSING)
+def _qualifying_policies(check: Check, snapshot: SnapshotView
+                         ) -> tuple[TenantView, list[TechnicianPolicyAssessment]]:
+    """What A-2…A-5 judge: the MSP tenant and A-1's qualifying policies, at least one (else the check
+    ends with a single n/a for the MSP tenant saying why there is nothing to judge)."""
+    msp = check.require_msp(snapshot)
+    assessments = check.require(technician_policies(snapshot), msp, POLICIES_MISSING)
     qualifying = [a for a in assessments if a.qualifies]
     if not qualifying:
-        return check.about_tenant(msp, "n/a", "there is no technician block policy (see A-1)")
+        raise check.not_applicable(msp, "there is no technician block policy (see A-1)")
     return msp, qualifying
 
 
@@ -186,137 +176,110 @@ def exclusion_route(policy: dict[str, Any], account: Account, msp: TenantView) -
     return None, not reach.unknown_exclude
 
 
-@define_check(
+@define_check_per_policy(
     "A-2", severity="critical", scope="MSP, per A-1 policy",
     title="The block policy excludes every break-glass account",
-    rationale="A mistake in the block policy must never lock out the accounts that can undo it.")
-def technician_policy_excludes_break_glass(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    judged = _judged_policies(check, snapshot)
-    if isinstance(judged, Finding):
-        yield judged
-        return
-    msp, qualifying = judged
-    break_glass = snapshot.break_glass
-    for assessment in qualifying:
-        name = policy_name(assessment.policy)
-        if break_glass is None or not break_glass.accounts:
-            why = ("the MSP's users were not collected" if break_glass is None
-                   else "no break-glass account is known")
-            yield check.finding(msp, "n/a", assessment.subject, f"{why} (see PRE-3)")
-            continue
-        routes = {a.label: exclusion_route(assessment.policy, a, msp) for a in break_glass.accounts}
-        not_excluded = [label for label, (route, certain) in routes.items() if route is None and certain]
-        unknown = [label for label, (route, certain) in routes.items() if route is None and not certain]
-        evidence = {"policyId": policy_id(assessment.policy),
-                    "breakGlass": [{**a.as_evidence(), "excluded": routes[a.label][0]}
-                                   for a in break_glass.accounts]}
-        if not_excluded:
-            yield check.finding(msp, "fail", assessment.subject,
-                                f"'{name}' satisfies A-1 but does not exclude {', '.join(not_excluded)}: if "
-                                "the policy misfires, the break-glass account is locked out too", evidence)
-        elif unknown:
-            yield check.finding(msp, "n/a", assessment.subject,
-                                f"'{name}' does not exclude {', '.join(unknown)} directly, and the group or "
-                                "role membership that may exclude it was not collected", evidence)
-        else:
-            how = "; ".join(f"{label} {route}" for label, (route, _) in routes.items())
-            yield check.finding(msp, "pass", assessment.subject,
-                                f"'{name}' excludes every break-glass account: {how}", evidence)
+    rationale="A mistake in the block policy must never lock out the accounts that can undo it.",
+    policies=_qualifying_policies)
+def technician_policy_excludes_break_glass(check: Check, msp: TenantView,
+                                           assessment: TechnicianPolicyAssessment) -> Finding:
+    break_glass = msp.snapshot.break_glass
+    name = policy_name(assessment.policy)
+    if break_glass is None or not break_glass.accounts:
+        why = ("the MSP's users were not collected" if break_glass is None
+               else "no break-glass account is known")
+        return check.finding(msp, "n/a", assessment.subject, f"{why} (see PRE-3)")
+    routes = {a.label: exclusion_route(assessment.policy, a, msp) for a in break_glass.accounts}
+    not_excluded = [label for label, (route, certain) in routes.items() if route is None and certain]
+    unknown = [label for label, (route, certain) in routes.items() if route is None and not certain]
+    evidence = {"policyId": policy_id(assessment.policy),
+                "breakGlass": [{**a.as_evidence(), "excluded": routes[a.label][0]}
+                               for a in break_glass.accounts]}
+    if not_excluded:
+        return check.finding(msp, "fail", assessment.subject,
+                             f"'{name}' satisfies A-1 but does not exclude {', '.join(not_excluded)}: if "
+                             "the policy misfires, the break-glass account is locked out too", evidence)
+    if unknown:
+        return check.finding(msp, "n/a", assessment.subject,
+                             f"'{name}' does not exclude {', '.join(unknown)} directly, and the group or "
+                             "role membership that may exclude it was not collected", evidence)
+    how = "; ".join(f"{label} {route}" for label, (route, _) in routes.items())
+    return check.finding(msp, "pass", assessment.subject,
+                         f"'{name}' excludes every break-glass account: {how}", evidence)
 
 
-@define_check(
+@define_check_per_policy(
     "A-3", severity="high", scope="MSP, per A-1 policy", title="The block policy is on",
-    rationale="A report-only or disabled block policy protects nothing.", fix="technician-policy.enable")
-def technician_policy_enabled(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    judged = _judged_policies(check, snapshot)
-    if isinstance(judged, Finding):
-        yield judged
-        return
-    msp, qualifying = judged
-    for assessment in qualifying:
-        name, state = policy_name(assessment.policy), policy_state(assessment.policy)
-        evidence = {"policyId": policy_id(assessment.policy), "state": assessment.policy.get("state")}
-        if state == ENABLED:
-            yield check.finding(msp, "pass", assessment.subject, f"'{name}' is on", evidence)
-        elif state == REPORT_ONLY:
-            yield check.finding(msp, "warn", assessment.subject,
-                                f"'{name}' is report-only: validate it in the sign-in logs, then switch it "
-                                "on", evidence)
-        else:
-            yield check.finding(msp, "fail", assessment.subject,
-                                f"'{name}' is {state_label(assessment.policy)}: it blocks nobody", evidence)
+    rationale="A report-only or disabled block policy protects nothing.", fix="technician-policy.enable",
+    policies=_qualifying_policies)
+def technician_policy_enabled(check: Check, msp: TenantView,
+                              assessment: TechnicianPolicyAssessment) -> Finding:
+    name, state = policy_name(assessment.policy), policy_state(assessment.policy)
+    evidence = {"policyId": policy_id(assessment.policy), "state": assessment.policy.get("state")}
+    if state == ENABLED:
+        return check.finding(msp, "pass", assessment.subject, f"'{name}' is on", evidence)
+    if state == REPORT_ONLY:
+        return check.finding(msp, "warn", assessment.subject,
+                             f"'{name}' is report-only: validate it in the sign-in logs, then switch it "
+                             "on", evidence)
+    return check.finding(msp, "fail", assessment.subject,
+                         f"'{name}' is {state_label(assessment.policy)}: it blocks nobody", evidence)
 
 
-
-@define_check(
+@define_check_per_policy(
     "A-5", severity="high", scope="MSP, per A-1 policy", title="The block policy covers every sign-in",
     rationale="A block policy narrowed by client app, platform, risk, device filter or flow lets technicians "
-              "through from anywhere.")
-def technician_policy_full_coverage(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    judged = _judged_policies(check, snapshot)
-    if isinstance(judged, Finding):
-        yield judged
-        return
-    msp, qualifying = judged
-    app_ids = snapshot.cipp_app_ids
-    for assessment in qualifying:
-        policy = assessment.policy
-        name = policy_name(policy)
-        narrowed = narrowings(policy, app_ids)
-        cond = as_dict(policy.get("conditions"))
-        evidence = {"policyId": policy_id(policy), "narrowings": narrowed,
-                    "read": {"applications": cond.get("applications"),
-                             "clientAppTypes": cond.get("clientAppTypes"),
-                             "platforms": cond.get("platforms"), "devices": cond.get("devices"),
-                             **{key: cond.get(key) for key in RISK_LISTS if key in cond}}}
-        if narrowed:
-            yield check.finding(msp, "fail", assessment.subject,
-                                f"'{name}' blocks only some sign-ins: {'; '.join(narrowed)}. Technicians "
-                                "outside the trusted location get through everywhere else", evidence)
-        else:
-            yield check.finding(msp, "pass", assessment.subject,
-                                f"'{name}' covers every sign-in: all cloud apps (or the CIPP app) with none "
-                                "excluded, every client app and platform, no risk, device or flow condition",
-                                evidence)
+              "through from anywhere.", policies=_qualifying_policies)
+def technician_policy_full_coverage(check: Check, msp: TenantView,
+                                    assessment: TechnicianPolicyAssessment) -> Finding:
+    policy = assessment.policy
+    name = policy_name(policy)
+    narrowed = narrowings(policy, msp.snapshot.cipp_app_ids)
+    cond = as_dict(policy.get("conditions"))
+    evidence = {"policyId": policy_id(policy), "narrowings": narrowed,
+                "read": {"applications": cond.get("applications"),
+                         "clientAppTypes": cond.get("clientAppTypes"),
+                         "platforms": cond.get("platforms"), "devices": cond.get("devices"),
+                         **{key: cond.get(key) for key in RISK_LISTS if key in cond}}}
+    if narrowed:
+        return check.finding(msp, "fail", assessment.subject,
+                             f"'{name}' blocks only some sign-ins: {'; '.join(narrowed)}. Technicians "
+                             "outside the trusted location get through everywhere else", evidence)
+    return check.finding(msp, "pass", assessment.subject,
+                         f"'{name}' covers every sign-in: all cloud apps (or the CIPP app) with none "
+                         "excluded, every client app and platform, no risk, device or flow condition",
+                         evidence)
 
 
-@define_check(
+@define_check_per_policy(
     "A-4", severity="critical", scope="MSP, per A-1 policy",
     title="The block policy does not reach the CIPP service account",
     rationale="CIPP's back end signs in as the service account from Azure's addresses, outside the trusted "
-              "IPs: blocking it stops CIPP (Part B is its control).")
-def technician_policy_spares_service_account(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
-    judged = _judged_policies(check, snapshot)
-    if isinstance(judged, Finding):
-        yield judged
-        return
-    msp, qualifying = judged
-    upn = snapshot.service_account_upn
+              "IPs: blocking it stops CIPP (Part B is its control).", policies=_qualifying_policies)
+def technician_policy_spares_service_account(check: Check, msp: TenantView,
+                                             assessment: TechnicianPolicyAssessment) -> Finding:
+    upn = msp.snapshot.service_account_upn
     account = msp.account(upn) if upn else None
-    for assessment in qualifying:
-        name = policy_name(assessment.policy)
-        if account is None:
-            why = ("no service account is configured (msp.serviceAccountUpn)" if not upn else
-                   "the MSP tenant's users were not collected" if msp.objects("users") is None else
-                   f"the service account {upn} is not among the MSP tenant's users")
-            yield check.finding(msp, "n/a", assessment.subject, why,
-                                {"policyId": policy_id(assessment.policy)})
-            continue
-        reach = msp.reach(assessment.policy, account.id)
-        evidence = {"policyId": policy_id(assessment.policy), "serviceAccount": account.as_evidence(),
-                    "included": reach.included, "excluded": reach.excluded,
-                    "undecided": reach.unknown_include + reach.unknown_exclude}
-        if reach.reaches is False:
-            how = f"the service account {account.label} is {reach.excluded}" if reach.excluded else \
-                f"it does not include the service account {account.label}"
-            yield check.finding(msp, "pass", assessment.subject, f"'{name}' spares CIPP: {how}", evidence)
-        elif reach.reaches is True:
-            yield check.finding(msp, "fail", assessment.subject,
-                                f"'{name}' reaches the CIPP service account {account.label} "
-                                f"({reach.included}): CIPP signs in from Azure's addresses outside the "
-                                "trusted location, so enforcing it stops CIPP. Exclude the service account "
-                                "(its own policy, Part B, protects it)", evidence)
-        else:
-            yield check.finding(msp, "n/a", assessment.subject,
-                                f"whether '{name}' reaches the service account {account.label} is unknown: "
-                                f"{reach.words}", evidence)
+    name = policy_name(assessment.policy)
+    if account is None:
+        why = ("no service account is configured (msp.serviceAccountUpn)" if not upn else
+               "the MSP tenant's users were not collected" if msp.objects("users") is None else
+               f"the service account {upn} is not among the MSP tenant's users")
+        return check.finding(msp, "n/a", assessment.subject, why, {"policyId": policy_id(assessment.policy)})
+    reach = msp.reach(assessment.policy, account.id)
+    evidence = {"policyId": policy_id(assessment.policy), "serviceAccount": account.as_evidence(),
+                "included": reach.included, "excluded": reach.excluded,
+                "undecided": reach.unknown_include + reach.unknown_exclude}
+    if reach.reaches is False:
+        how = f"the service account {account.label} is {reach.excluded}" if reach.excluded else \
+            f"it does not include the service account {account.label}"
+        return check.finding(msp, "pass", assessment.subject, f"'{name}' spares CIPP: {how}", evidence)
+    if reach.reaches is True:
+        return check.finding(msp, "fail", assessment.subject,
+                             f"'{name}' reaches the CIPP service account {account.label} "
+                             f"({reach.included}): CIPP signs in from Azure's addresses outside the "
+                             "trusted location, so enforcing it stops CIPP. Exclude the service account "
+                             "(its own policy, Part B, protects it)", evidence)
+    return check.finding(msp, "n/a", assessment.subject,
+                         f"whether '{name}' reaches the service account {account.label} is unknown: "
+                         f"{reach.words}", evidence)
