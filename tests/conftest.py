@@ -27,6 +27,24 @@ for key in list(os.environ):
         del os.environ[key]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
+    """--dist loadfile, with the browser test files (tests/test_browser*.py) as one unit: one worker runs
+    them one after the other, so at most one `streamlit run` and one Chromium draw pages at a time (two
+    side by side, beside the other worker's tests, can slow a first page past the tests' timeouts: seen
+    once under load)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "browser tests" if Path(path).name.startswith("test_browser") else path
+
+    return Scheduling(config, log)
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'perimeter.db'}"
