@@ -29,8 +29,13 @@ test:
 	@$(MAKE) --no-print-directory $(STAMP)
 	bash .ci/postgres.sh with $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+# The style (ruff: lint rules and the formatter), the layer contract (import-linter, .importlinter) and
+# strict types on the pure layer (mypy, mypy.ini). CI runs it before the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
