@@ -53,8 +53,10 @@ def main() -> int:
         _error(str(error))
         return 2
     if not settings.demo_mode:
-        _error("Graph credentials are configured; `make run` starts the demo only. Start "
-               "`python -m collectors worker` and `streamlit run dashboard.py` instead.")
+        _error(
+            "Graph credentials are configured; `make run` starts the demo only. Start "
+            "`python -m collectors worker` and `streamlit run dashboard.py` instead."
+        )
         return 2
     secrets = settings.secret_values()
     sim = urlparse(settings.simulator_url)
@@ -73,17 +75,32 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(0)))
     try:
-        simulator = subprocess.Popen([python, "-m", "simulator", "--host", sim.hostname or "127.0.0.1",
-                                      "--port", str(sim.port or 8765)])
+        simulator = subprocess.Popen(
+            [
+                python,
+                "-m",
+                "simulator",
+                "--host",
+                sim.hostname or "127.0.0.1",
+                "--port",
+                str(sim.port or 8765),
+            ]
+        )
         children.append(simulator)
         _wait_for(f"{settings.simulator_url}/_sim/health", simulator, "simulator")
         children.append(subprocess.Popen([python, "-m", "collectors", "worker"]))
         dashboard = subprocess.Popen([python, "-m", "streamlit", "run", "dashboard.py"])
         children.append(dashboard)
         _wait_for("http://127.0.0.1:8501/_stcore/health", dashboard, "dashboard")
-        _out(json.dumps({"dashboard": "http://127.0.0.1:8501",
-                         "simulator": redact(settings.simulator_url, secrets),
-                         "database": redact(settings.database_url, secrets)}))
+        _out(
+            json.dumps(
+                {
+                    "dashboard": "http://127.0.0.1:8501",
+                    "simulator": redact(settings.simulator_url, secrets),
+                    "database": redact(settings.database_url, secrets),
+                }
+            )
+        )
         _out("Perimeter is running on the simulated MSP. Press Ctrl-C to stop everything.")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

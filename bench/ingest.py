@@ -45,21 +45,36 @@ from db.store import ingest_signin_page  # noqa: E402
 
 SAMPLE_NAME = "signins_beta_list_ex1_password_failure_50126.response.json"
 # shared/ beside the repository, else the tests' copy of it
-SAMPLE = next((folder / SAMPLE_NAME for folder in (ROOT.parent / "shared" / "graph-samples",
-                                                  ROOT / "tests" / "graph-samples")
-               if (folder / SAMPLE_NAME).is_file()), ROOT / "tests" / "graph-samples" / SAMPLE_NAME)
+SAMPLE = next(
+    (
+        folder / SAMPLE_NAME
+        for folder in (ROOT.parent / "shared" / "graph-samples", ROOT / "tests" / "graph-samples")
+        if (folder / SAMPLE_NAME).is_file()
+    ),
+    ROOT / "tests" / "graph-samples" / SAMPLE_NAME,
+)
 PAGE_SIZE = 1000
 APPS = ["Azure Portal", "Office 365 Exchange Online", "Microsoft Teams", "CIPP", "SharePoint Online"]
-CODES = [(0, ""), (0, ""), (0, ""), (50126, "Invalid username or password."),
-         (53003, "Access has been blocked by Conditional Access policies."),
-         (50074, "Strong Authentication is required.")]
+CODES = [
+    (0, ""),
+    (0, ""),
+    (0, ""),
+    (50126, "Invalid username or password."),
+    (53003, "Access has been blocked by Conditional Access policies."),
+    (50074, "Strong Authentication is required."),
+]
 
 
 def _template() -> dict:
     if SAMPLE.is_file():
         return json.loads(SAMPLE.read_text(encoding="utf-8"))["value"][0]
-    return {"id": "", "createdDateTime": "", "userPrincipalName": "user@contoso.com",
-            "status": {"errorCode": 0}, "location": {"countryOrRegion": "US", "city": "Redmond"}}
+    return {
+        "id": "",
+        "createdDateTime": "",
+        "userPrincipalName": "user@contoso.com",
+        "status": {"errorCode": 0},
+        "location": {"countryOrRegion": "US", "city": "Redmond"},
+    }
 
 
 def pages(count: int, seed: int = 1) -> Iterator[bytes]:
@@ -81,8 +96,12 @@ def pages(count: int, seed: int = 1) -> Iterator[bytes]:
             obj["status"] = {"errorCode": code, "failureReason": reason, "additionalDetails": None}
             values.append(obj)
             n += 1
-        yield json.dumps({"@odata.context": "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns",
-                          "value": values}).encode()
+        yield json.dumps(
+            {
+                "@odata.context": "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns",
+                "value": values,
+            }
+        ).encode()
 
 
 def run_ingest(db_path: Path, count: int) -> float:
@@ -113,13 +132,29 @@ def run_floor(db_path: Path, count: int) -> float:
         rows = []
         for o in json.loads(body)["value"]:
             status, loc = o.get("status") or {}, o.get("location") or {}
-            rows.append((o["id"], "bench-tenant", o["createdDateTime"].replace("T", " ").rstrip("Z"),
-                         o.get("userPrincipalName"), o.get("userDisplayName"), o.get("userId"),
-                         o.get("appDisplayName"), o.get("appId"), o.get("ipAddress"),
-                         loc.get("countryOrRegion"), loc.get("city"), status.get("errorCode") or 0,
-                         status.get("failureReason"), o.get("conditionalAccessStatus"),
-                         o.get("isInteractive"), o.get("authenticationRequirement"),
-                         o.get("crossTenantAccessType"), o.get("homeTenantId"), json.dumps(o)))
+            rows.append(
+                (
+                    o["id"],
+                    "bench-tenant",
+                    o["createdDateTime"].replace("T", " ").rstrip("Z"),
+                    o.get("userPrincipalName"),
+                    o.get("userDisplayName"),
+                    o.get("userId"),
+                    o.get("appDisplayName"),
+                    o.get("appId"),
+                    o.get("ipAddress"),
+                    loc.get("countryOrRegion"),
+                    loc.get("city"),
+                    status.get("errorCode") or 0,
+                    status.get("failureReason"),
+                    o.get("conditionalAccessStatus"),
+                    o.get("isInteractive"),
+                    o.get("authenticationRequirement"),
+                    o.get("crossTenantAccessType"),
+                    o.get("homeTenantId"),
+                    json.dumps(o),
+                )
+            )
         conn.executemany(sql, rows)
         conn.commit()
         elapsed += time.perf_counter() - started
@@ -130,8 +165,12 @@ def run_floor(db_path: Path, count: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=60, help="pages of 1,000 sign-ins (default 60)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="ingest and floor measured alternately this many times (default 5)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="ingest and floor measured alternately this many times (default 5)",
+    )
     args = parser.parse_args()
     if args.pages < 2:
         parser.error("--pages must be at least 2")
@@ -153,19 +192,27 @@ def main() -> int:
             os.sync()
             floor_rates.append(rows / run_floor(floor_db, args.pages))
             size_mb = ingest_db.stat().st_size / 1e6
-            print(f"round {round_no}: ingest {ingest_rates[-1]:,.0f} rows/s, "
-                  f"floor {floor_rates[-1]:,.0f} rows/s", flush=True)
+            print(
+                f"round {round_no}: ingest {ingest_rates[-1]:,.0f} rows/s, "
+                f"floor {floor_rates[-1]:,.0f} rows/s",
+                flush=True,
+            )
         rss_after = peak_rss_mb()
     ingest_rate, floor_rate = statistics.median(ingest_rates), statistics.median(floor_rates)
     ingest_best, floor_best = max(ingest_rates), max(floor_rates)
-    print(f"sign-ins: {rows:,} in {args.pages} pages a round, {args.rounds} rounds; "
-          f"database {size_mb:.0f} MB")
-    print(f"peak RSS: {rss_before:.0f} MB before ingest, {rss_after:.0f} MB after "
-          f"(pages are streamed: independent of --pages)")
+    print(
+        f"sign-ins: {rows:,} in {args.pages} pages a round, {args.rounds} rounds; database {size_mb:.0f} MB"
+    )
+    print(
+        f"peak RSS: {rss_before:.0f} MB before ingest, {rss_after:.0f} MB after "
+        f"(pages are streamed: independent of --pages)"
+    )
     print(f"best rounds: ingest {ingest_best:,.0f} rows/s, floor {floor_best:,.0f} rows/s")
     print("targets: ingest >= 25,000 rows/s, ratio >= 0.50 (medians of the rounds)")
-    print(f"ingest: {ingest_rate:,.0f} rows/s, floor: {floor_rate:,.0f} rows/s, "
-          f"ratio: {ingest_rate / floor_rate:.2f}")
+    print(
+        f"ingest: {ingest_rate:,.0f} rows/s, floor: {floor_rate:,.0f} rows/s, "
+        f"ratio: {ingest_rate / floor_rate:.2f}"
+    )
     return 0
 
 

@@ -194,6 +194,5 @@ def run_pages(url: str, now: datetime) -> float:
     return peak_rss_mb()
 
 
-
 if __name__ == "__main__":
     sys.exit(main())

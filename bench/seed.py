@@ -250,8 +250,17 @@ def _record_ok(
     conn: Any, tenant_id: str, source: str, rows: int, now: datetime, watermark: datetime | None = None
 ) -> None:
     """A successful run of the seed's one collection cycle (started and finished at `now`)."""
-    record_run(conn, cycle_id=CYCLE, tenant_id=tenant_id, source=source, started_at=now, finished_at=now,
-               rows=rows, error=None, watermark=watermark)
+    record_run(
+        conn,
+        cycle_id=CYCLE,
+        tenant_id=tenant_id,
+        source=source,
+        started_at=now,
+        finished_at=now,
+        rows=rows,
+        error=None,
+        watermark=watermark,
+    )
 
 
 def _domains(copy: int, demo_id: str) -> list[tuple[str, str]]:
@@ -350,7 +359,8 @@ def main() -> int:
                 pending.append(pool.submit(signin_pages, following))
             for body in bodies:
                 _stored, _skipped, page_newest = ingest_signin_page(
-                    engine, tenant_id, decode_signin_page(body).value)
+                    engine, tenant_id, decode_signin_page(body).value
+                )
                 pages += 1
                 if page_newest is not None and page_newest > newest.get(tenant_id, datetime.min):
                     newest[tenant_id] = page_newest

@@ -57,12 +57,17 @@ def _configure_logging(secrets: tuple[str, ...]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m collectors",
-                                     description="Collect Graph and CIPP data into the database.")
+    parser = argparse.ArgumentParser(
+        prog="python -m collectors", description="Collect Graph and CIPP data into the database."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one collection cycle")
-    run.add_argument("--once", action="store_true", required=True,
-                     help="one full cycle, then exit (use `worker` to keep collecting)")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        required=True,
+        help="one full cycle, then exit (use `worker` to keep collecting)",
+    )
     run.add_argument("--signins-only", action="store_true", help="only sign-ins")
     sub.add_parser("worker", help="collect on a schedule until stopped (APScheduler)")
     status = sub.add_parser("status", help="per tenant and source: last success, errors, freshness")
@@ -82,11 +87,14 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
     tenants = sorted({r["tenantId"] for r in rows})
     counts = state_counts(rows)
     if fmt == "json":
-        summary = {"tenants": len(tenants), "sources": len(rows),
-                   "fresh": sum(r["fresh"] for r in rows),
-                   "failing": sum(r["failing"] for r in rows),
-                   "states": counts,
-                   "demoMode": settings.demo_mode}
+        summary = {
+            "tenants": len(tenants),
+            "sources": len(rows),
+            "fresh": sum(r["fresh"] for r in rows),
+            "failing": sum(r["failing"] for r in rows),
+            "states": counts,
+            "demoMode": settings.demo_mode,
+        }
         _out(json.dumps({"summary": summary, "sources": rows}, indent=2))
         return 0
     if not rows:
@@ -104,12 +112,17 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
         elif state == "consent needed":
             state = f"consent needed: {r['adminConsentUrl'] or 'admin consent in the tenant'}"
         # Each tenant value through the terminal rule before it is cut and padded into the line.
-        lines.append(f"{terminal_value(r['tenant'])[:32]:32} {terminal_value(r['source'])[:26]:26} "
-                     f"{terminal_value(r['lastSuccess'] or '-'):20} {age:>7} {r['rows']:>7}  {state}")
-    standing = "".join(f", {counts[label]} {label}" for label in ("not licensed", "consent needed")
-                       if counts[label])
-    lines.append(f"\n{len(tenants)} tenants, {sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh, "
-                 f"{sum(r['failing'] for r in rows)} failing{standing}")
+        lines.append(
+            f"{terminal_value(r['tenant'])[:32]:32} {terminal_value(r['source'])[:26]:26} "
+            f"{terminal_value(r['lastSuccess'] or '-'):20} {age:>7} {r['rows']:>7}  {state}"
+        )
+    standing = "".join(
+        f", {counts[label]} {label}" for label in ("not licensed", "consent needed") if counts[label]
+    )
+    lines.append(
+        f"\n{len(tenants)} tenants, {sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh, "
+        f"{sum(r['failing'] for r in rows)} failing{standing}"
+    )
     _out("\n".join(lines))
     return 0
 

@@ -36,10 +36,13 @@ def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dic
         log.exception("MFA coverage could not be computed")
         mfa = None
     with write_transaction(engine) as conn:
-        store_evaluation(conn, evaluated_at=now,
-                         collected_at=parse_graph_datetime(snapshot["collectedAt"]),
-                         raw=[f.as_dict() for f in raw],
-                         with_accepted=[f.as_dict() for f in with_accepted])
+        store_evaluation(
+            conn,
+            evaluated_at=now,
+            collected_at=parse_graph_datetime(snapshot["collectedAt"]),
+            raw=[f.as_dict() for f in raw],
+            with_accepted=[f.as_dict() for f in with_accepted],
+        )
         purge_history(conn, (now - timedelta(days=settings.posture_history_days)).date())
         if mfa is not None:
             store_mfa_coverage(conn, now.date(), mfa)

@@ -52,8 +52,6 @@ log = logging.getLogger("perimeter.collectors")
 Clock = Callable[[], datetime]
 
 
-
-
 class DiscoveryError(Exception):
     """Discovery answered something that cannot be the tenant list (collectors.run.Cycle.discover)."""
 
@@ -82,11 +80,17 @@ class CycleReport:
     skipped: int = 0  # sources not asked: their standing state is re-checked later
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cycleId": self.cycle_id, "startedAt": self.started_at.isoformat() + "Z",
-                "finishedAt": self.finished_at.isoformat() + "Z" if self.finished_at else None,
-                "tenants": self.tenants, "runsOk": self.runs_ok, "errors": self.errors,
-                "signInsStored": self.signins_stored, "states": self.states,
-                "skippedUntilRecheck": self.skipped}
+        return {
+            "cycleId": self.cycle_id,
+            "startedAt": self.started_at.isoformat() + "Z",
+            "finishedAt": self.finished_at.isoformat() + "Z" if self.finished_at else None,
+            "tenants": self.tenants,
+            "runsOk": self.runs_ok,
+            "errors": self.errors,
+            "signInsStored": self.signins_stored,
+            "states": self.states,
+            "skippedUntilRecheck": self.skipped,
+        }
 
 
 class Cycle:
@@ -99,15 +103,31 @@ class Cycle:
         self.report = CycleReport(cycle_id=uuid.uuid4().hex, started_at=clock())
 
     # --- bookkeeping ---
-    def _record(self, tenant_id: str, source: str, started: datetime, rows: int,
-                error: str | None, watermark: datetime | None = None,
-                state: str | None = None) -> None:
+    def _record(
+        self,
+        tenant_id: str,
+        source: str,
+        started: datetime,
+        rows: int,
+        error: str | None,
+        watermark: datetime | None = None,
+        state: str | None = None,
+    ) -> None:
         if error:  # a service's error text may echo a URL or a credential: never store or log secrets
             error = redact(error, self.settings.secret_values())
         with write_transaction(self.engine) as conn:
-            record_run(conn, cycle_id=self.report.cycle_id, tenant_id=tenant_id, source=source,
-                       started_at=started, finished_at=self.clock(), rows=rows, error=error,
-                       watermark=watermark, state=state)
+            record_run(
+                conn,
+                cycle_id=self.report.cycle_id,
+                tenant_id=tenant_id,
+                source=source,
+                started_at=started,
+                finished_at=self.clock(),
+                rows=rows,
+                error=error,
+                watermark=watermark,
+                state=state,
+            )
         if state:  # a standing answer (no licence, no consent): shown as such, not an error
             self.report.states.append(f"{tenant_id} {source}: {state}")
             log.info("collect %s %s: %s", tenant_id, source, state)
@@ -120,8 +140,9 @@ class Cycle:
     # --- tenants ---
     def _msp(self) -> TenantRef:
         domain = self.settings.service_account_upn.partition("@")[2]
-        return TenantRef(self.settings.msp_tenant_id, self.settings.msp_display_name, domain,
-                         "msp", None, "settings")
+        return TenantRef(
+            self.settings.msp_tenant_id, self.settings.msp_display_name, domain, "msp", None, "settings"
+        )
 
     async def discover(self, cipp: CippClient | None, msp_graph: TenantGraph) -> list[TenantRef]:
         """Client tenants from CIPP's ListTenants, else from active GDAP relationships.
@@ -137,14 +158,16 @@ class Cycle:
                 rows = await cipp.tenants()  # CIPP's error row raises: a failed discovery
                 clients = [_client_from_cipp(row) for row in rows if isinstance(row, dict)]
             else:
-                relationships = await msp_graph.all("tenantRelationships/delegatedAdminRelationships",
-                                                    {"$top": "300"})
+                relationships = await msp_graph.all(
+                    "tenantRelationships/delegatedAdminRelationships", {"$top": "300"}
+                )
                 clients = _clients_from_gdap(relationships)
             clients = [c for c in clients if c and c.tenant_id != msp.tenant_id]
             known = self._known_clients()
             if not clients and known:  # implausible: a failure, never "every client has left"
-                raise DiscoveryError(f"no client tenant listed while {len(known)} are known; "
-                                     "every known tenant is kept")
+                raise DiscoveryError(
+                    f"no client tenant listed while {len(known)} are known; every known tenant is kept"
+                )
             if cipp is not None:
                 with write_transaction(self.engine) as conn:
                     count = replace_objects(conn, msp.tenant_id, CIPP_TENANTS, rows, self.clock())
@@ -155,22 +178,32 @@ class Cycle:
         now = self.clock()
         with write_transaction(self.engine) as conn:
             for ref in [msp, *clients]:
-                upsert_tenant(conn, now, tenant_id=ref.tenant_id, display_name=ref.display_name,
-                              default_domain=ref.default_domain, role=ref.role,
-                              access_mode=ref.access_mode, discovered_from=ref.discovered_from)
+                upsert_tenant(
+                    conn,
+                    now,
+                    tenant_id=ref.tenant_id,
+                    display_name=ref.display_name,
+                    default_domain=ref.default_domain,
+                    role=ref.role,
+                    access_mode=ref.access_mode,
+                    discovered_from=ref.discovered_from,
+                )
             mark_missing_tenants_inactive(conn, {msp.tenant_id, *(c.tenant_id for c in clients)})
         self._record(msp.tenant_id, TENANTS, started, len(clients) + 1, None)
         return [msp, *clients]
 
     def _known_clients(self) -> list[TenantRef]:
         with self.engine.connect() as conn:
-            return [TenantRef(t.tenant_id, t.display_name, t.default_domain, t.role, t.access_mode,
-                              t.discovered_from)
-                    for t in active_tenants(conn) if t.role == "client"]
+            return [
+                TenantRef(
+                    t.tenant_id, t.display_name, t.default_domain, t.role, t.access_mode, t.discovered_from
+                )
+                for t in active_tenants(conn)
+                if t.role == "client"
+            ]
 
     # --- sources ---
-    async def collect_source(self, graph: TenantGraph, tenant: TenantRef,
-                             source: GraphSource) -> str | None:
+    async def collect_source(self, graph: TenantGraph, tenant: TenantRef, source: GraphSource) -> str | None:
         """Collect one source; returns the standing state it answered with (or None)."""
         started = self.clock()
         try:
@@ -201,8 +234,10 @@ class Cycle:
         else:
             since = watermark - timedelta(minutes=self.settings.signin_overlap_minutes)
         since = max(since, started - timedelta(days=self.settings.retention_days))
-        params = {"$filter": f"createdDateTime ge {graph_datetime(since)} and {SIGNIN_EVENT_FILTER}",
-                  "$top": "1000"}
+        params = {
+            "$filter": f"createdDateTime ge {graph_datetime(since)} and {SIGNIN_EVENT_FILTER}",
+            "$top": "1000",
+        }
         stored = skipped = 0
         newest = watermark
 
@@ -231,23 +266,28 @@ class Cycle:
     def _standing(self, tenant_id: str) -> dict[str, tuple[str | None, datetime | None]]:
         """Per source of a tenant: (standing state, last attempt)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(CollectionState.source, CollectionState.state,
-                                       CollectionState.last_attempt_at)
-                                .where(CollectionState.tenant_id == tenant_id))
+            rows = conn.execute(
+                select(CollectionState.source, CollectionState.state, CollectionState.last_attempt_at).where(
+                    CollectionState.tenant_id == tenant_id
+                )
+            )
             return {source: (state, attempt) for source, state, attempt in rows}
 
-    async def collect_tenant(self, tenant: TenantRef, signins_only: bool,
-                             limit: asyncio.Semaphore) -> None:
+    async def collect_tenant(self, tenant: TenantRef, signins_only: bool, limit: asyncio.Semaphore) -> None:
         """Every source of one tenant. A tenant whose app needs consent, and a licence-bound
         source of a tenant without the licence, are asked again only when their re-check is due
         (collectors.states); the first consent-needed answer stands for the whole tenant."""
         now = self.clock()
         standing = self._standing(tenant.tenant_id)
-        sources = [] if signins_only else [
-            s for s in TENANT_SOURCES if needed_from(s, tenant.role, tenant.access_mode)]
+        sources = (
+            []
+            if signins_only
+            else [s for s in TENANT_SOURCES if needed_from(s, tenant.role, tenant.access_mode)]
+        )
         names = [s.name for s in sources] + [SIGNINS]
-        consent = [attempt for state, attempt in standing.values()
-                   if state == CONSENT_NEEDED and attempt is not None]
+        consent = [
+            attempt for state, attempt in standing.values() if state == CONSENT_NEEDED and attempt is not None
+        ]
         if consent and not due(CONSENT_NEEDED, max(consent), now):
             self.report.skipped += len(names)
             return
@@ -276,25 +316,37 @@ class Cycle:
         """No token for this tenant: every source it would collect is in that state now (the
         source that met the answer is recorded already; the others get its text)."""
         with self.engine.connect() as conn:
-            recorded = conn.execute(select(CollectionState.source, CollectionState.state_detail)
-                                    .where(CollectionState.tenant_id == tenant_id,
-                                           CollectionState.state == CONSENT_NEEDED,
-                                           CollectionState.last_attempt_at >= self.report.started_at)
-                                    ).all()
+            recorded = conn.execute(
+                select(CollectionState.source, CollectionState.state_detail).where(
+                    CollectionState.tenant_id == tenant_id,
+                    CollectionState.state == CONSENT_NEEDED,
+                    CollectionState.last_attempt_at >= self.report.started_at,
+                )
+            ).all()
         done = {source for source, _ in recorded}
         detail = next((d for _, d in recorded if d), None)
         now = self.clock()
         with write_transaction(self.engine) as conn:
             for name in names:
                 if name not in done:
-                    record_run(conn, cycle_id=self.report.cycle_id, tenant_id=tenant_id,
-                               source=name, started_at=now, finished_at=now, rows=0,
-                               error=detail, state=CONSENT_NEEDED)
+                    record_run(
+                        conn,
+                        cycle_id=self.report.cycle_id,
+                        tenant_id=tenant_id,
+                        source=name,
+                        started_at=now,
+                        finished_at=now,
+                        rows=0,
+                        error=detail,
+                        state=CONSENT_NEEDED,
+                    )
 
     async def collect_cipp(self, cipp: CippClient) -> None:
         msp_id = self.settings.msp_tenant_id
-        for name, fetch in ((CIPP_API_CLIENTS, cipp.api_clients),
-                            (CIPP_AZURE_CONFIGURATION, cipp.azure_configuration)):
+        for name, fetch in (
+            (CIPP_API_CLIENTS, cipp.api_clients),
+            (CIPP_AZURE_CONFIGURATION, cipp.azure_configuration),
+        ):
             started = self.clock()
             try:
                 result = await fetch()
@@ -317,8 +369,7 @@ class Cycle:
             return
         self._record(self.settings.msp_tenant_id, POSTURE, started, summary["findings"], None)
 
-    async def run(self, signins_only: bool = False,
-                  only_tenants: set[str] | None = None) -> CycleReport:
+    async def run(self, signins_only: bool = False, only_tenants: set[str] | None = None) -> CycleReport:
         """One cycle. ``only_tenants`` narrows collection (not discovery) to those tenant ids."""
         cipp = CippClient(self.settings, self.pacer) if self.settings.cipp_configured else None
         try:
@@ -349,9 +400,14 @@ def _client_from_cipp(row: dict[str, Any]) -> TenantRef | None:
     if not isinstance(tenant_id, str) or not tenant_id:
         return None
     direct = str(row.get("delegatedPrivilegeStatus", "")).lower() == "directtenant"
-    return TenantRef(tenant_id, str(row.get("displayName") or tenant_id),
-                     str(row.get("defaultDomainName") or ""), "client",
-                     "direct" if direct else "gdap", "cipp")
+    return TenantRef(
+        tenant_id,
+        str(row.get("displayName") or tenant_id),
+        str(row.get("defaultDomainName") or ""),
+        "client",
+        "direct" if direct else "gdap",
+        "cipp",
+    )
 
 
 def _clients_from_gdap(relationships: list[Any]) -> list[TenantRef]:
@@ -362,8 +418,9 @@ def _clients_from_gdap(relationships: list[Any]) -> list[TenantRef]:
         customer = rel.get("customer") or {}
         tenant_id = customer.get("tenantId")
         if isinstance(tenant_id, str) and tenant_id:
-            clients[tenant_id] = TenantRef(tenant_id, str(customer.get("displayName") or tenant_id),
-                                           "", "client", "gdap", "gdap")
+            clients[tenant_id] = TenantRef(
+                tenant_id, str(customer.get("displayName") or tenant_id), "", "client", "gdap", "gdap"
+            )
     return list(clients.values())
 
 
@@ -372,15 +429,25 @@ def _one_line(error: BaseException) -> str:
     return text[:500]
 
 
-def collect_once(settings: Settings, engine: Engine, *, signins_only: bool = False,
-                 only_tenants: set[str] | None = None, clock: Clock = utcnow) -> CycleReport:
+def collect_once(
+    settings: Settings,
+    engine: Engine,
+    *,
+    signins_only: bool = False,
+    only_tenants: set[str] | None = None,
+    clock: Clock = utcnow,
+) -> CycleReport:
     """Run one cycle to completion (its own event loop)."""
-    return asyncio.run(Cycle(settings, engine, clock).run(signins_only=signins_only,
-                                                          only_tenants=only_tenants))
+    return asyncio.run(
+        Cycle(settings, engine, clock).run(signins_only=signins_only, only_tenants=only_tenants)
+    )
 
 
 def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str, int]:
     now = clock()
     with write_transaction(engine) as conn:
-        return purge_older_than(conn, now - timedelta(days=settings.retention_days),
-                                now - timedelta(days=settings.run_history_days))
+        return purge_older_than(
+            conn,
+            now - timedelta(days=settings.retention_days),
+            now - timedelta(days=settings.run_history_days),
+        )

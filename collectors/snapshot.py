@@ -29,8 +29,12 @@ from posture.snapshot import SNAPSHOT_VERSION
 from settings import Settings
 
 
-def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | None = None,
-                   signins: Literal["window", "posture"] = "window") -> dict[str, Any]:
+def build_snapshot(
+    settings: Settings,
+    engine: Engine,
+    collected_at: datetime | None = None,
+    signins: Literal["window", "posture"] = "window",
+) -> dict[str, Any]:
     """Everything collected, in the services' own shapes; sign-ins of the configured window.
 
     A source never collected for a tenant is left out (missing key → checks say n/a), rather
@@ -46,8 +50,10 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
         tenants = []
         for tenant in active_tenants(conn):
             entry: dict[str, Any] = {
-                "tenantId": tenant.tenant_id, "displayName": tenant.display_name,
-                "defaultDomainName": tenant.default_domain, "role": tenant.role,
+                "tenantId": tenant.tenant_id,
+                "displayName": tenant.display_name,
+                "defaultDomainName": tenant.default_domain,
+                "role": tenant.role,
             }
             if tenant.role == "client" and tenant.access_mode:
                 entry["accessMode"] = tenant.access_mode
@@ -59,10 +65,15 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
                 objects = graph_objects(conn, tenant.tenant_id, source.name)
                 entry[source.name] = (objects[0] if objects else {}) if source.single else objects
             if (tenant.tenant_id, SIGNINS) in collected_kinds:
-                query = (select(SignIn.raw).where(SignIn.tenant_id == tenant.tenant_id,
-                                                  SignIn.created_at >= window_start,
-                                                  SignIn.created_at <= collected_at)
-                         .order_by(SignIn.created_at.desc()))
+                query = (
+                    select(SignIn.raw)
+                    .where(
+                        SignIn.tenant_id == tenant.tenant_id,
+                        SignIn.created_at >= window_start,
+                        SignIn.created_at <= collected_at,
+                    )
+                    .order_by(SignIn.created_at.desc())
+                )
                 if signins == "posture":
                     query = query.where(_msp_people(settings))
                 rows = conn.execute(query)
@@ -94,9 +105,11 @@ def build_snapshot(settings: Settings, engine: Engine, collected_at: datetime | 
 
 def _msp_people(settings: Settings) -> ColumnElement[bool]:
     """Sign-ins of the service account or of the MSP's people (as posture/ recognises them)."""
-    return or_(func.lower(SignIn.home_tenant_id) == settings.msp_tenant_id.lower(),
-               func.lower(SignIn.cross_tenant_access_type) == "serviceprovider",
-               func.lower(SignIn.user_principal_name) == settings.service_account_upn.lower())
+    return or_(
+        func.lower(SignIn.home_tenant_id) == settings.msp_tenant_id.lower(),
+        func.lower(SignIn.cross_tenant_access_type) == "serviceprovider",
+        func.lower(SignIn.user_principal_name) == settings.service_account_upn.lower(),
+    )
 
 
 def _source_status(conn) -> dict[str, dict[str, dict[str, Any]]]:  # type: ignore[no-untyped-def]

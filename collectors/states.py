@@ -49,8 +49,7 @@ def classify(error: BaseException, source: str) -> str | None:
     if codes & set(CONSENT_CODES):
         return CONSENT_NEEDED
     status = getattr(error, "status", None)
-    if (source in LICENCE_BOUND and NON_PREMIUM_CODE.lower() in text.lower()
-            and status in (401, 403, None)):
+    if source in LICENCE_BOUND and NON_PREMIUM_CODE.lower() in text.lower() and status in (401, 403, None):
         return NOT_LICENSED
     return None
 

@@ -17,8 +17,10 @@ FRESH_FACTOR = 3  # a source is fresh while its last success is younger than 3 o
 
 def fresh_limits(settings: Settings) -> tuple[dict[str, float], float]:
     """How old each source may be and still count as fresh."""
-    return ({SIGNINS: settings.signin_interval_seconds * FRESH_FACTOR},
-            settings.collect_interval_seconds * FRESH_FACTOR)
+    return (
+        {SIGNINS: settings.signin_interval_seconds * FRESH_FACTOR},
+        settings.collect_interval_seconds * FRESH_FACTOR,
+    )
 
 
 def status_rows(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
@@ -33,8 +35,11 @@ def status_rows(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
         if row["source"] == SIGNINS:
             row["storedSignIns"] = counts.get(row["tenantId"], 0)
         # Only from the stored tenant id (checked to be a GUID) and our own client id: never text.
-        row["adminConsentUrl"] = (admin_consent_url(row["tenantId"], settings.app_client_id)
-                                  if row["state"] == LABELS[CONSENT_NEEDED] else None)
+        row["adminConsentUrl"] = (
+            admin_consent_url(row["tenantId"], settings.app_client_id)
+            if row["state"] == LABELS[CONSENT_NEEDED]
+            else None
+        )
     return rows
 
 

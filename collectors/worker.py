@@ -44,16 +44,23 @@ class Worker:
         try:
             report = collect_once(self.settings, self.engine)
             result = f"{report.runs_ok} sources collected, {len(report.errors)} errors"
-            log.info("full cycle: %d tenants, %d ok, %d errors, %d sign-ins", report.tenants,
-                     report.runs_ok, len(report.errors), report.signins_stored)
+            log.info(
+                "full cycle: %d tenants, %d ok, %d errors, %d sign-ins",
+                report.tenants,
+                report.runs_ok,
+                len(report.errors),
+                report.signins_stored,
+            )
         except Exception as error:  # noqa: BLE001 - the worker keeps running
             log.exception("full cycle failed")
             result = f"failed: {error}"
         # Requests picked up before this cycle started are answered by it.
         with write_transaction(self.engine) as conn:
-            conn.execute(update(CollectRequest)
-                         .where(CollectRequest.done_at.is_(None), CollectRequest.picked_at <= started)
-                         .values(done_at=utcnow(), result=result))
+            conn.execute(
+                update(CollectRequest)
+                .where(CollectRequest.done_at.is_(None), CollectRequest.picked_at <= started)
+                .values(done_at=utcnow(), result=result)
+            )
 
     def signin_cycle(self) -> None:
         report = collect_once(self.settings, self.engine, signins_only=True)
@@ -63,7 +70,7 @@ class Worker:
         log.info("retention purge: %s", purge(self.settings, self.engine))
 
     def answer_collect_requests(self) -> None:
-        """"Collect now" from the dashboard queues one extra full cycle.
+        """ "Collect now" from the dashboard queues one extra full cycle.
 
         A separate one-off job rather than moving the periodic job's next run: a periodic job that
         is still running would be skipped (max_instances) and the request lost. The single
@@ -73,20 +80,26 @@ class Worker:
         if request is None or request.picked_at is not None:
             return
         with write_transaction(self.engine) as conn:
-            conn.execute(update(CollectRequest).where(CollectRequest.picked_at.is_(None))
-                         .values(picked_at=utcnow()))
+            conn.execute(
+                update(CollectRequest).where(CollectRequest.picked_at.is_(None)).values(picked_at=utcnow())
+            )
         self.scheduler.add_job(self.full_cycle, id=COLLECT_NOW_JOB, replace_existing=True)
         log.info("collect-now requested by %s", request.requested_by)
 
     def run(self) -> None:
         now = datetime.now(UTC)
         s = self.settings
-        self.scheduler.add_job(self.full_cycle, "interval", seconds=s.collect_interval_seconds,
-                               next_run_time=now, id=FULL_JOB)
-        self.scheduler.add_job(self.signin_cycle, "interval", seconds=s.signin_interval_seconds,
-                               id="signins")
-        self.scheduler.add_job(self.answer_collect_requests, "interval",
-                               seconds=REQUEST_POLL_SECONDS, id="requests", executor="poll")
+        self.scheduler.add_job(
+            self.full_cycle, "interval", seconds=s.collect_interval_seconds, next_run_time=now, id=FULL_JOB
+        )
+        self.scheduler.add_job(self.signin_cycle, "interval", seconds=s.signin_interval_seconds, id="signins")
+        self.scheduler.add_job(
+            self.answer_collect_requests,
+            "interval",
+            seconds=REQUEST_POLL_SECONDS,
+            id="requests",
+            executor="poll",
+        )
         self.scheduler.add_job(self.retention, "interval", hours=6, next_run_time=now, id="purge")
         # APScheduler logs every run of every job at INFO (the poll job runs every 5 s).
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
@@ -98,8 +111,11 @@ class Worker:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info("worker started: full every %ss, sign-ins every %ss",
-                 s.collect_interval_seconds, s.signin_interval_seconds)
+        log.info(
+            "worker started: full every %ss, sign-ins every %ss",
+            s.collect_interval_seconds,
+            s.signin_interval_seconds,
+        )
         self.scheduler.start()
         # Stopped: the credentials kept for the process's life (connectors.auth) let go of their
         # sessions. A cycle still running in the collection thread only loses its remaining tokens.

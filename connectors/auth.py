@@ -33,14 +33,27 @@ class StaticTokenCredential:
         self.tenant_id = tenant_id
         self.audience = audience
 
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  enable_cae: bool = False, **kwargs: Any) -> AccessToken:
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         expires = int(time.time()) + 3600
         header = _b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
-        payload = _b64url(json.dumps({
-            "tid": tenant_id or self.tenant_id, "aud": self.audience, "exp": expires,
-            "iss": "perimeter-demo", "roles": ["Directory.Read.All"],
-        }).encode())
+        payload = _b64url(
+            json.dumps(
+                {
+                    "tid": tenant_id or self.tenant_id,
+                    "aud": self.audience,
+                    "exp": expires,
+                    "iss": "perimeter-demo",
+                    "roles": ["Directory.Read.All"],
+                }
+            ).encode()
+        )
         return AccessToken(f"{header}.{payload}.", expires)
 
     def close(self) -> None:  # TokenCredential protocol
@@ -58,8 +71,14 @@ class SimulatorCredential:
         self.client_id = client_id
         self._token: AccessToken | None = None
 
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  enable_cae: bool = False, **kwargs: Any) -> AccessToken:
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         if self._token is not None and self._token.expires_on > time.time() + 300:
             return self._token
         import urllib.error
@@ -68,9 +87,14 @@ class SimulatorCredential:
 
         from azure.core.exceptions import ClientAuthenticationError
 
-        form = urllib.parse.urlencode({"grant_type": "client_credentials",
-                                       "client_id": self.client_id, "client_secret": "demo",
-                                       "scope": " ".join(scopes) or GRAPH_SCOPE}).encode()
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": "demo",
+                "scope": " ".join(scopes) or GRAPH_SCOPE,
+            }
+        ).encode()
         try:
             with urllib.request.urlopen(urllib.request.Request(self.url, data=form), timeout=30) as reply:
                 document = json.loads(reply.read())
@@ -80,11 +104,13 @@ class SimulatorCredential:
             except ValueError:
                 description = ""
             raise ClientAuthenticationError(
-                message=f"Authentication failed: {description or f'HTTP {error.code}'}") from None
+                message=f"Authentication failed: {description or f'HTTP {error.code}'}"
+            ) from None
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise ClientAuthenticationError(message=f"token request failed: {error}") from None
-        self._token = AccessToken(document["access_token"],
-                                  int(time.time()) + int(document.get("expires_in", 3599)))
+        self._token = AccessToken(
+            document["access_token"], int(time.time()) + int(document.get("expires_in", 3599))
+        )
         return self._token
 
     def close(self) -> None:  # TokenCredential protocol
@@ -107,13 +133,20 @@ def graph_credential(settings: Settings, tenant_id: str) -> TokenCredential:
     transport = AsyncioRequestsTransport()
     if settings.graph_certificate_path is not None:
         password = settings.graph_certificate_password
-        return CertificateCredential(tenant_id, settings.graph_client_id,
-                                     certificate_path=str(settings.graph_certificate_path),
-                                     password=password.get_secret_value() if password else None,
-                                     transport=transport)
+        return CertificateCredential(
+            tenant_id,
+            settings.graph_client_id,
+            certificate_path=str(settings.graph_certificate_path),
+            password=password.get_secret_value() if password else None,
+            transport=transport,
+        )
     assert settings.graph_client_secret is not None  # guaranteed by Settings validation
-    return ClientSecretCredential(tenant_id, settings.graph_client_id,
-                                  settings.graph_client_secret.get_secret_value(), transport=transport)
+    return ClientSecretCredential(
+        tenant_id,
+        settings.graph_client_id,
+        settings.graph_client_secret.get_secret_value(),
+        transport=transport,
+    )
 
 
 def _managed_identity_credential(settings: Settings, tenant_id: str) -> Any:
@@ -123,8 +156,10 @@ def _managed_identity_credential(settings: Settings, tenant_id: str) -> Any:
     Synchronous azure-identity classes, run off the event loop by ThreadedCredential."""
     from azure.identity import ClientAssertionCredential, ManagedIdentityCredential
 
-    identity = _shared(("managed-identity", settings.graph_managed_identity_client_id), lambda: (
-        ManagedIdentityCredential(client_id=settings.graph_managed_identity_client_id or None)))
+    identity = _shared(
+        ("managed-identity", settings.graph_managed_identity_client_id),
+        lambda: ManagedIdentityCredential(client_id=settings.graph_managed_identity_client_id or None),
+    )
 
     def assertion() -> str:
         return identity.get_token(TOKEN_EXCHANGE_SCOPE).token
@@ -139,8 +174,9 @@ def cipp_credential(settings: Settings) -> TokenCredential:
     from azure.identity import ClientSecretCredential
 
     assert settings.cipp_client_secret is not None
-    return ClientSecretCredential(settings.msp_tenant_id, settings.cipp_client_id,
-                                  settings.cipp_client_secret.get_secret_value())
+    return ClientSecretCredential(
+        settings.msp_tenant_id, settings.cipp_client_id, settings.cipp_client_secret.get_secret_value()
+    )
 
 
 def cipp_scope(settings: Settings) -> str:
@@ -196,9 +232,15 @@ def _shared(key: tuple[str, ...], build: Callable[[], Any]) -> Any:
 def shared_graph_credential(settings: Settings, tenant_id: str) -> Any:
     """The process's one async credential for Graph in ``tenant_id`` (connectors.graph.TenantGraph
     builds every Graph client with it)."""
-    key = ("graph", tenant_id.lower(), settings.graph_base_url, settings.graph_client_id,
-           str(settings.graph_certificate_path or ""), str(settings.graph_use_managed_identity),
-           settings.graph_managed_identity_client_id)
+    key = (
+        "graph",
+        tenant_id.lower(),
+        settings.graph_base_url,
+        settings.graph_client_id,
+        str(settings.graph_certificate_path or ""),
+        str(settings.graph_use_managed_identity),
+        settings.graph_managed_identity_client_id,
+    )
 
     def build() -> Any:
         credential = graph_credential(settings, tenant_id)

@@ -34,12 +34,14 @@ class CippClient:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, endpoint: str, params: dict[str, str] | None = None,
-                       json_body: Any = None) -> Any:
+    async def _request(
+        self, method: str, endpoint: str, params: dict[str, str] | None = None, json_body: Any = None
+    ) -> Any:
         return (await self._exchange(method, endpoint, params, json_body))[1]
 
-    async def _exchange(self, method: str, endpoint: str, params: dict[str, str] | None = None,
-                        json_body: Any = None) -> tuple[int, Any]:
+    async def _exchange(
+        self, method: str, endpoint: str, params: dict[str, str] | None = None, json_body: Any = None
+    ) -> tuple[int, Any]:
         """(HTTP status, parsed body or None), retrying transient failures; raises for the rest."""
         url = f"{self.base}/api/{endpoint}"
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -48,8 +50,12 @@ class CippClient:
             try:
                 async with self.pacer.slot(self.tenant_key, "cipp"):
                     response = await self._http.request(
-                        method, url, params=params, json=json_body,
-                        headers={"Authorization": f"Bearer {token.token}"})
+                        method,
+                        url,
+                        params=params,
+                        json=json_body,
+                        headers={"Authorization": f"Bearer {token.token}"},
+                    )
             except httpx.HTTPError as error:
                 if attempt == MAX_ATTEMPTS:
                     raise CippError(f"{endpoint}: network error: {type(error).__name__}") from None
@@ -57,8 +63,11 @@ class CippClient:
                 continue
             if response.status_code in RETRY_STATUSES and attempt < MAX_ATTEMPTS:
                 retry_after = response.headers.get("Retry-After")
-                await asyncio.sleep(backoff_delay(
-                    attempt, float(retry_after) if retry_after and retry_after.isdigit() else None))
+                await asyncio.sleep(
+                    backoff_delay(
+                        attempt, float(retry_after) if retry_after and retry_after.isdigit() else None
+                    )
+                )
                 continue
             if response.status_code >= 400:
                 raise CippError(f"{endpoint}: HTTP {response.status_code}")
@@ -105,8 +114,9 @@ class CippClient:
     async def save_to_azure(self) -> tuple[int, Any]:
         """`ExecApiClient?Action=SaveToAzure`: push the enabled client ids to the Function App's
         authentication (not the IP ranges, which CIPP checks on every request)."""
-        return await self._exchange("POST", "ExecApiClient", {"Action": "SaveToAzure"},
-                                    {"Action": "SaveToAzure"})
+        return await self._exchange(
+            "POST", "ExecApiClient", {"Action": "SaveToAzure"}, {"Action": "SaveToAzure"}
+        )
 
 
 def _error_text(row: Any) -> str:

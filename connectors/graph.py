@@ -84,9 +84,11 @@ class TenantGraph:
         self.pacer = pacer
         self.root = settings.graph_base_url
         self._http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S))
-        auth = AzureIdentityAuthenticationProvider(shared_graph_credential(settings, tenant_id),
-                                                   scopes=[GRAPH_SCOPE])
+            client=httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S)
+        )
+        auth = AzureIdentityAuthenticationProvider(
+            shared_graph_credential(settings, tenant_id), scopes=[GRAPH_SCOPE]
+        )
         self.adapter = GraphRequestAdapter(auth, client=self._http)
         self.adapter.base_url = f"{self.root}/v1.0"
         self.requests = 0
@@ -109,7 +111,8 @@ class TenantGraph:
         try:
             async with self.pacer.slot(self.tenant_id, family_of(url)):
                 body = await self.adapter.send_primitive_async(
-                    info, "bytes", {"XXX": _odata_error_class()})  # the class: kiota parses with it
+                    info, "bytes", {"XXX": _odata_error_class()}
+                )  # the class: kiota parses with it
         except APIError as error:
             raise describe_api_error(error) from None
         except httpx.HTTPError as error:
@@ -138,8 +141,9 @@ class TenantGraph:
             return await self._get_decoded(url, parse_json)
         return await self._get_decoded(url, lambda body: use_parsed_json(body, use))
 
-    async def _follow_pages(self, url: str | None, path: str,
-                            read_page: Callable[[bytes], tuple[bool, str | None]]) -> None:
+    async def _follow_pages(
+        self, url: str | None, path: str, read_page: Callable[[bytes], tuple[bool, str | None]]
+    ) -> None:
         """Fetch pages while there is an absolute ``@odata.nextLink`` (across empty pages).
         ``read_page`` returns (had values, next link)."""
         empty_run = 0
@@ -149,8 +153,9 @@ class TenantGraph:
             if empty_run > MAX_CONSECUTIVE_EMPTY_PAGES:
                 raise GraphError(f"{path}: {empty_run} empty pages in a row, stopping")
 
-    async def each_page(self, path: str, params: dict[str, str] | None, version: str,
-                        use: Callable[[list[Any]], object]) -> None:
+    async def each_page(
+        self, path: str, params: dict[str, str] | None, version: str, use: Callable[[list[Any]], object]
+    ) -> None:
         """Call ``use`` with each page's non-empty ``value``. ``use`` runs while the page is parsed
         and alive only then, so the cycle collector never walks it."""
 
@@ -163,11 +168,13 @@ class TenantGraph:
             next_link = document.get("@odata.nextLink")
             return bool(values), next_link if isinstance(next_link, str) and next_link else None
 
-        await self._follow_pages(self.url(path, params, version), path,
-                                 lambda body: use_parsed_json(body, take))
+        await self._follow_pages(
+            self.url(path, params, version), path, lambda body: use_parsed_json(body, take)
+        )
 
-    async def each_signin_page(self, params: dict[str, str],
-                               use: Callable[[list[msgspec.Raw]], object]) -> None:
+    async def each_signin_page(
+        self, params: dict[str, str], use: Callable[[list[msgspec.Raw]], object]
+    ) -> None:
         """Call ``use`` with each non-empty page of beta sign-ins, each sign-in its own JSON as sent
         (db.rows.decode_signin_page: what db.store.ingest_signin_page takes)."""
         path = "auditLogs/signIns"
@@ -183,8 +190,7 @@ class TenantGraph:
 
         await self._follow_pages(self.url(path, params, "beta"), path, take)
 
-    async def all(self, path: str, params: dict[str, str] | None = None,
-                  version: str = "v1.0") -> list[Any]:
+    async def all(self, path: str, params: dict[str, str] | None = None, version: str = "v1.0") -> list[Any]:
         out: list[Any] = []
         await self.each_page(path, params, version, out.extend)
         return out
@@ -211,8 +217,9 @@ class TenantGraph:
             obj.pop("members@odata.nextLink", None)
             async with limit:
                 try:
-                    obj["members"] = await self.all(f"{path}/{quote(object_id, safe='')}/members",
-                                                    params or None)
+                    obj["members"] = await self.all(
+                        f"{path}/{quote(object_id, safe='')}/members", params or None
+                    )
                 except GraphError as error:
                     if error.status != 404:
                         raise

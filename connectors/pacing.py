@@ -56,8 +56,11 @@ class _Window:
 class Pacer:
     """Sliding windows per (tenant, family) and per family across tenants, for one event loop."""
 
-    def __init__(self, limits: dict[str, tuple[tuple[int, float], tuple[int, float]]] | None = None,
-                 clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        limits: dict[str, tuple[tuple[int, float], tuple[int, float]]] | None = None,
+        clock=time.monotonic,
+    ) -> None:  # type: ignore[no-untyped-def]
         self.limits = limits or LIMITS
         self.clock = clock
         self._windows: dict[tuple[str, str], _Window] = {}

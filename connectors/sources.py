@@ -24,20 +24,23 @@ class GraphSource:
 TENANT_SOURCES: tuple[GraphSource, ...] = (
     GraphSource("conditionalAccessPolicies", "identity/conditionalAccess/policies"),
     GraphSource("namedLocations", "identity/conditionalAccess/namedLocations"),
-    GraphSource("securityDefaults", "policies/identitySecurityDefaultsEnforcementPolicy",
-                single=True),
+    GraphSource("securityDefaults", "policies/identitySecurityDefaultsEnforcementPolicy", single=True),
     GraphSource("subscribedSkus", "subscribedSkus"),
-    GraphSource("users", "users", {
-        "$select": "id,userPrincipalName,displayName,accountEnabled,userType", "$top": "999"}),
+    GraphSource(
+        "users",
+        "users",
+        {"$select": "id,userPrincipalName,displayName,accountEnabled,userType", "$top": "999"},
+    ),
     # Every group's members: the checks follow nesting from any excluded or included group and
     # treat membership as unknown unless every group carries its members (posture/view.py).
-    GraphSource("groups", "groups", {"$top": "999"}, msp_only=True, direct_too=True,
-                member_params={"$top": "999"}),
+    GraphSource(
+        "groups", "groups", {"$top": "999"}, msp_only=True, direct_too=True, member_params={"$top": "999"}
+    ),
     GraphSource("directoryRoles", "directoryRoles", msp_only=True, direct_too=True, member_params={}),
-    GraphSource("userRegistrationDetails", "reports/authenticationMethods/userRegistrationDetails",
-                {"$top": "999"}),
+    GraphSource(
+        "userRegistrationDetails", "reports/authenticationMethods/userRegistrationDetails", {"$top": "999"}
+    ),
 )
-
 
 
 def needed_from(source: GraphSource, role: str, access_mode: str | None) -> bool:
@@ -56,6 +59,4 @@ POSTURE = "posture"  # the evaluation after a full cycle, recorded beside the so
 
 # Both interactive and non-interactive: the CIPP service account signs in non-interactively, and
 # beta returns interactive sign-ins only unless asked (REFERENCE.md).
-SIGNIN_EVENT_FILTER = (
-    "(signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser'))"
-)
+SIGNIN_EVENT_FILTER = "(signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser'))"

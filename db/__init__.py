@@ -13,8 +13,14 @@ from db.engine import (
 )
 from db.migrate import upgrade
 
-__all__ = ["open_database", "get_engine", "read_connection", "write_transaction",
-           "checkpoint_in_background", "drain_checkpoints"]
+__all__ = [
+    "open_database",
+    "get_engine",
+    "read_connection",
+    "write_transaction",
+    "checkpoint_in_background",
+    "drain_checkpoints",
+]
 
 _migrated: set[str] = set()
 

@@ -36,8 +36,14 @@ class DriverStatement:
     other value as it is, which saves rebuilding each row for types it handles natively.
     """
 
-    def __init__(self, conn: Connection, statement: Any, table: Table, columns: Sequence[str],
-                 convert: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        statement: Any,
+        table: Table,
+        columns: Sequence[str],
+        convert: Sequence[str] = (),
+    ) -> None:
         compiled = statement.compile(dialect=conn.dialect)
         self.sql = compiled.string
         self.positional = compiled.positional
@@ -60,7 +66,7 @@ class DriverStatement:
                 done = memo.get(value)
                 if done is None:
                     done = memo[value] = process(value)
-                converted.append(row[:i] + (done,) + row[i + 1:])
+                converted.append(row[:i] + (done,) + row[i + 1 :])
             rows = converted
         if not self.positional:
             return [dict(zip(self.columns, row, strict=True)) for row in rows]
@@ -83,8 +89,9 @@ class DriverStatement:
 _statements: dict[tuple[str, str], DriverStatement] = {}
 
 
-def driver_statement(conn: Connection, name: str,
-                     build: Callable[[Connection], DriverStatement]) -> DriverStatement:
+def driver_statement(
+    conn: Connection, name: str, build: Callable[[Connection], DriverStatement]
+) -> DriverStatement:
     """The statement ``name`` for the connection's dialect, built on first use."""
     key = (conn.dialect.name, name)
     found = _statements.get(key)

@@ -120,8 +120,9 @@ class _Checkpointer:
         try:
             while True:
                 with self._lock:
-                    if not self._lock.wait_for(lambda: self._requested > self._done,
-                                               CHECKPOINTER_IDLE_SECONDS):
+                    if not self._lock.wait_for(
+                        lambda: self._requested > self._done, CHECKPOINTER_IDLE_SECONDS
+                    ):
                         self._thread = None
                         return
                     target = self._requested

@@ -24,14 +24,21 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_kiosk_link(conn: Connection, label: str, created_by: str, now: datetime,
-                      valid_for: timedelta | None = None) -> str:
+def create_kiosk_link(
+    conn: Connection, label: str, created_by: str, now: datetime, valid_for: timedelta | None = None
+) -> str:
     """Store a new link and return its token (shown once; only its hash is kept). ``valid_for``
     None: valid until revoked."""
     token = secrets.token_urlsafe(32)
-    conn.execute(insert(KioskLink).values(token_sha256=_digest(token), label=label,
-                                          created_by=created_by, created_at=now,
-                                          expires_at=now + valid_for if valid_for else None))
+    conn.execute(
+        insert(KioskLink).values(
+            token_sha256=_digest(token),
+            label=label,
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + valid_for if valid_for else None,
+        )
+    )
     return token
 
 
@@ -39,8 +46,11 @@ def kiosk_link_for(conn: Connection, token: str, now: datetime) -> KioskLink | N
     """The link this token opens at ``now`` (not revoked, not expired), or None. Reads only."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    query = select(KioskLink).where(KioskLink.token_sha256 == _digest(token), KioskLink.revoked_at.is_(None),
-                                    or_(KioskLink.expires_at.is_(None), KioskLink.expires_at > now))
+    query = select(KioskLink).where(
+        KioskLink.token_sha256 == _digest(token),
+        KioskLink.revoked_at.is_(None),
+        or_(KioskLink.expires_at.is_(None), KioskLink.expires_at > now),
+    )
     with Session(conn) as session:
         link = session.scalars(query).first()
         if link is not None:
@@ -62,6 +72,9 @@ def kiosk_links(conn: Connection) -> list[KioskLink]:
 
 
 def revoke_kiosk_link(conn: Connection, link_id: int, revoked_by: str, now: datetime) -> bool:
-    result = conn.execute(update(KioskLink).where(KioskLink.id == link_id, KioskLink.revoked_at.is_(None))
-                          .values(revoked_at=now, revoked_by=revoked_by))
+    result = conn.execute(
+        update(KioskLink)
+        .where(KioskLink.id == link_id, KioskLink.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by=revoked_by)
+    )
     return bool(result.rowcount)

@@ -97,10 +97,23 @@ class SignIn(Base):
         # Partial and covering: the failed sign-ins' filter columns, so the investigation reads this
         # narrow index instead of 3 KB rows, and only failed sign-ins pay for it at ingest. Queries must
         # say `error_code != 0` literally (db.signin_scope.FAILED) for the planners to use it.
-        Index("ix_signins_failed", "tenant_id", "created_at", "error_code", "user_principal_name",
-              "app_display_name", "ip_address", "country", "city", "is_interactive",
-              "cross_tenant_access_type", "home_tenant_id", "id",
-              sqlite_where=text(SIGNIN_FAILED_WHERE), postgresql_where=text(SIGNIN_FAILED_WHERE)),
+        Index(
+            "ix_signins_failed",
+            "tenant_id",
+            "created_at",
+            "error_code",
+            "user_principal_name",
+            "app_display_name",
+            "ip_address",
+            "country",
+            "city",
+            "is_interactive",
+            "cross_tenant_access_type",
+            "home_tenant_id",
+            "id",
+            sqlite_where=text(SIGNIN_FAILED_WHERE),
+            postgresql_where=text(SIGNIN_FAILED_WHERE),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -268,8 +281,10 @@ class SignInBlock(Base):
     __tablename__ = "signin_blocks"
     # Looked up by sign-in id (counting by policy): on SQLite one B-tree descent instead of two, the row
     # living in the primary key. A policy filter starts from the policy's own sign-ins in the window.
-    __table_args__ = (Index("ix_signin_blocks_policy_created", "policy_id", "created_at"),
-                      {"sqlite_with_rowid": False})
+    __table_args__ = (
+        Index("ix_signin_blocks_policy_created", "policy_id", "created_at"),
+        {"sqlite_with_rowid": False},
+    )
 
     signin_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64))

@@ -18,23 +18,48 @@ from db.models import AcceptedRiskRecord, PostureDaily, PostureEvaluation, Postu
 from posture.accepted import AcceptedRisk, apply_accepted
 from posture.findings import ACCEPTED, ACTIONABLE, Finding
 
-_DAILY_FIELDS = {"pass": "passed", "fail": "failed", "warn": "warned", "accepted": "accepted",
-                 "n/a": "not_applicable"}
+_DAILY_FIELDS = {
+    "pass": "passed",
+    "fail": "failed",
+    "warn": "warned",
+    "accepted": "accepted",
+    "n/a": "not_applicable",
+}
 
 
-def store_evaluation(conn: Connection, *, evaluated_at: datetime, collected_at: datetime,
-                     raw: list[dict[str, Any]], with_accepted: list[dict[str, Any]]) -> int:
+def store_evaluation(
+    conn: Connection,
+    *,
+    evaluated_at: datetime,
+    collected_at: datetime,
+    raw: list[dict[str, Any]],
+    with_accepted: list[dict[str, Any]],
+) -> int:
     """Replace the latest findings with ``raw`` and fold ``with_accepted`` into today's history."""
-    evaluation_id = conn.execute(insert(PostureEvaluation).values(
-        evaluated_at=evaluated_at, collected_at=collected_at, findings=len(raw))).inserted_primary_key[0]
+    evaluation_id = conn.execute(
+        insert(PostureEvaluation).values(
+            evaluated_at=evaluated_at, collected_at=collected_at, findings=len(raw)
+        )
+    ).inserted_primary_key[0]
     conn.execute(delete(PostureFinding))
     if raw:
-        conn.execute(insert(PostureFinding), [{
-            "evaluation_id": evaluation_id, "tenant_id": f["tenantId"], "check_id": f["check"],
-            "status": f["status"], "severity": f["severity"],
-            "body": orjson.dumps(f).decode()} for f in raw])
+        conn.execute(
+            insert(PostureFinding),
+            [
+                {
+                    "evaluation_id": evaluation_id,
+                    "tenant_id": f["tenantId"],
+                    "check_id": f["check"],
+                    "status": f["status"],
+                    "severity": f["severity"],
+                    "body": orjson.dumps(f).decode(),
+                }
+                for f in raw
+            ],
+        )
     counts: Counter[tuple[str, str, str]] = Counter(
-        (f["tenantId"], f["check"], f["status"]) for f in with_accepted)
+        (f["tenantId"], f["check"], f["status"]) for f in with_accepted
+    )
     cells: dict[tuple[str, str], dict[str, int]] = {}
     for (tenant_id, check_id, status), n in counts.items():
         cell = cells.setdefault((tenant_id, check_id), dict.fromkeys(_DAILY_FIELDS.values(), 0))
@@ -43,14 +68,17 @@ def store_evaluation(conn: Connection, *, evaluated_at: datetime, collected_at: 
     # The day's last evaluation wins: it is the posture "as of" that day.
     conn.execute(delete(PostureDaily).where(PostureDaily.day == day))
     if cells:
-        conn.execute(insert(PostureDaily), [
-            {"day": day, "tenant_id": t, "check_id": c, **cell} for (t, c), cell in cells.items()])
+        conn.execute(
+            insert(PostureDaily),
+            [{"day": day, "tenant_id": t, "check_id": c, **cell} for (t, c), cell in cells.items()],
+        )
     return evaluation_id
 
 
 def daily_history(conn: Connection, since: date) -> list[dict[str, Any]]:
-    rows = conn.execute(select(PostureDaily).where(PostureDaily.day >= since)
-                        .order_by(PostureDaily.day)).mappings()
+    rows = conn.execute(
+        select(PostureDaily).where(PostureDaily.day >= since).order_by(PostureDaily.day)
+    ).mappings()
     return [dict(row) for row in rows]
 
 
@@ -58,19 +86,38 @@ def purge_history(conn: Connection, before: date) -> int:
     return conn.execute(delete(PostureDaily).where(PostureDaily.day < before)).rowcount or 0
 
 
-def add_accepted_risk(conn: Connection, *, check_id: str, tenant_id: str, subject_id: str,
-                      subject_name: str, reason: str, accepted_by: str, accepted_at: datetime,
-                      expires_at: datetime) -> int:
-    return conn.execute(insert(AcceptedRiskRecord).values(
-        check_id=check_id, tenant_id=tenant_id, subject_id=subject_id, subject_name=subject_name,
-        reason=reason, accepted_by=accepted_by, accepted_at=accepted_at,
-        expires_at=expires_at)).inserted_primary_key[0]
+def add_accepted_risk(
+    conn: Connection,
+    *,
+    check_id: str,
+    tenant_id: str,
+    subject_id: str,
+    subject_name: str,
+    reason: str,
+    accepted_by: str,
+    accepted_at: datetime,
+    expires_at: datetime,
+) -> int:
+    return conn.execute(
+        insert(AcceptedRiskRecord).values(
+            check_id=check_id,
+            tenant_id=tenant_id,
+            subject_id=subject_id,
+            subject_name=subject_name,
+            reason=reason,
+            accepted_by=accepted_by,
+            accepted_at=accepted_at,
+            expires_at=expires_at,
+        )
+    ).inserted_primary_key[0]
 
 
 def revoke_accepted_risk(conn: Connection, risk_id: int, revoked_by: str, revoked_at: datetime) -> bool:
-    result = conn.execute(update(AcceptedRiskRecord)
-                          .where(AcceptedRiskRecord.id == risk_id, AcceptedRiskRecord.revoked_at.is_(None))
-                          .values(revoked_at=revoked_at, revoked_by=revoked_by))
+    result = conn.execute(
+        update(AcceptedRiskRecord)
+        .where(AcceptedRiskRecord.id == risk_id, AcceptedRiskRecord.revoked_at.is_(None))
+        .values(revoked_at=revoked_at, revoked_by=revoked_by)
+    )
     return bool(result.rowcount)
 
 
@@ -84,10 +131,18 @@ def accepted_risks(conn: Connection, include_revoked: bool = False) -> list[Acce
 
 def load_accepted(conn: Connection) -> list[AcceptedRisk]:
     """Every unrevoked acceptance (expired ones included: apply_accepted ignores those)."""
-    return [AcceptedRisk(check=r.check_id, tenant_id=r.tenant_id, subject_id=r.subject_id,
-                         reason=r.reason, accepted_by=r.accepted_by, expires_at=r.expires_at,
-                         accepted_at=r.accepted_at)
-            for r in accepted_risks(conn)]
+    return [
+        AcceptedRisk(
+            check=r.check_id,
+            tenant_id=r.tenant_id,
+            subject_id=r.subject_id,
+            reason=r.reason,
+            accepted_by=r.accepted_by,
+            expires_at=r.expires_at,
+            accepted_at=r.accepted_at,
+        )
+        for r in accepted_risks(conn)
+    ]
 
 
 @dataclass(frozen=True)
@@ -96,13 +151,20 @@ class CurrentFindings:
     findings: list[Finding]
 
 
-def current_findings(conn: Connection, now: datetime, *, checks: Sequence[str] = (),
-                     statuses: Sequence[str] = (), severity: str | None = None) -> CurrentFindings:
+def current_findings(
+    conn: Connection,
+    now: datetime,
+    *,
+    checks: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    severity: str | None = None,
+) -> CurrentFindings:
     """The latest evaluation's findings with the accepted risks applied at ``now``: what every page, CLI,
     fix and the wall call "the findings". ``statuses`` filter after the acceptances are applied (a failing
     finding that is accepted is no longer "fail"); ``checks`` and ``severity`` narrow the read."""
-    evaluated_at = conn.execute(select(PostureEvaluation.evaluated_at)
-                                .order_by(PostureEvaluation.id.desc()).limit(1)).scalar()
+    evaluated_at = conn.execute(
+        select(PostureEvaluation.evaluated_at).order_by(PostureEvaluation.id.desc()).limit(1)
+    ).scalar()
     query = select(PostureFinding.body).order_by(PostureFinding.id)
     if checks:
         query = query.where(PostureFinding.check_id.in_(list(checks)))

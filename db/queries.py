@@ -52,51 +52,105 @@ class SourceStatus:
         def iso(value: datetime | None) -> str | None:
             return value.isoformat(timespec="seconds") + "Z" if value else None
 
-        return {"tenantId": self.tenant_id, "tenant": self.tenant_name, "source": self.source,
-                "lastSuccess": iso(self.last_success_at), "lastErrorAt": iso(self.last_error_at),
-                "lastError": self.last_error, "rows": self.last_rows,
-                "ageSeconds": None if self.age_seconds is None else round(self.age_seconds),
-                "fresh": self.fresh, "failing": self.failing, "standing": self.standing,
-                "stateSince": iso(self.standing_since), "stateDetail": self.standing_detail,
-                "lastAttempt": iso(self.last_attempt_at)}
+        return {
+            "tenantId": self.tenant_id,
+            "tenant": self.tenant_name,
+            "source": self.source,
+            "lastSuccess": iso(self.last_success_at),
+            "lastErrorAt": iso(self.last_error_at),
+            "lastError": self.last_error,
+            "rows": self.last_rows,
+            "ageSeconds": None if self.age_seconds is None else round(self.age_seconds),
+            "fresh": self.fresh,
+            "failing": self.failing,
+            "standing": self.standing,
+            "stateSince": iso(self.standing_since),
+            "stateDetail": self.standing_detail,
+            "lastAttempt": iso(self.last_attempt_at),
+        }
 
 
 def active_tenants(conn: Connection) -> list[Tenant]:
     """The MSP first, then clients by name."""
     with Session(conn) as session:
-        return list(session.scalars(select(Tenant).where(Tenant.active)
-                                    .order_by((Tenant.role != "msp"), Tenant.display_name)))
+        return list(
+            session.scalars(
+                select(Tenant).where(Tenant.active).order_by((Tenant.role != "msp"), Tenant.display_name)
+            )
+        )
 
 
-def source_status(conn: Connection, now: datetime, fresh_within_s: dict[str, float],
-                  default_fresh_s: float) -> list[SourceStatus]:
+def source_status(
+    conn: Connection, now: datetime, fresh_within_s: dict[str, float], default_fresh_s: float
+) -> list[SourceStatus]:
     """Per active tenant and source: last success, last error, rows and freshness. The one reader of
     the collection state for people (the Collectors and Tenants pages, ``collectors status``, the
     wall's freshness tile); plain rows, no ORM objects, so the wall can afford it every period."""
     c = CollectionState
     rows = conn.execute(
-        select(c.tenant_id, Tenant.display_name, c.source, c.last_success_at, c.last_error_at, c.last_error,
-               c.last_rows, c.state, c.state_since, c.state_detail, c.last_attempt_at)
+        select(
+            c.tenant_id,
+            Tenant.display_name,
+            c.source,
+            c.last_success_at,
+            c.last_error_at,
+            c.last_error,
+            c.last_rows,
+            c.state,
+            c.state_since,
+            c.state_detail,
+            c.last_attempt_at,
+        )
         .join(Tenant, Tenant.tenant_id == c.tenant_id)
         .where(Tenant.active)
-        .order_by((Tenant.role != "msp"), Tenant.display_name, c.source))
+        .order_by((Tenant.role != "msp"), Tenant.display_name, c.source)
+    )
     out = []
-    for (tenant_id, name, source, success, error_at, error, last_rows, standing, since, detail,
-         attempt) in rows:
+    for (
+        tenant_id,
+        name,
+        source,
+        success,
+        error_at,
+        error,
+        last_rows,
+        standing,
+        since,
+        detail,
+        attempt,
+    ) in rows:
         age = (now - success).total_seconds() if success else None
         limit = fresh_within_s.get(source, default_fresh_s)
         # A standing state (not licensed, consent needed) is not a failure: it is shown as itself.
         failing = not standing and bool(error_at and (success is None or error_at > success))
-        out.append(SourceStatus(tenant_id, name, source, success, error_at, error, last_rows, age,
-                                age is not None and age <= limit, failing, standing, since, detail,
-                                attempt))
+        out.append(
+            SourceStatus(
+                tenant_id,
+                name,
+                source,
+                success,
+                error_at,
+                error,
+                last_rows,
+                age,
+                age is not None and age <= limit,
+                failing,
+                standing,
+                since,
+                detail,
+                attempt,
+            )
+        )
     return out
 
 
 def collected_sources(conn: Connection) -> set[tuple[str, str]]:
     """(tenant, source) pairs that succeeded at least once."""
-    rows = conn.execute(select(CollectionState.tenant_id, CollectionState.source)
-                        .where(CollectionState.last_success_at.is_not(None)))
+    rows = conn.execute(
+        select(CollectionState.tenant_id, CollectionState.source).where(
+            CollectionState.last_success_at.is_not(None)
+        )
+    )
     return {(tenant_id, source) for tenant_id, source in rows}
 
 
@@ -107,9 +161,13 @@ def failing_since(conn: Connection) -> dict[tuple[str, str], datetime]:
     rows = conn.execute(
         select(CollectionRun.tenant_id, CollectionRun.source, func.min(CollectionRun.finished_at))
         .join(state, (state.tenant_id == CollectionRun.tenant_id) & (state.source == CollectionRun.source))
-        .where(CollectionRun.status == "error", CollectionRun.finished_at.is_not(None),
-               or_(state.last_success_at.is_(None), CollectionRun.finished_at > state.last_success_at))
-        .group_by(CollectionRun.tenant_id, CollectionRun.source))
+        .where(
+            CollectionRun.status == "error",
+            CollectionRun.finished_at.is_not(None),
+            or_(state.last_success_at.is_(None), CollectionRun.finished_at > state.last_success_at),
+        )
+        .group_by(CollectionRun.tenant_id, CollectionRun.source)
+    )
     return {(tenant_id, source): first for tenant_id, source, first in rows}
 
 
@@ -123,12 +181,17 @@ def recent_errors(conn: Connection, since: datetime, limit: int = 100) -> list[t
         select(CollectionRun.started_at, Tenant.display_name, CollectionRun.source, CollectionRun.error)
         .join(Tenant, Tenant.tenant_id == CollectionRun.tenant_id, isouter=True)
         .where(CollectionRun.status == "error", CollectionRun.started_at >= since)
-        .order_by(CollectionRun.id.desc()).limit(limit)).all()
+        .order_by(CollectionRun.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def graph_objects(conn: Connection, tenant_id: str, kind: str) -> list[Any]:
-    rows = conn.execute(select(GraphObject.body).where(
-        GraphObject.tenant_id == tenant_id, GraphObject.kind == kind).order_by(GraphObject.id))
+    rows = conn.execute(
+        select(GraphObject.body)
+        .where(GraphObject.tenant_id == tenant_id, GraphObject.kind == kind)
+        .order_by(GraphObject.id)
+    )
     return [orjson.loads(body) for (body,) in rows]
 
 
@@ -143,8 +206,12 @@ def request_collection_now(conn: Connection, requested_by: str, now: datetime) -
 
 def pending_collect_request(conn: Connection) -> CollectRequest | None:
     with Session(conn) as session:
-        return session.scalars(select(CollectRequest).where(CollectRequest.done_at.is_(None))
-                               .order_by(CollectRequest.id.desc()).limit(1)).first()
+        return session.scalars(
+            select(CollectRequest)
+            .where(CollectRequest.done_at.is_(None))
+            .order_by(CollectRequest.id.desc())
+            .limit(1)
+        ).first()
 
 
 def tenant_objects(

@@ -22,10 +22,25 @@ from graphjson.times import parse_graph_datetime
 T = TypeVar("T")
 
 SIGNIN_COLUMNS = (
-    "id", "tenant_id", "created_at", "user_principal_name", "user_display_name", "user_id",
-    "app_display_name", "app_id", "ip_address", "country", "city", "error_code", "failure_reason",
-    "conditional_access_status", "is_interactive", "authentication_requirement",
-    "cross_tenant_access_type", "home_tenant_id", "raw",
+    "id",
+    "tenant_id",
+    "created_at",
+    "user_principal_name",
+    "user_display_name",
+    "user_id",
+    "app_display_name",
+    "app_id",
+    "ip_address",
+    "country",
+    "city",
+    "error_code",
+    "failure_reason",
+    "conditional_access_status",
+    "is_interactive",
+    "authentication_requirement",
+    "cross_tenant_access_type",
+    "home_tenant_id",
+    "raw",
 )
 
 
@@ -71,10 +86,6 @@ def use_parsed_json(body: bytes | str, use: Callable[[Any], T]) -> T:
 
 class MalformedObject(ValueError):
     """A Graph object lacks what we need to store it (e.g. a sign-in without id)."""
-
-
-
-
 
 
 class SigninPage(msgspec.Struct, gc=False):
@@ -234,8 +245,10 @@ def failure_fields(signin: SigninJson) -> dict[str, Any]:
     """What explaining a failed sign-in reads (its Conditional Access results and location), as a
     dict for investigate.explain; decoded only for the failed ones."""
     fields = _FAILURE_FIELDS.decode(signin_json(signin))
-    return {"appliedConditionalAccessPolicies": fields.applied_conditional_access_policies,
-            "location": fields.location}
+    return {
+        "appliedConditionalAccessPolicies": fields.applied_conditional_access_policies,
+        "location": fields.location,
+    }
 
 
 def object_id(kind: str, obj: dict[str, Any]) -> str:

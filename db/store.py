@@ -29,8 +29,13 @@ _ERROR_CODE = SIGNIN_COLUMNS.index("error_code")
 
 
 def _signin_insert(conn: Connection) -> DriverStatement:
-    return DriverStatement(conn, insert_ignoring_duplicates(conn, _SIGNINS, "id"), _SIGNINS,
-                           SIGNIN_COLUMNS, convert=("created_at",))
+    return DriverStatement(
+        conn,
+        insert_ignoring_duplicates(conn, _SIGNINS, "id"),
+        _SIGNINS,
+        SIGNIN_COLUMNS,
+        convert=("created_at",),
+    )
 
 
 def store_signins(
@@ -65,8 +70,9 @@ def store_signins(
     return len(rows), skipped, newest
 
 
-def ingest_signin_page(engine: Engine, tenant_id: str, signins: list[SigninJson]
-                       ) -> tuple[int, int, datetime | None]:
+def ingest_signin_page(
+    engine: Engine, tenant_id: str, signins: list[SigninJson]
+) -> tuple[int, int, datetime | None]:
     """The collectors' sign-in path: one page (db.rows.decode_signin_page's ``value``), one committed
     transaction."""
     with cyclic_gc_paused(), write_transaction(engine) as conn:
@@ -77,9 +83,7 @@ def replace_objects(
     conn: Connection, tenant_id: str, kind: str, objects: Iterable[Any], collected_at: datetime
 ) -> int:
     """Replace a tenant's whole set of one kind (deleted policies must disappear too)."""
-    conn.execute(
-        delete(GraphObject).where(GraphObject.tenant_id == tenant_id, GraphObject.kind == kind)
-    )
+    conn.execute(delete(GraphObject).where(GraphObject.tenant_id == tenant_id, GraphObject.kind == kind))
     rows = []
     seen: set[str] = set()
     for obj in objects:
@@ -90,8 +94,15 @@ def replace_objects(
         if oid in seen:
             continue
         seen.add(oid)
-        rows.append({"tenant_id": tenant_id, "kind": kind, "object_id": oid,
-                     "body": json.dumps(obj, separators=(",", ":")), "collected_at": collected_at})
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "kind": kind,
+                "object_id": oid,
+                "body": json.dumps(obj, separators=(",", ":")),
+                "collected_at": collected_at,
+            }
+        )
     if rows:
         conn.execute(insert(GraphObject), rows)
     return len(rows)
@@ -101,8 +112,11 @@ def upsert_tenant(conn: Connection, now: datetime, **values: Any) -> None:
     tenant_id = values["tenant_id"]
     existing = conn.execute(select(Tenant.tenant_id).where(Tenant.tenant_id == tenant_id)).first()
     if existing:
-        conn.execute(update(Tenant).where(Tenant.tenant_id == tenant_id)
-                     .values(last_seen_at=now, active=True, **values))
+        conn.execute(
+            update(Tenant)
+            .where(Tenant.tenant_id == tenant_id)
+            .values(last_seen_at=now, active=True, **values)
+        )
     else:
         conn.execute(insert(Tenant).values(first_seen_at=now, last_seen_at=now, active=True, **values))
 
@@ -111,8 +125,6 @@ def mark_missing_tenants_inactive(conn: Connection, seen_ids: set[str]) -> None:
     """Tenants no longer listed (offboarded) stay in history but stop being collected."""
     if seen_ids:
         conn.execute(update(Tenant).where(Tenant.tenant_id.not_in(seen_ids)).values(active=False))
-
-
 
 
 def record_run(
@@ -134,12 +146,24 @@ def record_run(
     answer, kept as the state's detail: the run is that state, not an error, and the last success
     and last error stay what they were."""
     status = state or ("error" if error else "ok")
-    conn.execute(insert(CollectionRun).values(
-        cycle_id=cycle_id, tenant_id=tenant_id, source=source, started_at=started_at,
-        finished_at=finished_at, status=status, rows=rows, error=error))
+    conn.execute(
+        insert(CollectionRun).values(
+            cycle_id=cycle_id,
+            tenant_id=tenant_id,
+            source=source,
+            started_at=started_at,
+            finished_at=finished_at,
+            status=status,
+            rows=rows,
+            error=error,
+        )
+    )
     values: dict[str, Any] = {"last_attempt_at": finished_at}
-    previous = conn.execute(select(CollectionState.state, CollectionState.state_since).where(
-        CollectionState.tenant_id == tenant_id, CollectionState.source == source)).first()
+    previous = conn.execute(
+        select(CollectionState.state, CollectionState.state_since).where(
+            CollectionState.tenant_id == tenant_id, CollectionState.source == source
+        )
+    ).first()
     if state:
         since = previous.state_since if previous and previous.state == state else None
         values.update(state=state, state_since=since or finished_at, state_detail=error)
@@ -152,15 +176,21 @@ def record_run(
     if watermark is not None:
         values["watermark"] = watermark
     if previous is not None:
-        conn.execute(update(CollectionState).where(
-            CollectionState.tenant_id == tenant_id, CollectionState.source == source).values(**values))
+        conn.execute(
+            update(CollectionState)
+            .where(CollectionState.tenant_id == tenant_id, CollectionState.source == source)
+            .values(**values)
+        )
     else:
         conn.execute(insert(CollectionState).values(tenant_id=tenant_id, source=source, **values))
 
 
 def signin_watermark(conn: Connection, tenant_id: str) -> datetime | None:
-    row = conn.execute(select(CollectionState.watermark).where(
-        CollectionState.tenant_id == tenant_id, CollectionState.source == "signIns")).first()
+    row = conn.execute(
+        select(CollectionState.watermark).where(
+            CollectionState.tenant_id == tenant_id, CollectionState.source == "signIns"
+        )
+    ).first()
     return row[0] if row else None
 
 

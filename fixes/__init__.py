@@ -33,7 +33,22 @@ from fixes.model import (
 )
 
 __all__ = [
-    "CATALOGUE", "CONFLICT", "FIXES", "OPERATOR_ROLE", "Actor", "AuditEntry", "BadInput", "FixEngine",
-    "FixRequest", "FixSpec", "Offer", "Outcome", "Plan", "RangeError", "fix_for_finding", "holds_role",
-    "parse_range", "parse_ranges",
+    "CATALOGUE",
+    "CONFLICT",
+    "FIXES",
+    "OPERATOR_ROLE",
+    "Actor",
+    "AuditEntry",
+    "BadInput",
+    "FixEngine",
+    "FixRequest",
+    "FixSpec",
+    "Offer",
+    "Outcome",
+    "Plan",
+    "RangeError",
+    "fix_for_finding",
+    "holds_role",
+    "parse_range",
+    "parse_ranges",
 ]

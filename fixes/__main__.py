@@ -60,34 +60,49 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="fixes the latest findings offer")
     listing.add_argument("--audit", action="store_true", help="show the audit log instead")
     listing.add_argument("--limit", type=int, default=100, help="audit records shown (newest first)")
-    for name, text in (("plan", "show the exact requests and the diff; change nothing"),
-                       ("apply", "plan, confirm, apply, verify and record a fix")):
+    for name, text in (
+        ("plan", "show the exact requests and the diff; change nothing"),
+        ("apply", "plan, confirm, apply, verify and record a fix"),
+    ):
         command = sub.add_parser(name, help=text)
         command.add_argument("fix", help=f"fix id: {', '.join(FIXES)}")
         command.add_argument("--tenant", help="tenant id (default: the MSP tenant)")
         command.add_argument("--target", default="", help="policy, named location or API client id")
-        command.add_argument("--range", dest="ranges", action="append", default=[], metavar="CIDR",
-                             help="a range to add (LOC-1) or one of the client's new ranges (C-1/C-2)")
+        command.add_argument(
+            "--range",
+            dest="ranges",
+            action="append",
+            default=[],
+            metavar="CIDR",
+            help="a range to add (LOC-1) or one of the client's new ranges (C-1/C-2)",
+        )
         command.add_argument("--egress-ip", default="", help="your public egress IP (lockout guard of A-3)")
     rollback = sub.add_parser("rollback", help="undo the change of an audit record")
     rollback.add_argument("audit_id", type=int)
-    rollback.add_argument("--egress-ip", default="",
-                          help="your public egress IP (the guards need it when the rollback takes ranges "
-                               "from a location a block policy exempts, or leaves a block policy on)")
+    rollback.add_argument(
+        "--egress-ip",
+        default="",
+        help="your public egress IP (the guards need it when the rollback takes ranges "
+        "from a location a block policy exempts, or leaves a block policy on)",
+    )
     for name in ("apply", "rollback"):
         command = sub.choices[name]
         command.add_argument("--yes", action="store_true", help="apply without asking")
-        command.add_argument("--acknowledge-warnings", action="store_true",
-                             help="proceed although the plan has warnings")
-        command.add_argument("--actor", metavar="NAME",
-                             help="who you say you are: recorded as 'cli:<os user> as NAME' (the OS user "
-                                  "is always recorded)")
+        command.add_argument(
+            "--acknowledge-warnings", action="store_true", help="proceed although the plan has warnings"
+        )
+        command.add_argument(
+            "--actor",
+            metavar="NAME",
+            help="who you say you are: recorded as 'cli:<os user> as NAME' (the OS user is always recorded)",
+        )
     for command in sub.choices.values():
         command.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
 # --- output ------------------------------------------------------------------------------------------
+
 
 def _write(text: str) -> None:
     """Standard output: the whole text through the terminal rule's final pass (JSON stays valid)."""
@@ -120,18 +135,22 @@ def _pretty(value: Any) -> list[str]:
 def _diff(plan: Plan) -> str:
     """Plan.diff() as shown in a terminal: split at JSON's own line breaks only (str.splitlines would
     also break a line at U+0085 or U+2028 inside a name, and fake a diff line)."""
-    return "\n".join(difflib.unified_diff(_pretty(plan.before), _pretty(plan.after), "before", "after",
-                                          lineterm="", n=4))
+    return "\n".join(
+        difflib.unified_diff(_pretty(plan.before), _pretty(plan.after), "before", "after", lineterm="", n=4)
+    )
 
 
 def render_plan(plan: Plan) -> str:
     target = plan.target
-    lines = [f"Fix:     {_v(plan.request.fix_id)} ({_v(plan.title)})" if plan.rollback_of is None else
-             f"Fix:     roll back audit #{_v(plan.rollback_of)} ({_v(plan.request.fix_id)})",
-             f"Change:  {_v(plan.summary)}",
-             f"Tenant:  {_v(plan.tenant_id)}",
-             f"Target:  {_v(target.type)} '{_v(target.name)}'"
-             + (f" ({_v(target.id)})" if target.id else " (new)")]
+    lines = [
+        f"Fix:     {_v(plan.request.fix_id)} ({_v(plan.title)})"
+        if plan.rollback_of is None
+        else f"Fix:     roll back audit #{_v(plan.rollback_of)} ({_v(plan.request.fix_id)})",
+        f"Change:  {_v(plan.summary)}",
+        f"Tenant:  {_v(plan.tenant_id)}",
+        f"Target:  {_v(target.type)} '{_v(target.name)}'"
+        + (f" ({_v(target.id)})" if target.id else " (new)"),
+    ]
     for call in plan.requests:
         lines.append(f"Request: {_v(call.method)} {_v(call.url)}")
         if call.body is not None:
@@ -178,8 +197,10 @@ def render_offers(offers: list[Offer], names: dict[str, str]) -> str:
     for number, offer in enumerate(offers, 1):
         finding, subject = offer.finding, offer.finding.get("subject") or {}
         tenant = names.get(offer.request.tenant_id.lower(), offer.request.tenant_id)
-        lines.append(f"{number:>3}. {_v(finding.get('check'))} {_v(finding.get('status'))} · {_v(tenant)} · "
-                     f"{_v(subject.get('type'))} '{_v(subject.get('name'))}' → {_v(offer.spec.title)}")
+        lines.append(
+            f"{number:>3}. {_v(finding.get('check'))} {_v(finding.get('status'))} · {_v(tenant)} · "
+            f"{_v(subject.get('type'))} '{_v(subject.get('name'))}' → {_v(offer.spec.title)}"
+        )
         lines.append(f"     {_v(_offer_command(offer))}")
     return "\n".join(lines)
 
@@ -191,13 +212,16 @@ def render_audit(entries: list[AuditEntry], names: dict[str, str]) -> str:
     for e in entries:
         undo = f" [rollback of #{_v(e.rollback_of)}]" if e.rollback_of is not None else ""
         tenant = names.get(e.tenant_id.lower(), e.tenant_id)
-        lines.append(f"#{_v(e.id)} {e.at.isoformat(timespec='seconds')}Z {_v(e.actor)} {_v(e.outcome)}{undo} "
-                     f"{_v(e.fix_id)} · {_v(tenant)} · {_v(e.target_type)} '{_v(e.target_name)}': "
-                     f"{_v(e.message)}")
+        lines.append(
+            f"#{_v(e.id)} {e.at.isoformat(timespec='seconds')}Z {_v(e.actor)} {_v(e.outcome)}{undo} "
+            f"{_v(e.fix_id)} · {_v(tenant)} · {_v(e.target_type)} '{_v(e.target_name)}': "
+            f"{_v(e.message)}"
+        )
     return "\n".join(lines)
 
 
 # --- commands ----------------------------------------------------------------------------------------
+
 
 def _engine() -> FixEngine:
     try:
@@ -213,8 +237,13 @@ def _request(args: argparse.Namespace, engine: FixEngine) -> FixRequest:
         raise Unusable(f"unknown fix '{args.fix}' (known: {', '.join(FIXES)})")
     if spec.scope == "client" and not args.tenant:
         raise Unusable(f"{spec.id} needs --tenant (the client tenant's id)")
-    return FixRequest(spec.id, args.tenant or engine.settings.msp_tenant_id, args.target.strip(),
-                      tuple(args.ranges), args.egress_ip.strip())
+    return FixRequest(
+        spec.id,
+        args.tenant or engine.settings.msp_tenant_id,
+        args.target.strip(),
+        tuple(args.ranges),
+        args.egress_ip.strip(),
+    )
 
 
 def confirmation_prompt(plan: Plan) -> str:
@@ -239,8 +268,11 @@ def _apply(args: argparse.Namespace, engine: FixEngine, plan: Plan) -> int:
             _write(_json({"plan": plan.as_dict(), "outcome": None}))
         return EXIT_OK
     if not _confirmed(args, plan):
-        _write(_json({"plan": plan.as_dict(), "outcome": None}) if args.format == "json"
-               else "Not applied: nothing was changed.")
+        _write(
+            _json({"plan": plan.as_dict(), "outcome": None})
+            if args.format == "json"
+            else "Not applied: nothing was changed."
+        )
         return EXIT_REFUSED
     actor = Actor.cli(args.actor)
     outcome = engine.apply(plan, actor, acknowledge_warnings=args.acknowledge_warnings)
@@ -265,8 +297,11 @@ def run(args: argparse.Namespace) -> int:
                 _write(render_audit(entries, names))
         else:
             offers = engine.offers()
-            _write(_json({"offers": [{**o.as_dict(), "command": _offer_command(o)} for o in offers]})
-                   if args.format == "json" else render_offers(offers, names))
+            _write(
+                _json({"offers": [{**o.as_dict(), "command": _offer_command(o)} for o in offers]})
+                if args.format == "json"
+                else render_offers(offers, names)
+            )
         return EXIT_OK
     if args.command == "rollback":
         return _apply(args, engine, engine.plan_rollback(args.audit_id, args.egress_ip.strip()))
@@ -302,7 +337,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted; nothing more was changed")
         return EXIT_REFUSED
-
 
 
 def _error(line: str) -> None:

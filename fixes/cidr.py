@@ -97,8 +97,10 @@ def parse_range(value: str, host_bits: Literal["refuse", "network"] = "refuse") 
         raise RangeError(f"'{shown}' allows every address: give the addresses actually used")
     if covers_every_address([network]):
         whole = "is" if network == IPV4_MAPPED else "contains"
-        raise RangeError(f"'{shown}' allows every IPv4 address (it {whole} the IPv4-mapped block "
-                         f"{IPV4_MAPPED}): give the addresses actually used")
+        raise RangeError(
+            f"'{shown}' allows every IPv4 address (it {whole} the IPv4-mapped block "
+            f"{IPV4_MAPPED}): give the addresses actually used"
+        )
     note = ""
     if unmapped(network) is not network:  # IPv4-mapped: the IPv4 range it stands for
         address, network = unmapped_address(address), unmapped(network)
@@ -107,10 +109,14 @@ def parse_range(value: str, host_bits: Literal["refuse", "network"] = "refuse") 
     if network.network_address != address:
         host = eight_groups(ipaddress.ip_network(address))
         if host_bits == "refuse":
-            raise RangeError(f"'{shown}' has host bits set: write {normalised} for the whole network or "
-                             f"{host} for the single address")
-        note = f"{text} has host bits set and is written as {normalised}, the network CIPP enforces " \
-               f"({host} would be the single address)" + (f"; {note}" if note else "")
+            raise RangeError(
+                f"'{shown}' has host bits set: write {normalised} for the whole network or "
+                f"{host} for the single address"
+            )
+        note = (
+            f"{text} has host bits set and is written as {normalised}, the network CIPP enforces "
+            f"({host} would be the single address)" + (f"; {note}" if note else "")
+        )
     if not CIPP_RANGE_RE.match(normalised):  # cannot happen (property-tested); never send what CIPP rejects
         raise RangeError(f"'{shown}' cannot be written in a form CIPP accepts")
     return Range(normalised, network, text, note)

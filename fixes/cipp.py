@@ -30,9 +30,13 @@ SAVE_TITLE = "Save the API configuration to Azure"
 
 def add_update_body(client: dict[str, Any], ranges: list[str]) -> dict[str, Any]:
     """AddUpdate replaces the client's row: everything but the ranges is sent back as read."""
-    body: dict[str, Any] = {"ClientId": client_id(client), "AppName": text(client.get("AppName")),
-                            "Role": {"value": client.get("Role")}, "IPRange": [{"value": r} for r in ranges],
-                            "Enabled": client.get("Enabled") is True}
+    body: dict[str, Any] = {
+        "ClientId": client_id(client),
+        "AppName": text(client.get("AppName")),
+        "Role": {"value": client.get("Role")},
+        "IPRange": [{"value": r} for r in ranges],
+        "Enabled": client.get("Enabled") is True,
+    }
     if "MCPAllowed" in client:  # only CIPP versions from June 2026 have it
         body["MCPAllowed"] = client.get("MCPAllowed") is True
     return body
@@ -42,12 +46,16 @@ def restore_refusal(client: dict[str, Any]) -> str | None:
     """Why AddUpdate cannot write ``client``'s ranges back exactly (None: it can)."""
     name, ranges = client_name(client), client_ranges(client) or []
     if ranges == []:
-        return (f"'{name}' had an empty IPRange ([]), which AddUpdate cannot write: sending no range would "
-                "open the client to any IP instead")
+        return (
+            f"'{name}' had an empty IPRange ([]), which AddUpdate cannot write: sending no range would "
+            "open the client to any IP instead"
+        )
     rejected = [r for r in ranges if not is_any([r]) and not CIPP_RANGE_RE.match(r)]
     if rejected:
-        return (f"CIPP's save validation rejects {', '.join(rejected)}, so the previous ranges of '{name}' "
-                "cannot be written back")
+        return (
+            f"CIPP's save validation rejects {', '.join(rejected)}, so the previous ranges of '{name}' "
+            "cannot be written back"
+        )
     return None
 
 
@@ -78,8 +86,9 @@ def _normalised_current(client: dict[str, Any]) -> tuple[list[Range], list[str],
         kept.append(item)
     ranges, notes = merge_duplicates(kept)
     if not ranges:
-        raise BadInput(f"none of '{name}''s ranges can be kept ({', '.join(current)}): give the ranges it "
-                       "calls from")
+        raise BadInput(
+            f"none of '{name}''s ranges can be kept ({', '.join(current)}): give the ranges it calls from"
+        )
     return ranges, warnings + [w for r in ranges for w in warnings_for(r, "cipp")], notes
 
 
@@ -95,13 +104,29 @@ async def plan_set_ranges(ctx: FixContext, request: FixRequest) -> Plan:
     ranges, warnings, notes = typed or _normalised_current(client)
     new = [r.text for r in ranges]
     if new == client_ranges(client):
-        return unchanged(request, RANGES_TITLE, target, client,
-                         f"'{name}' is already limited to {', '.join(new)}")
-    reopens = (f"rolling back would open '{name}' to any IP again, which is refused like any write that "
-               "does: set other ranges instead") if is_any(client_ranges(client) or []) else None
-    plan = Plan(request, RANGES_TITLE, f"Limit '{name}' to {', '.join(new)}", target, client,
-                {**client, "IPRange": new}, [ctx.cipp_call("AddUpdate", add_update_body(client, new))],
-                warnings=warnings, notes=notes, irreversible=restore_refusal(client) or reopens)
+        return unchanged(
+            request, RANGES_TITLE, target, client, f"'{name}' is already limited to {', '.join(new)}"
+        )
+    reopens = (
+        (
+            f"rolling back would open '{name}' to any IP again, which is refused like any write that "
+            "does: set other ranges instead"
+        )
+        if is_any(client_ranges(client) or [])
+        else None
+    )
+    plan = Plan(
+        request,
+        RANGES_TITLE,
+        f"Limit '{name}' to {', '.join(new)}",
+        target,
+        client,
+        {**client, "IPRange": new},
+        [ctx.cipp_call("AddUpdate", add_update_body(client, new))],
+        warnings=warnings,
+        notes=notes,
+        irreversible=restore_refusal(client) or reopens,
+    )
     if client.get("Enabled") is not True:
         plan.notes.append(f"'{name}' is disabled: CIPP refuses its calls whatever its ranges")
     return plan
@@ -109,8 +134,15 @@ async def plan_set_ranges(ctx: FixContext, request: FixRequest) -> Plan:
 
 async def read_azure_state(ctx: FixContext) -> dict[str, Any]:
     """C-3's target: the Azure configuration and the client table it should mirror."""
-    clients = [{"ClientId": client_id(c), "AppName": c.get("AppName"), "Enabled": c.get("Enabled"),
-                "IPRange": c.get("IPRange")} for c in await ctx.api_clients()]
+    clients = [
+        {
+            "ClientId": client_id(c),
+            "AppName": c.get("AppName"),
+            "Enabled": c.get("Enabled"),
+            "IPRange": c.get("IPRange"),
+        }
+        for c in await ctx.api_clients()
+    ]
     return {"azureConfiguration": await ctx.azure_configuration(), "apiClients": clients}
 
 
@@ -124,8 +156,9 @@ def _reach(client: dict[str, Any]) -> str | None:
     ranges = client_ranges(client) or []
     if is_any(ranges):
         return "from any IP (it has no ranges)"
-    problems = [f"{r} ({'; '.join(v.problems)})" for r in ranges
-                if (v := judge_cipp_range(r)).status != "pass"]
+    problems = [
+        f"{r} ({'; '.join(v.problems)})" for r in ranges if (v := judge_cipp_range(r)).status != "pass"
+    ]
     return f"from {', '.join(problems)}" if problems else None
 
 
@@ -139,11 +172,20 @@ async def plan_save_to_azure(ctx: FixContext, request: FixRequest) -> Plan:
     enabled = [c for c in before["apiClients"] if c["Enabled"] is True]
     accepted = azure_ids(before)
     if {lower(c["ClientId"]) for c in enabled} == accepted:
-        return unchanged(request, SAVE_TITLE, target, before,
-                         "Azure already accepts exactly the enabled clients")
+        return unchanged(
+            request, SAVE_TITLE, target, before, "Azure already accepts exactly the enabled clients"
+        )
     after = {**before, "azureConfiguration": {**configuration, "ClientIDs": [c["ClientId"] for c in enabled]}}
-    plan = Plan(request, SAVE_TITLE, "Save the enabled API clients to Azure", target, before, after,
-                [ctx.cipp_call("SaveToAzure", {"Action": "SaveToAzure"})], irreversible=SAVE_IRREVERSIBLE)
+    plan = Plan(
+        request,
+        SAVE_TITLE,
+        "Save the enabled API clients to Azure",
+        target,
+        before,
+        after,
+        [ctx.cipp_call("SaveToAzure", {"Action": "SaveToAzure"})],
+        irreversible=SAVE_IRREVERSIBLE,
+    )
     for client in enabled:
         if lower(client["ClientId"]) not in accepted:
             line, reach = f"Azure starts accepting '{client_name(client)}'", _reach(client)
@@ -160,8 +202,26 @@ async def plan_save_to_azure(ctx: FixContext, request: FixRequest) -> Plan:
 
 
 SET_RANGES = FixSpec(
-    id="api-client.set-ranges", title=RANGES_TITLE, checks=("C-1", "C-2"), scope="msp", target="apiClient",
-    target_required=True, ranges="optional", needs_egress_ip=False, risky=False, planner=plan_set_ranges)
+    id="api-client.set-ranges",
+    title=RANGES_TITLE,
+    checks=("C-1", "C-2"),
+    scope="msp",
+    target="apiClient",
+    target_required=True,
+    ranges="optional",
+    needs_egress_ip=False,
+    risky=False,
+    planner=plan_set_ranges,
+)
 SAVE_TO_AZURE = FixSpec(
-    id="api-config.save-to-azure", title=SAVE_TITLE, checks=("C-3",), scope="msp", target="",
-    target_required=False, ranges="none", needs_egress_ip=False, risky=False, planner=plan_save_to_azure)
+    id="api-config.save-to-azure",
+    title=SAVE_TITLE,
+    checks=("C-3",),
+    scope="msp",
+    target="",
+    target_required=False,
+    ranges="none",
+    needs_egress_ip=False,
+    risky=False,
+    planner=plan_save_to_azure,
+)

@@ -41,12 +41,18 @@ def with_flag(types: Any, flag: str) -> str:
 def with_service_provider(excluded: Any, msp_tenant_id: str) -> dict[str, Any]:
     """`excludeGuestsOrExternalUsers` that also excludes service-provider users of the MSP tenant."""
     if not guest_types(excluded):
-        return {"guestOrExternalUserTypes": SERVICE_PROVIDER_FLAG,
-                "externalTenants": {"@odata.type": ENUMERATED, "membershipKind": "enumerated",
-                                    "members": [msp_tenant_id]}}
+        return {
+            "guestOrExternalUserTypes": SERVICE_PROVIDER_FLAG,
+            "externalTenants": {
+                "@odata.type": ENUMERATED,
+                "membershipKind": "enumerated",
+                "members": [msp_tenant_id],
+            },
+        }
     updated = copy.deepcopy(as_dict(excluded))
-    updated["guestOrExternalUserTypes"] = with_flag(updated.get("guestOrExternalUserTypes"),
-                                                    SERVICE_PROVIDER_FLAG)
+    updated["guestOrExternalUserTypes"] = with_flag(
+        updated.get("guestOrExternalUserTypes"), SERVICE_PROVIDER_FLAG
+    )
     if not external_tenants_cover(updated, msp_tenant_id):
         tenants = as_dict(updated.get("externalTenants"))
         updated["externalTenants"] = {**tenants, "members": [*as_list(tenants.get("members")), msp_tenant_id]}
@@ -68,10 +74,16 @@ def excluded_pairs(excluded: Any) -> set[tuple[str, str]]:
         tenants = {EVERY_TENANT}
     else:
         tenants = lower_set(raw.get("members"))
-    written = {lower(p.strip()): p.strip() for p in with_flag(excluded.get("guestOrExternalUserTypes"),
-                                                               "").split(",") if p.strip()}
-    return {(name, EVERY_TENANT if key in TENANT_INDEPENDENT else tenant)
-            for key, name in written.items() for tenant in tenants}
+    written = {
+        lower(p.strip()): p.strip()
+        for p in with_flag(excluded.get("guestOrExternalUserTypes"), "").split(",")
+        if p.strip()
+    }
+    return {
+        (name, EVERY_TENANT if key in TENANT_INDEPENDENT else tenant)
+        for key, name in written.items()
+        for tenant in tenants
+    }
 
 
 def _pair_words(pair: tuple[str, str], msp_tenant_id: str) -> str:
@@ -86,14 +98,15 @@ def widening_warnings(before: Any, after: Any, msp_tenant_id: str) -> list[str]:
     service-provider users (the exclusion is one object, so its types and tenants combine)."""
     had = excluded_pairs(before)
     wanted = (lower(SERVICE_PROVIDER_FLAG), lower(msp_tenant_id))
-    extra = sorted(pair for pair in excluded_pairs(after) - had
-                   if (lower(pair[0]), pair[1]) != wanted)
+    extra = sorted(pair for pair in excluded_pairs(after) - had if (lower(pair[0]), pair[1]) != wanted)
     if not extra:
         return []
-    return ["excludeGuestsOrExternalUsers is one object (every listed type for every listed tenant), so "
-            "besides the MSP's service-provider users this also excludes "
-            + ", ".join(_pair_words(p, msp_tenant_id) for p in extra)
-            + ": they would no longer get this policy"]
+    return [
+        "excludeGuestsOrExternalUsers is one object (every listed type for every listed tenant), so "
+        "besides the MSP's service-provider users this also excludes "
+        + ", ".join(_pair_words(p, msp_tenant_id) for p in extra)
+        + ": they would no longer get this policy"
+    ]
 
 
 async def plan_exclusion(ctx: FixContext, request: FixRequest) -> Plan:
@@ -109,11 +122,18 @@ async def plan_exclusion(ctx: FixContext, request: FixRequest) -> Plan:
         account_id = text(account.get("id"))
         excluded = [str(v) for v in as_list(users.get("excludeUsers"))]
         if lower(account_id) in lower_set(excluded):
-            return unchanged(request, TITLE, target, policy,
-                             f"'{name}' already excludes the service account {facts.service_account_upn}")
+            return unchanged(
+                request,
+                TITLE,
+                target,
+                policy,
+                f"'{name}' already excludes the service account {facts.service_account_upn}",
+            )
         users["excludeUsers"] = [*excluded, account_id]
-        summary = (f"Exclude the service account {facts.service_account_upn} from '{name}' in {facts.name} "
-                   "(direct tenant)")
+        summary = (
+            f"Exclude the service account {facts.service_account_upn} from '{name}' in {facts.name} "
+            "(direct tenant)"
+        )
     else:
         msp = ctx.msp_tenant_id
         done, words = gdap_exclusion(policy, msp)
@@ -123,11 +143,28 @@ async def plan_exclusion(ctx: FixContext, request: FixRequest) -> Plan:
         users["excludeGuestsOrExternalUsers"] = with_service_provider(previous, msp)
         warnings = widening_warnings(previous, users["excludeGuestsOrExternalUsers"], msp)
         summary = f"Exclude service-provider users of the MSP tenant from '{name}' in {facts.name} (GDAP)"
-    return patch_plan(ctx, request, TITLE, summary, target, f"{POLICIES}/{target.id}", policy,
-                      {("conditions", "users"): users}, warnings=warnings)
+    return patch_plan(
+        ctx,
+        request,
+        TITLE,
+        summary,
+        target,
+        f"{POLICIES}/{target.id}",
+        policy,
+        {("conditions", "users"): users},
+        warnings=warnings,
+    )
 
 
 EXCLUDE_SERVICE_PROVIDER = FixSpec(
-    id="client-policy.exclude-service-provider", title=TITLE, checks=("D-1",), scope="client",
-    target="policy", target_required=True, ranges="none", needs_egress_ip=False, risky=False,
-    planner=plan_exclusion)
+    id="client-policy.exclude-service-provider",
+    title=TITLE,
+    checks=("D-1",),
+    scope="client",
+    target="policy",
+    target_required=True,
+    ranges="none",
+    needs_egress_ip=False,
+    risky=False,
+    planner=plan_exclusion,
+)

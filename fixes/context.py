@@ -117,16 +117,24 @@ class FixContext:
                 tenant[name] = await self.graph(msp).collection(_SOURCES[name])
             tenant["namedLocations"] = await self.all(msp, NAMED_LOCATIONS)
         settings = self.settings
-        snapshot: dict[str, Any] = {"version": 1, "tenants": [tenant], "msp": {
-            "tenantId": msp, "serviceAccountUpn": settings.service_account_upn,
-            "breakGlassUpns": list(settings.break_glass_upns),
-            "trustedLocationNames": list(settings.trusted_location_names),
-            "cippAppIds": list(settings.cipp_signin_app_ids)}}
+        snapshot: dict[str, Any] = {
+            "version": 1,
+            "tenants": [tenant],
+            "msp": {
+                "tenantId": msp,
+                "serviceAccountUpn": settings.service_account_upn,
+                "breakGlassUpns": list(settings.break_glass_upns),
+                "trustedLocationNames": list(settings.trusted_location_names),
+                "cippAppIds": list(settings.cipp_signin_app_ids),
+            },
+        }
         if with_policies:
             tenant["conditionalAccessPolicies"] = await self.all(msp, POLICIES)
             if settings.cipp_configured:  # the CIPP-API client ids are never "the CIPP app"
-                snapshot["cipp"] = {"apiClients": await self.api_clients(),
-                                    "azureConfiguration": await self.azure_configuration()}
+                snapshot["cipp"] = {
+                    "apiClients": await self.api_clients(),
+                    "azureConfiguration": await self.azure_configuration(),
+                }
         view = self._msp_views[with_policies] = SnapshotView(snapshot, posture_options(settings))
         return view
 
@@ -171,13 +179,18 @@ class FixContext:
         stored, row = self._stored_tenant(tenant_id)
         if row is None and self.settings.cipp_configured:
             rows = await self.cipp().tenants()
-            row = next((r for r in rows if isinstance(r, dict)
-                        and lower(r.get("customerId")) == lower(tenant_id)), None)
+            row = next(
+                (r for r in rows if isinstance(r, dict) and lower(r.get("customerId")) == lower(tenant_id)),
+                None,
+            )
         if stored is None and row is None:
             raise BadInput(f"tenant {tenant_id} is not a known client tenant: check the id, or collect first")
         row = row or {}
-        mode = stored.access_mode if stored is not None and stored.access_mode else (
-            "direct" if lower(row.get("delegatedPrivilegeStatus")) == "directtenant" else "gdap")
+        mode = (
+            stored.access_mode
+            if stored is not None and stored.access_mode
+            else ("direct" if lower(row.get("delegatedPrivilegeStatus")) == "directtenant" else "gdap")
+        )
         name = stored.display_name if stored is not None else text(row.get("displayName"), tenant_id)
         upn = text(row.get("directTenantUserPrincipalName"), self.settings.service_account_upn)
         return ClientTenantFacts(name, mode, upn)
@@ -189,6 +202,7 @@ class FixContext:
                 if tenant is not None:
                     session.expunge(tenant)
             rows = graph_objects(conn, self.msp_tenant_id, CIPP_TENANTS)
-        row = next((r for r in rows if isinstance(r, dict)
-                    and lower(r.get("customerId")) == lower(tenant_id)), None)
+        row = next(
+            (r for r in rows if isinstance(r, dict) and lower(r.get("customerId")) == lower(tenant_id)), None
+        )
         return tenant, row

@@ -119,10 +119,16 @@ class Offer:
     spec: FixSpec
 
     def as_dict(self) -> dict[str, Any]:
-        return {"check": self.finding.get("check"), "status": self.finding.get("status"),
-                "severity": self.finding.get("severity"), "tenantId": self.request.tenant_id,
-                "subject": self.finding.get("subject"), "message": self.finding.get("message"),
-                "fix": self.spec.as_dict(), "request": self.request.as_dict()}
+        return {
+            "check": self.finding.get("check"),
+            "status": self.finding.get("status"),
+            "severity": self.finding.get("severity"),
+            "tenantId": self.request.tenant_id,
+            "subject": self.finding.get("subject"),
+            "message": self.finding.get("message"),
+            "fix": self.spec.as_dict(),
+            "request": self.request.as_dict(),
+        }
 
 
 class FixEngine:
@@ -156,11 +162,13 @@ class FixEngine:
         self._authorise(actor, plan)
         return self._run(lambda ctx: self._apply(ctx, plan, actor, acknowledge_warnings))
 
-    def rollback(self, audit_id: int, actor: Actor, *, acknowledge_warnings: bool = False,
-                 egress_ip: str = "") -> Outcome:
+    def rollback(
+        self, audit_id: int, actor: Actor, *, acknowledge_warnings: bool = False, egress_ip: str = ""
+    ) -> Outcome:
         """Undo audit record ``audit_id``: plan the rollback (read-only), then apply it."""
-        return self.apply(self.plan_rollback(audit_id, egress_ip), actor,
-                          acknowledge_warnings=acknowledge_warnings)
+        return self.apply(
+            self.plan_rollback(audit_id, egress_ip), actor, acknowledge_warnings=acknowledge_warnings
+        )
 
     def rollback_reason(self, record: AuditEntry) -> str | None:
         """Why ``record`` cannot be rolled back, as far as the records tell (None: a rollback can be
@@ -200,6 +208,7 @@ class FixEngine:
         async def run() -> Any:
             async with FixContext(self.settings, self.db, self.pacer) as ctx:
                 return await operation(ctx)
+
         with self._lock:
             return asyncio.run(run())
 
@@ -229,8 +238,15 @@ class FixEngine:
         target = Target(record.target_type, record.target_id, record.target_name)
         request = FixRequest(record.fix_id, record.tenant_id, record.target_id, egress_ip=egress_ip)
         current = await _read_target(ctx, record.tenant_id, target)
-        plan = Plan(request, f"Roll back #{audit_id}", f"Undo #{audit_id}: {record.message}", target,
-                    current, current, rollback_of=audit_id)
+        plan = Plan(
+            request,
+            f"Roll back #{audit_id}",
+            f"Undo #{audit_id}: {record.message}",
+            target,
+            current,
+            current,
+            rollback_of=audit_id,
+        )
         refusal = await self._rollback_refusal(record, current)
         if refusal:
             plan.refusal = refusal
@@ -243,8 +259,10 @@ class FixEngine:
             plan.refusal = cipp.restore_refusal(record.before)
         elif call["method"] == "PATCH":
             body = restore_body(call["body"], record.before)
-            plan.requests, plan.after = [ctx.graph_call(record.tenant_id, "PATCH", path, body)], \
-                merge_patch(current, body)
+            plan.requests, plan.after = (
+                [ctx.graph_call(record.tenant_id, "PATCH", path, body)],
+                merge_patch(current, body),
+            )
         else:  # POST: the fix created the object
             plan.requests, plan.after = [ctx.graph_call(record.tenant_id, "DELETE", path)], None
         await _guard(ctx, plan)  # judged exactly like a forward fix
@@ -255,8 +273,10 @@ class FixEngine:
         if reason:
             return reason
         if not same(current, record.after):
-            return (f"'{record.target_name}' changed since #{record.id}: rolling back would overwrite those "
-                    "later changes; review it and change it by hand")
+            return (
+                f"'{record.target_name}' changed since #{record.id}: rolling back would overwrite those "
+                "later changes; review it and change it by hand"
+            )
         return None
 
     # --- apply --------------------------------------------------------------------------------------
@@ -279,17 +299,29 @@ class FixEngine:
             return self._record(actor, plan, FAILED, f"could not read the target again: {error}", plan.before)
         if plan.unchanged and fresh.unchanged:
             return Outcome(UNCHANGED, fresh.summary, fresh, before=fresh.before, after=fresh.before)
-        refusal = _staleness(plan, fresh) or fresh.refusal or (
-            None if acknowledged or not fresh.warnings else
-            f"the plan has {len(fresh.warnings)} warning(s) to acknowledge first: {fresh.warnings[0]}")
+        refusal = (
+            _staleness(plan, fresh)
+            or fresh.refusal
+            or (
+                None
+                if acknowledged or not fresh.warnings
+                else f"the plan has {len(fresh.warnings)} warning(s) to acknowledge first: "
+                f"{fresh.warnings[0]}"
+            )
+        )
         if refusal:
             return self._refuse(actor, fresh, refusal)
         # The last read before the write: no precondition header exists, so rebase onto it (module doc).
         try:
             ready, merged, refusal = await _rebase_on_fresh_read(ctx, fresh)
         except SERVICE_ERRORS as error:
-            return self._record(actor, fresh, FAILED, f"could not read the target just before the write: "
-                                f"{error}", fresh.before)
+            return self._record(
+                actor,
+                fresh,
+                FAILED,
+                f"could not read the target just before the write: {error}",
+                fresh.before,
+            )
         if refusal:
             return self._refuse(actor, ready, refusal)
         sent: list[SentCall] = []
@@ -306,12 +338,21 @@ class FixEngine:
                     target = replace(target, id=str(response.get("id") or ""))
         except SERVICE_ERRORS as error:  # the write may or may not have happened: say so, read back
             after = await _read_quietly(ctx, ready.tenant_id, target)
-            return self._record(actor, ready, FAILED, f"the write failed ({error}); see the state read back",
-                                ready.before, after, sent, target)
+            return self._record(
+                actor,
+                ready,
+                FAILED,
+                f"the write failed ({error}); see the state read back",
+                ready.before,
+                after,
+                sent,
+                target,
+            )
         after, problem = await _verify(ctx, ready, target)
         if problem:
-            return self._record(actor, ready, VERIFY_FAILED, f"{ready.summary}: {problem}", ready.before,
-                                after, sent, target)
+            return self._record(
+                actor, ready, VERIFY_FAILED, f"{ready.summary}: {problem}", ready.before, after, sent, target
+            )
         outcome = ROLLED_BACK if ready.rollback_of is not None else APPLIED
         message = ready.summary
         if merged:
@@ -320,28 +361,50 @@ class FixEngine:
         conflicts = _conflicts(ready, after)
         if conflicts:
             outcome = CONFLICT
-            message += (f"; but '{target.name}' reads back differently than this change alone would leave "
-                        f"it: {'; '.join(conflicts)} (another change landed at the same time: review it)")
+            message += (
+                f"; but '{target.name}' reads back differently than this change alone would leave "
+                f"it: {'; '.join(conflicts)} (another change landed at the same time: review it)"
+            )
         return self._record(actor, ready, outcome, message, ready.before, after, sent, target)
 
     def _refuse(self, actor: Actor, plan: Plan, refusal: str) -> Outcome:
         planned = [SentCall(call, None) for call in plan.requests]
         return self._record(actor, plan, REFUSED, refusal, plan.before, plan.before, planned)
 
-    def _record(self, actor: Actor, plan: Plan, outcome: str, message: str, before: Any = None,
-                after: Any = None, sent: list[SentCall] | None = None,
-                target: Target | None = None) -> Outcome:
+    def _record(
+        self,
+        actor: Actor,
+        plan: Plan,
+        outcome: str,
+        message: str,
+        before: Any = None,
+        after: Any = None,
+        sent: list[SentCall] | None = None,
+        target: Target | None = None,
+    ) -> Outcome:
         target = target or plan.target
         sent = sent or []
         audit_id = audit.append(
-            self.db, at=utcnow(), actor=actor.name.strip() or "(anonymous)", tenant_id=plan.tenant_id,
-            fix_id=plan.request.fix_id, target_type=target.type, target_id=target.id,
-            target_name=target.name, outcome=outcome, message=message, before=before, after=after,
-            requests=[s.as_dict() for s in sent], rollback_of=plan.rollback_of)
+            self.db,
+            at=utcnow(),
+            actor=actor.name.strip() or "(anonymous)",
+            tenant_id=plan.tenant_id,
+            fix_id=plan.request.fix_id,
+            target_type=target.type,
+            target_id=target.id,
+            target_name=target.name,
+            outcome=outcome,
+            message=message,
+            before=before,
+            after=after,
+            requests=[s.as_dict() for s in sent],
+            rollback_of=plan.rollback_of,
+        )
         return Outcome(outcome, message, replace(plan, target=target), audit_id, before, after, sent)
 
 
 # --- guarding, rebasing --------------------------------------------------------------------------------
+
 
 async def _guard(ctx: FixContext, plan: Plan) -> None:
     """The one guard set (fixes.guards) on a plan that would write; its refusal goes into the plan."""
@@ -350,8 +413,10 @@ async def _guard(ctx: FixContext, plan: Plan) -> None:
 
 
 def _stale_before_write(plan: Plan, detail: str = "") -> str:
-    return (f"'{plan.target.name}' changed just before the write{detail}: nothing was written; review it and "
-            "plan again")
+    return (
+        f"'{plan.target.name}' changed just before the write{detail}: nothing was written; review it and "
+        "plan again"
+    )
 
 
 async def _rebase_on_fresh_read(ctx: FixContext, plan: Plan) -> tuple[Plan, list[str], str | None]:
@@ -363,8 +428,12 @@ async def _rebase_on_fresh_read(ctx: FixContext, plan: Plan) -> tuple[Plan, list
     current = await _read_target(ctx, plan.tenant_id, plan.target)
     if same(current, plan.before):
         return plan, [], None
-    if call.method == "DELETE" or plan.target.type == "azureConfiguration" or not isinstance(current, dict) \
-            or not isinstance(plan.after, dict):
+    if (
+        call.method == "DELETE"
+        or plan.target.type == "azureConfiguration"
+        or not isinstance(current, dict)
+        or not isinstance(plan.after, dict)
+    ):
         return plan, [], _stale_before_write(plan)
     rebased = rebase(plan.before, plan.after, current)
     if rebased.clashes:
@@ -372,8 +441,9 @@ async def _rebase_on_fresh_read(ctx: FixContext, plan: Plan) -> tuple[Plan, list
         return plan, [], _stale_before_write(plan, f", in {fields}, which this change sets too")
     if call.service == "graph":
         body = restore_body(call.body, rebased.value)
-        ready = replace(plan, before=current, after=merge_patch(current, body),
-                        requests=[replace(call, body=body)])
+        ready = replace(
+            plan, before=current, after=merge_patch(current, body), requests=[replace(call, body=body)]
+        )
     else:  # AddUpdate resends the whole row: the fresh row with the plan's ranges change
         body = cipp.add_update_body(rebased.value, client_ranges(rebased.value) or [])
         ready = replace(plan, before=current, after=rebased.value, requests=[replace(call, body=body)])
@@ -382,6 +452,7 @@ async def _rebase_on_fresh_read(ctx: FixContext, plan: Plan) -> tuple[Plan, list
 
 
 # --- reading, verifying -------------------------------------------------------------------------------
+
 
 async def _read_target(ctx: FixContext, tenant_id: str, target: Target) -> Any:
     """The target as it reads now (None when it does not exist)."""
@@ -427,13 +498,19 @@ def _verify_problem(plan: Plan, after: Any) -> str | None:
     if after is None:
         return "it cannot be read back"
     if plan.target.type == "azureConfiguration":
-        return None if cipp.azure_ids(after) == cipp.azure_ids(plan.after) else \
-            "Azure's client ids read back differently"
+        return (
+            None
+            if cipp.azure_ids(after) == cipp.azure_ids(plan.after)
+            else "Azure's client ids read back differently"
+        )
     if call.method == "POST" and call.service == "graph":  # created
         return None if matches(after, call.body) else "the change did not take: it reads back differently"
     # The change from the state just before the write must be there (other changes are conflicts).
-    return None if delta_took(plan.before, plan.after, after) else \
-        "the change did not take: it reads back differently"
+    return (
+        None
+        if delta_took(plan.before, plan.after, after)
+        else "the change did not take: it reads back differently"
+    )
 
 
 def _conflicts(plan: Plan, after: Any) -> list[str]:
@@ -446,11 +523,14 @@ def _conflicts(plan: Plan, after: Any) -> list[str]:
 
 
 def _staleness(plan: Plan, fresh: Plan) -> str | None:
-    if same(plan.before, fresh.before) and same([c.as_dict() for c in plan.requests],
-                                                [c.as_dict() for c in fresh.requests]):
+    if same(plan.before, fresh.before) and same(
+        [c.as_dict() for c in plan.requests], [c.as_dict() for c in fresh.requests]
+    ):
         return None
-    return (f"'{fresh.target.name}' changed since the plan was made: review the new plan before applying "
-            "(re-plan)")
+    return (
+        f"'{fresh.target.name}' changed since the plan was made: review the new plan before applying "
+        "(re-plan)"
+    )
 
 
 def _write_problem(call: HttpCall, status: int, response: Any) -> str | None:
@@ -459,7 +539,8 @@ def _write_problem(call: HttpCall, status: int, response: Any) -> str | None:
         error = response.get("error") if isinstance(response, dict) else None
         detail = error.get("message") if isinstance(error, dict) else None
         return f"{'Graph' if call.service == 'graph' else 'CIPP-API'} answered HTTP {status}" + (
-            f": {detail}" if detail else "")
+            f": {detail}" if detail else ""
+        )
     if call.service == "cipp" and isinstance(response, list):
         rejected = [r for r in response if isinstance(r, str) and "is not a valid" in r]
         if rejected:
@@ -473,9 +554,11 @@ def _short(response: Any) -> Any:
     if isinstance(response, dict) and "error" in response:
         return response["error"]
     if isinstance(response, list):
-        return [r if isinstance(r, str) else {k: v for k, v in r.items() if k != "copyField"}
-                for r in response if isinstance(r, str | dict)]
+        return [
+            r if isinstance(r, str) else {k: v for k, v in r.items() if k != "copyField"}
+            for r in response
+            if isinstance(r, str | dict)
+        ]
     if isinstance(response, dict) and isinstance(response.get("Results"), str):
         return response["Results"]
     return None
-

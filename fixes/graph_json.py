@@ -34,9 +34,9 @@ def write_path(before: dict[str, Any], path: Path, value: Any) -> tuple[Path, An
         child = node.get(key) if isinstance(node, dict) else None
         if not isinstance(child, dict):
             wrapped: Any = value
-            for inner in reversed(path[depth + 1:]):
+            for inner in reversed(path[depth + 1 :]):
                 wrapped = {inner: wrapped}
-            return path[:depth + 1], wrapped
+            return path[: depth + 1], wrapped
         node = child
     return path, value
 
@@ -89,8 +89,11 @@ def matches(actual: Any, expected: Any, key: str = "") -> bool:
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(matches(actual.get(k), v, k) for k, v in expected.items())
     if isinstance(expected, list):
-        return isinstance(actual, list) and len(actual) == len(expected) and all(
-            matches(a, e) for a, e in zip(actual, expected, strict=True))
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(matches(a, e) for a, e in zip(actual, expected, strict=True))
+        )
     return actual == expected
 
 
@@ -157,8 +160,9 @@ def _rebase(before: Any, after: Any, current: Any, path: tuple[str, ...], out: R
     if all(isinstance(v, dict) for v in (before, after, current)):
         merged = {}
         for k in _keys(current, after, before):
-            value = _rebase(before.get(k, _MISSING), after.get(k, _MISSING), current.get(k, _MISSING),
-                            (*path, k), out)
+            value = _rebase(
+                before.get(k, _MISSING), after.get(k, _MISSING), current.get(k, _MISSING), (*path, k), out
+            )
             if value is not _MISSING:
                 merged[k] = value
         return merged
@@ -189,7 +193,7 @@ def delta_took(before: Any, expected: Any, actual: Any) -> bool:
 
 def _short(value: Any, limit: int = 80) -> str:
     shown = orjson.dumps(value).decode() if value is not _MISSING else "(absent)"
-    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def differences(expected: Any, actual: Any, path: tuple[str, ...] = ()) -> list[str]:
@@ -198,8 +202,11 @@ def differences(expected: Any, actual: Any, path: tuple[str, ...] = ()) -> list[
     if key in VOLATILE or _equal(expected, actual, key):
         return []
     if isinstance(expected, dict) and isinstance(actual, dict):
-        return [line for k in _keys(expected, actual)
-                for line in differences(expected.get(k, _MISSING), actual.get(k, _MISSING), (*path, k))]
+        return [
+            line
+            for k in _keys(expected, actual)
+            for line in differences(expected.get(k, _MISSING), actual.get(k, _MISSING), (*path, k))
+        ]
     if isinstance(expected, list) and isinstance(actual, list):
         extra = [x for x in actual if not any(_equal(x, y) for y in expected)]
         lacking = [x for x in expected if not any(_equal(x, y) for y in actual)]

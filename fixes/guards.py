@@ -40,8 +40,10 @@ from posture.graph import ALL_TRUSTED, ENABLED, grant_controls, location_lists, 
 from posture.ranges import address_covered, covered_by, covers_every_address, parse_network
 from posture.view import is_ip_location, location_ranges
 
-STATE_YOUR_EGRESS_IP = ("state your egress IP (the public IP your network reaches Microsoft from) so "
-                        "Perimeter can check that you stay inside a location the policy exempts")
+STATE_YOUR_EGRESS_IP = (
+    "state your egress IP (the public IP your network reaches Microsoft from) so "
+    "Perimeter can check that you stay inside a location the policy exempts"
+)
 
 
 async def write_refusal(ctx: FixContext, plan: Plan, egress_ip: str) -> str | None:
@@ -68,6 +70,7 @@ def _is_msp(ctx: FixContext, plan: Plan) -> bool:
 
 
 # --- named locations -----------------------------------------------------------------------------------
+
 
 def _exempts(policy: dict[str, Any], location: Any, location_id: str) -> bool:
     """Whether ``policy`` exempts ``location`` (as it reads in one state; None: deleted)."""
@@ -106,23 +109,31 @@ async def _location_refusal(ctx: FixContext, plan: Plan, egress_ip: str) -> str 
     covered = covers_every_address(_networks(after))
     if covered:
         ranges = ", ".join(location_ranges(after))
-        return (f"this would leave '{name}' covering every {_versions(covered)} address ({ranges} together), "
-                "which exempts the whole internet: keep its ranges to the addresses your people use")
+        return (
+            f"this would leave '{name}' covering every {_versions(covered)} address ({ranges} together), "
+            "which exempts the whole internet: keep its ranges to the addresses your people use"
+        )
     if not _is_msp(ctx, plan) or not takes_coverage_away(before, after):
         return None
     view = await ctx.msp_view(with_policies=True)
     msp = view.msp_tenant
     assert msp is not None
     location_id = plan.target.id
-    blocking = [p for p in msp.objects("conditionalAccessPolicies") or []
-                if policy_state(p) == ENABLED and "block" in grant_controls(p)
-                and (_exempts(p, before, location_id) or _exempts(p, after, location_id))]
+    blocking = [
+        p
+        for p in msp.objects("conditionalAccessPolicies") or []
+        if policy_state(p) == ENABLED
+        and "block" in grant_controls(p)
+        and (_exempts(p, before, location_id) or _exempts(p, after, location_id))
+    ]
     if not blocking:
         return None
     first = policy_name(blocking[0])
     if not egress_ip.strip():
-        return (f"'{first}' is on and exempts '{name}', and this write takes ranges away from it: "
-                f"{STATE_YOUR_EGRESS_IP}")
+        return (
+            f"'{first}' is on and exempts '{name}', and this write takes ranges away from it: "
+            f"{STATE_YOUR_EGRESS_IP}"
+        )
     address = parse_address(egress_ip)
     for policy in blocking:
         exempt = [n for n in excluded_ip_locations(policy, msp) if lower(n.get("id")) != lower(location_id)]
@@ -130,13 +141,16 @@ async def _location_refusal(ctx: FixContext, plan: Plan, egress_ip: str) -> str 
             exempt.append(after)
         if not address_covered(address, [n for location in exempt for n in _networks(location)]):
             names = ", ".join(f"'{text(n.get('displayName'))}'" for n in exempt) or "no IP location"
-            return (f"after this write your egress IP {address} would be outside every location "
-                    f"'{policy_name(policy)}' exempts ({names}), and that policy is on, so it would block "
-                    f"you: keep your own range in '{name}', or state the IP you really reach Microsoft from")
+            return (
+                f"after this write your egress IP {address} would be outside every location "
+                f"'{policy_name(policy)}' exempts ({names}), and that policy is on, so it would block "
+                f"you: keep your own range in '{name}', or state the IP you really reach Microsoft from"
+            )
     return None
 
 
 # --- policies -----------------------------------------------------------------------------------------
+
 
 async def _policy_refusal(ctx: FixContext, plan: Plan, egress_ip: str) -> str | None:
     after = plan.after
@@ -150,6 +164,7 @@ async def _policy_refusal(ctx: FixContext, plan: Plan, egress_ip: str) -> str | 
 
 # --- API clients --------------------------------------------------------------------------------------
 
+
 def _client_refusal(after: Any) -> str | None:
     if not isinstance(after, dict):
         return None
@@ -157,11 +172,15 @@ def _client_refusal(after: Any) -> str | None:
     if ranges is None:
         return None
     if is_any(ranges):
-        return (f"this would open the API client '{name}' to any IP (IPRange [\"Any\"]): set its ranges "
-                "instead (api-client.set-ranges with the ranges it calls from)")
+        return (
+            f"this would open the API client '{name}' to any IP (IPRange [\"Any\"]): set its ranges "
+            "instead (api-client.set-ranges with the ranges it calls from)"
+        )
     covered = covers_every_address(parse_network(r) for r in ranges)
     if covered:
-        return (f"the ranges of the API client '{name}' would together cover every {_versions(covered)} "
-                f"address ({', '.join(ranges)}), which opens it to any IP: set narrower ranges "
-                "(api-client.set-ranges with the ranges it calls from)")
+        return (
+            f"the ranges of the API client '{name}' would together cover every {_versions(covered)} "
+            f"address ({', '.join(ranges)}), which opens it to any IP: set narrower ranges "
+            "(api-client.set-ranges with the ranges it calls from)"
+        )
     return None

@@ -31,9 +31,11 @@ FAILED = "failed"
 UNCHANGED = "unchanged"  # nothing to change: no write, no audit record
 
 
-SAVE_IRREVERSIBLE = ("SaveToAzure cannot be rolled back: CIPP-API only ever pushes the enabled clients' ids, "
-                     "so the previous list cannot be written back; enable or disable clients and save again "
-                     "instead")
+SAVE_IRREVERSIBLE = (
+    "SaveToAzure cannot be rolled back: CIPP-API only ever pushes the enabled clients' ids, "
+    "so the previous list cannot be written back; enable or disable clients and save again "
+    "instead"
+)
 
 
 class BadInput(ValueError):
@@ -43,7 +45,7 @@ class BadInput(ValueError):
 def shown_text(text: str, limit: int = 60) -> str:
     """Typed text as it goes into a one-line message: control characters escaped, length bounded."""
     visible = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
-    return visible if len(visible) <= limit else visible[:limit - 3] + "..."
+    return visible if len(visible) <= limit else visible[: limit - 3] + "..."
 
 
 def holds_role(roles: Iterable[str], role: str) -> bool:
@@ -61,8 +63,6 @@ def os_user() -> str:
         return shown_text(getpass.getuser() or "unknown")
     except (KeyError, OSError):  # no login name in some containers
         return "unknown"
-
-
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,13 @@ class FixRequest:
         object.__setattr__(self, "ranges", tuple(ranges))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"fix": self.fix_id, "tenantId": self.tenant_id, "targetId": self.target_id,
-                "ranges": list(self.ranges), "egressIp": self.egress_ip}
+        return {
+            "fix": self.fix_id,
+            "tenantId": self.tenant_id,
+            "targetId": self.target_id,
+            "ranges": list(self.ranges),
+            "egressIp": self.egress_ip,
+        }
 
 
 @dataclass(frozen=True)
@@ -178,20 +183,30 @@ class Plan:
         before, after = _pretty(self.before), _pretty(self.after)
         # Split at JSON's own line breaks only: str.splitlines() also breaks at U+0085/U+2028, which a
         # tenant's name may hold, and would let it fake a diff line.
-        lines = difflib.unified_diff(before.split("\n"), after.split("\n"), "before", "after",
-                                     lineterm="", n=4)
+        lines = difflib.unified_diff(
+            before.split("\n"), after.split("\n"), "before", "after", lineterm="", n=4
+        )
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "fix": self.request.fix_id, "title": self.title, "summary": self.summary,
+            "fix": self.request.fix_id,
+            "title": self.title,
+            "summary": self.summary,
             "tenantId": self.tenant_id,
-            "target": self.target.as_dict(), "request": self.request.as_dict(),
+            "target": self.target.as_dict(),
+            "request": self.request.as_dict(),
             "requests": [call.as_dict() for call in self.requests],
-            "before": self.before, "after": self.after, "diff": self.diff(),
-            "warnings": self.warnings, "notes": self.notes, "refusal": self.refusal,
-            "unchanged": self.unchanged, "irreversible": self.irreversible,
-            "rollbackOf": self.rollback_of, "plannedAt": _iso(self.planned_at),
+            "before": self.before,
+            "after": self.after,
+            "diff": self.diff(),
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "refusal": self.refusal,
+            "unchanged": self.unchanged,
+            "irreversible": self.irreversible,
+            "rollbackOf": self.rollback_of,
+            "plannedAt": _iso(self.planned_at),
         }
 
 
@@ -214,9 +229,17 @@ class FixSpec:
     planner: Planner
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "checks": list(self.checks), "scope": self.scope,
-                "target": self.target, "targetRequired": self.target_required, "ranges": self.ranges,
-                "needsEgressIp": self.needs_egress_ip, "risky": self.risky}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "checks": list(self.checks),
+            "scope": self.scope,
+            "target": self.target,
+            "targetRequired": self.target_required,
+            "ranges": self.ranges,
+            "needsEgressIp": self.needs_egress_ip,
+            "risky": self.risky,
+        }
 
 
 @dataclass(frozen=True)
@@ -248,10 +271,19 @@ class Outcome:
         return self.outcome in (APPLIED, ROLLED_BACK, UNCHANGED)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "ok": self.ok, "message": self.message, "auditId": self.audit_id,
-                "fix": self.plan.request.fix_id, "tenantId": self.plan.tenant_id,
-                "target": self.plan.target.as_dict(), "rollbackOf": self.plan.rollback_of,
-                "requests": [s.as_dict() for s in self.sent], "before": self.before, "after": self.after}
+        return {
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "message": self.message,
+            "auditId": self.audit_id,
+            "fix": self.plan.request.fix_id,
+            "tenantId": self.plan.tenant_id,
+            "target": self.plan.target.as_dict(),
+            "rollbackOf": self.plan.rollback_of,
+            "requests": [s.as_dict() for s in self.sent],
+            "before": self.before,
+            "after": self.after,
+        }
 
 
 def _pretty(value: Any) -> str:

@@ -23,8 +23,9 @@ def checked_id(value: str, what: str) -> str:
 
 def require_msp(ctx: FixContext, request: FixRequest) -> None:
     if lower(request.tenant_id) != lower(ctx.msp_tenant_id):
-        raise BadInput(f"{request.fix_id} changes the MSP tenant ({ctx.msp_tenant_id}) only, "
-                       f"not {request.tenant_id}")
+        raise BadInput(
+            f"{request.fix_id} changes the MSP tenant ({ctx.msp_tenant_id}) only, not {request.tenant_id}"
+        )
 
 
 def require_target(request: FixRequest, what: str) -> str:
@@ -46,23 +47,58 @@ async def read_policy(ctx: FixContext, request: FixRequest) -> dict[str, Any]:
     return policy
 
 
-def patch_plan(ctx: FixContext, request: FixRequest, title: str, summary: str, target: Target,
-               path: str, before: dict[str, Any], changes: dict[Path, Any], *,
-               warnings: list[str] | None = None, notes: list[str] | None = None) -> Plan:
+def patch_plan(
+    ctx: FixContext,
+    request: FixRequest,
+    title: str,
+    summary: str,
+    target: Target,
+    path: str,
+    before: dict[str, Any],
+    changes: dict[Path, Any],
+    *,
+    warnings: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> Plan:
     """A PATCH of only ``changes`` (each path sent as a complete sub-object) to ``path``."""
     body = patch_body(before, changes)
-    return Plan(request, title, summary, target, before, merge_patch(before, body),
-                [ctx.graph_call(request.tenant_id, "PATCH", path, body)],
-                warnings=warnings or [], notes=notes or [])
+    return Plan(
+        request,
+        title,
+        summary,
+        target,
+        before,
+        merge_patch(before, body),
+        [ctx.graph_call(request.tenant_id, "PATCH", path, body)],
+        warnings=warnings or [],
+        notes=notes or [],
+    )
 
 
-def create_plan(ctx: FixContext, request: FixRequest, title: str, summary: str, target: Target,
-                collection: str, body: dict[str, Any], *, warnings: list[str] | None = None,
-                notes: list[str] | None = None) -> Plan:
+def create_plan(
+    ctx: FixContext,
+    request: FixRequest,
+    title: str,
+    summary: str,
+    target: Target,
+    collection: str,
+    body: dict[str, Any],
+    *,
+    warnings: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> Plan:
     """A POST creating a new object in ``collection`` (nothing before it)."""
-    return Plan(request, title, summary, target, None, body,
-                [ctx.graph_call(request.tenant_id, "POST", collection, body)],
-                warnings=warnings or [], notes=notes or [])
+    return Plan(
+        request,
+        title,
+        summary,
+        target,
+        None,
+        body,
+        [ctx.graph_call(request.tenant_id, "POST", collection, body)],
+        warnings=warnings or [],
+        notes=notes or [],
+    )
 
 
 def unchanged(request: FixRequest, title: str, target: Target, before: Any, why: str) -> Plan:

@@ -53,21 +53,47 @@ async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
     assert msp is not None
     target = Target("policy", "", POLICY_NAME)
     summary = f"Create '{POLICY_NAME}' in report-only"
-    existing = [p for p in msp.objects("conditionalAccessPolicies") or []  # posture's own app ids
-                if assess_technician_policy(p, msp, view.cipp_app_ids, view.api_client_ids).qualifies]
+    existing = [
+        p
+        for p in msp.objects("conditionalAccessPolicies") or []  # posture's own app ids
+        if assess_technician_policy(p, msp, view.cipp_app_ids, view.api_client_ids).qualifies
+    ]
     if existing:
-        return unchanged(request, CREATE_TITLE, target, None, f"'{policy_name(existing[0])}' already blocks "
-                         "technicians outside the trusted location (A-1)")
+        return unchanged(
+            request,
+            CREATE_TITLE,
+            target,
+            None,
+            f"'{policy_name(existing[0])}' already blocks technicians outside the trusted location (A-1)",
+        )
     break_glass = view.break_glass.accounts if view.break_glass else []
     locations = [n for n in trusted_candidates(msp) if location_ranges(n)]
     if not break_glass:
-        return Plan(request, CREATE_TITLE, summary, target, None, None, refusal=(
-            "no break-glass account is known (PRE-3): create one, so the block policy can exclude it, before "
-            "adding the policy"))
+        return Plan(
+            request,
+            CREATE_TITLE,
+            summary,
+            target,
+            None,
+            None,
+            refusal=(
+                "no break-glass account is known (PRE-3): create one, so the block policy can exclude it, "
+                "before adding the policy"
+            ),
+        )
     if not locations:
-        return Plan(request, CREATE_TITLE, summary, target, None, None, refusal=(
-            "there is no trusted location with a range for the policy to exempt: add one first "
-            "(trusted-location.add-range)"))
+        return Plan(
+            request,
+            CREATE_TITLE,
+            summary,
+            target,
+            None,
+            None,
+            refusal=(
+                "there is no trusted location with a range for the policy to exempt: add one first "
+                "(trusted-location.add-range)"
+            ),
+        )
     excluded = [a.id for a in break_glass]
     upn = ctx.settings.service_account_upn
     service_account = msp.account(upn) if upn else None
@@ -76,9 +102,14 @@ async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
     # The app technicians sign in to (CIPP's Static Web App registration), as A-1 reads it: never the
     # CIPP-API client, which technicians do not sign in to.
     app_ids = sorted(view.cipp_app_ids)
-    warnings = [] if app_ids else [
-        "PERIMETER_CIPP_SIGNIN_APP_IDS is not set, so the policy targets all cloud apps: it will block every "
-        "app outside the trusted location, not only CIPP"]
+    warnings = (
+        []
+        if app_ids
+        else [
+            "PERIMETER_CIPP_SIGNIN_APP_IDS is not set, so the policy targets all cloud apps: it will block "
+            "every app outside the trusted location, not only CIPP"
+        ]
+    )
     body = {
         "displayName": POLICY_NAME,
         "state": REPORT_ONLY_STATE,
@@ -86,27 +117,35 @@ async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
             "clientAppTypes": ["all"],
             "users": {"includeUsers": ["All"], "excludeUsers": excluded},
             "applications": {"includeApplications": app_ids or ["All"]},
-            "locations": {"includeLocations": ["All"],
-                          "excludeLocations": [text(n.get("id")) for n in locations]},
+            "locations": {
+                "includeLocations": ["All"],
+                "excludeLocations": [text(n.get("id")) for n in locations],
+            },
         },
         "grantControls": {"operator": "OR", "builtInControls": ["block"]},
     }
     notes = [
-        "excludes the break-glass account(s) " + ", ".join(a.label for a in break_glass)
+        "excludes the break-glass account(s) "
+        + ", ".join(a.label for a in break_glass)
         + (f" and the service account {service_account.label}" if service_account else ""),
         "exempts " + ", ".join(f"'{text(n.get('displayName'))}'" for n in locations),
         "report-only: check the sign-in logs, then switch it on (technician-policy.enable)",
     ]
-    return create_plan(ctx, request, CREATE_TITLE, summary, target, POLICIES, body, warnings=warnings,
-                       notes=notes)
+    return create_plan(
+        ctx, request, CREATE_TITLE, summary, target, POLICIES, body, warnings=warnings, notes=notes
+    )
 
 
 def excluded_ip_locations(policy: dict[str, Any], msp: TenantView) -> list[dict[str, Any]]:
     """The IP locations the policy exempts (AllTrusted: every trusted one)."""
     _, exclude = location_lists(policy)
     wanted = {lower(v) for v in exclude}
-    return [n for n in msp.objects("namedLocations") or [] if is_ip_location(n) and (
-        lower(n.get("id")) in wanted or (ALL_TRUSTED in wanted and n.get("isTrusted") is True))]
+    return [
+        n
+        for n in msp.objects("namedLocations") or []
+        if is_ip_location(n)
+        and (lower(n.get("id")) in wanted or (ALL_TRUSTED in wanted and n.get("isTrusted") is True))
+    ]
 
 
 def lockout_refusal(view: SnapshotView, policy: dict[str, Any], egress_ip: str) -> str | None:
@@ -117,25 +156,31 @@ def lockout_refusal(view: SnapshotView, policy: dict[str, Any], egress_ip: str) 
     name = policy_name(policy)
     break_glass = view.break_glass.accounts if view.break_glass else []
     if not break_glass:
-        return (f"no break-glass account is known (PRE-3), so enforcing '{name}' risks a lockout: configure "
-                "or create one first")
+        return (
+            f"no break-glass account is known (PRE-3), so enforcing '{name}' risks a lockout: configure "
+            "or create one first"
+        )
     for account in break_glass:
         route, certain = exclusion_route(policy, account, msp)  # A-2's rule, so guard and check agree
         if route is None:
             why = "" if certain else " (its group or role membership could not be read)"
             return f"'{name}' does not exclude the break-glass account {account.label}{why}: exclude it first"
     if not egress_ip.strip():
-        return (f"'{name}' would be an enforced block policy: state your egress IP (the public IP your "
-                "network reaches Microsoft from) so Perimeter can check that you stay inside a location it "
-                "exempts")
+        return (
+            f"'{name}' would be an enforced block policy: state your egress IP (the public IP your "
+            "network reaches Microsoft from) so Perimeter can check that you stay inside a location it "
+            "exempts"
+        )
     address = parse_address(egress_ip)
     locations = excluded_ip_locations(policy, msp)
     # The union of every exempted location; an IPv4 address and its IPv4-mapped IPv6 form are the same.
     if address_covered(address, [parse_network(r) for n in locations for r in location_ranges(n)]):
         return None
     exempt = ", ".join(f"'{text(n.get('displayName'))}'" for n in locations) or "no IP location"
-    return (f"your egress IP {address} is not inside {exempt}, which '{name}' exempts: with '{name}' on, it "
-            "would block you; add your range to a location it exempts first, or state the IP you really use")
+    return (
+        f"your egress IP {address} is not inside {exempt}, which '{name}' exempts: with '{name}' on, it "
+        "would block you; add your range to a location it exempts first, or state the IP you really use"
+    )
 
 
 def service_account_refusal(view: SnapshotView, policy: dict[str, Any]) -> str | None:
@@ -146,28 +191,37 @@ def service_account_refusal(view: SnapshotView, policy: dict[str, Any]) -> str |
     assert msp is not None
     upn = view.service_account_upn
     account = msp.account(upn) if upn else None
-    if account is None or not assess_technician_policy(policy, msp, view.cipp_app_ids,
-                                                        view.api_client_ids).qualifies:
+    if (
+        account is None
+        or not assess_technician_policy(policy, msp, view.cipp_app_ids, view.api_client_ids).qualifies
+    ):
         return None
     reach = msp.reach(policy, account.id)
     if reach.reaches is not True:
         return None
-    return (f"'{policy_name(policy)}' reaches the CIPP service account {account.label} ({reach.included}) "
-            "and CIPP signs in from Azure's addresses outside the trusted location, so with it on CIPP "
-            "stops (A-4): exclude the service account first")
+    return (
+        f"'{policy_name(policy)}' reaches the CIPP service account {account.label} ({reach.included}) "
+        "and CIPP signs in from Azure's addresses outside the trusted location, so with it on CIPP "
+        "stops (A-4): exclude the service account first"
+    )
 
 
 def _service_account_warning(ctx: FixContext, view: SnapshotView, policy: dict[str, Any]) -> list[str]:
     """A block of all cloud apps for every user catches CIPP's own service account too."""
     upn, users = ctx.settings.service_account_upn, users_condition(policy)
     account = view.msp_tenant.account(upn) if view.msp_tenant is not None and upn else None
-    catches_it = (account is not None and ALL in included_applications(policy)
-                  and ALL in lower_set(users.get("includeUsers"))
-                  and lower(account.id) not in lower_set(users.get("excludeUsers")))
+    catches_it = (
+        account is not None
+        and ALL in included_applications(policy)
+        and ALL in lower_set(users.get("includeUsers"))
+        and lower(account.id) not in lower_set(users.get("excludeUsers"))
+    )
     if not catches_it:
         return []
-    return [f"'{policy_name(policy)}' blocks all cloud apps for every user, the CIPP service account "
-            f"{upn} included: CIPP signs in from its Function App, outside the trusted location"]
+    return [
+        f"'{policy_name(policy)}' blocks all cloud apps for every user, the CIPP service account "
+        f"{upn} included: CIPP signs in from its Function App, outside the trusted location"
+    ]
 
 
 async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
@@ -181,9 +235,17 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
     view = await ctx.msp_view(with_policies=True)  # with the CIPP-API client ids, as posture reads them
     assert view.msp_tenant is not None
     was = "report-only" if policy_state(policy) == REPORT_ONLY else "off"
-    plan = patch_plan(ctx, request, ENABLE_TITLE, f"Switch '{name}' on (it is {was})", target,
-                      f"{POLICIES}/{target.id}", policy, {("state",): ENABLED},
-                      warnings=_service_account_warning(ctx, view, policy))
+    plan = patch_plan(
+        ctx,
+        request,
+        ENABLE_TITLE,
+        f"Switch '{name}' on (it is {was})",
+        target,
+        f"{POLICIES}/{target.id}",
+        policy,
+        {("state",): ENABLED},
+        warnings=_service_account_warning(ctx, view, policy),
+    )
     assessment = assess_technician_policy(policy, view.msp_tenant, view.cipp_app_ids, view.api_client_ids)
     if not assessment.qualifies:
         why = "; ".join(assessment.shortfalls or assessment.undecided)
@@ -193,8 +255,26 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
 
 
 CREATE = FixSpec(
-    id="technician-policy.create", title=CREATE_TITLE, checks=("A-1",), scope="msp", target="",
-    target_required=False, ranges="none", needs_egress_ip=False, risky=False, planner=plan_create)
+    id="technician-policy.create",
+    title=CREATE_TITLE,
+    checks=("A-1",),
+    scope="msp",
+    target="",
+    target_required=False,
+    ranges="none",
+    needs_egress_ip=False,
+    risky=False,
+    planner=plan_create,
+)
 ENABLE = FixSpec(
-    id="technician-policy.enable", title=ENABLE_TITLE, checks=("A-3",), scope="msp", target="policy",
-    target_required=True, ranges="none", needs_egress_ip=True, risky=True, planner=plan_enable)
+    id="technician-policy.enable",
+    title=ENABLE_TITLE,
+    checks=("A-3",),
+    scope="msp",
+    target="policy",
+    target_required=True,
+    ranges="none",
+    needs_egress_ip=True,
+    risky=True,
+    planner=plan_enable,
+)

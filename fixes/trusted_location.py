@@ -50,12 +50,16 @@ def emptied_refusal(location: Any, before: Any = None) -> str | None:
     the write (None when deleted), ``before`` as it reads now."""
     trusted = isinstance(location, dict) and location.get("isTrusted") is True
     if trusted and not as_list(location.get("ipRanges")):
-        return (f"this would leave the trusted location '{text(location.get('displayName'))}' without any "
-                "range: everyone it exempts from the block policy would be locked out")
+        return (
+            f"this would leave the trusted location '{text(location.get('displayName'))}' without any "
+            "range: everyone it exempts from the block policy would be locked out"
+        )
     if location is None and isinstance(before, dict) and before.get("isTrusted") is True:
-        return (f"deleting the trusted location '{text(before.get('displayName'))}' would take away every "
-                "range it trusts, locking out everyone it exempts from the block policy: remove it by hand "
-                "once nothing relies on it")
+        return (
+            f"deleting the trusted location '{text(before.get('displayName'))}' would take away every "
+            "range it trusts, locking out everyone it exempts from the block policy: remove it by hand "
+            "once nothing relies on it"
+        )
     return None
 
 
@@ -86,14 +90,29 @@ async def plan_add_range(ctx: FixContext, request: FixRequest) -> Plan:
     location = await _location(ctx, request, view.msp_tenant)
     listed = ", ".join(r.text for r in ranges)
     if location is None:
-        name = ctx.settings.trusted_location_names[0] if ctx.settings.trusted_location_names \
+        name = (
+            ctx.settings.trusted_location_names[0]
+            if ctx.settings.trusted_location_names
             else NEW_LOCATION_NAME
-        body = {"@odata.type": IP_LOCATION, "displayName": name, "isTrusted": True,
-                "ipRanges": [ip_range(r) for r in ranges]}
+        )
+        body = {
+            "@odata.type": IP_LOCATION,
+            "displayName": name,
+            "isTrusted": True,
+            "ipRanges": [ip_range(r) for r in ranges],
+        }
         notes.append("the MSP tenant has no trusted IP location: a new one is created")
-        return create_plan(ctx, request, TITLE, f"Create the trusted location '{name}' with {listed}",
-                           Target("namedLocation", "", name), NAMED_LOCATIONS, body,
-                           warnings=warnings, notes=notes)
+        return create_plan(
+            ctx,
+            request,
+            TITLE,
+            f"Create the trusted location '{name}' with {listed}",
+            Target("namedLocation", "", name),
+            NAMED_LOCATIONS,
+            body,
+            warnings=warnings,
+            notes=notes,
+        )
     name = text(location.get("displayName"))
     target = Target("namedLocation", text(location.get("id")), name)
     present = {unmapped(n) for n in map(parse_network, location_ranges(location)) if n is not None}
@@ -101,13 +120,34 @@ async def plan_add_range(ctx: FixContext, request: FixRequest) -> Plan:
     notes += [f"{r.text} is already in '{name}'" for r in ranges if r.network in present]
     if not new:
         return unchanged(request, TITLE, target, location, f"'{name}' already holds {listed}")
-    changes = {("@odata.type",): location.get("@odata.type") or IP_LOCATION,
-               ("ipRanges",): [*as_list(location.get("ipRanges")), *map(ip_range, new)]}
+    changes = {
+        ("@odata.type",): location.get("@odata.type") or IP_LOCATION,
+        ("ipRanges",): [*as_list(location.get("ipRanges")), *map(ip_range, new)],
+    }
     summary = f"Add {', '.join(r.text for r in new)} to the trusted location '{name}'"
-    return patch_plan(ctx, request, TITLE, summary, target, f"{NAMED_LOCATIONS}/{target.id}", location,
-                      changes, warnings=[w for r in new for w in warnings_for(r, "trusted")], notes=notes)
+    return patch_plan(
+        ctx,
+        request,
+        TITLE,
+        summary,
+        target,
+        f"{NAMED_LOCATIONS}/{target.id}",
+        location,
+        changes,
+        warnings=[w for r in new for w in warnings_for(r, "trusted")],
+        notes=notes,
+    )
 
 
 ADD_RANGE = FixSpec(
-    id="trusted-location.add-range", title=TITLE, checks=("LOC-1",), scope="msp", target="namedLocation",
-    target_required=False, ranges="required", needs_egress_ip=False, risky=False, planner=plan_add_range)
+    id="trusted-location.add-range",
+    title=TITLE,
+    checks=("LOC-1",),
+    scope="msp",
+    target="namedLocation",
+    target_required=False,
+    ranges="required",
+    needs_egress_ip=False,
+    risky=False,
+    planner=plan_add_range,
+)

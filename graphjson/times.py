@@ -32,7 +32,7 @@ def parse_graph_datetime(value: str) -> datetime:
     if "." in text:
         head, _, frac = text.partition(".")
         digits = "".join(ch for ch in frac if ch.isdigit())
-        tail = frac[len(digits):]
+        tail = frac[len(digits) :]
         text = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is not None:

@@ -173,8 +173,9 @@ def primary_blocking_policy(signin: dict[str, Any]) -> tuple[str, str]:
 def is_service_provider(signin: dict[str, Any], msp_tenant_id: str, tenant_id: str = "") -> bool:
     """The MSP's own people in another tenant, as D-2 reads them (``graph.is_msp_person_elsewhere``):
     another partner's service providers are not the MSP's."""
-    return is_msp_person_elsewhere(signin.get("homeTenantId"), signin.get("crossTenantAccessType"),
-                                   tenant_id, msp_tenant_id)
+    return is_msp_person_elsewhere(
+        signin.get("homeTenantId"), signin.get("crossTenantAccessType"), tenant_id, msp_tenant_id
+    )
 
 
 def coordinates(signin: dict[str, Any]) -> tuple[float | None, float | None]:

@@ -95,11 +95,7 @@ class OpenClients:
 def open_api_clients(clients: Sequence[object], findings: Sequence[Finding]) -> OpenClients:
     """Enabled CIPP API clients whose allowed ranges are 'Any' (C-1's "open to any IP"), from the stored
     `ExecApiClient?Action=List` rows; those whose C-1 finding is an accepted risk are counted apart."""
-    accepted_ids = {
-        str(f.subject.id).lower()
-        for f in findings
-        if f.check == "C-1" and f.status == ACCEPTED
-    }
+    accepted_ids = {str(f.subject.id).lower() for f in findings if f.check == "C-1" and f.status == ACCEPTED}
     names, accepted = [], 0
     for client in clients:
         if not isinstance(client, dict) or client.get("Enabled") is not True:

@@ -33,19 +33,26 @@ def ranges_of(client: dict) -> list[str]:
 rows = []
 for client in clients:
     client_id = str(client.get("ClientId") or "")
-    mine = [f for f in part_c if f.subject.id == client_id
-            or (f.check == "C-2" and f.evidence.get("clientId") == client_id)]
+    mine = [
+        f
+        for f in part_c
+        if f.subject.id == client_id or (f.check == "C-2" and f.evidence.get("clientId") == client_id)
+    ]
     range_problems = [f for f in mine if f.check == "C-2" and f.status in ("fail", "warn")]
     ranges = ranges_of(client)
-    rows.append({
-        "App": client.get("AppName") or "(no name)", "Client id": client_id,
-        "Role": client.get("Role") or "cipp-api (default)", "Enabled": bool(client.get("Enabled")),
-        "Allowed IP ranges": ", ".join(ranges) or "(none: CIPP denies every call)",
-        "Open to any IP": [r.lower() for r in ranges] == ["any"],
-        "Range problems": len(range_problems),
-        "In Azure": client_id.lower() in azure_ids,
-        "Status": next((f.status for f in mine if f.check == "C-1"), "n/a"),
-    })
+    rows.append(
+        {
+            "App": client.get("AppName") or "(no name)",
+            "Client id": client_id,
+            "Role": client.get("Role") or "cipp-api (default)",
+            "Enabled": bool(client.get("Enabled")),
+            "Allowed IP ranges": ", ".join(ranges) or "(none: CIPP denies every call)",
+            "Open to any IP": [r.lower() for r in ranges] == ["any"],
+            "Range problems": len(range_problems),
+            "In Azure": client_id.lower() in azure_ids,
+            "Status": next((f.status for f in mine if f.check == "C-1"), "n/a"),
+        }
+    )
 
 c1, c2, c3 = st.columns(3)
 c1.metric("API clients", len(rows))
@@ -56,21 +63,34 @@ table(rows, hide_index=True, width="stretch")
 drift = [f for f in part_c if f.check == "C-3" and f.status in ("fail", "warn")]
 if drift:
     st.subheader("Drift from the Azure configuration (C-3)")
-    table([{"Status": f.status, "Client id": f.subject.id, "Finding": f.message} for f in drift],
-                 hide_index=True, width="stretch")
+    table(
+        [{"Status": f.status, "Client id": f.subject.id, "Finding": f.message} for f in drift],
+        hide_index=True,
+        width="stretch",
+    )
     with st.container(border=True):
         fix_panel(FixRequest("api-config.save-to-azure", settings.msp_tenant_id), key="save-to-azure")
 
 st.subheader("Edit a client's allowed IP ranges")
 by_id = {r["Client id"]: r for r in rows if r["Client id"]}
-chosen = st.selectbox("Client", list(by_id), index=None, placeholder="Choose an API client",
-                      format_func=lambda cid: f"{by_id[cid]['App']} ({cid})")
+chosen = st.selectbox(
+    "Client",
+    list(by_id),
+    index=None,
+    placeholder="Choose an API client",
+    format_func=lambda cid: f"{by_id[cid]['App']} ({cid})",
+)
 if chosen:
     client = next(c for c in clients if str(c.get("ClientId")) == chosen)
     current = [r for r in ranges_of(client) if r.lower() != "any"]
-    for problem in (f for f in part_c if f.check == "C-2" and f.evidence.get("clientId") == chosen
-                    and f.status in ("fail", "warn")):
+    for problem in (
+        f
+        for f in part_c
+        if f.check == "C-2" and f.evidence.get("clientId") == chosen and f.status in ("fail", "warn")
+    ):
         st.text(f"{problem.status.upper()}: {problem.message}")
     with st.container(border=True):
-        fix_panel(FixRequest("api-client.set-ranges", settings.msp_tenant_id, chosen,
-                             ranges=tuple(current)), key=f"ranges-{chosen}")
+        fix_panel(
+            FixRequest("api-client.set-ranges", settings.msp_tenant_id, chosen, ranges=tuple(current)),
+            key=f"ranges-{chosen}",
+        )

@@ -18,21 +18,30 @@ left, right = st.columns([3, 1])
 with right:
     pending = data.pending_request()
     if pending is not None:
-        st.info(f"Collection requested {humanize_age((data.utcnow() - pending.requested_at).total_seconds())}"
-                " ago; the worker picks it up within seconds.", icon=":material/hourglass_top:")
+        st.info(
+            f"Collection requested {humanize_age((data.utcnow() - pending.requested_at).total_seconds())}"
+            " ago; the worker picks it up within seconds.",
+            icon=":material/hourglass_top:",
+        )
     # Any reader may ask for fresh data (Viewers included): a collection only reads tenants, one
     # request at a time is queued, the worker paces it within Graph's limits, and the request is
     # recorded with the signed-in identity. A kiosk link never reaches this page.
-    if st.button("Collect now", icon=":material/sync:", disabled=pending is not None,
-                 help="Ask the collector worker for a full cycle now (reads tenants, changes nothing)."):
+    if st.button(
+        "Collect now",
+        icon=":material/sync:",
+        disabled=pending is not None,
+        help="Ask the collector worker for a full cycle now (reads tenants, changes nothing).",
+    ):
         actions.request_collection()
         st.toast("Collection requested.")
         st.rerun()
 
 with left:
     if not rows:
-        st.info("Nothing collected yet. Start the worker (`python -m collectors worker`) or run "
-                "`python -m collectors run --once`.")
+        st.info(
+            "Nothing collected yet. Start the worker (`python -m collectors worker`) or run "
+            "`python -m collectors run --once`."
+        )
         st.stop()
     tenants = {r["tenantId"] for r in rows}
     ages = [r["ageSeconds"] for r in rows if r["ageSeconds"] is not None]
@@ -43,24 +52,31 @@ with left:
     c2.metric("Sources fresh", f"{sum(r['state'] == 'fresh' for r in rows)}/{len(rows)}")
     c3.metric("Failing", sum(r["state"] == "failing" for r in rows))
     # Standing states, not errors: counted apart from failing so they never read as an outage.
-    c4.metric("Not licensed", len(not_licensed),
-              help="Sources a tenant without Entra ID P1 cannot serve (sign-ins, registration "
-              f"details); asked again every {NOT_LICENSED_RECHECK.days} day(s).")
-    c5.metric("Consent needed", len(consent),
-              help="Tenants where Perimeter's app is not consented (the token request is refused); "
-              f"asked again every {int(CONSENT_RECHECK.total_seconds() // 60)} minutes.")
+    c4.metric(
+        "Not licensed",
+        len(not_licensed),
+        help="Sources a tenant without Entra ID P1 cannot serve (sign-ins, registration "
+        f"details); asked again every {NOT_LICENSED_RECHECK.days} day(s).",
+    )
+    c5.metric(
+        "Consent needed",
+        len(consent),
+        help="Tenants where Perimeter's app is not consented (the token request is refused); "
+        f"asked again every {int(CONSENT_RECHECK.total_seconds() // 60)} minutes.",
+    )
     c6.metric("Newest data", f"{humanize_age(min(ages) if ages else None)} ago")
 
 if consent:
     st.subheader("Consent needed")
-    st.caption("Perimeter's app is not consented in these tenants, so nothing is read from them. "
-               "An admin of each tenant grants it with the link (Microsoft's admin-consent page).")
+    st.caption(
+        "Perimeter's app is not consented in these tenants, so nothing is read from them. "
+        "An admin of each tenant grants it with the link (Microsoft's admin-consent page)."
+    )
     for r in consent.values():
         name_col, link_col = st.columns([3, 1])
         name_col.markdown(markdown_text(r["tenant"]))
         if r.get("adminConsentUrl"):  # built from the GUID tenant id and our own client id only
-            link_col.link_button("Grant admin consent", r["adminConsentUrl"],
-                                 icon=":material/open_in_new:")
+            link_col.link_button("Grant admin consent", r["adminConsentUrl"], icon=":material/open_in_new:")
         else:
             link_col.caption("No link: the tenant id is not a GUID.")
 
@@ -68,18 +84,21 @@ only_problems = st.toggle("Only sources that are not fresh", value=False)
 shown = [r for r in rows if not only_problems or r["state"] != "fresh"]
 st.subheader("Per tenant and source")
 table(
-    [{
-        "Tenant": r["tenant"],
-        "Source": r["source"],
-        "State": r["state"],
-        "Last success": r["lastSuccess"] or "never",
-        "Age": humanize_age(r["ageSeconds"]),
-        "Rows (last run)": r["rows"],
-        "Sign-ins stored": r.get("storedSignIns"),
-        "Last error": r["lastError"] or "",
-        "State since": r.get("stateSince") or "",
-        "Service's answer": r.get("stateDetail") or "",
-    } for r in shown],
+    [
+        {
+            "Tenant": r["tenant"],
+            "Source": r["source"],
+            "State": r["state"],
+            "Last success": r["lastSuccess"] or "never",
+            "Age": humanize_age(r["ageSeconds"]),
+            "Rows (last run)": r["rows"],
+            "Sign-ins stored": r.get("storedSignIns"),
+            "Last error": r["lastError"] or "",
+            "State since": r.get("stateSince") or "",
+            "Service's answer": r.get("stateDetail") or "",
+        }
+        for r in shown
+    ],
     hide_index=True,
     width="stretch",
 )

@@ -14,13 +14,17 @@ DEFAULT_VALIDITY_DAYS = 90
 
 chrome.page_identity()
 st.title("Kiosk links")
-st.caption("A kiosk link opens the wall page read-only, without signing in, so a NOC screen can run "
-           "unattended for weeks. Anyone holding the link sees the wall: revoke it when a screen is "
-           "retired — an open wall blanks at its next refresh. Links expire; the token is shown once and "
-           "only its hash is stored.")
+st.caption(
+    "A kiosk link opens the wall page read-only, without signing in, so a NOC screen can run "
+    "unattended for weeks. Anyone holding the link sees the wall: revoke it when a screen is "
+    "retired — an open wall blanks at its next refresh. Links expire; the token is shown once and "
+    "only its hash is stored."
+)
 if not auth_configured():
-    st.info("Sign-in is not configured (local demo mode): the wall opens without a link here. Links "
-            "matter once [auth] is set in .streamlit/secrets.toml.")
+    st.info(
+        "Sign-in is not configured (local demo mode): the wall opens without a link here. Links "
+        "matter once [auth] is set in .streamlit/secrets.toml."
+    )
 
 identity = current_identity()
 if identity is None or not identity.is_operator:
@@ -29,9 +33,13 @@ if identity is None or not identity.is_operator:
 
 with st.form("new-kiosk-link", clear_on_submit=True):
     label = st.text_input("Screen name", max_chars=100, placeholder="NOC wall, left screen")
-    days = st.selectbox("Valid for", VALIDITY_DAYS, index=VALIDITY_DAYS.index(DEFAULT_VALIDITY_DAYS),
-                        format_func=lambda d: f"{d} days",
-                        help="The wall stops showing data when the link expires (it warns a week before).")
+    days = st.selectbox(
+        "Valid for",
+        VALIDITY_DAYS,
+        index=VALIDITY_DAYS.index(DEFAULT_VALIDITY_DAYS),
+        format_func=lambda d: f"{d} days",
+        help="The wall stops showing data when the link expires (it warns a week before).",
+    )
     if st.form_submit_button("Create link", icon=":material/add_link:"):
         if not label.strip():
             st.error("Name the screen, so the link can be recognised and revoked later.")
@@ -46,9 +54,15 @@ links = data.kiosk_links()
 for link in links:
     cols = st.columns([5, 1])
     expired = link.expires_at is not None and link.expires_at <= now
-    state = (f"revoked {link.revoked_at:%Y-%m-%d} by {link.revoked_by}" if link.revoked_at
-             else f"expired {link.expires_at:%Y-%m-%d %H:%M}" if expired
-             else f"last used {link.last_used_at:%Y-%m-%d %H:%M}" if link.last_used_at else "never used")
+    state = (
+        f"revoked {link.revoked_at:%Y-%m-%d} by {link.revoked_by}"
+        if link.revoked_at
+        else f"expired {link.expires_at:%Y-%m-%d %H:%M}"
+        if expired
+        else f"last used {link.last_used_at:%Y-%m-%d %H:%M}"
+        if link.last_used_at
+        else "never used"
+    )
     if link.expires_at is not None and not link.revoked_at and not expired:
         state += f"; expires {link.expires_at:%Y-%m-%d %H:%M} UTC"
     cols[0].text(f"{link.label} — created {link.created_at:%Y-%m-%d} by {link.created_by}; {state}")

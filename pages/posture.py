@@ -27,17 +27,28 @@ from ui.output import chart_label, table
 PARTS = ("PRE", "LOC", "A", "B", "C", "D", "MFA")
 STATUSES = ("fail", "warn", "accepted", "pass", "n/a")
 # Heatmap colours by status rank (n/a 0 … fail 4).
-COLORSCALE = [[0.0, "#3d4451"], [0.2, "#3d4451"], [0.2, "#2da44e"], [0.4, "#2da44e"],
-              [0.4, "#8250df"], [0.6, "#8250df"], [0.6, "#d4a72c"], [0.8, "#d4a72c"],
-              [0.8, "#cf222e"], [1.0, "#cf222e"]]
+COLORSCALE = [
+    [0.0, "#3d4451"],
+    [0.2, "#3d4451"],
+    [0.2, "#2da44e"],
+    [0.4, "#2da44e"],
+    [0.4, "#8250df"],
+    [0.6, "#8250df"],
+    [0.6, "#d4a72c"],
+    [0.8, "#d4a72c"],
+    [0.8, "#cf222e"],
+    [1.0, "#cf222e"],
+]
 MAX_ACCEPT_DAYS = 365
 
 chrome.page_identity()
 st.title("Posture")
 evaluated_at, findings = data.posture_findings()
 if evaluated_at is None:
-    st.info("No posture evaluation yet. It runs after each full collection cycle "
-            "(`python -m collectors run --once`).")
+    st.info(
+        "No posture evaluation yet. It runs after each full collection cycle "
+        "(`python -m collectors run --once`)."
+    )
     st.stop()
 
 names = data.tenant_names()
@@ -66,16 +77,18 @@ st.caption(f"Evaluated {evaluated_at:%Y-%m-%d %H:%M} UTC. {SCORE_EXPLANATION}")
 with st.container(border=True):
     f1, f2, f3, f4 = st.columns(4)
     tenant_ids = sorted({f.tenant_id for f in findings}, key=tenant_label)
-    chosen_tenants = f1.multiselect("Tenant", tenant_ids, format_func=tenant_label,
-                                    placeholder="All tenants")
+    chosen_tenants = f1.multiselect("Tenant", tenant_ids, format_func=tenant_label, placeholder="All tenants")
     chosen_parts = f2.multiselect("Part", PARTS, placeholder="All parts")
     chosen_severities = f3.multiselect("Severity", SEVERITIES, placeholder="All severities")
     chosen_statuses = f4.multiselect("Status", STATUSES, default=["fail", "warn", "accepted"])
 
-shown = [f for f in findings
-         if (not chosen_tenants or f.tenant_id in chosen_tenants)
-         and (not chosen_parts or CHECKS_BY_ID[f.check].part in chosen_parts)
-         and (not chosen_severities or f.severity in chosen_severities)]
+shown = [
+    f
+    for f in findings
+    if (not chosen_tenants or f.tenant_id in chosen_tenants)
+    and (not chosen_parts or CHECKS_BY_ID[f.check].part in chosen_parts)
+    and (not chosen_severities or f.severity in chosen_severities)
+]
 
 # --- matrix ---------------------------------------------------------------------------------
 st.subheader("Tenant × check")
@@ -89,19 +102,39 @@ for tenant_id in rows:
         cell = cells.get((tenant_id, check_id))
         z_row.append(STATUS_RANK[cell.worst] if cell else None)
         counts = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items())) if cell else "no finding"
-        hover_row.append(f"{chart_tenant(tenant_id)}<br>{check_id}: {cell.worst if cell else '—'}"
-                         f"<br>{counts}")
+        hover_row.append(
+            f"{chart_tenant(tenant_id)}<br>{check_id}: {cell.worst if cell else '—'}<br>{counts}"
+        )
     z.append(z_row)
     hover.append(hover_row)
-figure = go.Figure(go.Heatmap(
-    z=z, x=checks, y=[chart_tenant(t) for t in rows], customdata=[[t] * len(checks) for t in rows],
-    text=hover, hoverinfo="text", zmin=0, zmax=4, colorscale=COLORSCALE, xgap=2, ygap=2,
-    colorbar={"tickvals": [0.4, 1.2, 2.0, 2.8, 3.6],
-              "ticktext": ["n/a", "pass", "accepted", "warn", "fail"]}))
-figure.update_layout(height=max(320, 22 * len(rows) + 120), margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                     xaxis={"side": "top"}, yaxis={"automargin": True})
-event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="posture_matrix",
-                        config={"displayModeBar": False})
+figure = go.Figure(
+    go.Heatmap(
+        z=z,
+        x=checks,
+        y=[chart_tenant(t) for t in rows],
+        customdata=[[t] * len(checks) for t in rows],
+        text=hover,
+        hoverinfo="text",
+        zmin=0,
+        zmax=4,
+        colorscale=COLORSCALE,
+        xgap=2,
+        ygap=2,
+        colorbar={
+            "tickvals": [0.4, 1.2, 2.0, 2.8, 3.6],
+            "ticktext": ["n/a", "pass", "accepted", "warn", "fail"],
+        },
+    )
+)
+figure.update_layout(
+    height=max(320, 22 * len(rows) + 120),
+    margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    xaxis={"side": "top"},
+    yaxis={"automargin": True},
+)
+event = st.plotly_chart(
+    figure, on_select="rerun", selection_mode="points", key="posture_matrix", config={"displayModeBar": False}
+)
 st.caption("Click a cell to list its findings below.")
 
 selected_cell = None
@@ -122,14 +155,30 @@ with st.expander("Score trend", expanded=False):
     else:
         trend = go.Figure()
         dates = sorted(overall_by_day)
-        trend.add_trace(go.Scatter(x=dates, y=[overall_by_day[d] for d in dates], name="Overall",
-                                   mode="lines+markers", line={"width": 3}))
+        trend.add_trace(
+            go.Scatter(
+                x=dates,
+                y=[overall_by_day[d] for d in dates],
+                name="Overall",
+                mode="lines+markers",
+                line={"width": 3},
+            )
+        )
         for tenant_id in chosen_tenants:
             series = sorted((d, s) for (d, t), s in tenant_by_day.items() if t == tenant_id)
-            trend.add_trace(go.Scatter(x=[d for d, _ in series], y=[s for _, s in series],
-                                       name=chart_tenant(tenant_id), mode="lines+markers"))
-        trend.update_layout(height=300, yaxis={"range": [0, 100], "title": "score"},
-                            margin={"l": 10, "r": 10, "t": 10, "b": 10})
+            trend.add_trace(
+                go.Scatter(
+                    x=[d for d, _ in series],
+                    y=[s for _, s in series],
+                    name=chart_tenant(tenant_id),
+                    mode="lines+markers",
+                )
+            )
+        trend.update_layout(
+            height=300,
+            yaxis={"range": [0, 100], "title": "score"},
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        )
         st.plotly_chart(trend, config={"displayModeBar": False})
 
 # --- findings -------------------------------------------------------------------------------
@@ -137,34 +186,55 @@ listed = [f for f in shown if (not chosen_statuses or f.status in chosen_statuse
 if selected_cell:
     listed = [f for f in shown if (f.tenant_id, f.check) == selected_cell]
     st.subheader("Findings")
-    st.caption(f"Cell {plain(tenant_label(selected_cell[0]))} × {plain(selected_cell[1])} "
-               "(clear the selection on the chart to see all).")
+    st.caption(
+        f"Cell {plain(tenant_label(selected_cell[0]))} × {plain(selected_cell[1])} "
+        "(clear the selection on the chart to see all)."
+    )
 else:
     st.subheader("Findings")
-listed.sort(key=lambda f: (-STATUS_RANK[f.status], SEVERITIES.index(f.severity), f.check,
-                           tenant_label(f.tenant_id)))
-findings_table = [{"Status": f.status, "Severity": f.severity, "Tenant": tenant_label(f.tenant_id),
-          "Check": f.check, "Subject": f.subject.name or f.subject.id, "Finding": f.message,
-          "Fix offered": f.fix or ""} for f in listed]
+listed.sort(
+    key=lambda f: (-STATUS_RANK[f.status], SEVERITIES.index(f.severity), f.check, tenant_label(f.tenant_id))
+)
+findings_table = [
+    {
+        "Status": f.status,
+        "Severity": f.severity,
+        "Tenant": tenant_label(f.tenant_id),
+        "Check": f.check,
+        "Subject": f.subject.name or f.subject.id,
+        "Finding": f.message,
+        "Fix offered": f.fix or "",
+    }
+    for f in listed
+]
 table(findings_table, hide_index=True, width="stretch")
 st.caption(f"{len(listed)} findings.")
 
 # Keyed by identity (check, tenant, subject), so a choice survives filter changes.
 by_key = {f"{f.check}|{f.tenant_id}|{f.subject.id}": f for f in listed}
 choice = st.selectbox(
-    "Evidence and why it matters for", list(by_key), index=None,
-    placeholder="Choose a finding", key="posture_detail",
-    format_func=lambda k: (f"{by_key[k].status.upper()} · {by_key[k].check} · "
-                           f"{tenant_label(by_key[k].tenant_id)} · "
-                           f"{by_key[k].subject.name or by_key[k].subject.id}"))
+    "Evidence and why it matters for",
+    list(by_key),
+    index=None,
+    placeholder="Choose a finding",
+    key="posture_detail",
+    format_func=lambda k: (
+        f"{by_key[k].status.upper()} · {by_key[k].check} · "
+        f"{tenant_label(by_key[k].tenant_id)} · "
+        f"{by_key[k].subject.name or by_key[k].subject.id}"
+    ),
+)
 if choice is not None and choice in by_key:
     finding = by_key[choice]
     check = CHECKS_BY_ID[finding.check]
     with st.container(border=True):
-        st.markdown(f"**{finding.check} — {plain(check.title)}** · {finding.severity} · "
-                    f"status **{finding.status}**")
-        st.text(f"Tenant: {tenant_label(finding.tenant_id)}\n"
-                f"Subject: {finding.subject.type} {finding.subject.name or ''} ({finding.subject.id})")
+        st.markdown(
+            f"**{finding.check} — {plain(check.title)}** · {finding.severity} · status **{finding.status}**"
+        )
+        st.text(
+            f"Tenant: {tenant_label(finding.tenant_id)}\n"
+            f"Subject: {finding.subject.type} {finding.subject.name or ''} ({finding.subject.id})"
+        )
         st.text(finding.message)
         if (age := data_age_caption(finding)) is not None:
             st.caption(plain(age))
@@ -180,9 +250,12 @@ if choice is not None and choice in by_key:
                 st.markdown("**Accept this risk**")
                 reason = st.text_area("Reason (required)", max_chars=1000)
                 today = datetime.utcnow().date()
-                expires = st.date_input("Expires", value=today + timedelta(days=90),
-                                        min_value=today + timedelta(days=1),
-                                        max_value=today + timedelta(days=MAX_ACCEPT_DAYS))
+                expires = st.date_input(
+                    "Expires",
+                    value=today + timedelta(days=90),
+                    min_value=today + timedelta(days=1),
+                    max_value=today + timedelta(days=MAX_ACCEPT_DAYS),
+                )
                 if st.form_submit_button("Accept risk"):
                     if not reason.strip():
                         st.error("Give a reason: it is what the next reviewer reads.")
@@ -201,8 +274,10 @@ with st.expander("Accepted risks", expanded=False):
     for risk in risks:
         cols = st.columns([5, 1])
         state = "expired" if risk["expired"] else f"until {risk['expiresAt']:%Y-%m-%d}"
-        cols[0].text(f"{risk['check']} · {tenant_label(risk['tenantId'])} · {risk['subject']} — {state}\n"
-                     f"{risk['reason']}  (accepted by {risk['acceptedBy']} on {risk['acceptedAt']:%Y-%m-%d})")
+        cols[0].text(
+            f"{risk['check']} · {tenant_label(risk['tenantId'])} · {risk['subject']} — {state}\n"
+            f"{risk['reason']}  (accepted by {risk['acceptedBy']} on {risk['acceptedAt']:%Y-%m-%d})"
+        )
         identity = current_identity()
         can_revoke = identity is not None and identity.is_operator
         if can_revoke and cols[1].button("Revoke", key=f"revoke-{risk['id']}"):
@@ -212,16 +287,50 @@ with st.expander("Accepted risks", expanded=False):
 # --- exports --------------------------------------------------------------------------------
 buffer = io.StringIO()
 writer = csv.writer(buffer)
-writer.writerow(["status", "severity", "tenantId", "tenant", "check", "subjectType", "subjectId",
-                 "subject", "message", "fix"])
+writer.writerow(
+    [
+        "status",
+        "severity",
+        "tenantId",
+        "tenant",
+        "check",
+        "subjectType",
+        "subjectId",
+        "subject",
+        "message",
+        "fix",
+    ]
+)
 for f in listed:  # every cell through the one formula rule (safetext.cells), as the tables' own export
-    writer.writerow([formula_safe(v) for v in (
-        f.status, f.severity, f.tenant_id, tenant_label(f.tenant_id), f.check, f.subject.type,
-        f.subject.id, f.subject.name, f.message, f.fix or "")])
+    writer.writerow(
+        [
+            formula_safe(v)
+            for v in (
+                f.status,
+                f.severity,
+                f.tenant_id,
+                tenant_label(f.tenant_id),
+                f.check,
+                f.subject.type,
+                f.subject.id,
+                f.subject.name,
+                f.message,
+                f.fix or "",
+            )
+        ]
+    )
 e1, e2 = st.columns(2)
-e1.download_button("Download findings (CSV)", buffer.getvalue(), file_name="perimeter-findings.csv",
-                   mime="text/csv", icon=":material/download:")
-e2.download_button("Download report (HTML)",
-                   render_html_report(findings, names, evaluated_at),
-                   file_name="perimeter-posture-report.html", mime="text/html",
-                   icon=":material/description:")
+e1.download_button(
+    "Download findings (CSV)",
+    buffer.getvalue(),
+    file_name="perimeter-findings.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)
+e2.download_button(
+    "Download report (HTML)",
+    render_html_report(findings, names, evaluated_at),
+    file_name="perimeter-posture-report.html",
+    mime="text/html",
+    icon=":material/description:",
+)

@@ -80,8 +80,12 @@ with st.container(border=True):
         start = st.session_state.get(W + "from") or now.replace(hour=0, minute=0)
         end = st.session_state.get(W + "to") or now
         d1, t1, d2, t2 = c3.columns(4)
-        for name, default in (("from_day", start.date()), ("from_time", start.time()),
-                              ("to_day", end.date()), ("to_time", end.time())):
+        for name, default in (
+            ("from_day", start.date()),
+            ("from_time", start.time()),
+            ("to_day", end.date()),
+            ("to_time", end.time()),
+        ):
             st.session_state.setdefault(W + name, default)
         from_day = d1.date_input("From (UTC)", key=W + "from_day")
         from_time = t1.time_input("at", key=W + "from_time")

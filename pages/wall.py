@@ -48,8 +48,11 @@ st.html("""<style>
 st.title("Perimeter wall")
 expires = viewer.expires_at if viewer.kiosk else None
 if expires is not None and expires - data.utcnow() < KIOSK_EXPIRY_NOTICE:
-    st.warning(f"This kiosk link expires on {expires:%Y-%m-%d %H:%M} UTC: ask an operator for a new one "
-               "(Kiosk links page).", icon=":material/timer:")
+    st.warning(
+        f"This kiosk link expires on {expires:%Y-%m-%d %H:%M} UTC: ask an operator for a new one "
+        "(Kiosk links page).",
+        icon=":material/timer:",
+    )
 
 
 def sparkline(points: list[tuple[datetime, int]]) -> go.Figure:

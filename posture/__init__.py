@@ -15,6 +15,16 @@ from posture.options import PostureOptions
 from posture.snapshot import SnapshotError, load_snapshot, validate_snapshot
 
 __all__ = [
-    "AcceptedRisk", "CATALOGUE", "CHECKS_BY_ID", "Check", "Finding", "PostureOptions", "SnapshotError",
-    "Subject", "apply_accepted", "evaluate", "load_snapshot", "validate_snapshot",
+    "AcceptedRisk",
+    "CATALOGUE",
+    "CHECKS_BY_ID",
+    "Check",
+    "Finding",
+    "PostureOptions",
+    "SnapshotError",
+    "Subject",
+    "apply_accepted",
+    "evaluate",
+    "load_snapshot",
+    "validate_snapshot",
 ]

@@ -48,13 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m posture", description="Posture checks (catalogue v1).")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="evaluate every check and print the findings")
-    check.add_argument("snapshot", nargs="?",
-                       help="a snapshot file (format v1); without it, the latest collected data")
+    check.add_argument(
+        "snapshot", nargs="?", help="a snapshot file (format v1); without it, the latest collected data"
+    )
     check.add_argument("--format", choices=("json", "table"), default="table")
     check.add_argument("--include-accepted", action="store_true", help="also show accepted findings")
-    check.add_argument("--cipp-app-id", action="append", metavar="APP_ID",
-                       help="the CIPP app's id (A-1 accepts a block policy on it instead of all cloud apps); "
-                            "default with collected data: PERIMETER_CIPP_APP_ID")
+    check.add_argument(
+        "--cipp-app-id",
+        action="append",
+        metavar="APP_ID",
+        help="the CIPP app's id (A-1 accepts a block policy on it instead of all cloud apps); "
+        "default with collected data: PERIMETER_CIPP_APP_ID",
+    )
     return parser
 
 
@@ -115,8 +120,10 @@ def check(args: argparse.Namespace) -> int:
     if args.format == "json":
         _write(render_json(shown))
     else:
-        names = {str(t.get("tenantId")).lower(): str(t.get("displayName") or "")
-                 for t in snapshot.get("tenants") or []}
+        names = {
+            str(t.get("tenantId")).lower(): str(t.get("displayName") or "")
+            for t in snapshot.get("tenants") or []
+        }
         _write(render_table(shown, names, hidden_accepted=len(findings) - len(shown)))
     return EXIT_FAILING if any(f.status == FAIL for f in findings) else EXIT_OK
 
@@ -130,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     except UnusableInput as error:
         print(f"posture: {terminal_value(redact(str(error), configured_secrets()))}", file=sys.stderr)
         return EXIT_UNUSABLE
-
 
 
 if __name__ == "__main__":

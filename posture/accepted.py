@@ -35,10 +35,12 @@ class AcceptedRisk:
 
     def covers(self, finding: Finding, now: datetime) -> bool:
         # Graph ids are GUIDs whose case varies between sources; ranges compare as written (also caseless).
-        return (finding.check == self.check
-                and finding.tenant_id.lower() == self.tenant_id.lower()
-                and finding.subject.id.lower() == self.subject_id.lower()
-                and _utc(now) < _utc(self.expires_at))
+        return (
+            finding.check == self.check
+            and finding.tenant_id.lower() == self.tenant_id.lower()
+            and finding.subject.id.lower() == self.subject_id.lower()
+            and _utc(now) < _utc(self.expires_at)
+        )
 
     def as_evidence(self, original_status: str) -> dict[str, Any]:
         return {
@@ -50,8 +52,9 @@ class AcceptedRisk:
         }
 
 
-def apply_accepted(findings: Iterable[Finding], accepted: Iterable[AcceptedRisk], now: datetime
-                   ) -> list[Finding]:
+def apply_accepted(
+    findings: Iterable[Finding], accepted: Iterable[AcceptedRisk], now: datetime
+) -> list[Finding]:
     """Findings with every failing or warning one that an unexpired acceptance covers turned ``accepted``.
 
     The original status and the acceptance (reason, by, at, expires) go into the evidence; passing and
@@ -60,12 +63,19 @@ def apply_accepted(findings: Iterable[Finding], accepted: Iterable[AcceptedRisk]
     acceptances = sorted(accepted, key=lambda a: _utc(a.expires_at), reverse=True)
     out = []
     for finding in findings:
-        match = next((a for a in acceptances if a.covers(finding, now)), None) \
-            if finding.status in ACTIONABLE else None
+        match = (
+            next((a for a in acceptances if a.covers(finding, now)), None)
+            if finding.status in ACTIONABLE
+            else None
+        )
         if match is None:
             out.append(finding)
         else:
-            out.append(replace(finding, status=ACCEPTED,
-                               evidence={**finding.evidence, **match.as_evidence(finding.status)}))
+            out.append(
+                replace(
+                    finding,
+                    status=ACCEPTED,
+                    evidence={**finding.evidence, **match.as_evidence(finding.status)},
+                )
+            )
     return out
-

@@ -54,23 +54,43 @@ class Check:
     def evaluate(self, snapshot: SnapshotView) -> list[Finding]:
         return list(_until_not_applicable(self.function(self, snapshot)))
 
-    def finding(self, tenant: TenantView | str, status: Status, subject: Subject, message: str,
-                evidence: dict[str, Any] | None = None, *, fixable: bool = True) -> Finding:
+    def finding(
+        self,
+        tenant: TenantView | str,
+        status: Status,
+        subject: Subject,
+        message: str,
+        evidence: dict[str, Any] | None = None,
+        *,
+        fixable: bool = True,
+    ) -> Finding:
         """A finding of this check; only a failing or warning one carries the check's fix (and not when
         ``fixable`` is false: the check's fix does not cure this case)."""
         tenant_id = tenant if isinstance(tenant, str) else tenant.id
         offered = fixable and status in ACTIONABLE and not _without_real_id(subject)
-        return Finding(check=self.id, tenant_id=tenant_id, status=status, severity=self.severity,
-                       subject=subject, message=message, evidence=evidence or {},
-                       fix=self.fix if offered else None)
+        return Finding(
+            check=self.id,
+            tenant_id=tenant_id,
+            status=status,
+            severity=self.severity,
+            subject=subject,
+            message=message,
+            evidence=evidence or {},
+            fix=self.fix if offered else None,
+        )
 
-    def about_tenant(self, tenant: TenantView, status: Status, message: str,
-                     evidence: dict[str, Any] | None = None) -> Finding:
+    def about_tenant(
+        self, tenant: TenantView, status: Status, message: str, evidence: dict[str, Any] | None = None
+    ) -> Finding:
         return self.finding(tenant, status, tenant.subject, message, evidence)
 
     def msp_missing(self, snapshot: SnapshotView) -> Finding:
-        return self.finding(snapshot.msp_tenant_id, "n/a", snapshot.msp_subject,
-                            "the MSP tenant (role 'msp') is not in the snapshot")
+        return self.finding(
+            snapshot.msp_tenant_id,
+            "n/a",
+            snapshot.msp_subject,
+            "the MSP tenant (role 'msp') is not in the snapshot",
+        )
 
     # --- ending a check early (see NotApplicable) ---------------------------------------------------
 
@@ -105,36 +125,61 @@ def policy_subject(policy: dict[str, Any]) -> Subject:
     return Subject("policy", policy_id(policy), policy_name(policy))
 
 
-def define_check(check_id: str, *, severity: Severity, scope: str, title: str, rationale: str,
-                 fix: str | None = None) -> Callable[[CheckFunction], Check]:
+def define_check(
+    check_id: str, *, severity: Severity, scope: str, title: str, rationale: str, fix: str | None = None
+) -> Callable[[CheckFunction], Check]:
     """Decorator turning ``function(check, snapshot) -> findings`` into a catalogue entry."""
+
     def register(function: CheckFunction) -> Check:
         return Check(check_id, severity, scope, title, rationale, fix, function)
+
     return register
 
 
-def define_check_per_policy(check_id: str, *, policies: PolicyGate[T], severity: Severity, scope: str,
-                            title: str, rationale: str, fix: str | None = None
-                            ) -> Callable[[PolicyJudge[T]], Check]:
+def define_check_per_policy(
+    check_id: str,
+    *,
+    policies: PolicyGate[T],
+    severity: Severity,
+    scope: str,
+    title: str,
+    rationale: str,
+    fix: str | None = None,
+) -> Callable[[PolicyJudge[T]], Check]:
     """Decorator for A-2..A-5 and B-2..B-6: ``judge(check, tenant, policy)`` on each policy of the gate."""
+
     def register(judge: PolicyJudge[T]) -> Check:
         def function(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
             tenant, judged = policies(check, snapshot)
             for policy in judged:
                 yield judge(check, tenant, policy)
-        return define_check(check_id, severity=severity, scope=scope, title=title, rationale=rationale,
-                            fix=fix)(function)
+
+        return define_check(
+            check_id, severity=severity, scope=scope, title=title, rationale=rationale, fix=fix
+        )(function)
+
     return register
 
 
-def define_check_per_tenant(check_id: str, *, severity: Severity, scope: str, title: str, rationale: str,
-                            fix: str | None = None, clients_only: bool = False
-                            ) -> Callable[[TenantJudge], Check]:
+def define_check_per_tenant(
+    check_id: str,
+    *,
+    severity: Severity,
+    scope: str,
+    title: str,
+    rationale: str,
+    fix: str | None = None,
+    clients_only: bool = False,
+) -> Callable[[TenantJudge], Check]:
     """Decorator for a check tenant by tenant, ``judge(check, snapshot, tenant)``: an n/a ends one tenant."""
+
     def register(judge: TenantJudge) -> Check:
         def function(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
             for tenant in snapshot.client_tenants if clients_only else snapshot.tenants:
                 yield from _until_not_applicable(judge(check, snapshot, tenant))
-        return define_check(check_id, severity=severity, scope=scope, title=title, rationale=rationale,
-                            fix=fix)(function)
+
+        return define_check(
+            check_id, severity=severity, scope=scope, title=title, rationale=rationale, fix=fix
+        )(function)
+
     return register

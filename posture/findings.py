@@ -67,8 +67,15 @@ class Finding:
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         """The inverse of :meth:`as_dict` (for findings read back from storage)."""
         subject = data["subject"]
-        return cls(check=data["check"], tenant_id=data["tenantId"], status=data["status"],
-                   severity=data["severity"],
-                   subject=Subject(subject["type"], subject["id"], subject["name"]),
-                   message=data["message"], evidence=dict(data.get("evidence") or {}), fix=data.get("fix"),
-                   data_as_of=data.get("dataAsOf"), stale_since=data.get("staleSince"))
+        return cls(
+            check=data["check"],
+            tenant_id=data["tenantId"],
+            status=data["status"],
+            severity=data["severity"],
+            subject=Subject(subject["type"], subject["id"], subject["name"]),
+            message=data["message"],
+            evidence=dict(data.get("evidence") or {}),
+            fix=data.get("fix"),
+            data_as_of=data.get("dataAsOf"),
+            stale_since=data.get("staleSince"),
+        )

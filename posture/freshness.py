@@ -34,8 +34,9 @@ def data_age(snapshot: SnapshotView, check_id: str, tenant_id: str) -> tuple[str
     successes: list[datetime] = []
     stale: list[datetime] = []
     for source in CHECK_SOURCES.get(check_id, ()):
-        status = as_dict((msp_status if source.startswith(CIPP_PREFIX)
-                          else statuses.get(lower(tenant_id), {})).get(source))
+        status = as_dict(
+            (msp_status if source.startswith(CIPP_PREFIX) else statuses.get(lower(tenant_id), {})).get(source)
+        )
         success = read_graph_datetime(status.get("lastSuccess"))
         if success is None:  # never collected: the check says n/a, not "old"
             continue
@@ -62,8 +63,10 @@ def data_age_caption(finding: Finding) -> str | None:
         return None
     line = f"Data as of {_readable(finding.data_as_of)} UTC."
     if finding.stale_since:
-        line += (f" Stale since {_readable(finding.stale_since)} UTC: the last collection of this data "
-                 "failed, so this finding may be out of date.")
+        line += (
+            f" Stale since {_readable(finding.stale_since)} UTC: the last collection of this data "
+            "failed, so this finding may be out of date."
+        )
     return line
 
 

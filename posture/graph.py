@@ -27,8 +27,9 @@ PREMIUM_PLANS = {  # servicePlanName -> servicePlanId (REFERENCE.md)
 }
 
 
-def is_msp_person_elsewhere(home_tenant_id: Any, cross_tenant_access_type: Any, tenant_id: Any,
-                            msp_tenant_id: str) -> bool:
+def is_msp_person_elsewhere(
+    home_tenant_id: Any, cross_tenant_access_type: Any, tenant_id: Any, msp_tenant_id: str
+) -> bool:
     """Catalogue v2 (D-2): a sign-in of one of the MSP's own people in another tenant. `homeTenantId`
     decides when present (the MSP tenant; another home tenant is another partner, even with
     `crossTenantAccessType` `serviceProvider`); without it, `serviceProvider` alone counts.
@@ -192,9 +193,11 @@ RISK_LISTS = ("signInRiskLevels", "userRiskLevels", "servicePrincipalRiskLevels"
 def applies_to_no_app(policy: dict[str, Any]) -> bool:
     """`includeApplications: ["None"]` with no user actions or authentication contexts: nobody."""
     applications = as_dict(conditions(policy).get("applications"))
-    return (included_applications(policy) == {NONE}
-            and not as_list(applications.get("includeUserActions"))
-            and not as_list(applications.get("includeAuthenticationContextClassReferences")))
+    return (
+        included_applications(policy) == {NONE}
+        and not as_list(applications.get("includeUserActions"))
+        and not as_list(applications.get("includeAuthenticationContextClassReferences"))
+    )
 
 
 def _present(value: Any) -> bool:
@@ -228,10 +231,11 @@ def narrowings(policy: dict[str, Any], app_ids: set[str] | frozenset[str] = froz
                 out.append("it includes no application (None)")
             elif not (ALL in apps or apps & {lower(a) for a in app_ids}):
                 out.append("it includes only application(s) " + ", ".join(str(a) for a in include))
-        for key, words in (("excludeApplications", "it excludes application(s)"),
-                           ("includeUserActions", "it applies to user actions"),
-                           ("includeAuthenticationContextClassReferences",
-                            "it applies to authentication contexts")):
+        for key, words in (
+            ("excludeApplications", "it excludes application(s)"),
+            ("includeUserActions", "it applies to user actions"),
+            ("includeAuthenticationContextClassReferences", "it applies to authentication contexts"),
+        ):
             value = applications.get(key)
             if value is not None and not isinstance(value, list):
                 out.append(f"unreadable {key}")
@@ -318,6 +322,7 @@ def external_tenants_words(condition: Any) -> str:
 
 
 # --- sign-ins ------------------------------------------------------------------------------------
+
 
 def signin_error_code(signin: dict[str, Any]) -> int:
     """`status.errorCode`; `status: {}` (or no status) means success."""

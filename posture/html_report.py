@@ -27,8 +27,12 @@ def _status_class(status: str) -> str:
     return "na" if status == "n/a" else status
 
 
-def render_html_report(findings: Sequence[Finding], tenant_names: dict[str, str],
-                       generated_at: datetime, title: str = "Perimeter posture report") -> str:
+def render_html_report(
+    findings: Sequence[Finding],
+    tenant_names: dict[str, str],
+    generated_at: datetime,
+    title: str = "Perimeter posture report",
+) -> str:
     by_tenant: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_tenant[finding.tenant_id].append(finding)
@@ -40,7 +44,8 @@ def render_html_report(findings: Sequence[Finding], tenant_names: dict[str, str]
         f"<h1>{escape(title)}</h1>",
         f"<p class='muted'>Generated {escape(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} · "
         f"check catalogue v{CATALOGUE_VERSION} · {len(by_tenant)} tenants · {len(findings)} findings · "
-        + " · ".join(f"{escape(s)}: {n}" for s, n in sorted(counts.items())) + "</p>",
+        + " · ".join(f"{escape(s)}: {n}" for s, n in sorted(counts.items()))
+        + "</p>",
         f"<p><strong>Overall score: {'—' if overall is None else f'{overall:.1f}'}</strong></p>",
         f"<p class='muted'>{escape(SCORE_EXPLANATION)}</p>",
         "<h2>Scores by tenant</h2><table><tr><th>Tenant</th><th>Score</th><th>Fail</th>"
@@ -49,17 +54,23 @@ def render_html_report(findings: Sequence[Finding], tenant_names: dict[str, str]
     for tenant_id, items in sorted(by_tenant.items(), key=lambda kv: tenant_names.get(kv[0], kv[0])):
         tally = Counter(f.status for f in items)
         tenant_score = score(items)
-        parts.append(f"<tr><td>{escape(tenant_names.get(tenant_id, tenant_id))}</td>"
-                     f"<td>{'—' if tenant_score is None else f'{tenant_score:.1f}'}</td>"
-                     f"<td>{tally['fail']}</td><td>{tally['warn']}</td><td>{tally['accepted']}</td></tr>")
+        parts.append(
+            f"<tr><td>{escape(tenant_names.get(tenant_id, tenant_id))}</td>"
+            f"<td>{'—' if tenant_score is None else f'{tenant_score:.1f}'}</td>"
+            f"<td>{tally['fail']}</td><td>{tally['warn']}</td><td>{tally['accepted']}</td></tr>"
+        )
     parts.append("</table><h2>Findings that need action</h2>")
-    actionable = sorted((f for f in findings if f.status in ("fail", "warn", "accepted")),
-                        key=lambda f: (-STATUS_RANK[f.status], f.severity, f.check))
+    actionable = sorted(
+        (f for f in findings if f.status in ("fail", "warn", "accepted")),
+        key=lambda f: (-STATUS_RANK[f.status], f.severity, f.check),
+    )
     if not actionable:
         parts.append("<p>None: every applicable check passes.</p>")
     else:
-        parts.append("<table><tr><th>Status</th><th>Severity</th><th>Tenant</th><th>Check</th>"
-                     "<th>Subject</th><th>Finding</th><th>Why it matters</th></tr>")
+        parts.append(
+            "<table><tr><th>Status</th><th>Severity</th><th>Tenant</th><th>Check</th>"
+            "<th>Subject</th><th>Finding</th><th>Why it matters</th></tr>"
+        )
         for f in actionable:
             check = CHECKS_BY_ID.get(f.check)
             parts.append(
@@ -68,7 +79,8 @@ def render_html_report(findings: Sequence[Finding], tenant_names: dict[str, str]
                 f"<td>{escape(tenant_names.get(f.tenant_id, f.tenant_id))}</td>"
                 f"<td>{escape(f.check)}</td><td>{escape(f.subject.name or f.subject.id)}</td>"
                 f"<td>{escape(f.message)}</td>"
-                f"<td>{escape(check.rationale if check else '')}</td></tr>")
+                f"<td>{escape(check.rationale if check else '')}</td></tr>"
+            )
         parts.append("</table>")
     parts.append("</body></html>")
     return "".join(parts)

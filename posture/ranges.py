@@ -75,8 +75,11 @@ def covers_every_address(networks: Iterable[IPNetwork | None]) -> list[int]:
             by_version[4].append(EVERY[4])
         plain = unmapped(network)
         by_version[plain.version].append(plain)
-    return [version for version, nets in by_version.items()
-            if nets and EVERY[version] in ipaddress.collapse_addresses(nets)]
+    return [
+        version
+        for version, nets in by_version.items()
+        if nets and EVERY[version] in ipaddress.collapse_addresses(nets)
+    ]
 
 
 def versions_of(network: IPNetwork) -> set[int]:
@@ -122,10 +125,12 @@ def union_problems(values: Iterable[str]) -> dict[int, str]:
     networks = [parse_network(v) for v in written]
     problems = {}
     for version in covers_every_address(networks):
-        members = [v for v, n in zip(written, networks, strict=True)
-                   if n is not None and version in versions_of(n)]
-        problems[version] = (f"together, {', '.join(members)} cover {_every(version)}: as open as "
-                             f"{EVERY[version]}")
+        members = [
+            v for v, n in zip(written, networks, strict=True) if n is not None and version in versions_of(n)
+        ]
+        problems[version] = (
+            f"together, {', '.join(members)} cover {_every(version)}: as open as {EVERY[version]}"
+        )
     return problems
 
 
@@ -192,12 +197,16 @@ def judge_trusted_range(value: str) -> RangeVerdict:
     if written is None:
         return RangeVerdict("fail", [f"'{value}' is not a valid CIDR range"])
     network = unmapped(written)
-    evidence: dict[str, Any] = {"network": str(network), "version": network.version,
-                                **_mapped_evidence(written, network)}
+    evidence: dict[str, Any] = {
+        "network": str(network),
+        "version": network.version,
+        **_mapped_evidence(written, network),
+    }
     everything = _everything(value, written, "is")
     if everything:
-        return RangeVerdict("fail", [f"{everything}: the 'trusted' location trusts the whole internet"],
-                            evidence)
+        return RangeVerdict(
+            "fail", [f"{everything}: the 'trusted' location trusts the whole internet"], evidence
+        )
     problems = []
     if network is not written:
         problems.append(f"an IPv4-mapped IPv6 range: it stands for {network}; write that")
@@ -208,8 +217,9 @@ def judge_trusted_range(value: str) -> RangeVerdict:
     if flags:
         evidence["flags"] = flags
         kinds = ", ".join(f.removeprefix("is_") for f in flags)
-        problems.append(f"not a public address ({kinds}): Entra sees public egress IPs only, so it never "
-                        "matches")
+        problems.append(
+            f"not a public address ({kinds}): Entra sees public egress IPs only, so it never matches"
+        )
     return RangeVerdict("warn" if problems else "pass", problems, evidence)
 
 
@@ -222,19 +232,26 @@ def judge_cipp_range(value: str) -> RangeVerdict:
         return RangeVerdict("fail", [f"'{value}' is not a valid IP address or CIDR range (CIPP rejects it)"])
     network = unmapped(written)
     suggested = eight_groups(network)
-    evidence: dict[str, Any] = {"network": str(network), "version": network.version, "suggested": suggested,
-                                **_mapped_evidence(written, network)}
+    evidence: dict[str, Any] = {
+        "network": str(network),
+        "version": network.version,
+        "suggested": suggested,
+        **_mapped_evidence(written, network),
+    }
     everything = _everything(value, written, "allows")
     if everything:
         return RangeVerdict("fail", [f"{everything}: the client is open to any IP"], evidence)
     if not accepted:
         how = f"write it as {suggested}" if network is not written else f"write all eight groups, {suggested}"
-        return RangeVerdict("fail", [f"CIPP's save validation rejects the '::' shorthand in {value}: {how}"],
-                            evidence)
+        return RangeVerdict(
+            "fail", [f"CIPP's save validation rejects the '::' shorthand in {value}: {how}"], evidence
+        )
     problems = []
     if _has_host_bits(value):
-        problems.append(f"host bits set: {value} means {written}; write that (or a /"
-                        f"{written.max_prefixlen} for the single address)")
+        problems.append(
+            f"host bits set: {value} means {written}; write that (or a /"
+            f"{written.max_prefixlen} for the single address)"
+        )
     if network is not written:
         problems.append(f"an IPv4-mapped IPv6 range: it means {network}; write {suggested}")
         flags = [flag for flag in ADDRESS_FLAGS if getattr(network, flag)]

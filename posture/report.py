@@ -30,7 +30,7 @@ def _printable(value: object) -> str:
 
 def _cut(value: str, width: int) -> str:
     value = _printable(value)
-    return value if len(value) <= width else value[:width - 1] + "…"
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def summary_line(findings: Sequence[Finding], hidden_accepted: int = 0) -> str:
@@ -52,12 +52,16 @@ def render_table(findings: Sequence[Finding], tenant_names: dict[str, str], hidd
     for tenant_id, group in by_tenant.items():
         name = tenant_names.get(tenant_id.lower(), "")
         counts = Counter(f.status for f in group)
-        lines.append(f"{_printable(name) or _printable(tenant_id)} ({_printable(tenant_id)}): "
-                     + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s]))
+        lines.append(
+            f"{_printable(name) or _printable(tenant_id)} ({_printable(tenant_id)}): "
+            + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])
+        )
         for finding in group:
             subject = f"{finding.subject.type} {finding.subject.name or finding.subject.id}"
-            lines.append(f"  {_printable(finding.status.upper()):8} {_printable(finding.check):6} "
-                         f"{_cut(subject, 44):44} {_printable(finding.message)}")
+            lines.append(
+                f"  {_printable(finding.status.upper()):8} {_printable(finding.check):6} "
+                f"{_cut(subject, 44):44} {_printable(finding.message)}"
+            )
         lines.append("")
     lines.append(summary_line(findings, hidden_accepted))
     return terminal_output("\n".join(lines))

@@ -17,8 +17,14 @@ SNAPSHOT_VERSION = 1
 
 # Per-tenant keys holding Graph's `value` arrays (each element a Graph object).
 TENANT_LIST_KEYS = (
-    "conditionalAccessPolicies", "namedLocations", "subscribedSkus", "users", "groups",
-    "directoryRoles", "userRegistrationDetails", "signIns",
+    "conditionalAccessPolicies",
+    "namedLocations",
+    "subscribedSkus",
+    "users",
+    "groups",
+    "directoryRoles",
+    "userRegistrationDetails",
+    "signIns",
 )
 TENANT_OBJECT_KEYS = ("securityDefaults",)
 TENANT_ROLES = ("msp", "client")
@@ -29,13 +35,17 @@ class SnapshotError(Exception):
     """The snapshot is unusable; the message is one line naming the source and the bad field."""
 
 
-
-
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _shown(value: Any) -> str:
@@ -65,8 +75,9 @@ class _Validator:
     def object_list(self, parent: dict[str, Any], key: str, field: str) -> None:
         self.list_of(parent, key, field, dict, "a list", "an object")
 
-    def list_of(self, parent: dict[str, Any], key: str, field: str, kind: type, what: str,
-                item_what: str) -> None:
+    def list_of(
+        self, parent: dict[str, Any], key: str, field: str, kind: type, what: str, item_what: str
+    ) -> None:
         """An optional list whose every item is a ``kind``: one loop for string and object lists alike."""
         value = parent.get(key)
         if value is None:
@@ -171,13 +182,15 @@ def decode_json_text(raw: bytes, name: str) -> str:
         except UnicodeDecodeError as error:
             raise SnapshotError(f"{name}: not valid {encoding} text (byte {error.start})") from None
     if len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0):
-        raise SnapshotError(f"{name}: UTF-16 without a byte-order mark is not supported (write UTF-8, or "
-                            "UTF-16 with a BOM)")
+        raise SnapshotError(
+            f"{name}: UTF-16 without a byte-order mark is not supported (write UTF-8, or UTF-16 with a BOM)"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise SnapshotError(f"{name}: not UTF-8 text (byte {error.start}; UTF-8, or UTF-16 with a BOM, "
-                            "is read)") from None
+        raise SnapshotError(
+            f"{name}: not UTF-8 text (byte {error.start}; UTF-8, or UTF-16 with a BOM, is read)"
+        ) from None
 
 
 def load_snapshot(path: str | Path) -> dict[str, Any]:
@@ -197,7 +210,8 @@ def load_snapshot(path: str | Path) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as error:
         raise SnapshotError(
-            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+            f"{name}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
     except RecursionError:
         raise SnapshotError(f"{name}: not valid JSON (nested too deeply)") from None
     return validate_snapshot(doc, source=name)

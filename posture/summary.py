@@ -12,8 +12,13 @@ from posture.catalogue import CHECKS_BY_ID
 from posture.findings import Finding
 from posture.scoring import score, weighted_score, worst_status
 
-DAILY_STATUS_FIELDS = {"passed": "pass", "failed": "fail", "warned": "warn", "accepted": "accepted",
-                       "not_applicable": "n/a"}
+DAILY_STATUS_FIELDS = {
+    "passed": "pass",
+    "failed": "fail",
+    "warned": "warn",
+    "accepted": "accepted",
+    "not_applicable": "n/a",
+}
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,7 @@ def matrix(findings: Iterable[Finding]) -> dict[tuple[str, str], Cell]:
     grouped: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for finding in findings:
         grouped[(finding.tenant_id, finding.check)][finding.status] += 1
-    return {key: Cell(key[0], key[1], worst_status(counts), dict(counts))
-            for key, counts in grouped.items()}
+    return {key: Cell(key[0], key[1], worst_status(counts), dict(counts)) for key, counts in grouped.items()}
 
 
 def tenant_scores(findings: Sequence[Finding]) -> dict[str, float | None]:
@@ -40,8 +44,9 @@ def tenant_scores(findings: Sequence[Finding]) -> dict[str, float | None]:
     return {tenant_id: score(items) for tenant_id, items in by_tenant.items()}
 
 
-def daily_scores(rows: Iterable[dict[str, Any]]) -> tuple[dict[date, float | None],
-                                                          dict[tuple[date, str], float | None]]:
+def daily_scores(
+    rows: Iterable[dict[str, Any]],
+) -> tuple[dict[date, float | None], dict[tuple[date, str], float | None]]:
     """(overall score per day, score per day and tenant) from the daily history rows."""
     overall: dict[date, list[tuple[str, str, int]]] = defaultdict(list)
     per_tenant: dict[tuple[date, str], list[tuple[str, str, int]]] = defaultdict(list)
@@ -53,5 +58,7 @@ def daily_scores(rows: Iterable[dict[str, Any]]) -> tuple[dict[date, float | Non
                 triple = (severity, status, int(row[field]))
                 overall[row["day"]].append(triple)
                 per_tenant[(row["day"], row["tenant_id"])].append(triple)
-    return ({day: weighted_score(t) for day, t in overall.items()},
-            {key: weighted_score(t) for key, t in per_tenant.items()})
+    return (
+        {day: weighted_score(t) for day, t in overall.items()},
+        {key: weighted_score(t) for key, t in per_tenant.items()},
+    )

@@ -33,16 +33,24 @@ class Account:
     @classmethod
     def of(cls, user: dict[str, Any]) -> Account:
         upn = text(user.get("userPrincipalName"))
-        return cls(id=text(user.get("id")), upn=upn, name=text(user.get("displayName"), upn),
-                   enabled=user.get("accountEnabled") is not False)
+        return cls(
+            id=text(user.get("id")),
+            upn=upn,
+            name=text(user.get("displayName"), upn),
+            enabled=user.get("accountEnabled") is not False,
+        )
 
     @property
     def label(self) -> str:
         return self.upn or self.name or self.id
 
     def as_evidence(self) -> dict[str, Any]:
-        return {"id": self.id, "userPrincipalName": self.upn, "displayName": self.name,
-                "enabled": self.enabled}
+        return {
+            "id": self.id,
+            "userPrincipalName": self.upn,
+            "displayName": self.name,
+            "enabled": self.enabled,
+        }
 
 
 @dataclass(frozen=True)
@@ -107,11 +115,15 @@ class TenantView:
         standing state from ``sourceStatus`` (SPEC "Snapshot v1 additions") when it has one."""
         state = lower(as_dict(as_dict(self.raw.get("sourceStatus")).get(source)).get("state"))
         if state == NOT_LICENSED:
-            return (f"not licensed: the tenant has no Entra ID P1 or P2, so Graph does not serve its {words} "
-                    "(not an error)")
+            return (
+                f"not licensed: the tenant has no Entra ID P1 or P2, so Graph does not serve its {words} "
+                "(not an error)"
+            )
         if state == CONSENT_NEEDED:
-            return (f"consent needed: Perimeter's app is not consented in the tenant, so its {words} could "
-                    "not be read")
+            return (
+                f"consent needed: Perimeter's app is not consented in the tenant, so its {words} could "
+                "not be read"
+            )
         return f"{words} were not collected"
 
     @cached_property
@@ -137,8 +149,11 @@ class TenantView:
 
     @cached_property
     def users_by_upn(self) -> dict[str, dict[str, Any]]:
-        return {lower(u.get("userPrincipalName")): u for u in self.objects("users") or []
-                if u.get("userPrincipalName")}
+        return {
+            lower(u.get("userPrincipalName")): u
+            for u in self.objects("users") or []
+            if u.get("userPrincipalName")
+        }
 
     def account(self, upn: str) -> Account | None:
         user = self.users_by_upn.get(lower(upn))
@@ -195,8 +210,11 @@ class TenantView:
         if roles is None:
             return None
         target = lower(object_id)
-        return {lower(r.get("roleTemplateId")) for r in roles
-                if any(lower(as_dict(m).get("id")) == target for m in as_list(r.get("members")))}
+        return {
+            lower(r.get("roleTemplateId"))
+            for r in roles
+            if any(lower(as_dict(m).get("id")) == target for m in as_list(r.get("members")))
+        }
 
     def reach(self, policy: dict[str, Any], object_id: str) -> Reach:
         """Who a policy reaches (catalogue v2), for a member user of this tenant.
@@ -423,8 +441,10 @@ class SnapshotView:
         start, end = self.window
         if end is None or start is None:
             return {"window": "all sign-ins in the snapshot (it has no collectedAt)"}
-        return {"windowStart": start.isoformat().replace("+00:00", "Z"),
-                "windowEnd": end.isoformat().replace("+00:00", "Z")}
+        return {
+            "windowStart": start.isoformat().replace("+00:00", "Z"),
+            "windowEnd": end.isoformat().replace("+00:00", "Z"),
+        }
 
     def cipp_objects(self, key: str) -> list[dict[str, Any]] | None:
         """cipp.apiClients / cipp.tenants with non-object elements (CIPP's stray "Any") skipped."""
@@ -443,7 +463,9 @@ class SnapshotView:
             missing = [upn for upn in configured if msp.account(upn) is None]
             return BreakGlass(True, accounts, missing)
         pattern = re.compile(self.options.break_glass_pattern, re.IGNORECASE)
-        detected = [Account.of(u) for u in msp.objects("users") or []
-                    if pattern.search(text(u.get("userPrincipalName")))
-                    or pattern.search(text(u.get("displayName")))]
+        detected = [
+            Account.of(u)
+            for u in msp.objects("users") or []
+            if pattern.search(text(u.get("userPrincipalName"))) or pattern.search(text(u.get("displayName")))
+        ]
         return BreakGlass(False, detected, [])

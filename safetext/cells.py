@@ -39,8 +39,12 @@ def formula_safe_rows(rows: Any) -> Any:
                 frame.iloc[:, column] = series.astype(object).map(formula_safe)
         return frame
     if isinstance(rows, Mapping):
-        return {formula_safe(k): [formula_safe(v) for v in column] if isinstance(column, list | tuple)
-                else formula_safe(column) for k, column in rows.items()}
+        return {
+            formula_safe(k): [formula_safe(v) for v in column]
+            if isinstance(column, list | tuple)
+            else formula_safe(column)
+            for k, column in rows.items()
+        }
     if isinstance(rows, list | tuple):
         out: list[Any] = []
         for row in rows:

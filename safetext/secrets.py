@@ -26,14 +26,41 @@ __all__ = ["MASK", "is_secret_name", "redact"]
 
 MASK = "***"
 # A name (query parameter, DSN key, JSON member, setting) holding one of these is secret ...
-SECRET_NAME_WORDS = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential",
-                     "signature", "authorization", "cookie", "sessionid", "privatekey")
+SECRET_NAME_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "signature",
+    "authorization",
+    "cookie",
+    "sessionid",
+    "privatekey",
+)
 # ... and so is one with one of these as a whole part (split at ``_ - .`` and camelCase humps), or
 # ending in "key" (AccountKey, x-api-key, subscription-key).
 SECRET_NAME_PARTS = frozenset({"pwd", "pass", "pw", "key", "sig", "code", "auth", "session", "sas"})
 # "code" is the OAuth authorization code, but not a status or error code.
-_NOT_SECRET_CODE = frozenset({"status", "error", "exit", "return", "response", "http", "country",
-                              "zip", "post", "reason", "result", "language", "currency"})
+_NOT_SECRET_CODE = frozenset(
+    {
+        "status",
+        "error",
+        "exit",
+        "return",
+        "response",
+        "http",
+        "country",
+        "zip",
+        "post",
+        "reason",
+        "result",
+        "language",
+        "currency",
+    }
+)
 # Known secrets shorter than this are not searched for in free text (a one-letter password would mask
 # every such letter); URL passwords and secret-named parameters are masked whatever their length.
 MIN_KNOWN_SECRET = 4
@@ -46,13 +73,16 @@ _USERINFO = re.compile(r"(?<![\w.%+\-])(?P<user>[A-Za-z0-9._~%!$&*+;=\-]+):(?P<p
 # name=value, in a query string or a DSN; the value may be quoted.
 _PAIR = re.compile(
     r"(?P<name>[A-Za-z0-9_.\-]+)(?P<eq>\s*=\s*)"
-    r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s&;,'\"#)\]}]*)")
+    r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s&;,'\"#)\]}]*)"
+)
 # "name": "value" (JSON, Python reprs of dicts).
 _MEMBER = re.compile(
     r"(?P<name>(?P<q>[\"'])(?P<key>[A-Za-z0-9_.\-]+)(?P=q)\s*:\s*)"
-    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
-_BEARER = re.compile(r"\b(?P<kind>Bearer|Basic|Negotiate)(?P<space>\s+)(?P<value>[A-Za-z0-9\-._~+/]+=*)",
-                     re.IGNORECASE)
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')"
+)
+_BEARER = re.compile(
+    r"\b(?P<kind>Bearer|Basic|Negotiate)(?P<space>\s+)(?P<value>[A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE
+)
 _HUMPS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _PORT_AND_PATH = re.compile(r"\d+[/?#].*", re.DOTALL)  # host:8080/path, host:8080?q
 
@@ -84,7 +114,7 @@ def _mask_userinfo(rest: str) -> str:
         at = rest.rfind("@")
     if at <= colon or _PORT_AND_PATH.fullmatch(rest, colon + 1, at):
         return rest
-    return f"{rest[:colon + 1]}{MASK}{rest[at:]}"
+    return f"{rest[: colon + 1]}{MASK}{rest[at:]}"
 
 
 def _url(match: re.Match[str]) -> str:
@@ -133,7 +163,7 @@ def redact(text: object, secrets: Iterable[object] = ()) -> str:
         result = result.replace(form, MASK)
     whole = _WHOLE_URL.fullmatch(result)
     if whole:  # the text is one URL (a setting's value): spaces in it are part of it, not an end
-        result = result[:whole.start('scheme')] + _url(whole)
+        result = result[: whole.start("scheme")] + _url(whole)
     else:
         result = _URL.sub(_url, result)
     result = _USERINFO.sub(_userinfo, result)

@@ -35,8 +35,20 @@ _IN_OUTPUT = re.compile(f"[\x00-\x08\x0b-\x1f{_DEL_C1}{_FORMAT}{_SURROGATES}]") 
 
 # Every character terminal_value escapes (for tests and for callers that check rather than escape).
 UNSAFE_CHARACTERS = frozenset(
-    chr(c) for c in [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029,
-                     *range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0xD800, 0xE000)])
+    chr(c)
+    for c in [
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        *range(0xD800, 0xE000),
+    ]
+)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -83,10 +83,14 @@ class Settings(BaseSettings):
 
     # --- CIPP-API ---
     cipp_api_url: str = ""
-    cipp_app_id: str = Field(default="", description="CIPP-API's own application id (the fix engine's "
-                             "technician block policy targets it); not the token scope.")
-    cipp_client_id: str = Field(default="", description="Perimeter's CIPP-API client (token scope "
-                                "api://<client id>/.default).")
+    cipp_app_id: str = Field(
+        default="",
+        description="CIPP-API's own application id (the fix engine's "
+        "technician block policy targets it); not the token scope.",
+    )
+    cipp_client_id: str = Field(
+        default="", description="Perimeter's CIPP-API client (token scope api://<client id>/.default)."
+    )
     cipp_client_secret: SecretStr | None = None
     # The app(s) technicians sign in to CIPP with (CIPP's Static Web App / front-end registration),
     # never the CIPP-API client: what a technician block policy may target instead of all cloud apps
@@ -107,7 +111,9 @@ class Settings(BaseSettings):
     signin_window_hours: int = Field(default=24, ge=1, le=24 * 30)
     signin_initial_lookback_hours: int = Field(default=48, ge=1, le=24 * 30)
     signin_overlap_minutes: int = Field(
-        default=10, ge=0, le=24 * 60,
+        default=10,
+        ge=0,
+        le=24 * 60,
         description="Re-read this much before the watermark: Graph logs arrive late.",
     )
     retention_days: int = Field(default=30, ge=1, description="Sign-ins older than this are purged.")
@@ -117,7 +123,8 @@ class Settings(BaseSettings):
 
     # --- dashboard ---
     wall_refresh_seconds: int = Field(
-        default=30, ge=5, le=3600, description="How often the wall display refreshes (?refresh= overrides).")
+        default=30, ge=5, le=3600, description="How often the wall display refreshes (?refresh= overrides)."
+    )
 
     @field_validator("break_glass_upns", "trusted_location_names", "cipp_signin_app_ids", mode="before")
     @classmethod
@@ -134,7 +141,8 @@ class Settings(BaseSettings):
             make_url(value)
         except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise ValueError(
-                f"not a database URL: {redact(value)!r} (example: sqlite:///data/perimeter.db)") from None
+                f"not a database URL: {redact(value)!r} (example: sqlite:///data/perimeter.db)"
+            ) from None
         return value
 
     @field_validator("graph_base_url", "cipp_api_url", "simulator_url")
@@ -153,8 +161,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _credentials_complete(self) -> Settings:
-        has_secret = (self.graph_client_secret is not None or self.graph_certificate_path is not None
-                      or self.graph_use_managed_identity)
+        has_secret = (
+            self.graph_client_secret is not None
+            or self.graph_certificate_path is not None
+            or self.graph_use_managed_identity
+        )
         if self.graph_client_id and not has_secret:
             raise ValueError(
                 "graph_client_id is set but neither graph_client_secret nor graph_certificate_path "
@@ -162,7 +173,8 @@ class Settings(BaseSettings):
             )
         if has_secret and not self.graph_client_id:
             raise ValueError(
-                "a Graph secret, certificate or managed identity is set but graph_client_id is empty")
+                "a Graph secret, certificate or managed identity is set but graph_client_id is empty"
+            )
         if self.graph_client_id and not self.msp_tenant_id:
             raise ValueError("msp_tenant_id is required with Graph credentials")
         if self.cipp_api_url and not self.demo_mode and not (self.cipp_client_id and self.cipp_client_secret):
@@ -200,9 +212,11 @@ class Settings(BaseSettings):
         password, the database URL's password as given and decoded), for
         ``safetext.secrets.redact(text, settings.secret_values())`` on any text that may echo one (a
         driver's or a service's error)."""
-        values = [secret.get_secret_value() for secret in (self.graph_client_secret, self.cipp_client_secret,
-                                                           self.graph_certificate_password)
-                  if secret is not None]
+        values = [
+            secret.get_secret_value()
+            for secret in (self.graph_client_secret, self.cipp_client_secret, self.graph_certificate_password)
+            if secret is not None
+        ]
         values += _url_passwords(self.database_url)
         return tuple(dict.fromkeys(v for v in values if v))
 
@@ -245,8 +259,11 @@ def describe_database_error(error: BaseException, database_url: str, secrets: tu
     driver = missing_database_driver(error)
     if driver is not None:
         reason = redact(" ".join(str(error).split()), secrets)
-        what = (f"the database driver {driver!r} is not installed" if isinstance(error, ModuleNotFoundError)
-                else f"the database driver cannot be loaded ({reason})")
+        what = (
+            f"the database driver {driver!r} is not installed"
+            if isinstance(error, ModuleNotFoundError)
+            else f"the database driver cannot be loaded ({reason})"
+        )
         return f"{where}: {what}; install it or use another PERIMETER_DATABASE_URL"
     cause = getattr(error, "orig", None) or error
     first = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
@@ -286,8 +303,9 @@ def posture_options(settings: Settings, cipp_app_ids: list[str] | None = None) -
     A-1's "CIPP app" is the app technicians sign in to (PERIMETER_CIPP_SIGNIN_APP_IDS), never the
     CIPP-API app (PERIMETER_CIPP_APP_ID)."""
     configured = list(settings.cipp_signin_app_ids)
-    return PostureOptions(signin_window_hours=settings.signin_window_hours,
-                          cipp_app_ids=tuple(cipp_app_ids or configured))
+    return PostureOptions(
+        signin_window_hours=settings.signin_window_hours, cipp_app_ids=tuple(cipp_app_ids or configured)
+    )
 
 
 def configured_secrets() -> tuple[str, ...]:

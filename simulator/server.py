@@ -302,54 +302,77 @@ class SimRequestHandler(BaseHTTPRequestHandler):
     def _token_error(self, status: int, error: str, code: int, description: str) -> None:
         trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        self._json(status, {
-            "error": error,
-            "error_description": f"AADSTS{code}: {description} Trace ID: {trace} "
-            f"Correlation ID: {correlation} Timestamp: {stamp}",
-            "error_codes": [code],
-            "timestamp": stamp,
-            "trace_id": trace,
-            "correlation_id": correlation,
-            "error_uri": f"https://login.microsoftonline.com/error?code={code}",
-        })
+        self._json(
+            status,
+            {
+                "error": error,
+                "error_description": f"AADSTS{code}: {description} Trace ID: {trace} "
+                f"Correlation ID: {correlation} Timestamp: {stamp}",
+                "error_codes": [code],
+                "timestamp": stamp,
+                "trace_id": trace,
+                "correlation_id": correlation,
+                "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+            },
+        )
 
     def _token(self, tenant: str, body: bytes) -> None:
         """`POST /{tenant}/oauth2/v2.0/token` (client credentials), as Entra ID answers it: a
         token naming the tenant (`tid`) and the scope's resource (`aud`), or the AADSTS error. A
         tenant where Perimeter's app was never consented fails here (AADSTS700016), before Graph."""
         if self.command != "POST":
-            self._token_error(405, "invalid_request", 900561,
-                              "The endpoint only accepts POST requests. Received a GET request.")
+            self._token_error(
+                405,
+                "invalid_request",
+                900561,
+                "The endpoint only accepts POST requests. Received a GET request.",
+            )
             return
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         client_id = form.get("client_id", "")
         if form.get("grant_type") != "client_credentials":
-            self._token_error(400, "unsupported_grant_type", 70003,
-                              "The app requested an unsupported grant type.")
+            self._token_error(
+                400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
+            )
             return
         tenant_id = tenant.lower()
         if tenant_id not in self.server.sim.state.tenants:
-            self._token_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found. Check to "
-                              "make sure you have the correct tenant ID and are signing into the "
-                              "correct cloud.")
+            self._token_error(
+                400,
+                "invalid_request",
+                90002,
+                f"Tenant '{tenant}' not found. Check to "
+                "make sure you have the correct tenant ID and are signing into the "
+                "correct cloud.",
+            )
             return
         if not demo.consented(tenant_id):
-            self._token_error(400, "unauthorized_client", 700016,
-                              f"Application with identifier '{client_id}' was not found in the "
-                              f"directory '{tenant}'. This can happen if the application has not been "
-                              "installed by the administrator of the tenant or consented to by any "
-                              "user in the tenant. You may have sent your authentication request to "
-                              "the wrong tenant.")
+            self._token_error(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the "
+                f"directory '{tenant}'. This can happen if the application has not been "
+                "installed by the administrator of the tenant or consented to by any "
+                "user in the tenant. You may have sent your authentication request to "
+                "the wrong tenant.",
+            )
             return
         scope = form.get("scope", "").split(" ")[0]
         audience = scope.removesuffix("/.default") or "https://graph.microsoft.com"
         lifetime = 3599
-        token = make_token(tenant_id, audience, lifetime + 1, appid=client_id,
-                           roles=["Directory.Read.All"])
+        token = make_token(tenant_id, audience, lifetime + 1, appid=client_id, roles=["Directory.Read.All"])
         with self.server.sim.state.lock:
             self.server.sim.state.tokens[tenant_id] += 1
-        self._json(200, {"token_type": "Bearer", "expires_in": lifetime,
-                         "ext_expires_in": lifetime, "access_token": token})
+        self._json(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
+                "access_token": token,
+            },
+        )
 
     # --- CIPP -----------------------------------------------------------------------------------
 

@@ -199,7 +199,8 @@ class SignInSource:
             # Their own stream, so that the other sign-ins of the minute stay as they were.
             partner_rng = random.Random(f"{self.seed}:{tenant_id}:{minute}:partner")
             partner_local = datetime.fromtimestamp(start, UTC) + timedelta(
-                hours=geo.PLACES[demo.OTHER_PARTNER_CITY].utc_offset)
+                hours=geo.PLACES[demo.OTHER_PARTNER_CITY].utc_offset
+            )
             partner_working = partner_local.weekday() < 5 and 9 <= partner_local.hour < 18
             for _ in range(_poisson(partner_rng, 0.03 if partner_working else 0.002)):
                 event_rng = random.Random(partner_rng.getrandbits(64))

@@ -17,8 +17,16 @@ import pytest
 from support import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -28,9 +36,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_dashboard(db_url: str, simulator_url: str, log_dir: Path,
-                      secrets: Callable[[int], str] | None = None, secrets_dir: Path | None = None,
-                      extra_env: dict[str, str] | None = None, address: str = "127.0.0.1") -> Iterator[str]:
+def running_dashboard(
+    db_url: str,
+    simulator_url: str,
+    log_dir: Path,
+    secrets: Callable[[int], str] | None = None,
+    secrets_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    address: str = "127.0.0.1",
+) -> Iterator[str]:
     """`streamlit run dashboard.py` on a free port, listening on ``address`` (loopback unless a test
     says otherwise); yields its base URL, always reached through 127.0.0.1."""
     if not Path(CHROMIUM).exists():
@@ -41,8 +55,19 @@ def running_dashboard(db_url: str, simulator_url: str, log_dir: Path,
     # The free port may be taken before streamlit binds it (other tests run in parallel): then again.
     for attempt in range(1, 4):
         port = free_port()
-        command = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
-                   "--server.address", address, "--server.headless", "true"]
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            address,
+            "--server.headless",
+            "true",
+        ]
         if secrets is not None:
             assert secrets_dir is not None
             secrets_file = secrets_dir / "secrets.toml"

@@ -58,9 +58,11 @@ class OidcProvider:
         self._server.server_close()
 
     def secrets_toml(self, redirect_uri: str) -> str:
-        return (f'[auth]\nredirect_uri = "{redirect_uri}"\ncookie_secret = "{secrets.token_hex(32)}"\n\n'
-                f'[auth.microsoft]\nclient_id = "{self.client_id}"\nclient_secret = "{self.client_secret}"\n'
-                f'server_metadata_url = "{self.metadata_url}"\n')
+        return (
+            f'[auth]\nredirect_uri = "{redirect_uri}"\ncookie_secret = "{secrets.token_hex(32)}"\n\n'
+            f'[auth.microsoft]\nclient_id = "{self.client_id}"\nclient_secret = "{self.client_secret}"\n'
+            f'server_metadata_url = "{self.metadata_url}"\n'
+        )
 
     # --- protocol -------------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
@@ -80,9 +82,17 @@ class OidcProvider:
 
     def claims(self, nonce: str | None) -> dict[str, Any]:
         now = int(time.time())
-        claims = {"iss": self.issuer, "aud": self.client_id, "sub": self.user.subject, "iat": now,
-                  "exp": now + 3600, "email": self.user.email, "name": self.user.name,
-                  "preferred_username": self.user.email, "roles": list(self.user.roles)}
+        claims = {
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "sub": self.user.subject,
+            "iat": now,
+            "exp": now + 3600,
+            "email": self.user.email,
+            "name": self.user.name,
+            "preferred_username": self.user.email,
+            "roles": list(self.user.roles),
+        }
         if nonce:
             claims["nonce"] = nonce
         return claims
@@ -97,8 +107,13 @@ class OidcProvider:
         if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
             return None
         id_token = jwt.encode({"alg": "RS256", "kid": "test-key"}, self.claims(grant["nonce"]), self.key)
-        return {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3600,
-                "id_token": id_token, "scope": "openid profile email"}
+        return {
+            "access_token": secrets.token_urlsafe(24),
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "id_token": id_token,
+            "scope": "openid profile email",
+        }
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         provider = self

@@ -49,6 +49,10 @@ STREAMLIT_DIRECTIVES = [":red[alarm] :material/warning: $x^2$ **bold** _em_ `cod
 ALL = HTML + MARKDOWN_LINKS + AUTO_LINKS + FORMULAS + TERMINAL + STREAMLIT_DIRECTIVES
 
 # Characters a terminal must never receive raw from tenant text.
-TERMINAL_CONTROLS = {chr(c) for c in range(0x20) if chr(c) not in "\n\t"} | {"\x7f"} | {
-    chr(c) for c in range(0x80, 0xA0)} | set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+TERMINAL_CONTROLS = (
+    {chr(c) for c in range(0x20) if chr(c) not in "\n\t"}
+    | {"\x7f"}
+    | {chr(c) for c in range(0x80, 0xA0)}
+    | set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -24,6 +24,7 @@ def sample(name: str) -> dict:
 
 # --- the demo MSP, collected ------------------------------------------------------------------------
 
+
 def collect_into(url: str, simulator_url: str):  # type: ignore[no-untyped-def]
     """One full collection cycle of the simulator at ``simulator_url`` into a fresh database: its engine."""
     from collectors.run import collect_once
@@ -31,8 +32,9 @@ def collect_into(url: str, simulator_url: str):  # type: ignore[no-untyped-def]
     from settings import load_settings
 
     engine = open_database(url)
-    report = collect_once(load_settings(database_url=url, simulator_url=simulator_url), engine,
-                          clock=lambda: FIXED_NOW)
+    report = collect_once(
+        load_settings(database_url=url, simulator_url=simulator_url), engine, clock=lambda: FIXED_NOW
+    )
     assert not report.errors, report.errors
     return engine
 
@@ -56,8 +58,15 @@ def collect_demo(demo_database: Path, tmp_path_factory, name: str):  # type: ign
 
 # --- the dashboard under AppTest --------------------------------------------------------------------
 
-def dashboard_app(monkeypatch, db_url: str, simulator_url: str | None = None, *, timeout: int = 60,
-                  now: datetime | None = None):  # type: ignore[no-untyped-def]
+
+def dashboard_app(
+    monkeypatch,
+    db_url: str,
+    simulator_url: str | None = None,
+    *,
+    timeout: int = 60,
+    now: datetime | None = None,
+):  # type: ignore[no-untyped-def]
     """An AppTest of dashboard.py on ``db_url`` with settings and Streamlit caches reset; ``now`` pins the
     pages' clock (ui.data.utcnow). The ``dashboard`` fixture (conftest.py) calls this and clears the
     settings again afterwards."""

@@ -12,19 +12,31 @@ from db.kiosk import create_kiosk_link, kiosk_link_for
 from ui.auth import Identity, bind_is_loopback, local_request_refusal
 
 NOW = datetime(2026, 11, 22, 12, 0)
-LOCAL = {"host": "127.0.0.1:8501", "upgrade": "websocket", "connection": "Upgrade",
-         "origin": "http://127.0.0.1:8501"}
-AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "microsoft": {"client_id": "a", "client_secret": "s",
-                      "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}}
+LOCAL = {
+    "host": "127.0.0.1:8501",
+    "upgrade": "websocket",
+    "connection": "Upgrade",
+    "origin": "http://127.0.0.1:8501",
+}
+AUTH = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "microsoft": {
+        "client_id": "a",
+        "client_secret": "s",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    },
+}
 
 
-def refusal(headers: dict[str, str] = LOCAL, peer: str | None = None, bind: str = "127.0.0.1",
-            served: bool = True) -> str | None:
+def refusal(
+    headers: dict[str, str] = LOCAL, peer: str | None = None, bind: str = "127.0.0.1", served: bool = True
+) -> str | None:
     return local_request_refusal(headers, peer, bind, served)
 
 
 # --- the local demo operator -------------------------------------------------------------------------
+
 
 def test_a_browser_on_this_machine_at_127_0_0_1_is_the_demo_operator():
     assert refusal() is None
@@ -40,8 +52,17 @@ def test_a_forwarded_request_is_not_local(header):
     assert "proxy" in refusal({**LOCAL, header: "203.0.113.9"})
 
 
-@pytest.mark.parametrize("host", ["rebind.example:8501", "evil.example", "127.0.0.1.evil.example:8501",
-                                  "localhost.evil.example", "192.168.1.10:8501", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "rebind.example:8501",
+        "evil.example",
+        "127.0.0.1.evil.example:8501",
+        "localhost.evil.example",
+        "192.168.1.10:8501",
+        "",
+    ],
+)
 def test_a_foreign_host_name_is_not_local_dns_rebinding(host):
     headers = {**LOCAL, "host": host}
     headers.pop("origin")
@@ -73,6 +94,7 @@ def test_refusals_never_repeat_the_requesters_text():
 
 # --- roles -------------------------------------------------------------------------------------------
 
+
 def test_roles_are_compared_exactly_as_entra_defines_them():
     assert Identity("a", ("Operator",), local_demo=False).is_operator
     assert not Identity("a", ("operator",), local_demo=False).is_operator
@@ -80,6 +102,7 @@ def test_roles_are_compared_exactly_as_entra_defines_them():
 
 
 # --- the dashboard -----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def app(tmp_path, app_test):
@@ -115,6 +138,7 @@ def test_with_graph_credentials_and_sign_in_the_sign_in_page_shows(credentials, 
 
 
 # --- kiosk links -------------------------------------------------------------------------------------
+
 
 def test_a_kiosk_link_stops_opening_when_it_expires(tmp_path):
     engine = open_database(f"sqlite:///{tmp_path / 'k.db'}")
@@ -152,8 +176,13 @@ def test_a_wall_says_when_its_link_expires_within_a_week(app, tmp_path):
     assert at.metric
 
 
-@pytest.mark.parametrize("url", ["postgresql+psycopg://perimeter:S3cretPw@127.0.0.1:1/x",
-                                 "mysql+pymysql://perimeter:S3cretPw@127.0.0.1:1/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://perimeter:S3cretPw@127.0.0.1:1/x",
+        "mysql+pymysql://perimeter:S3cretPw@127.0.0.1:1/x",
+    ],
+)
 def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(app_test, url):
     at = app_test(url).run()
     assert not at.exception

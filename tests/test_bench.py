@@ -13,8 +13,14 @@ LAST_LINE = re.compile(r"^ingest: ([\d,]+) rows/s, floor: ([\d,]+) rows/s, ratio
 
 
 def test_ingest_benchmark_ends_with_rates_and_their_ratio() -> None:
-    result = subprocess.run([sys.executable, "bench/ingest.py", "--pages", "2", "--rounds", "2"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    result = subprocess.run(
+        [sys.executable, "bench/ingest.py", "--pages", "2", "--rounds", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     lines = result.stdout.strip().splitlines()
     match = LAST_LINE.match(lines[-1])
     assert match, lines[-1]
@@ -25,8 +31,13 @@ def test_ingest_benchmark_ends_with_rates_and_their_ratio() -> None:
 
 
 def test_ingest_benchmark_rejects_a_single_page() -> None:
-    result = subprocess.run([sys.executable, "bench/ingest.py", "--pages", "1"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "bench/ingest.py", "--pages", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "--pages must be at least 2" in result.stderr
     assert "Traceback" not in result.stderr

@@ -150,31 +150,56 @@ def poisoned(tmp_path_factory):
         policy_id = sim.state.tenants[tenant_id].config.policies[0]["id"]
         moment = now()
         # Newest first: sign-in k is k+1 minutes old, so the wall's latest eight are k = 0..7.
-        ingest_signin_page(engine, tenant_id, [
-            crafted_signin(k, tenant_id, policy_id, moment - timedelta(minutes=k + 1)) for k in range(N)])
-        ingest_signin_page(engine, MSP_ID, [{
-            "id": f"payload-sa-{k:02d}",
-            "createdDateTime": (moment - timedelta(minutes=k + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "userPrincipalName": settings.service_account_upn,
-            "appDisplayName": payload(k),
-            "ipAddress": "66.171.40.17",
-            "isInteractive": False,
-            "authenticationRequirement": "multiFactorAuthentication",
-            "status": {"errorCode": 0},
-        } for k in range(N)])
+        ingest_signin_page(
+            engine,
+            tenant_id,
+            [crafted_signin(k, tenant_id, policy_id, moment - timedelta(minutes=k + 1)) for k in range(N)],
+        )
+        ingest_signin_page(
+            engine,
+            MSP_ID,
+            [
+                {
+                    "id": f"payload-sa-{k:02d}",
+                    "createdDateTime": (moment - timedelta(minutes=k + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "userPrincipalName": settings.service_account_upn,
+                    "appDisplayName": payload(k),
+                    "ipAddress": "66.171.40.17",
+                    "isInteractive": False,
+                    "authenticationRequirement": "multiFactorAuthentication",
+                    "status": {"errorCode": 0},
+                }
+                for k in range(N)
+            ],
+        )
         audit_ids = [
-            audit.append(engine, at=moment, actor=payload(k), tenant_id=tenant_id,
-                         fix_id="api-client.set-ranges", target_type="apiClient", target_id=f"client-{k}",
-                         target_name=payload(k + 1),
-                         outcome="refused", message=payload(k + 2), before={"AppName": payload(k)},
-                         after={"AppName": payload(k + 1)}, requests=[], rollback_of=None)
+            audit.append(
+                engine,
+                at=moment,
+                actor=payload(k),
+                tenant_id=tenant_id,
+                fix_id="api-client.set-ranges",
+                target_type="apiClient",
+                target_id=f"client-{k}",
+                target_name=payload(k + 1),
+                outcome="refused",
+                message=payload(k + 2),
+                before={"AppName": payload(k)},
+                after={"AppName": payload(k + 1)},
+                requests=[],
+                rollback_of=None,
+            )
             for k in range(N)
         ]
         with write_transaction(engine) as conn:
             for k in range(3):
                 create_kiosk_link(conn, payload(k + 7), "test", moment)
-        facts = {"tenant": tenant_id, "tenantName": tenant_name, "audit": audit_ids,
-                 "signin": "payload-signin-07"}
+        facts = {
+            "tenant": tenant_id,
+            "tenantName": tenant_name,
+            "audit": audit_ids,
+            "signin": "payload-signin-07",
+        }
         yield url, engine, sim.url, facts
     finally:
         sim.stop()
@@ -367,4 +392,3 @@ def test_wall(dashboard, page, query):
             shown = " ".join(upn.split())
             assert shown in " ".join(text.split()), upn
     assert AUTO in text
-

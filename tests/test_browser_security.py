@@ -72,8 +72,11 @@ def test_a_browser_on_this_machine_is_the_demo_operator(dashboard, browser):
 
 def test_a_request_through_a_reverse_proxy_gets_the_sign_in_page(dashboard, browser):
     # What a proxy in front of the dashboard adds to every request, the websocket's handshake included.
-    context, page = _open(browser, f"{dashboard}/posture",
-                          extra_http_headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    context, page = _open(
+        browser,
+        f"{dashboard}/posture",
+        extra_http_headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+    )
     try:
         _assert_refused(page, "the request came through a proxy")
     finally:
@@ -89,8 +92,9 @@ def test_a_foreign_host_name_resolving_to_loopback_gets_the_sign_in_page(dashboa
         context.close()
 
 
-def test_a_dashboard_listening_beyond_loopback_has_no_demo_operator(demo, simulator, browser,
-                                                                    tmp_path_factory):
+def test_a_dashboard_listening_beyond_loopback_has_no_demo_operator(
+    demo, simulator, browser, tmp_path_factory
+):
     url, _ = demo
     with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("wide"), address="0.0.0.0") as base:
         context, page = _open(browser, f"{base}/posture")  # even from this machine, at 127.0.0.1
@@ -111,15 +115,20 @@ server_metadata_url = "http://127.0.0.1:{idp}/.well-known/openid-configuration"
 """
 
 
-def test_a_revoked_kiosk_link_blanks_an_open_wall_at_its_next_refresh(demo, simulator, browser,
-                                                                       tmp_path_factory):
+def test_a_revoked_kiosk_link_blanks_an_open_wall_at_its_next_refresh(
+    demo, simulator, browser, tmp_path_factory
+):
     url, engine = demo
     with write_transaction(engine) as conn:
         token = create_kiosk_link(conn, "NOC revoke test", "op@msp.example", _utcnow())
     idp = free_port()  # nothing listens there: a kiosk link never signs in
-    with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("kiosk"),
-                           secrets=lambda port: AUTH_SECRETS.format(port=port, idp=idp),
-                           secrets_dir=tmp_path_factory.mktemp("kiosk-secrets")) as base:
+    with running_dashboard(
+        url,
+        simulator.url,
+        tmp_path_factory.mktemp("kiosk"),
+        secrets=lambda port: AUTH_SECRETS.format(port=port, idp=idp),
+        secrets_dir=tmp_path_factory.mktemp("kiosk-secrets"),
+    ) as base:
         context, page = _open(browser, f"{base}/wall?kiosk=1&refresh=5&token={token}")
         try:
             tile = page.locator("[data-testid='stMetric']").filter(has_text="Blocked sign-ins, last hour")

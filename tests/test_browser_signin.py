@@ -13,8 +13,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def provider():
-    idp = OidcProvider("perimeter-test", "test-secret",
-                       OidcUser("tech@msp.example", "Tess Tech", ["Operator"])).start()
+    idp = OidcProvider(
+        "perimeter-test", "test-secret", OidcUser("tech@msp.example", "Tess Tech", ["Operator"])
+    ).start()
     yield idp
     idp.stop()
 
@@ -23,10 +24,13 @@ def provider():
 def signed_dashboard(simulator, demo_database, provider, tmp_path_factory):
     url, _ = collect_demo(demo_database, tmp_path_factory, "signin")
     secrets_dir = tmp_path_factory.mktemp("secrets")
-    with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs"),
-                           secrets=lambda port: provider.secrets_toml(
-                               f"http://127.0.0.1:{port}/oauth2callback"),
-                           secrets_dir=secrets_dir) as base:
+    with running_dashboard(
+        url,
+        simulator.url,
+        tmp_path_factory.mktemp("logs"),
+        secrets=lambda port: provider.secrets_toml(f"http://127.0.0.1:{port}/oauth2callback"),
+        secrets_dir=secrets_dir,
+    ) as base:
         yield base
 
 

@@ -38,12 +38,22 @@ MISSING_DRIVERS = ["mysql+pymysql://u:S3cretPw@127.0.0.1/x", "postgresql+psycopg
 
 # --- running the CLIs ------------------------------------------------------------------------------
 
-def run_cli(module: str, *args: str, env: dict[str, str] | None = None, **kwargs: Any
-            ) -> subprocess.CompletedProcess:
+
+def run_cli(
+    module: str, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
     kwargs.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env={**clean, **(env or {})},
-                          capture_output=True, text=True, encoding="utf-8", timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        **kwargs,
+    )
 
 
 def assert_inert(*texts: str) -> None:
@@ -61,6 +71,7 @@ def assert_one_line(result: subprocess.CompletedProcess, prefix: str) -> str:
 
 
 # --- a simulated MSP with hostile names, collected into a database ----------------------------------
+
 
 def _graph(sim: Simulator, method: str, tenant: str, path: str, body: Any = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {Simulator.token(tenant)}"}
@@ -91,8 +102,9 @@ def world(tmp_path_factory):
             assert _graph(sim, "PATCH", MSP, f"{POLICIES}/{pid}", {"displayName": HOSTILE}).status_code == 204
         url = f"sqlite:///{tmp_path_factory.mktemp('cli-safety') / 'perimeter.db'}"
         engine = open_database(url)
-        report = collect_once(load_settings(database_url=url, simulator_url=sim.url), engine,
-                              clock=lambda: FIXED_NOW)
+        report = collect_once(
+            load_settings(database_url=url, simulator_url=sim.url), engine, clock=lambda: FIXED_NOW
+        )
         assert not report.errors, report.errors
         with engine.connect() as conn:
             tenants = list(conn.execute(select(Tenant.tenant_id).order_by(Tenant.tenant_id)).scalars())
@@ -100,16 +112,24 @@ def world(tmp_path_factory):
         with write_transaction(engine) as conn:
             for tenant_id, name in names.items():
                 conn.execute(update(Tenant).where(Tenant.tenant_id == tenant_id).values(display_name=name))
-                conn.execute(update(CollectionState).where(CollectionState.tenant_id == tenant_id).values(
-                    last_error=name, last_error_at=FIXED_NOW.replace(year=2099)))
+                conn.execute(
+                    update(CollectionState)
+                    .where(CollectionState.tenant_id == tenant_id)
+                    .values(last_error=name, last_error_at=FIXED_NOW.replace(year=2099))
+                )
         engine.dispose()
-        yield {"env": {"PERIMETER_DATABASE_URL": url, "PERIMETER_SIMULATOR_URL": sim.url},
-               "sa_policy": sa_policy, "tech_policy": tech_policy, "names": names}
+        yield {
+            "env": {"PERIMETER_DATABASE_URL": url, "PERIMETER_SIMULATOR_URL": sim.url},
+            "sa_policy": sa_policy,
+            "tech_policy": tech_policy,
+            "names": names,
+        }
     finally:
         sim.stop()
 
 
 # --- the rule itself -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("payload", TERMINAL)
 def test_terminal_value_escapes_every_control_and_keeps_one_line(payload):
@@ -139,9 +159,11 @@ def test_terminal_output_of_json_stays_json_with_the_same_strings():
 
 # --- item 1: tenant text on the terminal ------------------------------------------------------------
 
+
 def test_fixes_plan_shows_a_hostile_policy_name_inert_with_one_target_line(world):
-    result = run_cli("fixes", "plan", "service-account-policy.enable", "--target", world["sa_policy"],
-                     env=world["env"])
+    result = run_cli(
+        "fixes", "plan", "service-account-policy.enable", "--target", world["sa_policy"], env=world["env"]
+    )
     assert result.returncode == 0, result.stderr
     assert_inert(result.stdout, result.stderr)
     targets = [line for line in result.stdout.splitlines() if line.lstrip().startswith("Target:")]
@@ -150,8 +172,16 @@ def test_fixes_plan_shows_a_hostile_policy_name_inert_with_one_target_line(world
 
 
 def test_fixes_plan_json_gives_back_the_exact_name(world):
-    result = run_cli("fixes", "plan", "service-account-policy.enable", "--target", world["sa_policy"],
-                     "--format", "json", env=world["env"])
+    result = run_cli(
+        "fixes",
+        "plan",
+        "service-account-policy.enable",
+        "--target",
+        world["sa_policy"],
+        "--format",
+        "json",
+        env=world["env"],
+    )
     assert result.returncode == 0, result.stderr
     assert_inert(result.stdout, result.stderr)
     assert json.loads(result.stdout)["plan"]["target"]["name"] == HOSTILE
@@ -162,8 +192,15 @@ def test_fixes_apply_prompt_and_plan_are_inert_on_a_terminal(world):
     controller, terminal = pty.openpty()
     try:
         os.write(controller, b"no\n")
-        result = run_cli("fixes", "apply", "service-account-policy.enable", "--target", world["sa_policy"],
-                         env=world["env"], stdin=terminal)
+        result = run_cli(
+            "fixes",
+            "apply",
+            "service-account-policy.enable",
+            "--target",
+            world["sa_policy"],
+            env=world["env"],
+            stdin=terminal,
+        )
     finally:
         os.close(terminal)
         os.close(controller)
@@ -178,8 +215,14 @@ def test_the_confirmation_prompt_escapes_the_tenant():
     from fixes.model import FixRequest, Plan, Target
 
     for payload in TERMINAL:
-        plan = Plan(FixRequest("service-account-policy.enable", payload), "title", "summary",
-                    Target("policy", "id", payload), None, None)
+        plan = Plan(
+            FixRequest("service-account-policy.enable", payload),
+            "title",
+            "summary",
+            Target("policy", "id", payload),
+            None,
+            None,
+        )
         prompt = confirmation_prompt(plan)
         assert_inert(prompt)
         assert "\n" not in prompt
@@ -188,8 +231,17 @@ def test_the_confirmation_prompt_escapes_the_tenant():
 def test_fixes_apply_outcome_and_audit_log_are_inert(world):
     # The technician policy does not exclude break-glass: the apply is refused and recorded (nothing
     # changes), with the hostile name in the outcome and in the audit record.
-    applied = run_cli("fixes", "apply", "technician-policy.enable", "--target", world["tech_policy"],
-                      "--egress-ip", demo.MSP_OFFICE_IPS[0], "--yes", env=world["env"])
+    applied = run_cli(
+        "fixes",
+        "apply",
+        "technician-policy.enable",
+        "--target",
+        world["tech_policy"],
+        "--egress-ip",
+        demo.MSP_OFFICE_IPS[0],
+        "--yes",
+        env=world["env"],
+    )
     assert applied.returncode == 1, (applied.stdout, applied.stderr)
     assert applied.stdout.strip().splitlines()[-1].startswith("refused: '")
     assert_inert(applied.stdout, applied.stderr)
@@ -271,9 +323,17 @@ def test_posture_error_line_about_a_hostile_file_name_is_one_inert_line(tmp_path
 
 # --- item 2: secrets --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("module", "args"), [
-    ("collectors", ("status",)), ("collectors", ("status", "--format", "json")),
-    ("posture", ("check",)), ("fixes", ("list",)), ("fixes", ("list", "--audit"))])
+
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("collectors", ("status",)),
+        ("collectors", ("status", "--format", "json")),
+        ("posture", ("check",)),
+        ("fixes", ("list",)),
+        ("fixes", ("list", "--audit")),
+    ],
+)
 def test_an_unreachable_database_is_one_line_without_its_password(module, args):
     result = run_cli(module, *args, env={"PERIMETER_DATABASE_URL": UNREACHABLE})
     line = assert_one_line(result, f"{module}: ")
@@ -282,8 +342,9 @@ def test_an_unreachable_database_is_one_line_without_its_password(module, args):
 
 
 def test_a_bad_database_url_setting_is_not_echoed_with_its_password():
-    result = run_cli("collectors", "status",
-                     env={"PERIMETER_DATABASE_URL": f"postgresql://u:{SECRET_PW}@host:notaport/x"})
+    result = run_cli(
+        "collectors", "status", env={"PERIMETER_DATABASE_URL": f"postgresql://u:{SECRET_PW}@host:notaport/x"}
+    )
     line = assert_one_line(result, "collectors: setting PERIMETER_DATABASE_URL: not a database URL")
     assert SECRET_PW not in line and MASK in line
 
@@ -313,40 +374,57 @@ def test_launcher_prints_the_database_url_without_its_password(monkeypatch, caps
         get_settings.cache_clear()
     out, err = capsys.readouterr()
     assert SECRET_PW not in out + err
-    assert json.loads(out.splitlines()[0])["database"] == f"postgresql+psycopg://perimeter:{MASK}@127.0.0.1:1/x"
+    assert (
+        json.loads(out.splitlines()[0])["database"] == f"postgresql+psycopg://perimeter:{MASK}@127.0.0.1:1/x"
+    )
 
 
-@pytest.mark.parametrize(("text", "shown"), [
-    (UNREACHABLE, f"postgresql+psycopg://perimeter:{MASK}@127.0.0.1:1/x"),
-    ("postgresql://u:S3cretPw@db.example:5432/perimeter?sslmode=require",
-     f"postgresql://u:{MASK}@db.example:5432/perimeter?sslmode=require"),
-    ("mysql+pymysql://u:S3cretPw@127.0.0.1/x", f"mysql+pymysql://u:{MASK}@127.0.0.1/x"),
-    ("https://user:S3cretPw@cipp.example/api", f"https://user:{MASK}@cipp.example/api"),
-    ("redis://:S3cretPw@cache:6379/0", f"redis://:{MASK}@cache:6379/0"),
-    ("postgresql://u:S3cret/Pw@host/db", f"postgresql://u:{MASK}@host/db"),  # does not parse as a URL
-    ("postgresql://u:S3c@ret#Pw@host/db", f"postgresql://u:{MASK}@host/db"),
-    ("postgresql://u:S3cret Pw@host/db", f"postgresql://u:{MASK}@host/db"),  # a whole setting's value
-    ("postgresql//u:S3cretPw@host/db", f"postgresql//u:{MASK}@host/db"),
-    ("https://login.example/token?client_secret=S3cretPw&grant_type=client_credentials",
-     f"https://login.example/token?client_secret={MASK}&grant_type=client_credentials"),
-    ("https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig=S3cretPw%3D&se=2026",
-     f"https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig={MASK}&se=2026"),
-    ("https://h/cb?code=S3cretPw&state=1&access_token=S3cretPw&api_key=S3cretPw",
-     f"https://h/cb?code={MASK}&state=1&access_token={MASK}&api_key={MASK}"),
-    ("host=db.example user=perimeter password=S3cretPw dbname=x",
-     f"host=db.example user=perimeter password={MASK} dbname=x"),
-    ("host=db password='S3cret Pw' port=5432", f"host=db password={MASK} port=5432"),
-    ('{"client_secret": "S3cretPw", "status_code": "400"}',
-     f'{{"client_secret": "{MASK}", "status_code": "400"}}'),
-    ("Authorization: Bearer S3cretPw.eyJ", f"Authorization: Bearer {MASK}"),
-    ("postgresql://u:12345678@db/x", f"postgresql://u:{MASK}@db/x"),  # a numeric password is no port
-    ("postgresql://u:S3cretPw@[::1]:5432/db", f"postgresql://u:{MASK}@[::1]:5432/db"),
-    ("https://host:8080/path?mail=a@b.example", "https://host:8080/path?mail=a@b.example"),
-    ("http://[::1]:8080/x?mail=a@b.example", "http://[::1]:8080/x?mail=a@b.example"),
-    ("https://user@host/", "https://user@host/"),
-    ("sqlite:////var/lib/perimeter.db", "sqlite:////var/lib/perimeter.db"),
-    ("status_code=500 signin_window_hours=24", "status_code=500 signin_window_hours=24"),
-])
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (UNREACHABLE, f"postgresql+psycopg://perimeter:{MASK}@127.0.0.1:1/x"),
+        (
+            "postgresql://u:S3cretPw@db.example:5432/perimeter?sslmode=require",
+            f"postgresql://u:{MASK}@db.example:5432/perimeter?sslmode=require",
+        ),
+        ("mysql+pymysql://u:S3cretPw@127.0.0.1/x", f"mysql+pymysql://u:{MASK}@127.0.0.1/x"),
+        ("https://user:S3cretPw@cipp.example/api", f"https://user:{MASK}@cipp.example/api"),
+        ("redis://:S3cretPw@cache:6379/0", f"redis://:{MASK}@cache:6379/0"),
+        ("postgresql://u:S3cret/Pw@host/db", f"postgresql://u:{MASK}@host/db"),  # does not parse as a URL
+        ("postgresql://u:S3c@ret#Pw@host/db", f"postgresql://u:{MASK}@host/db"),
+        ("postgresql://u:S3cret Pw@host/db", f"postgresql://u:{MASK}@host/db"),  # a whole setting's value
+        ("postgresql//u:S3cretPw@host/db", f"postgresql//u:{MASK}@host/db"),
+        (
+            "https://login.example/token?client_secret=S3cretPw&grant_type=client_credentials",
+            f"https://login.example/token?client_secret={MASK}&grant_type=client_credentials",
+        ),
+        (
+            "https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig=S3cretPw%3D&se=2026",
+            f"https://acct.blob.core.windows.net/c/f?sv=2022-11-02&sig={MASK}&se=2026",
+        ),
+        (
+            "https://h/cb?code=S3cretPw&state=1&access_token=S3cretPw&api_key=S3cretPw",
+            f"https://h/cb?code={MASK}&state=1&access_token={MASK}&api_key={MASK}",
+        ),
+        (
+            "host=db.example user=perimeter password=S3cretPw dbname=x",
+            f"host=db.example user=perimeter password={MASK} dbname=x",
+        ),
+        ("host=db password='S3cret Pw' port=5432", f"host=db password={MASK} port=5432"),
+        (
+            '{"client_secret": "S3cretPw", "status_code": "400"}',
+            f'{{"client_secret": "{MASK}", "status_code": "400"}}',
+        ),
+        ("Authorization: Bearer S3cretPw.eyJ", f"Authorization: Bearer {MASK}"),
+        ("postgresql://u:12345678@db/x", f"postgresql://u:{MASK}@db/x"),  # a numeric password is no port
+        ("postgresql://u:S3cretPw@[::1]:5432/db", f"postgresql://u:{MASK}@[::1]:5432/db"),
+        ("https://host:8080/path?mail=a@b.example", "https://host:8080/path?mail=a@b.example"),
+        ("http://[::1]:8080/x?mail=a@b.example", "http://[::1]:8080/x?mail=a@b.example"),
+        ("https://user@host/", "https://user@host/"),
+        ("sqlite:////var/lib/perimeter.db", "sqlite:////var/lib/perimeter.db"),
+        ("status_code=500 signin_window_hours=24", "status_code=500 signin_window_hours=24"),
+    ],
+)
 def test_redact_each_form(text, shown):
     assert redact(text) == shown
     if SECRET_PW in text:
@@ -363,19 +441,27 @@ def test_redact_masks_known_secret_values_anywhere_also_url_encoded():
 def test_settings_list_their_secret_values():
     from settings import load_settings
 
-    settings = load_settings(database_url="postgresql+psycopg://u:S3cret%40Pw@h/x",
-                             graph_client_id="app", graph_client_secret="Gr4phSecret", msp_tenant_id=MSP,
-                             cipp_api_url="https://cipp.example", cipp_app_id="a", cipp_client_id="c",
-                             cipp_client_secret="C1ppSecret")
+    settings = load_settings(
+        database_url="postgresql+psycopg://u:S3cret%40Pw@h/x",
+        graph_client_id="app",
+        graph_client_secret="Gr4phSecret",
+        msp_tenant_id=MSP,
+        cipp_api_url="https://cipp.example",
+        cipp_app_id="a",
+        cipp_client_id="c",
+        cipp_client_secret="C1ppSecret",
+    )
     assert set(settings.secret_values()) == {"S3cret%40Pw", "S3cret@Pw", "Gr4phSecret", "C1ppSecret"}
     assert load_settings(database_url="sqlite:///x.db").secret_values() == ()
 
 
 # --- item 3: a missing database driver -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("url", MISSING_DRIVERS)
-@pytest.mark.parametrize(("module", "args"), [("posture", ("check",)), ("fixes", ("list",)),
-                                              ("collectors", ("status",))])
+@pytest.mark.parametrize(
+    ("module", "args"), [("posture", ("check",)), ("fixes", ("list",)), ("collectors", ("status",))]
+)
 def test_a_missing_database_driver_is_one_line_and_exit_2(module, args, url):
     line = assert_one_line(run_cli(module, *args, env={"PERIMETER_DATABASE_URL": url}), f"{module}: ")
     driver = url.split("+")[1].split(":")[0]

@@ -60,8 +60,9 @@ def test_an_unlicensed_tenant_is_not_licensed_not_an_error_and_not_asked_every_c
     assert not any(r["failing"] for r in rows.values())
     assert "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in rows[SIGNINS]["stateDetail"]
     with engine.connect() as conn:
-        statuses = set(conn.execute(select(CollectionRun.status)
-                                    .where(CollectionRun.tenant_id == UNLICENSED)).scalars())
+        statuses = set(
+            conn.execute(select(CollectionRun.status).where(CollectionRun.tenant_id == UNLICENSED)).scalars()
+        )
     assert statuses == {"ok", NOT_LICENSED}  # never recorded as an error
 
     asked = _reports_requests(sim, UNLICENSED)
@@ -89,19 +90,24 @@ def test_an_unconsented_tenant_shows_consent_needed_with_its_consent_link(sim, t
     assert "AADSTS700016" in rows[SIGNINS]["stateDetail"]
     # The whole tenant waits for its re-check: the next cycle does not ask it at all
     with engine.connect() as conn:
-        runs = len(conn.execute(select(CollectionRun.id)
-                                .where(CollectionRun.tenant_id == UNCONSENTED)).all())
+        runs = len(conn.execute(select(CollectionRun.id).where(CollectionRun.tenant_id == UNCONSENTED)).all())
     later = now + timedelta(minutes=5)
     again = collect_once(settings, engine, only_tenants={UNCONSENTED}, clock=lambda: later)
     assert again.errors == [] and again.skipped == len(rows)
     with engine.connect() as conn:
-        assert len(conn.execute(select(CollectionRun.id)
-                                .where(CollectionRun.tenant_id == UNCONSENTED)).all()) == runs
+        assert (
+            len(conn.execute(select(CollectionRun.id).where(CollectionRun.tenant_id == UNCONSENTED)).all())
+            == runs
+        )
 
 
 def test_the_simulators_token_endpoint_refuses_an_unconsented_tenant_as_entra_does(sim):
-    form = {"grant_type": "client_credentials", "client_id": DEMO_GRAPH_CLIENT_ID,
-            "client_secret": "x", "scope": "https://graph.microsoft.com/.default"}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": DEMO_GRAPH_CLIENT_ID,
+        "client_secret": "x",
+        "scope": "https://graph.microsoft.com/.default",
+    }
     refused = httpx.post(f"{sim.url}/{UNCONSENTED}/oauth2/v2.0/token", data=form)
     assert refused.status_code == 400
     assert refused.json()["error_codes"] == [700016]
@@ -111,25 +117,38 @@ def test_the_simulators_token_endpoint_refuses_an_unconsented_tenant_as_entra_do
 
 
 def test_the_401_form_of_the_licence_answer_is_not_licensed_for_licence_bound_sources_only():
-    error = GraphError("HTTP 401: Authentication_RequestFromNonPremiumTenantOrB2CTenant: Neither "
-                       "tenant is B2C or tenant doesn't have premium license", 401)
+    error = GraphError(
+        "HTTP 401: Authentication_RequestFromNonPremiumTenantOrB2CTenant: Neither "
+        "tenant is B2C or tenant doesn't have premium license",
+        401,
+    )
     assert classify(error, SIGNINS) == NOT_LICENSED
     assert classify(error, "userRegistrationDetails") == NOT_LICENSED
     assert classify(error, "users") is None  # any other source: a plain error
-    assert classify(GraphError("HTTP 403: Authorization_RequestDenied: Insufficient privileges", 403),
-                    SIGNINS) is None
+    assert (
+        classify(GraphError("HTTP 403: Authorization_RequestDenied: Insufficient privileges", 403), SIGNINS)
+        is None
+    )
     for code in ("700016", "7000229", "65001"):
         assert classify(RuntimeError(f"Authentication failed: AADSTS{code}: ..."), "users") == CONSENT_NEEDED
-    assert classify(RuntimeError("Authentication failed: AADSTS7000215: Invalid client secret"),
-                    "users") is None
+    assert (
+        classify(RuntimeError("Authentication failed: AADSTS7000215: Invalid client secret"), "users") is None
+    )
 
 
 def test_the_consent_link_is_built_only_from_guids():
     tenant = "4E52EDCC-0BDC-5410-95FA-0AD1AC9AC6CA"
     assert admin_consent_url(tenant, DEMO_GRAPH_CLIENT_ID) == (
-        f"https://login.microsoftonline.com/{tenant.lower()}/adminconsent?client_id={DEMO_GRAPH_CLIENT_ID}")
-    for bad in ("contoso.onmicrosoft.com", "evil.example/x?", f"{UNCONSENTED}#x", "", None,
-                "4e52edcc0bdc541095fa0ad1ac9ac6ca0000"):
+        f"https://login.microsoftonline.com/{tenant.lower()}/adminconsent?client_id={DEMO_GRAPH_CLIENT_ID}"
+    )
+    for bad in (
+        "contoso.onmicrosoft.com",
+        "evil.example/x?",
+        f"{UNCONSENTED}#x",
+        "",
+        None,
+        "4e52edcc0bdc541095fa0ad1ac9ac6ca0000",
+    ):
         assert admin_consent_url(bad, DEMO_GRAPH_CLIENT_ID) is None
     assert admin_consent_url(UNCONSENTED, "not-a-guid") is None
 
@@ -141,8 +160,9 @@ def both(simulator, tmp_path_factory):
     settings = load_settings(database_url=url, simulator_url=simulator.url)
     engine = open_database(url)
     now = _now()
-    report = collect_once(settings, engine, clock=lambda: now,
-                          only_tenants={settings.msp_tenant_id, UNLICENSED, UNCONSENTED})
+    report = collect_once(
+        settings, engine, clock=lambda: now, only_tenants={settings.msp_tenant_id, UNLICENSED, UNCONSENTED}
+    )
     assert report.errors == []
     return settings, engine
 
@@ -151,10 +171,17 @@ def _cli(settings, *args: str) -> subprocess.CompletedProcess:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
-    env.update({"PERIMETER_DATABASE_URL": settings.database_url,
-                "PERIMETER_SIMULATOR_URL": settings.simulator_url})
-    return subprocess.run([sys.executable, "-m", "collectors", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env.update(
+        {"PERIMETER_DATABASE_URL": settings.database_url, "PERIMETER_SIMULATOR_URL": settings.simulator_url}
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "collectors", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_status_json_and_table_show_each_sources_state(both):
@@ -177,8 +204,10 @@ def test_status_json_and_table_show_each_sources_state(both):
     coho = [line for line in lines if line.startswith("Coho Winery") and " signIns " in line]
     assert coho and "not licensed" in coho[0] and "ERROR" not in table.stdout
     link = f"https://login.microsoftonline.com/{UNCONSENTED}/adminconsent?client_id={DEMO_GRAPH_CLIENT_ID}"
-    assert any(line.startswith("Graphic Design Institute") and line.endswith(f"consent needed: {link}")
-               for line in lines)
+    assert any(
+        line.startswith("Graphic Design Institute") and line.endswith(f"consent needed: {link}")
+        for line in lines
+    )
     assert "2 not licensed" in lines[-1] and "consent needed" in lines[-1]
 
 
@@ -209,8 +238,9 @@ def test_the_collectors_page_shows_not_licensed_and_consent_needed_apart_from_fa
     assert {"not licensed", "consent needed"} <= states and "failing" not in states
     [button] = at.get("link_button")
     assert button.proto.label == "Grant admin consent"
-    assert button.proto.url == (f"https://login.microsoftonline.com/{UNCONSENTED}/adminconsent"
-                                f"?client_id={DEMO_GRAPH_CLIENT_ID}")
+    assert button.proto.url == (
+        f"https://login.microsoftonline.com/{UNCONSENTED}/adminconsent?client_id={DEMO_GRAPH_CLIENT_ID}"
+    )
     assert any("Consent needed" == s.value for s in at.subheader)
 
 

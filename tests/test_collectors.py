@@ -134,8 +134,9 @@ def test_new_signins_are_collected_after_the_watermark(collected, sim, small_cli
     collect_once(settings, engine, signins_only=True, only_tenants={small_client}, clock=lambda: later)
     assert _signin_count(engine, small_client) > before
     with engine.connect() as conn:
-        newest = conn.execute(select(func.max(SignIn.created_at))
-                              .where(SignIn.tenant_id == small_client)).scalar()
+        newest = conn.execute(
+            select(func.max(SignIn.created_at)).where(SignIn.tenant_id == small_client)
+        ).scalar()
     assert newest > FIXED_NOW
 
 
@@ -154,45 +155,60 @@ def _msp_signins_run(simulator, tmp_path, *faults):
     url, engine = _fresh_engine(tmp_path)
     settings = _one_tenant_settings(simulator, url)
     _faults(simulator, *faults)
-    report = collect_once(settings, engine, signins_only=True,
-                          only_tenants={settings.msp_tenant_id}, clock=_clock)
+    report = collect_once(
+        settings, engine, signins_only=True, only_tenants={settings.msp_tenant_id}, clock=_clock
+    )
     return settings, engine, report
 
 
 def test_paging_continues_across_an_empty_page_with_a_next_link(sim, tmp_path):
-    _, engine_ok, _ = _msp_signins_run(sim, tmp_path / "a", )
+    _, engine_ok, _ = _msp_signins_run(
+        sim,
+        tmp_path / "a",
+    )
     expected = _signin_count(engine_ok)
     settings, engine, report = _msp_signins_run(
-        sim, tmp_path / "b", {"path": "/auditLogs/signIns", "count": 1, "kind": "emptyPage"})
+        sim, tmp_path / "b", {"path": "/auditLogs/signIns", "count": 1, "kind": "emptyPage"}
+    )
     assert report.errors == []
     assert _signin_count(engine) == expected > 0
 
 
 def test_429_with_retry_after_is_retried(sim, tmp_path):
-    settings, engine, report = _msp_signins_run(sim, tmp_path, {
-        "path": "/auditLogs/signIns", "count": 1, "kind": "status", "status": 429, "retryAfter": 1})
+    settings, engine, report = _msp_signins_run(
+        sim,
+        tmp_path,
+        {"path": "/auditLogs/signIns", "count": 1, "kind": "status", "status": 429, "retryAfter": 1},
+    )
     assert report.errors == []
     assert _signin_count(engine) > 0
     assert _stats(sim)["faultsFired"] == 1
 
 
 def test_503_is_retried(sim, tmp_path):
-    settings, engine, report = _msp_signins_run(sim, tmp_path, {
-        "path": "/auditLogs/signIns", "count": 1, "kind": "status", "status": 503, "retryAfter": None})
+    settings, engine, report = _msp_signins_run(
+        sim,
+        tmp_path,
+        {"path": "/auditLogs/signIns", "count": 1, "kind": "status", "status": 503, "retryAfter": None},
+    )
     assert report.errors == []
     assert _signin_count(engine) > 0
 
 
 def test_a_truncated_body_is_fetched_again(sim, tmp_path):
-    settings, engine, report = _msp_signins_run(sim, tmp_path, {
-        "path": "/auditLogs/signIns", "count": 1, "kind": "truncate"})
+    settings, engine, report = _msp_signins_run(
+        sim, tmp_path, {"path": "/auditLogs/signIns", "count": 1, "kind": "truncate"}
+    )
     assert report.errors == []
     assert _signin_count(engine) > 0
 
 
 def test_a_failed_page_keeps_what_was_stored_and_the_watermark(sim, tmp_path):
-    settings, engine, report = _msp_signins_run(sim, tmp_path, {
-        "path": "/auditLogs/signIns", "count": None, "rate": 1.0, "kind": "status", "status": 500})
+    settings, engine, report = _msp_signins_run(
+        sim,
+        tmp_path,
+        {"path": "/auditLogs/signIns", "count": None, "rate": 1.0, "kind": "status", "status": 500},
+    )
     assert len(report.errors) == 1 and "HTTP 500" in report.errors[0]
     from db.store import signin_watermark
 
@@ -203,24 +219,43 @@ def test_a_failed_page_keeps_what_was_stored_and_the_watermark(sim, tmp_path):
 def test_429_without_retry_after_on_conditional_access_is_retried(collected, sim, tmp_path, small_client):
     url, engine = _fresh_engine(tmp_path)
     settings = _one_tenant_settings(sim, url)
-    _faults(sim, {"path": "/identity/conditionalAccess/policies", "tenant": small_client, "count": 1,
-                  "kind": "status", "status": 429, "retryAfter": None})
+    _faults(
+        sim,
+        {
+            "path": "/identity/conditionalAccess/policies",
+            "tenant": small_client,
+            "count": 1,
+            "kind": "status",
+            "status": 429,
+            "retryAfter": None,
+        },
+    )
     report = collect_once(settings, engine, only_tenants={small_client}, clock=_clock)
     assert report.errors == []
     with engine.connect() as conn:
         assert graph_objects(conn, small_client, "conditionalAccessPolicies")
 
 
-def test_a_source_failing_for_several_cycles_is_stale_since_its_first_failure(collected, sim, tmp_path,
-                                                                             small_client):
+def test_a_source_failing_for_several_cycles_is_stale_since_its_first_failure(
+    collected, sim, tmp_path, small_client
+):
     from datetime import timedelta
 
     url, engine = _fresh_engine(tmp_path)
     settings = _one_tenant_settings(sim, url)
     hours_ago = [lambda h=h: FIXED_NOW - timedelta(hours=h) for h in (2, 1, 0)]
     assert collect_once(settings, engine, only_tenants={small_client}, clock=hours_ago[0]).errors == []
-    _faults(sim, {"path": "/identity/conditionalAccess/namedLocations", "tenant": small_client, "count": None,
-                  "rate": 1.0, "kind": "status", "status": 500})
+    _faults(
+        sim,
+        {
+            "path": "/identity/conditionalAccess/namedLocations",
+            "tenant": small_client,
+            "count": None,
+            "rate": 1.0,
+            "kind": "status",
+            "status": 500,
+        },
+    )
     for clock in hours_ago[1:]:
         assert collect_once(settings, engine, only_tenants={small_client}, clock=clock).errors
     client = next(t for t in build_snapshot(settings, engine)["tenants"] if t["tenantId"] == small_client)
@@ -233,8 +268,13 @@ def test_a_source_failing_for_several_cycles_is_stale_since_its_first_failure(co
 def test_a_revoked_tenant_is_isolated_and_recorded(collected, sim, tmp_path):
     _, full_engine, _, _ = collected
     with full_engine.connect() as conn:
-        clients = conn.execute(select(Tenant.tenant_id).where(Tenant.role == "client")
-                               .order_by(Tenant.display_name).limit(3)).scalars().all()
+        clients = (
+            conn.execute(
+                select(Tenant.tenant_id).where(Tenant.role == "client").order_by(Tenant.display_name).limit(3)
+            )
+            .scalars()
+            .all()
+        )
     revoked, others = clients[0], set(clients[1:])
     url, engine = _fresh_engine(tmp_path)
     settings = _one_tenant_settings(sim, url)
@@ -243,9 +283,11 @@ def test_a_revoked_tenant_is_isolated_and_recorded(collected, sim, tmp_path):
     failed_tenants = {e.split()[0] for e in report.errors}
     assert failed_tenants == {revoked}
     with engine.connect() as conn:
-        errors = conn.execute(select(CollectionRun.source, CollectionRun.error)
-                              .where(CollectionRun.tenant_id == revoked,
-                                     CollectionRun.status == "error")).all()
+        errors = conn.execute(
+            select(CollectionRun.source, CollectionRun.error).where(
+                CollectionRun.tenant_id == revoked, CollectionRun.status == "error"
+            )
+        ).all()
         for other in others:
             assert graph_objects(conn, other, "conditionalAccessPolicies")
     assert errors and all("403" in error for _, error in errors)
@@ -265,8 +307,15 @@ def test_snapshot_export_has_format_version_1(collected):
         collected_ok = c["sourceStatus"]["users"]["state"] == "ok"
         assert ("groups" in c and "directoryRoles" in c) == (c["accessMode"] == "direct" and collected_ok)
     for tenant in snapshot["tenants"]:
-        for key in ("conditionalAccessPolicies", "namedLocations", "securityDefaults",
-                    "subscribedSkus", "users", "userRegistrationDetails", "signIns"):
+        for key in (
+            "conditionalAccessPolicies",
+            "namedLocations",
+            "securityDefaults",
+            "subscribedSkus",
+            "users",
+            "userRegistrationDetails",
+            "signIns",
+        ):
             # A source in a standing state (not licensed, consent needed) is missing, and says why
             state = tenant["sourceStatus"][key]["state"]
             assert (key in tenant) == (state == "ok"), (tenant["displayName"], key, state)
@@ -281,8 +330,14 @@ def _cli(*args, env_extra=None):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "collectors", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "collectors", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_status_json_and_export_snapshot(collected, tmp_path):
@@ -303,7 +358,8 @@ def test_cli_bad_setting_is_one_line_and_exit_2():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "collectors: setting PERIMETER_RETENTION_DAYS: Input should be a valid integer, "
-        "unable to parse string as an integer"]
+        "unable to parse string as an integer"
+    ]
 
 
 def test_cli_unwritable_snapshot_path_is_one_line(collected):
@@ -317,6 +373,7 @@ def test_cli_unwritable_snapshot_path_is_one_line(collected):
 
 # --- members read whole (Graph expands at most 20, with no next link) ------------------------------
 
+
 def _big_exclusion_group(monkeypatch):
     """The MSP with a 'CIPP Exclusions' group of 45 members whose 37th is the break-glass account,
     and 44 more Global Administrators: both lists are longer than Graph's 20 expanded members."""
@@ -328,19 +385,40 @@ def _big_exclusion_group(monkeypatch):
 
     base = demo.directory(7, demo.MSP_TENANT_ID)
     template = next(p for p in base.people if p.kind == "staff")
-    extra = [dataclasses.replace(template, id=str(uuid.UUID(int=i + 1)), upn=f"member{i}@{base.domain}",
-                                 display_name=f"Member {i}", roles=(demo.GLOBAL_ADMIN_TEMPLATE_ID,),
-                                 groups=set())
-             for i in range(44)]
+    extra = [
+        dataclasses.replace(
+            template,
+            id=str(uuid.UUID(int=i + 1)),
+            upn=f"member{i}@{base.domain}",
+            display_name=f"Member {i}",
+            roles=(demo.GLOBAL_ADMIN_TEMPLATE_ID,),
+            groups=set(),
+        )
+        for i in range(44)
+    ]
     bg = base.by_upn[demo.BREAK_GLASS_UPNS[0]]
     members = [p.id for p in extra[:36]] + [bg.id] + [p.id for p in extra[36:]]
-    group = demo.Group(str(uuid.UUID(int=4545)), "CIPP Exclusions", "Excluded from the technician block",
-                       members, "2024-01-01T00:00:00Z")
-    big = demo.Directory(base.tenant_id, base.domain, [*base.people, *extra], [*base.groups, group],
-                         base.role_ids, base.service_account)
+    group = demo.Group(
+        str(uuid.UUID(int=4545)),
+        "CIPP Exclusions",
+        "Excluded from the technician block",
+        members,
+        "2024-01-01T00:00:00Z",
+    )
+    big = demo.Directory(
+        base.tenant_id,
+        base.domain,
+        [*base.people, *extra],
+        [*base.groups, group],
+        base.role_ids,
+        base.service_account,
+    )
     real = simulator.graph._directory
-    monkeypatch.setattr(simulator.graph, "_directory",
-                        lambda state, req: big if req.tenant_id == demo.MSP_TENANT_ID else real(state, req))
+    monkeypatch.setattr(
+        simulator.graph,
+        "_directory",
+        lambda state, req: big if req.tenant_id == demo.MSP_TENANT_ID else real(state, req),
+    )
     return group
 
 
@@ -395,10 +473,12 @@ def test_members_are_never_expanded(sim, tmp_path):
 
 # --- a failed discovery changes nothing ------------------------------------------------------------
 
+
 def _active_clients(engine) -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(select(Tenant.tenant_id)
-                                .where(Tenant.role == "client", Tenant.active)).scalars())
+        return set(
+            conn.execute(select(Tenant.tenant_id).where(Tenant.role == "client", Tenant.active)).scalars()
+        )
 
 
 @pytest.fixture
@@ -414,9 +494,15 @@ def discovered(sim, tmp_path):
 
 def _discovery_errors(engine, cycle_id: str) -> list[str]:
     with engine.connect() as conn:
-        return list(conn.execute(select(CollectionRun.error).where(
-            CollectionRun.cycle_id == cycle_id, CollectionRun.source == "tenants",
-            CollectionRun.status == "error")).scalars())
+        return list(
+            conn.execute(
+                select(CollectionRun.error).where(
+                    CollectionRun.cycle_id == cycle_id,
+                    CollectionRun.source == "tenants",
+                    CollectionRun.status == "error",
+                )
+            ).scalars()
+        )
 
 
 def test_cipps_error_row_deactivates_nothing_and_is_recorded(discovered, sim):
@@ -432,8 +518,15 @@ def test_cipps_error_row_deactivates_nothing_and_is_recorded(discovered, sim):
     assert len(errors) == 1 and "Failed to retrieve tenants: Access denied" in errors[0]
     with engine.connect() as conn:
         assert graph_objects(conn, settings.msp_tenant_id, "cipp.tenants") == cipp_rows  # not the error row
-        collected = conn.execute(select(CollectionRun.source).where(
-            CollectionRun.cycle_id == report.cycle_id, CollectionRun.tenant_id == client)).scalars().all()
+        collected = (
+            conn.execute(
+                select(CollectionRun.source).where(
+                    CollectionRun.cycle_id == report.cycle_id, CollectionRun.tenant_id == client
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert "signIns" in collected  # known tenants are collected as before
 
 
@@ -476,9 +569,16 @@ def test_cipp_signin_app_ids_setting_is_a1s_cipp_app_and_a_cipp_api_app_id_alone
     from settings import load_settings, posture_options
 
     url, engine = _fresh_engine(tmp_path)
-    real = {"database_url": url, "graph_client_id": "graph-app", "graph_client_secret": "s",
-            "msp_tenant_id": MSP_ID, "cipp_api_url": "https://cipp.example", "cipp_app_id": "api-app",
-            "cipp_client_id": "api-client", "cipp_client_secret": "x"}
+    real = {
+        "database_url": url,
+        "graph_client_id": "graph-app",
+        "graph_client_secret": "s",
+        "msp_tenant_id": MSP_ID,
+        "cipp_api_url": "https://cipp.example",
+        "cipp_app_id": "api-app",
+        "cipp_client_id": "api-client",
+        "cipp_client_secret": "x",
+    }
     signin = load_settings(**real, cipp_signin_app_ids="swa-app, swa-app-2")
     assert posture_options(signin).cipp_app_ids == ("swa-app", "swa-app-2")
     assert build_snapshot(signin, engine)["msp"]["cippAppIds"] == ["swa-app", "swa-app-2"]

@@ -106,12 +106,24 @@ def _encrypted_certificate(path, password: bytes) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "perimeter-test")])
     now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.BestAvailableEncryption(password))
-                     + cert.public_bytes(serialization.Encoding.PEM))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password),
+        )
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
 
 
 def test_an_encrypted_certificate_is_opened_with_its_password(tmp_path, monkeypatch):
@@ -129,8 +141,10 @@ def test_an_encrypted_certificate_is_opened_with_its_password(tmp_path, monkeypa
         asyncio.run(credential.close())
     monkeypatch.setenv("PERIMETER_GRAPH_CERTIFICATE_PASSWORD", "wrong")
     with pytest.raises(ValueError):
-        auth.graph_credential(load_settings(graph_client_id="app", graph_certificate_path=str(pem),
-                                            msp_tenant_id=CLIENT), CLIENT)
+        auth.graph_credential(
+            load_settings(graph_client_id="app", graph_certificate_path=str(pem), msp_tenant_id=CLIENT),
+            CLIENT,
+        )
 
 
 def test_a_managed_identity_is_the_apps_assertion_in_every_tenant(monkeypatch):

@@ -162,15 +162,25 @@ def test_accepting_without_a_reason_is_refused(app):
     assert any("Give a reason" in e.value for e in at.error)
 
 
-AUTH_SECRETS = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
-                "microsoft": {"client_id": "app", "client_secret": "s",
-                              "server_metadata_url": "https://login.example/.well-known/openid-configuration"}}
+AUTH_SECRETS = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "microsoft": {
+        "client_id": "app",
+        "client_secret": "s",
+        "server_metadata_url": "https://login.example/.well-known/openid-configuration",
+    },
+}
 
 
 def _signed_in(app: AppTest, roles: list[str] | None) -> AppTest:
     app.secrets["auth"] = AUTH_SECRETS
-    app.user = {"is_logged_in": True, "email": "tech@msp.example", "name": "Tech",
-                **({"roles": roles} if roles is not None else {})}
+    app.user = {
+        "is_logged_in": True,
+        "email": "tech@msp.example",
+        "name": "Tech",
+        **({"roles": roles} if roles is not None else {}),
+    }
     return app
 
 

@@ -64,16 +64,18 @@ def test_d1_direct_passes_through_the_group_that_holds_the_service_account(findi
 
 
 def test_mfa3_fails_a_policy_narrowed_to_modern_clients_and_names_the_narrowing(findings):
-    lamna = next(f for f in findings
-                 if f["check"] == "MFA-3" and NAMES.get(f["tenantId"]) == "Lamna Healthcare")
+    lamna = next(
+        f for f in findings if f["check"] == "MFA-3" and NAMES.get(f["tenantId"]) == "Lamna Healthcare"
+    )
     assert lamna["status"] == "fail"
     assert "client apps only browser, mobileAppsAndDesktopClients" in lamna["message"]
 
 
 def test_d2_names_other_partners_sign_ins_without_counting_them(findings):
     d2 = {NAMES[f["tenantId"]]: f for f in findings if f["check"] == "D-2" and f["tenantId"] in NAMES}
-    co_managed = [d2[c.display_name] for c in demo.client_tenants()
-                  if c.default_domain in demo.CO_MANAGED_DOMAINS]
+    co_managed = [
+        d2[c.display_name] for c in demo.client_tenants() if c.default_domain in demo.CO_MANAGED_DOMAINS
+    ]
     assert sum(f["evidence"]["otherPartnersSignIns"] for f in co_managed) > 0
     partners = ([], [demo.OTHER_PARTNER_TENANT_ID])
     assert all(f["evidence"]["otherPartnerTenants"] in partners for f in co_managed)

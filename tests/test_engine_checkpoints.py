@@ -23,8 +23,10 @@ def bulk(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def _store_pages(engine, pages: int, first: int = 0) -> None:  # type: ignore[no-untyped-def]
     for page in range(first, first + pages):
-        values = [{**TEMPLATE, "id": f"{page:06d}-{i:06d}", "createdDateTime": "2026-11-21T10:00:00Z"}
-                  for i in range(500)]
+        values = [
+            {**TEMPLATE, "id": f"{page:06d}-{i:06d}", "createdDateTime": "2026-11-21T10:00:00Z"}
+            for i in range(500)
+        ]
         with write_transaction(engine) as conn:
             store_signins(conn, "t1", values)
 

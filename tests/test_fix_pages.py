@@ -48,8 +48,10 @@ def _choose(at: AppTest, label_prefix: str) -> AppTest:
 def _graph_policy(sim_url: str, tenant_id: str, policy_id: str) -> dict:
     token = StaticTokenCredential(tenant_id).get_token().token
     for _ in range(10):  # the simulator throttles CA reads to 1/s per tenant, as Graph does
-        response = httpx.get(f"{sim_url}/v1.0/identity/conditionalAccess/policies/{policy_id}",
-                             headers={"Authorization": f"Bearer {token}"})
+        response = httpx.get(
+            f"{sim_url}/v1.0/identity/conditionalAccess/policies/{policy_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         if response.status_code != 429:
             break
         time.sleep(1.1)
@@ -58,7 +60,7 @@ def _graph_policy(sim_url: str, tenant_id: str, policy_id: str) -> dict:
 
 
 def _excludes_service_providers(policy: dict) -> bool:
-    excluded = (policy["conditions"]["users"].get("excludeGuestsOrExternalUsers") or {})
+    excluded = policy["conditions"]["users"].get("excludeGuestsOrExternalUsers") or {}
     return "serviceprovider" in str(excluded.get("guestOrExternalUserTypes", "")).lower()
 
 
@@ -106,9 +108,15 @@ def test_api_clients_page_shows_open_clients_and_validates_ranges_live(app):
 
 
 def test_a_viewer_sees_no_fix_buttons(app):
-    app.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
-                           "microsoft": {"client_id": "a", "client_secret": "s",
-                                         "server_metadata_url": "https://idp.example/.well-known/x"}}
+    app.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "microsoft": {
+            "client_id": "a",
+            "client_secret": "s",
+            "server_metadata_url": "https://idp.example/.well-known/x",
+        },
+    }
     app.user = {"is_logged_in": True, "email": "viewer@msp.example", "roles": ["Viewer"]}
     at = _choose(_page(app, "pages/posture.py"), "FAIL · D-1 ·")
     assert not [b for b in at.button if b.label in ("Plan fix", "Apply fix")]

@@ -76,20 +76,26 @@ def test_arbitrary_text_is_either_a_cipp_range_or_one_clear_refusal(text):
         ipaddress.ip_network(item.text)
 
 
-@pytest.mark.parametrize(("written", "message"), [
-    ("0.0.0.0/0", "'0.0.0.0/0' allows every address"),
-    ("::/0", "'::/0' allows every address"),
-    ("Any", "'Any' is not a range"),
-    ("", "an empty range"),
-    ("203.0.113.0/33", "an IPv4 prefix length is at most /32"),
-    ("203.0.113.0/-1", "the prefix length after '/' must be a number from 1 to 32"),
-    ("203.0.113.0/ 24", "is not a valid IP address or CIDR range"),
-    ("010.1.2.3/32", "'010.1.2.3/32' is not a valid IP address or CIDR range"),
-    ("fe80::1%eth0", "is not a valid IP address or CIDR range"),
-    ("203.0.113.5/24", "write 203.0.113.0/24 for the whole network or 203.0.113.5/32 for the single address"),
-    ("2001:db8::1/32", "write 2001:db8:0:0:0:0:0:0/32 for the whole network"),
-    ("203.0.113.0-203.0.113.9", "is not a valid IP address or CIDR range"),
-])
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("0.0.0.0/0", "'0.0.0.0/0' allows every address"),
+        ("::/0", "'::/0' allows every address"),
+        ("Any", "'Any' is not a range"),
+        ("", "an empty range"),
+        ("203.0.113.0/33", "an IPv4 prefix length is at most /32"),
+        ("203.0.113.0/-1", "the prefix length after '/' must be a number from 1 to 32"),
+        ("203.0.113.0/ 24", "is not a valid IP address or CIDR range"),
+        ("010.1.2.3/32", "'010.1.2.3/32' is not a valid IP address or CIDR range"),
+        ("fe80::1%eth0", "is not a valid IP address or CIDR range"),
+        (
+            "203.0.113.5/24",
+            "write 203.0.113.0/24 for the whole network or 203.0.113.5/32 for the single address",
+        ),
+        ("2001:db8::1/32", "write 2001:db8:0:0:0:0:0:0/32 for the whole network"),
+        ("203.0.113.0-203.0.113.9", "is not a valid IP address or CIDR range"),
+    ],
+)
 def test_refusals_are_clear_sentences(written, message):
     with pytest.raises(RangeError) as refused:
         parse_range(written)
@@ -104,16 +110,19 @@ def test_examples_of_normalisation():
 
 
 def test_duplicates_are_merged_and_broad_ranges_warned():
-    ranges, warnings, notes = parse_ranges(["20.0.0.0/8", "2001:db8::/32", "20.0.0.0/8", " 20.0.0.0/8"],
-                                           "cipp")
+    ranges, warnings, notes = parse_ranges(
+        ["20.0.0.0/8", "2001:db8::/32", "20.0.0.0/8", " 20.0.0.0/8"], "cipp"
+    )
     assert [r.text for r in ranges] == ["20.0.0.0/8", "2001:db8:0:0:0:0:0:0/32"]
-    assert warnings == ["20.0.0.0/8: broader than /16 (16,777,216 addresses)",
-                        "2001:db8:0:0:0:0:0:0/32: broader than /48 (79,228,162,514,264,337,593,543,950,336 "
-                        "addresses)"]
+    assert warnings == [
+        "20.0.0.0/8: broader than /16 (16,777,216 addresses)",
+        "2001:db8:0:0:0:0:0:0/32: broader than /48 (79,228,162,514,264,337,593,543,950,336 addresses)",
+    ]
     assert notes == ["20.0.0.0/8 is the same range as 20.0.0.0/8: listed once"] * 2
     _, trusted_warnings, _ = parse_ranges(["10.1.2.3"], "trusted")
-    assert trusted_warnings == ["10.1.2.3/32: not a public address (private): Entra sees public egress IPs "
-                                "only, so it never matches"]
+    assert trusted_warnings == [
+        "10.1.2.3/32: not a public address (private): Entra sees public egress IPs only, so it never matches"
+    ]
     with pytest.raises(RangeError, match="no range given"):
         parse_ranges([], "cipp")
 
@@ -135,18 +144,23 @@ def test_the_ipv4_mapped_block_is_refused_as_every_ipv4_address(written):
 def test_an_ipv4_mapped_range_is_written_as_its_ipv4_form_with_a_note():
     ranges, warnings, notes = parse_ranges(["::ffff:203.0.113.0/120", "203.0.113.0/24"], "cipp")
     assert [r.text for r in ranges] == ["203.0.113.0/24"]  # the same range, listed once
-    assert notes[0] == ("::ffff:203.0.113.0/120 is an IPv4-mapped IPv6 range: it is written as "
-                        "203.0.113.0/24, the IPv4 range it means")
+    assert notes[0] == (
+        "::ffff:203.0.113.0/120 is an IPv4-mapped IPv6 range: it is written as "
+        "203.0.113.0/24, the IPv4 range it means"
+    )
     _, trusted_warnings, _ = parse_ranges(["::ffff:10.1.0.0/112"], "trusted")
-    assert trusted_warnings == ["10.1.0.0/16: not a public address (private): Entra sees public egress IPs "
-                                "only, so it never matches"]
+    assert trusted_warnings == [
+        "10.1.0.0/16: not a public address (private): Entra sees public egress IPs only, so it never matches"
+    ]
 
 
 def test_egress_coverage_treats_ipv4_mapped_addresses_and_ranges_as_ipv4():
     from posture.ranges import address_covered
 
-    mapped_range, ipv4_range = ipaddress.ip_network("::ffff:66.171.40.16/125"), ipaddress.ip_network(
-        "66.171.40.16/29")
+    mapped_range, ipv4_range = (
+        ipaddress.ip_network("::ffff:66.171.40.16/125"),
+        ipaddress.ip_network("66.171.40.16/29"),
+    )
     assert address_covered(parse_address("66.171.40.17"), [mapped_range])
     assert address_covered(parse_address("::ffff:66.171.40.17"), [ipv4_range])
     assert not address_covered(parse_address("66.171.40.30"), [mapped_range])

@@ -35,8 +35,15 @@ def env(tmp_path_factory):
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
-    return subprocess.run([sys.executable, "-m", "fixes", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "fixes", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def graph_get(env: dict[str, str], tenant: str, path: str) -> dict:
@@ -66,8 +73,17 @@ def test_plan_shows_the_request_and_the_diff_and_changes_nothing(env):
     assert f"Request: PATCH {env['PERIMETER_SIMULATOR_URL']}/v1.0/{POLICIES}/{pid}" in result.stdout
     flags = "b2bCollaborationGuest,b2bCollaborationMember,serviceProvider"
     assert f'+        "guestOrExternalUserTypes": "{flags}"' in result.stdout
-    as_json = cli(env, "plan", "client-policy.exclude-service-provider", "--tenant", tid, "--target", pid,
-                  "--format", "json")
+    as_json = cli(
+        env,
+        "plan",
+        "client-policy.exclude-service-provider",
+        "--tenant",
+        tid,
+        "--target",
+        pid,
+        "--format",
+        "json",
+    )
     plan = json.loads(as_json.stdout)["plan"]
     assert plan["requests"][0]["method"] == "PATCH" and plan["refusal"] is None
     users = graph_get(env, tid, f"{POLICIES}/{pid}")["conditions"]["users"]
@@ -76,8 +92,9 @@ def test_plan_shows_the_request_and_the_diff_and_changes_nothing(env):
 
 def test_apply_then_rollback_from_the_shell_and_both_are_in_the_audit_log(env):
     pid = policy_id(env, MSP, "CIPP service account (legacy)")
-    applied = cli(env, "apply", "service-account-policy.enable", "--target", pid, "--yes",
-                  "--actor", "ops@msp")
+    applied = cli(
+        env, "apply", "service-account-policy.enable", "--target", pid, "--yes", "--actor", "ops@msp"
+    )
     assert applied.returncode == 0, applied.stderr
     last = applied.stdout.strip().splitlines()[-1]
     assert last.startswith("applied: Switch 'CIPP service account (legacy)' on")
@@ -97,8 +114,16 @@ def test_apply_then_rollback_from_the_shell_and_both_are_in_the_audit_log(env):
 
 def test_a_refusal_exits_1_with_the_reason_and_is_recorded(env):
     pid = policy_id(env, MSP, "OLD - Block CIPP")
-    result = cli(env, "apply", "technician-policy.enable", "--target", pid, "--egress-ip",
-                 demo.MSP_OFFICE_IPS[0], "--yes")
+    result = cli(
+        env,
+        "apply",
+        "technician-policy.enable",
+        "--target",
+        pid,
+        "--egress-ip",
+        demo.MSP_OFFICE_IPS[0],
+        "--yes",
+    )
     assert result.returncode == 1
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("refused: 'OLD - Block CIPP off-network' does not exclude the break-glass account")
@@ -114,22 +139,36 @@ def test_warnings_need_the_acknowledgement_flag(env):
     assert result.stdout.strip().endswith("(--acknowledge-warnings)")
 
 
-@pytest.mark.parametrize(("args", "fragments"), [
-    (("apply", "api-client.set-ranges", "--target", "x", "--range", "203.0.113.5/24", "--yes"),
-     ("'203.0.113.5/24' has host bits set: write 203.0.113.0/24",)),
-    (("plan", "trusted-location.add-range", "--range", "0.0.0.0/0"), ("'0.0.0.0/0' allows every address",)),
-    (("plan", "no-such-fix"), ("unknown fix 'no-such-fix'",)),
-    (("plan", "client-policy.exclude-service-provider", "--target", "x"), ("needs --tenant",)),
-    (("plan",), ("the following arguments are required: fix",)),
-    (("rollback", "abc"), ("invalid int value: 'abc'",)),
-    (("rollback", "999", "--yes"), ("there is no audit record #999",)),
-    (("plan", "technician-policy.enable", "--target", "x", "--egress-ip", "home"),
-     ("'home' is not a valid IP address",)),
-    (("plan", "technician-policy.enable", "--target", "0000-dead"),
-     ("no Conditional Access policy 0000-dead",)),
-    (("plan", "service-account-policy.enable", "--target", "../users"),
-     ("'../users' is not a valid policy id",)),
-])
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (
+            ("apply", "api-client.set-ranges", "--target", "x", "--range", "203.0.113.5/24", "--yes"),
+            ("'203.0.113.5/24' has host bits set: write 203.0.113.0/24",),
+        ),
+        (
+            ("plan", "trusted-location.add-range", "--range", "0.0.0.0/0"),
+            ("'0.0.0.0/0' allows every address",),
+        ),
+        (("plan", "no-such-fix"), ("unknown fix 'no-such-fix'",)),
+        (("plan", "client-policy.exclude-service-provider", "--target", "x"), ("needs --tenant",)),
+        (("plan",), ("the following arguments are required: fix",)),
+        (("rollback", "abc"), ("invalid int value: 'abc'",)),
+        (("rollback", "999", "--yes"), ("there is no audit record #999",)),
+        (
+            ("plan", "technician-policy.enable", "--target", "x", "--egress-ip", "home"),
+            ("'home' is not a valid IP address",),
+        ),
+        (
+            ("plan", "technician-policy.enable", "--target", "0000-dead"),
+            ("no Conditional Access policy 0000-dead",),
+        ),
+        (
+            ("plan", "service-account-policy.enable", "--target", "../users"),
+            ("'../users' is not a valid policy id",),
+        ),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(env, args, fragments):
     result = cli(env, *args)
     assert_one_line_error(result, 2, *fragments)
@@ -149,13 +188,25 @@ def test_unusable_settings_are_one_line(env):
 
 
 def test_list_shows_what_the_latest_findings_offer(env):
-    finding = {"check": "A-3", "tenantId": MSP, "status": "warn", "severity": "high",
-               "subject": {"type": "policy", "id": "p-1", "name": "CIPP - Block outside office (pilot)"},
-               "message": "report-only", "evidence": {}, "fix": "technician-policy.enable"}
+    finding = {
+        "check": "A-3",
+        "tenantId": MSP,
+        "status": "warn",
+        "severity": "high",
+        "subject": {"type": "policy", "id": "p-1", "name": "CIPP - Block outside office (pilot)"},
+        "message": "report-only",
+        "evidence": {},
+        "fix": "technician-policy.enable",
+    }
     engine = open_database(env["PERIMETER_DATABASE_URL"])
     with write_transaction(engine) as conn:
-        store_evaluation(conn, evaluated_at=datetime(2026, 11, 22), collected_at=datetime(2026, 11, 22),
-                         raw=[finding], with_accepted=[finding])
+        store_evaluation(
+            conn,
+            evaluated_at=datetime(2026, 11, 22),
+            collected_at=datetime(2026, 11, 22),
+            raw=[finding],
+            with_accepted=[finding],
+        )
     result = cli(env, "list")
     assert result.returncode == 0, result.stderr
     assert "A-3 warn" in result.stdout
@@ -166,13 +217,29 @@ def test_list_shows_what_the_latest_findings_offer(env):
 
 def test_the_cli_actor_is_the_os_user_plus_what_it_claims(env):
     pid = policy_id(env, MSP, "CIPP - Service account MFA every time")
-    result = cli(env, "apply", "service-account-policy.enable", "--target", pid, "--yes",
-                 "--actor", "tech@msp")  # already on: nothing to change, nothing recorded
+    result = cli(
+        env, "apply", "service-account-policy.enable", "--target", pid, "--yes", "--actor", "tech@msp"
+    )  # already on: nothing to change, nothing recorded
     assert result.returncode == 0, result.stderr
-    location = next(n for n in graph_get(env, MSP, "identity/conditionalAccess/namedLocations")["value"]
-                    if n["displayName"] == demo.TRUSTED_LOCATION_NAME)
-    applied = cli(env, "apply", "trusted-location.add-range", "--target", location["id"], "--range",
-                  "66.171.43.9", "--yes", "--actor", "tech@msp", "--format", "json")
+    location = next(
+        n
+        for n in graph_get(env, MSP, "identity/conditionalAccess/namedLocations")["value"]
+        if n["displayName"] == demo.TRUSTED_LOCATION_NAME
+    )
+    applied = cli(
+        env,
+        "apply",
+        "trusted-location.add-range",
+        "--target",
+        location["id"],
+        "--range",
+        "66.171.43.9",
+        "--yes",
+        "--actor",
+        "tech@msp",
+        "--format",
+        "json",
+    )
     assert applied.returncode == 0, applied.stderr
     audit_id = json.loads(applied.stdout)["outcome"]["auditId"]
     audit = json.loads(cli(env, "list", "--audit", "--format", "json").stdout)["audit"]
@@ -189,10 +256,23 @@ def test_a_claimed_actor_cannot_hide_the_os_user_or_inject_control_characters(en
 
 
 def test_rollback_takes_the_egress_ip_and_the_audit_json_says_which_records_cannot_be_rolled_back(env):
-    location = next(n for n in graph_get(env, MSP, "identity/conditionalAccess/namedLocations")["value"]
-                    if n["displayName"] == demo.TRUSTED_LOCATION_NAME)
-    applied = cli(env, "apply", "trusted-location.add-range", "--target", location["id"], "--range",
-                  "66.171.43.10", "--yes", "--format", "json")
+    location = next(
+        n
+        for n in graph_get(env, MSP, "identity/conditionalAccess/namedLocations")["value"]
+        if n["displayName"] == demo.TRUSTED_LOCATION_NAME
+    )
+    applied = cli(
+        env,
+        "apply",
+        "trusted-location.add-range",
+        "--target",
+        location["id"],
+        "--range",
+        "66.171.43.10",
+        "--yes",
+        "--format",
+        "json",
+    )
     audit_id = json.loads(applied.stdout)["outcome"]["auditId"]
     refused = cli(env, "rollback", str(audit_id), "--yes")
     assert refused.returncode == 1 and "state your egress IP" in refused.stdout

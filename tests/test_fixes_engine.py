@@ -30,6 +30,7 @@ IP_LOCATION = "#microsoft.graph.ipNamedLocation"
 
 # --- fixtures and helpers --------------------------------------------------------------------------
 
+
 @pytest.fixture
 def fsim():
     """A fresh, unthrottled simulator per test (fixes change its state)."""
@@ -87,8 +88,12 @@ class Sim:
         return next(n["id"] for n in self.get(MSP, LOCATIONS)["value"] if n["displayName"] == name)
 
     def _cipp(self, action: str, body: Any = None) -> Any:
-        response = httpx.post(f"{self.url}/cipp/api/ExecApiClient", params={"Action": action}, json=body,
-                              headers={"Authorization": f"Bearer {Simulator.cipp_token()}"})
+        response = httpx.post(
+            f"{self.url}/cipp/api/ExecApiClient",
+            params={"Action": action},
+            json=body,
+            headers={"Authorization": f"Bearer {Simulator.cipp_token()}"},
+        )
         return response.json() if response.content else None
 
     def clients(self) -> list[dict]:
@@ -119,8 +124,9 @@ def tenant(profile: str) -> str:
     return next(c.tenant_id for c in demo.client_tenants() if c.profile == profile)
 
 
-def roundtrip(fx: FixEngine, request: FixRequest, read, acknowledge: bool = False,
-              egress_ip: str = "") -> tuple[Any, Any]:
+def roundtrip(
+    fx: FixEngine, request: FixRequest, read, acknowledge: bool = False, egress_ip: str = ""
+) -> tuple[Any, Any]:
     """Plan, apply, check the simulator changed and the audit record, roll back (stating ``egress_ip``),
     check it is exactly as before. Returns (state before, state after the fix)."""
     before = read()
@@ -133,7 +139,11 @@ def roundtrip(fx: FixEngine, request: FixRequest, read, acknowledge: bool = Fals
     assert stripped(changed) != stripped(before)
     record = fx.audit_entry(outcome.audit_id)
     assert (record.actor, record.outcome, record.fix_id, record.tenant_id) == (
-        OPERATOR.name, "applied", request.fix_id, request.tenant_id)
+        OPERATOR.name,
+        "applied",
+        request.fix_id,
+        request.tenant_id,
+    )
     assert stripped(record.after) == stripped(changed)
     assert record.requests and all(r["status"] in (200, 201, 204) for r in record.requests)
     undone = fx.rollback(outcome.audit_id, OPERATOR, egress_ip=egress_ip)
@@ -145,19 +155,23 @@ def roundtrip(fx: FixEngine, request: FixRequest, read, acknowledge: bool = Fals
 
 # --- D-1: client policies ------------------------------------------------------------------------------
 
+
 def test_d1_gdap_appends_service_provider_to_a_multi_valued_exclusion_and_rolls_back(fx, sim):
     tid = tenant("device_wrong_excl")
     pid = sim.policy_id(tid, "CA005")
     assert fx.plan(FixRequest(D1, tid, pid)).warnings  # every tenant's service providers: acknowledged
-    before, after = roundtrip(fx, FixRequest(D1, tid, pid),
-                              lambda: sim.get(tid, f"{POLICIES}/{pid}"), acknowledge=True)
+    before, after = roundtrip(
+        fx, FixRequest(D1, tid, pid), lambda: sim.get(tid, f"{POLICIES}/{pid}"), acknowledge=True
+    )
     excluded = after["conditions"]["users"]["excludeGuestsOrExternalUsers"]
-    assert excluded["guestOrExternalUserTypes"] == \
-        "b2bCollaborationGuest,b2bCollaborationMember,serviceProvider"
+    assert (
+        excluded["guestOrExternalUserTypes"] == "b2bCollaborationGuest,b2bCollaborationMember,serviceProvider"
+    )
     assert excluded["externalTenants"]["membershipKind"] == "all"  # kept: narrowing would lose exclusions
     # Nothing else in conditions.users was lost on the way.
-    assert {k: v for k, v in after["conditions"]["users"].items() if k != "excludeGuestsOrExternalUsers"} == \
-        {k: v for k, v in before["conditions"]["users"].items() if k != "excludeGuestsOrExternalUsers"}
+    assert {k: v for k, v in after["conditions"]["users"].items() if k != "excludeGuestsOrExternalUsers"} == {
+        k: v for k, v in before["conditions"]["users"].items() if k != "excludeGuestsOrExternalUsers"
+    }
 
 
 def test_d1_keeps_internal_guest_service_provider_string_through_apply_and_rollback(fx, sim):
@@ -165,13 +179,14 @@ def test_d1_keeps_internal_guest_service_provider_string_through_apply_and_rollb
     pid = sim.policy_id(tid, "CA003")
     excluded = demo.guests_condition("internalGuest,serviceProvider", [demo.OTHER_PARTNER_TENANT_ID])
     sim.patch(tid, f"{POLICIES}/{pid}", {"conditions": {"users": {"excludeGuestsOrExternalUsers": excluded}}})
-    before, after = roundtrip(fx, FixRequest(D1, tid, pid),
-                              lambda: sim.get(tid, f"{POLICIES}/{pid}"))
+    before, after = roundtrip(fx, FixRequest(D1, tid, pid), lambda: sim.get(tid, f"{POLICIES}/{pid}"))
     excluded = after["conditions"]["users"]["excludeGuestsOrExternalUsers"]
     assert excluded["guestOrExternalUserTypes"] == "internalGuest,serviceProvider"
     assert excluded["externalTenants"]["members"] == [demo.OTHER_PARTNER_TENANT_ID, MSP]
-    assert before["conditions"]["users"]["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] == \
-        "internalGuest,serviceProvider"
+    assert (
+        before["conditions"]["users"]["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"]
+        == "internalGuest,serviceProvider"
+    )
 
 
 def test_d1_plan_warns_naming_each_type_and_tenant_pair_excluded_besides_the_msp(fx, sim):
@@ -196,14 +211,17 @@ def test_d1_adds_an_exclusion_without_touching_the_six_flag_inclusion(fx, sim):
     tid = tenant("guests_mfa_no_excl")
     pid = sim.policy_id(tid, "CA006")
     included = sim.get(tid, f"{POLICIES}/{pid}")["conditions"]["users"]["includeGuestsOrExternalUsers"]
-    _, after = roundtrip(fx, FixRequest(D1, tid, pid),
-                         lambda: sim.get(tid, f"{POLICIES}/{pid}"))
+    _, after = roundtrip(fx, FixRequest(D1, tid, pid), lambda: sim.get(tid, f"{POLICIES}/{pid}"))
     users = after["conditions"]["users"]
     assert users["includeGuestsOrExternalUsers"] == included
     assert users["excludeGuestsOrExternalUsers"] == {
         "guestOrExternalUserTypes": "serviceProvider",
-        "externalTenants": {"@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
-                            "membershipKind": "enumerated", "members": [MSP]}}
+        "externalTenants": {
+            "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
+            "membershipKind": "enumerated",
+            "members": [MSP],
+        },
+    }
 
 
 def test_d1_direct_tenant_excludes_the_tenants_own_service_account(fx, sim):
@@ -213,8 +231,7 @@ def test_d1_direct_tenant_excludes_the_tenants_own_service_account(fx, sim):
     plan = fx.plan(FixRequest(D1, tid, pid))
     body = plan.requests[0].body
     assert list(body) == ["conditions"] and list(body["conditions"]) == ["users"]  # only what changes
-    _, after = roundtrip(fx, FixRequest(D1, tid, pid),
-                         lambda: sim.get(tid, f"{POLICIES}/{pid}"))
+    _, after = roundtrip(fx, FixRequest(D1, tid, pid), lambda: sim.get(tid, f"{POLICIES}/{pid}"))
     assert after["conditions"]["users"]["excludeUsers"][-1] == account["id"]
 
 
@@ -229,6 +246,7 @@ def test_nothing_to_change_writes_nothing_and_records_nothing(fx, sim):
 
 
 # --- A-1 / A-3: the technician block policy ----------------------------------------------------------
+
 
 def _break_technician_policies(sim: Sim) -> None:
     """Make the demo's three block policies miss A-1 (no location condition), so A-1 fails."""
@@ -286,8 +304,10 @@ def test_a3_refuses_when_a_break_glass_account_is_not_excluded(fx, sim):
     pid = sim.policy_id(MSP, "OLD - Block CIPP")
     before = sim.get(MSP, f"{POLICIES}/{pid}")
     plan = fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP))
-    assert plan.refusal == ("'OLD - Block CIPP off-network' does not exclude the break-glass account "
-                            f"{demo.BREAK_GLASS_UPNS[0]}: exclude it first")
+    assert plan.refusal == (
+        "'OLD - Block CIPP off-network' does not exclude the break-glass account "
+        f"{demo.BREAK_GLASS_UPNS[0]}: exclude it first"
+    )
     outcome = fx.apply(plan, OPERATOR)
     assert outcome.outcome == "refused" and outcome.message == plan.refusal
     assert sim.get(MSP, f"{POLICIES}/{pid}") == before
@@ -297,8 +317,9 @@ def _spare_service_account(sim: Sim, pid: str) -> None:
     """Exclude the CIPP service account from the policy directly (A-4 passes)."""
     users = sim.get(MSP, f"{POLICIES}/{pid}")["conditions"]["users"]
     sa = sim.get(MSP, f"users/{demo.SERVICE_ACCOUNT_UPN}")["id"]
-    sim.patch(MSP, f"{POLICIES}/{pid}", {"conditions": {"users": {
-        "excludeUsers": [*users["excludeUsers"], sa]}}})
+    sim.patch(
+        MSP, f"{POLICIES}/{pid}", {"conditions": {"users": {"excludeUsers": [*users["excludeUsers"], sa]}}}
+    )
 
 
 def test_a3_follows_nested_excluded_groups_for_break_glass_accounts(fsim, sim, db_url):
@@ -319,8 +340,10 @@ def test_a3_refuses_a_block_policy_that_reaches_the_cipp_service_account(fx, sim
     assert _statuses(sim, [])[("A-4", pid)] == "fail"
     request = FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)
     plan = fx.plan(request)
-    assert plan.refusal.startswith("'CIPP - Block technicians outside trusted location' reaches the CIPP "
-                                   f"service account {demo.SERVICE_ACCOUNT_UPN} (included through 'All')")
+    assert plan.refusal.startswith(
+        "'CIPP - Block technicians outside trusted location' reaches the CIPP "
+        f"service account {demo.SERVICE_ACCOUNT_UPN} (included through 'All')"
+    )
     assert fx.apply(plan, OPERATOR).outcome == "refused"
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
     _spare_service_account(sim, pid)
@@ -372,8 +395,9 @@ def test_undoing_a_rollback_is_refused_while_the_block_policy_reaches_the_servic
     assert (on.outcome, off.outcome) == ("applied", "rolled-back")
     # The policy is unchanged, but CIPP now signs in as another account, which it does not spare.
     rotated = "megan.bowen@northwindmsp.onmicrosoft.com"
-    again = _engine(fsim, db_url, service_account_upn=rotated).rollback(off.audit_id, OPERATOR,
-                                                                        egress_ip=OFFICE_IP)
+    again = _engine(fsim, db_url, service_account_upn=rotated).rollback(
+        off.audit_id, OPERATOR, egress_ip=OFFICE_IP
+    )
     assert again.outcome == "refused" and f"reaches the CIPP service account {rotated}" in again.message
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
 
@@ -397,12 +421,19 @@ def test_a3_needs_a_stated_egress_ip_and_a_valid_one(fx, sim):
 
 # --- LOC-1: trusted location -----------------------------------------------------------------------
 
+
 def test_loc1_adds_a_technicians_ip_as_a_host_range_and_rolls_back(fx, sim):
     lid = sim.location_id(demo.TRUSTED_LOCATION_NAME)
-    _, after = roundtrip(fx, FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",)),
-                         lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"), egress_ip=OFFICE_IP)
-    assert after["ipRanges"][-1] == {"@odata.type": "#microsoft.graph.iPv4CidrRange",
-                                     "cidrAddress": "66.171.41.7/32"}
+    _, after = roundtrip(
+        fx,
+        FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",)),
+        lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"),
+        egress_ip=OFFICE_IP,
+    )
+    assert after["ipRanges"][-1] == {
+        "@odata.type": "#microsoft.graph.iPv4CidrRange",
+        "cidrAddress": "66.171.41.7/32",
+    }
 
 
 def test_loc1_ranges_already_there_change_nothing(fx):
@@ -416,31 +447,48 @@ def test_loc1_broad_range_needs_acknowledging(fx, sim):
     assert plan.warnings == ["198.0.0.0/8: broader than /16 (16,777,216 addresses)"]
     refused = fx.apply(plan, OPERATOR)
     assert refused.outcome == "refused" and "warning(s) to acknowledge" in refused.message
-    roundtrip(fx, FixRequest("trusted-location.add-range", MSP, ranges=("198.0.0.0/8",)),
-              lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"), acknowledge=True, egress_ip=OFFICE_IP)
+    roundtrip(
+        fx,
+        FixRequest("trusted-location.add-range", MSP, ranges=("198.0.0.0/8",)),
+        lambda: sim.get(MSP, f"{LOCATIONS}/{lid}"),
+        acknowledge=True,
+        egress_ip=OFFICE_IP,
+    )
 
 
 def test_loc1_rollback_never_empties_a_trusted_location(fx, sim):
-    empty = sim.post(MSP, LOCATIONS, {"@odata.type": IP_LOCATION, "displayName": "Trusted - New office",
-                                      "isTrusted": True, "ipRanges": []})
-    outcome = fx.apply(fx.plan(FixRequest("trusted-location.add-range", MSP, empty["id"], ("66.171.41.8",))),
-                       OPERATOR)
+    empty = sim.post(
+        MSP,
+        LOCATIONS,
+        {
+            "@odata.type": IP_LOCATION,
+            "displayName": "Trusted - New office",
+            "isTrusted": True,
+            "ipRanges": [],
+        },
+    )
+    outcome = fx.apply(
+        fx.plan(FixRequest("trusted-location.add-range", MSP, empty["id"], ("66.171.41.8",))), OPERATOR
+    )
     assert outcome.outcome == "applied"
     undo = fx.plan_rollback(outcome.audit_id)
-    assert undo.refusal.startswith("this would leave the trusted location 'Trusted - New office' without any "
-                                   "range")
+    assert undo.refusal.startswith(
+        "this would leave the trusted location 'Trusted - New office' without any range"
+    )
     assert fx.rollback(outcome.audit_id, OPERATOR).outcome == "refused"
     assert sim.get(MSP, f"{LOCATIONS}/{empty['id']}")["ipRanges"]
 
 
 def test_loc1_creates_a_trusted_location_when_there_is_none(fx, sim):
     for name in (demo.TRUSTED_LOCATION_NAME, "Trusted - Temporary (remote work)"):
-        sim.patch(MSP, f"{LOCATIONS}/{sim.location_id(name)}",
-                  {"@odata.type": IP_LOCATION, "isTrusted": False})
+        sim.patch(
+            MSP, f"{LOCATIONS}/{sim.location_id(name)}", {"@odata.type": IP_LOCATION, "isTrusted": False}
+        )
     plan = fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("2600:1700:abcd::/48",)))
     assert plan.requests[0].method == "POST"
     assert plan.requests[0].body["ipRanges"] == [
-        {"@odata.type": "#microsoft.graph.iPv6CidrRange", "cidrAddress": "2600:1700:abcd:0:0:0:0:0/48"}]
+        {"@odata.type": "#microsoft.graph.iPv6CidrRange", "cidrAddress": "2600:1700:abcd:0:0:0:0:0/48"}
+    ]
     outcome = fx.apply(plan, OPERATOR)
     assert outcome.outcome == "applied"
     assert sim.get(MSP, f"{LOCATIONS}/{outcome.plan.target.id}")["isTrusted"] is True
@@ -449,22 +497,40 @@ def test_loc1_creates_a_trusted_location_when_there_is_none(fx, sim):
 def test_loc1_refuses_every_address_and_names_several_candidates(fx, sim):
     with pytest.raises(RangeError, match="allows every address"):
         fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("0.0.0.0/0",)))
-    sim.post(MSP, LOCATIONS, {"@odata.type": IP_LOCATION, "displayName": "Trusted - DR", "isTrusted": True,
-                              "ipRanges": [{"cidrAddress": "66.171.42.0/28"}]})
+    sim.post(
+        MSP,
+        LOCATIONS,
+        {
+            "@odata.type": IP_LOCATION,
+            "displayName": "Trusted - DR",
+            "isTrusted": True,
+            "ipRanges": [{"cidrAddress": "66.171.42.0/28"}],
+        },
+    )
     with pytest.raises(BadInput, match="several trusted locations could take the range"):
         fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.9",)))
 
 
 # --- B-1..B-5: the service-account policy ------------------------------------------------------------
 
-@pytest.mark.parametrize(("fix_id", "check"), [
-    ("service-account-policy.require-mfa",
-     lambda p: p["grantControls"]["builtInControls"] == ["mfa"] and p["grantControls"]["operator"] == "OR"),
-    ("service-account-policy.sign-in-every-time",
-     lambda p: p["sessionControls"]["signInFrequency"]["frequencyInterval"] == "everyTime"),
-    ("service-account-policy.remove-locations", lambda p: p["conditions"]["locations"] is None),
-    ("service-account-policy.enable", lambda p: p["state"] == "enabled"),
-])
+
+@pytest.mark.parametrize(
+    ("fix_id", "check"),
+    [
+        (
+            "service-account-policy.require-mfa",
+            lambda p: (
+                p["grantControls"]["builtInControls"] == ["mfa"] and p["grantControls"]["operator"] == "OR"
+            ),
+        ),
+        (
+            "service-account-policy.sign-in-every-time",
+            lambda p: p["sessionControls"]["signInFrequency"]["frequencyInterval"] == "everyTime",
+        ),
+        ("service-account-policy.remove-locations", lambda p: p["conditions"]["locations"] is None),
+        ("service-account-policy.enable", lambda p: p["state"] == "enabled"),
+    ],
+)
 def test_b2_to_b5_change_one_property_of_the_service_account_policy(fx, sim, fix_id, check):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
     before, after = roundtrip(fx, FixRequest(fix_id, MSP, pid), lambda: sim.get(MSP, f"{POLICIES}/{pid}"))
@@ -475,8 +541,11 @@ def test_b2_to_b5_change_one_property_of_the_service_account_policy(fx, sim, fix
 
 def test_b2_require_mfa_replaces_mfa_or_compliant_device_so_v2_b2_passes(fx, sim):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
-    sim.patch(MSP, f"{POLICIES}/{pid}", {"grantControls": {"operator": "OR",
-                                                           "builtInControls": ["mfa", "compliantDevice"]}})
+    sim.patch(
+        MSP,
+        f"{POLICIES}/{pid}",
+        {"grantControls": {"operator": "OR", "builtInControls": ["mfa", "compliantDevice"]}},
+    )
     assert _statuses(sim, [])[("B-2", pid)] == "fail"  # the device alone satisfies an OR
     plan = fx.plan(FixRequest("service-account-policy.require-mfa", MSP, pid))
     assert plan.ready and "compliantDevice" in " ".join(plan.notes) and "dropped" in " ".join(plan.notes)
@@ -487,11 +556,22 @@ def test_b2_require_mfa_replaces_mfa_or_compliant_device_so_v2_b2_passes(fx, sim
 
 def test_b2_require_mfa_drops_custom_controls_and_a_non_mfa_strength(fx, sim):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
-    sim.patch(MSP, f"{POLICIES}/{pid}", {"grantControls": {
-        "operator": "OR", "builtInControls": [], "customAuthenticationFactors": ["DuoSecurityMFA"],
-        "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004",
-                                   "displayName": "Phishing-resistant MFA",
-                                   "requirementsSatisfied": "none"}}})
+    sim.patch(
+        MSP,
+        f"{POLICIES}/{pid}",
+        {
+            "grantControls": {
+                "operator": "OR",
+                "builtInControls": [],
+                "customAuthenticationFactors": ["DuoSecurityMFA"],
+                "authenticationStrength": {
+                    "id": "00000000-0000-0000-0000-000000000004",
+                    "displayName": "Phishing-resistant MFA",
+                    "requirementsSatisfied": "none",
+                },
+            }
+        },
+    )
     plan = fx.plan(FixRequest("service-account-policy.require-mfa", MSP, pid))
     notes = " ".join(plan.notes)
     assert "custom control 'DuoSecurityMFA'" in notes
@@ -505,9 +585,18 @@ def test_b2_require_mfa_drops_custom_controls_and_a_non_mfa_strength(fx, sim):
 
 def test_b2_require_mfa_keeps_an_mfa_strength_alone(fx, sim):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
-    sim.patch(MSP, f"{POLICIES}/{pid}", {"grantControls": {
-        "operator": "OR", "builtInControls": ["compliantDevice"], "customAuthenticationFactors": [],
-        "authenticationStrength": {"id": demo.MFA_STRENGTH_ID, "requirementsSatisfied": "mfa"}}})
+    sim.patch(
+        MSP,
+        f"{POLICIES}/{pid}",
+        {
+            "grantControls": {
+                "operator": "OR",
+                "builtInControls": ["compliantDevice"],
+                "customAuthenticationFactors": [],
+                "authenticationStrength": {"id": demo.MFA_STRENGTH_ID, "requirementsSatisfied": "mfa"},
+            }
+        },
+    )
     plan = fx.plan(FixRequest("service-account-policy.require-mfa", MSP, pid))
     assert fx.apply(plan, OPERATOR).outcome == "applied"
     grant = sim.get(MSP, f"{POLICIES}/{pid}")["grantControls"]
@@ -517,8 +606,11 @@ def test_b2_require_mfa_keeps_an_mfa_strength_alone(fx, sim):
 
 def test_b1_creates_the_dedicated_policy_and_rollback_deletes_it(fx, sim):
     good = sim.policy_id(MSP, "CIPP - Service account MFA every time")
-    sim.patch(MSP, f"{POLICIES}/{good}", {"conditions": {"users": {"includeGroups": [
-        sim.get(MSP, "groups")["value"][0]["id"]]}}})
+    sim.patch(
+        MSP,
+        f"{POLICIES}/{good}",
+        {"conditions": {"users": {"includeGroups": [sim.get(MSP, "groups")["value"][0]["id"]]}}},
+    )
     count = len(sim.policies(MSP))
     plan = fx.plan(FixRequest("service-account-policy.create", MSP))
     body = plan.requests[0].body
@@ -528,8 +620,11 @@ def test_b1_creates_the_dedicated_policy_and_rollback_deletes_it(fx, sim):
     created = fx.apply(plan, OPERATOR)
     assert created.outcome == "applied" and len(sim.policies(MSP)) == count + 1
     statuses = _statuses(sim, [])  # the created policy passes v2's B-1, B-2 (MFA) and B-6 (coverage)
-    assert (statuses[("B-1", created.plan.target.id)], statuses[("B-2", created.plan.target.id)],
-            statuses[("B-6", created.plan.target.id)]) == ("pass", "pass", "pass")
+    assert (
+        statuses[("B-1", created.plan.target.id)],
+        statuses[("B-2", created.plan.target.id)],
+        statuses[("B-6", created.plan.target.id)],
+    ) == ("pass", "pass", "pass")
     assert fx.rollback(created.audit_id, OPERATOR).outcome == "rolled-back"
     assert len(sim.policies(MSP)) == count
 
@@ -541,6 +636,7 @@ def test_b_fixes_refuse_a_policy_that_is_not_the_service_accounts(fx, sim):
 
 
 # --- C-1 / C-2 / C-3: CIPP ----------------------------------------------------------------------------
+
 
 def test_c1_sets_ranges_of_an_open_client_and_refuses_a_rollback_to_any(fx, sim):
     client = sim.client("Rewst automation")
@@ -555,19 +651,27 @@ def test_c1_sets_ranges_of_an_open_client_and_refuses_a_rollback_to_any(fx, sim)
     assert (after["Role"], after["MCPAllowed"], after["Enabled"]) == (None, True, True)
     undo = fx.rollback(outcome.audit_id, OPERATOR)  # refused like a forward fix asking for "Any"
     assert undo.outcome == "refused"
-    assert undo.message == ("this would open the API client 'Rewst automation' to any IP (IPRange "
-                            "[\"Any\"]): set its ranges instead (api-client.set-ranges with the ranges it "
-                            "calls from)")
+    assert undo.message == (
+        "this would open the API client 'Rewst automation' to any IP (IPRange "
+        '["Any"]): set its ranges instead (api-client.set-ranges with the ranges it '
+        "calls from)"
+    )
     assert sim.client("Rewst automation")["IPRange"] == after["IPRange"]
 
 
 def test_c2_normalises_host_bits_with_a_warning_and_rolls_back_exactly(fx, sim):
     client = sim.client("Partner portal sync")
     plan = fx.plan(FixRequest("api-client.set-ranges", MSP, client["ClientId"]))
-    assert plan.warnings == ["52.174.22.7/24 has host bits set and is written as 52.174.22.0/24, the network "
-                             "CIPP enforces (52.174.22.7/32 would be the single address)"]
-    _, after = roundtrip(fx, FixRequest("api-client.set-ranges", MSP, client["ClientId"]),
-                         lambda: sim.client("Partner portal sync"), acknowledge=True)
+    assert plan.warnings == [
+        "52.174.22.7/24 has host bits set and is written as 52.174.22.0/24, the network "
+        "CIPP enforces (52.174.22.7/32 would be the single address)"
+    ]
+    _, after = roundtrip(
+        fx,
+        FixRequest("api-client.set-ranges", MSP, client["ClientId"]),
+        lambda: sim.client("Partner portal sync"),
+        acknowledge=True,
+    )
     assert after["IPRange"] == ["52.174.22.0/24"]
 
 
@@ -602,6 +706,7 @@ def test_c3_saves_enabled_clients_to_azure_and_cannot_be_rolled_back(fx, sim):
 
 # --- staleness, authorisation, audit ----------------------------------------------------------------
 
+
 def test_a_target_changed_between_plan_and_apply_is_refused_as_stale(fx, sim):
     tid = tenant("device_wrong_excl")
     pid = sim.policy_id(tid, "CA005")
@@ -618,8 +723,10 @@ def test_a_target_changed_between_plan_and_apply_is_refused_as_stale(fx, sim):
 def test_a_cipp_client_changed_between_plan_and_apply_is_stale(fx, sim):
     client = sim.client("Rewst automation")
     plan = fx.plan(FixRequest("api-client.set-ranges", MSP, client["ClientId"], ("203.0.113.0/24",)))
-    sim._cipp("AddUpdate", {"ClientId": client["ClientId"], "IPRange": [{"value": "198.51.100.0/24"}],
-                            "Enabled": True})
+    sim._cipp(
+        "AddUpdate",
+        {"ClientId": client["ClientId"], "IPRange": [{"value": "198.51.100.0/24"}], "Enabled": True},
+    )
     assert "changed since the plan" in fx.apply(plan, OPERATOR).message
     assert sim.client("Rewst automation")["IPRange"] == ["198.51.100.0/24"]
 
@@ -656,8 +763,11 @@ def test_a_viewer_cannot_apply_or_roll_back_and_the_attempt_is_recorded(fx, sim)
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
     log = fx.audit_log()
     assert [(e.actor, e.outcome) for e in log] == [
-        (VIEWER.name, "refused"), (OPERATOR.name, "applied"), ("(anonymous)", "refused"),
-        (VIEWER.name, "refused")]
+        (VIEWER.name, "refused"),
+        (OPERATOR.name, "applied"),
+        ("(anonymous)", "refused"),
+        (VIEWER.name, "refused"),
+    ]
     assert log[0].rollback_of == applied.audit_id
 
 
@@ -678,23 +788,50 @@ def test_bad_requests_are_one_sentence(fx, sim):
 
 # --- findings → fixes -------------------------------------------------------------------------------
 
-def _finding(check: str, status: str, fix: str | None, subject: dict, evidence: dict | None = None,
-             tenant_id: str = MSP) -> dict:
-    return {"check": check, "tenantId": tenant_id, "status": status, "severity": "high", "subject": subject,
-            "message": "m", "evidence": evidence or {}, "fix": fix}
+
+def _finding(
+    check: str,
+    status: str,
+    fix: str | None,
+    subject: dict,
+    evidence: dict | None = None,
+    tenant_id: str = MSP,
+) -> dict:
+    return {
+        "check": check,
+        "tenantId": tenant_id,
+        "status": status,
+        "severity": "high",
+        "subject": subject,
+        "message": "m",
+        "evidence": evidence or {},
+        "fix": fix,
+    }
 
 
 def test_fix_for_finding_maps_subjects_to_targets():
     policy = {"type": "policy", "id": "p1", "name": "P"}
     assert fix_for_finding(_finding("D-1", "fail", D1, policy, tenant_id="t")) == FixRequest(D1, "t", "p1")
-    assert fix_for_finding(_finding("C-2", "warn", "api-client.set-ranges",
-                                    {"type": "range", "id": "20.0.0.0/8", "name": "r"}, {"clientId": "c1"})) \
-        == FixRequest("api-client.set-ranges", MSP, "c1")
-    assert fix_for_finding(_finding("A-1", "fail", "technician-policy.create",
-                                    {"type": "tenant", "id": MSP, "name": "MSP"})) == \
-        FixRequest("technician-policy.create", MSP, "")
-    assert fix_for_finding(_finding("C-3", "fail", "api-config.save-to-azure",
-                                    {"type": "apiClient", "id": "c9", "name": "c9"})).target_id == ""
+    assert fix_for_finding(
+        _finding(
+            "C-2",
+            "warn",
+            "api-client.set-ranges",
+            {"type": "range", "id": "20.0.0.0/8", "name": "r"},
+            {"clientId": "c1"},
+        )
+    ) == FixRequest("api-client.set-ranges", MSP, "c1")
+    assert fix_for_finding(
+        _finding("A-1", "fail", "technician-policy.create", {"type": "tenant", "id": MSP, "name": "MSP"})
+    ) == FixRequest("technician-policy.create", MSP, "")
+    assert (
+        fix_for_finding(
+            _finding(
+                "C-3", "fail", "api-config.save-to-azure", {"type": "apiClient", "id": "c9", "name": "c9"}
+            )
+        ).target_id
+        == ""
+    )
     assert fix_for_finding(_finding("B-5", "pass", None, policy)) is None
     assert fix_for_finding(_finding("B-5", "accepted", "service-account-policy.enable", policy)) is None
     assert fix_for_finding(_finding("B-1", "warn", "service-account-policy.create", policy)) is None
@@ -710,36 +847,61 @@ def test_offers_come_from_the_latest_findings_one_per_request(fx):
         _finding("LOC-2", "warn", None, {"type": "range", "id": "10.0.0.0/8", "name": "r"}),
     ]
     with write_transaction(fx.db) as conn:
-        store_evaluation(conn, evaluated_at=datetime(2026, 11, 22), collected_at=datetime(2026, 11, 22),
-                         raw=findings, with_accepted=findings)
+        store_evaluation(
+            conn,
+            evaluated_at=datetime(2026, 11, 22),
+            collected_at=datetime(2026, 11, 22),
+            raw=findings,
+            with_accepted=findings,
+        )
     offers = fx.offers()
     assert [(o.finding["check"], o.request.fix_id) for o in offers] == [
-        ("C-3", "api-config.save-to-azure"), ("A-3", "technician-policy.enable")]
+        ("C-3", "api-config.save-to-azure"),
+        ("A-3", "technician-policy.enable"),
+    ]
     assert offers[1].spec.needs_egress_ip and offers[1].as_dict()["request"]["targetId"] == "p"
 
 
 # --- the checks pass once fixed -------------------------------------------------------------------
 
+
 def _snapshot(sim: Sim, client_ids: list[str]) -> dict:
     """What a collection would see now, for the MSP and ``client_ids`` (enough for the checks fixed)."""
+
     def tenant_doc(tid: str, role: str) -> dict:
-        doc = {"tenantId": tid, "role": role, "conditionalAccessPolicies": sim.policies(tid),
-               "namedLocations": sim.get(tid, LOCATIONS)["value"],
-               "users": sim.get(tid, "users?$select=id,userPrincipalName,displayName")["value"]}
+        doc = {
+            "tenantId": tid,
+            "role": role,
+            "conditionalAccessPolicies": sim.policies(tid),
+            "namedLocations": sim.get(tid, LOCATIONS)["value"],
+            "users": sim.get(tid, "users?$select=id,userPrincipalName,displayName")["value"],
+        }
         if role == "msp":
             doc["groups"] = sim.get(tid, "groups?$expand=members")["value"]
             doc["directoryRoles"] = sim.get(tid, "directoryRoles?$expand=members")["value"]
             doc["userRegistrationDetails"] = sim.get(
-                tid, "reports/authenticationMethods/userRegistrationDetails")["value"]
+                tid, "reports/authenticationMethods/userRegistrationDetails"
+            )["value"]
         return doc
-    cipp_tenants = httpx.get(f"{sim.url}/cipp/api/ListTenants",
-                             headers={"Authorization": f"Bearer {Simulator.cipp_token()}"}).json()
-    return {"version": 1, "collectedAt": "2026-11-22T12:00:00Z",
-            "msp": {"tenantId": MSP, "serviceAccountUpn": demo.SERVICE_ACCOUNT_UPN,
-                    "breakGlassUpns": list(demo.BREAK_GLASS_UPNS)},
-            "tenants": [tenant_doc(MSP, "msp"), *(tenant_doc(t, "client") for t in client_ids)],
-            "cipp": {"apiClients": sim.clients(), "tenants": cipp_tenants,
-                     "azureConfiguration": sim._cipp("GetAzureConfiguration")["Results"]}}
+
+    cipp_tenants = httpx.get(
+        f"{sim.url}/cipp/api/ListTenants", headers={"Authorization": f"Bearer {Simulator.cipp_token()}"}
+    ).json()
+    return {
+        "version": 1,
+        "collectedAt": "2026-11-22T12:00:00Z",
+        "msp": {
+            "tenantId": MSP,
+            "serviceAccountUpn": demo.SERVICE_ACCOUNT_UPN,
+            "breakGlassUpns": list(demo.BREAK_GLASS_UPNS),
+        },
+        "tenants": [tenant_doc(MSP, "msp"), *(tenant_doc(t, "client") for t in client_ids)],
+        "cipp": {
+            "apiClients": sim.clients(),
+            "tenants": cipp_tenants,
+            "azureConfiguration": sim._cipp("GetAzureConfiguration")["Results"],
+        },
+    }
 
 
 def _statuses(sim: Sim, client_ids: list[str]) -> dict[tuple[str, str], str]:
@@ -761,29 +923,47 @@ def test_every_offered_fix_makes_its_check_pass(fx, sim):
     assert [before[(c, legacy)] for c in ("B-2", "B-3", "B-4", "B-5")] == ["fail"] * 4
     assert before[("B-9", MSP)] == "fail"  # the legacy policy lets a custom control stand in for MFA
     assert (before[("A-3", pilot)], before[("C-1", rewst)], before[("C-2", "2001:4860:4801:10::/64")]) == (
-        "warn", "fail", "fail")
+        "warn",
+        "fail",
+        "fail",
+    )
 
-    requests = [FixRequest(D1, tid, pid) for tid, pid in d1] + [
-        FixRequest(f"service-account-policy.{fix}", MSP, legacy)
-        for fix in ("require-mfa", "sign-in-every-time", "remove-locations", "enable")] + [
-        FixRequest("technician-policy.enable", MSP, pilot, egress_ip=OFFICE_IP),
-        FixRequest("api-client.set-ranges", MSP, rewst, ("20.190.128.0/24",)),
-        FixRequest("api-client.set-ranges", MSP, ipv6)]
+    requests = (
+        [FixRequest(D1, tid, pid) for tid, pid in d1]
+        + [
+            FixRequest(f"service-account-policy.{fix}", MSP, legacy)
+            for fix in ("require-mfa", "sign-in-every-time", "remove-locations", "enable")
+        ]
+        + [
+            FixRequest("technician-policy.enable", MSP, pilot, egress_ip=OFFICE_IP),
+            FixRequest("api-client.set-ranges", MSP, rewst, ("20.190.128.0/24",)),
+            FixRequest("api-client.set-ranges", MSP, ipv6),
+        ]
+    )
     for request in requests:  # D-1 on CA005 widens to every tenant's service providers: acknowledged
         outcome = fx.apply(fx.plan(request), OPERATOR, acknowledge_warnings=request.fix_id == D1)
         assert outcome.outcome == "applied", (request, outcome.message)
-    assert fx.apply(fx.plan(FixRequest("api-config.save-to-azure", MSP)), OPERATOR,
-                    acknowledge_warnings=True).outcome == "applied"
+    assert (
+        fx.apply(
+            fx.plan(FixRequest("api-config.save-to-azure", MSP)), OPERATOR, acknowledge_warnings=True
+        ).outcome
+        == "applied"
+    )
 
     after = _statuses(sim, clients)
     assert {after[("D-1", pid)] for _, pid in d1} == {"pass"}
     assert [after[(c, legacy)] for c in ("B-2", "B-3", "B-4", "B-5")] == ["pass"] * 4
     assert after[("B-9", MSP)] == "pass"  # require-mfa dropped the custom control
-    assert (after[("A-3", pilot)], after[("C-1", rewst)], after[("C-2", "2001:4860:4801:10:0:0:0:0/64")],
-            after[("C-3", MSP)]) == ("pass", "pass", "pass", "pass")
+    assert (
+        after[("A-3", pilot)],
+        after[("C-1", rewst)],
+        after[("C-2", "2001:4860:4801:10:0:0:0:0/64")],
+        after[("C-3", MSP)],
+    ) == ("pass", "pass", "pass", "pass")
 
 
 # --- roles --------------------------------------------------------------------------------------------
+
 
 def test_role_names_are_compared_exactly():
     from fixes import holds_role
@@ -818,31 +998,44 @@ def test_rolling_back_the_operators_own_range_while_the_block_policy_is_on_is_re
     audit_id = _add_my_range(fx, "66.171.41.7")
     undo = fx.rollback(audit_id, OPERATOR, egress_ip="66.171.41.7")
     assert undo.outcome == "refused"
-    assert undo.message.startswith(f"after this write your egress IP 66.171.41.7 would be outside every "
-                                   f"location '{BLOCK_POLICY}' exempts ('{demo.TRUSTED_LOCATION_NAME}')")
+    assert undo.message.startswith(
+        f"after this write your egress IP 66.171.41.7 would be outside every "
+        f"location '{BLOCK_POLICY}' exempts ('{demo.TRUSTED_LOCATION_NAME}')"
+    )
     assert "66.171.41.7/32" in [r["cidrAddress"] for r in sim.get(MSP, f"{LOCATIONS}/{lid}")["ipRanges"]]
 
 
 def test_a_rollback_taking_ranges_away_needs_the_egress_ip_while_the_block_policy_is_on(fx, sim):
     audit_id = _add_my_range(fx, "66.171.41.7")
     plan = fx.plan_rollback(audit_id)
-    assert plan.refusal.startswith(f"'{BLOCK_POLICY}' is on and exempts '{demo.TRUSTED_LOCATION_NAME}', and "
-                                   "this write takes ranges away from it: state your egress IP")
+    assert plan.refusal.startswith(
+        f"'{BLOCK_POLICY}' is on and exempts '{demo.TRUSTED_LOCATION_NAME}', and "
+        "this write takes ranges away from it: state your egress IP"
+    )
     assert fx.plan_rollback(audit_id, egress_ip=OFFICE_IP).ready  # the office range stays
 
 
 def test_a_trusted_location_whose_ranges_together_cover_everything_is_refused(fx, sim):
     plan = fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("0.0.0.0/1", "128.0.0.0/1")))
-    assert plan.refusal.startswith(f"this would leave '{demo.TRUSTED_LOCATION_NAME}' covering every IPv4 "
-                                   "address (")
+    assert plan.refusal.startswith(
+        f"this would leave '{demo.TRUSTED_LOCATION_NAME}' covering every IPv4 address ("
+    )
     assert fx.apply(plan, OPERATOR, acknowledge_warnings=True).outcome == "refused"
 
 
 def test_loc1_skips_a_location_whose_ranges_together_trust_everything(fx, sim):
     temporary = sim.location_id("Trusted - Temporary (remote work)")
-    sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "ipRanges": [
-        {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "0.0.0.0/1"},
-        {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "128.0.0.0/1"}]})
+    sim.patch(
+        MSP,
+        f"{LOCATIONS}/{temporary}",
+        {
+            "@odata.type": IP_LOCATION,
+            "ipRanges": [
+                {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "0.0.0.0/1"},
+                {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "128.0.0.0/1"},
+            ],
+        },
+    )
     plan = fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",)))
     assert plan.target.name == demo.TRUSTED_LOCATION_NAME
 
@@ -858,12 +1051,15 @@ def test_a3_counts_an_ipv4_mapped_egress_ip_inside_an_ipv4_range(fx, sim):
 def test_c2_refuses_ranges_that_together_cover_every_address(fx, sim):
     client = sim.client("Rewst automation")
     plan = fx.plan(FixRequest("api-client.set-ranges", MSP, client["ClientId"], ("0.0.0.0/1", "128.0.0.0/1")))
-    assert plan.refusal == ("the ranges of the API client 'Rewst automation' would together cover every IPv4 "
-                            "address (0.0.0.0/1, 128.0.0.0/1), which opens it to any IP: set narrower ranges "
-                            "(api-client.set-ranges with the ranges it calls from)")
+    assert plan.refusal == (
+        "the ranges of the API client 'Rewst automation' would together cover every IPv4 "
+        "address (0.0.0.0/1, 128.0.0.0/1), which opens it to any IP: set narrower ranges "
+        "(api-client.set-ranges with the ranges it calls from)"
+    )
 
 
 # --- concurrent edits: re-read before each write, rebase, record conflicts -------------------------------
+
 
 def _after_replan(monkeypatch, edit) -> None:
     """Run ``edit`` (another admin's change) right after the engine re-made the plan, before it writes."""
@@ -873,6 +1069,7 @@ def _after_replan(monkeypatch, edit) -> None:
         fresh = await original(self, ctx, plan)
         edit()
         return fresh
+
     monkeypatch.setattr(FixEngine, "_replan", replan_then_edit)
 
 
@@ -882,8 +1079,17 @@ def _ranges(sim: Sim, lid: str) -> list[str]:
 
 def _add_range_by_hand(sim: Sim, lid: str, cidr: str) -> None:
     location = sim.get(MSP, f"{LOCATIONS}/{lid}")
-    sim.patch(MSP, f"{LOCATIONS}/{lid}", {"@odata.type": IP_LOCATION, "ipRanges": [
-        *location["ipRanges"], {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": cidr}]})
+    sim.patch(
+        MSP,
+        f"{LOCATIONS}/{lid}",
+        {
+            "@odata.type": IP_LOCATION,
+            "ipRanges": [
+                *location["ipRanges"],
+                {"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": cidr},
+            ],
+        },
+    )
 
 
 def test_a_range_added_by_someone_else_before_the_write_is_kept_and_the_merge_noted(fx, sim, monkeypatch):
@@ -910,6 +1116,7 @@ def test_a_change_landing_just_before_the_write_is_recorded_as_a_conflict(fx, si
     async def send_after_someone_else(self, tenant_id, call):
         sim.patch(MSP, f"{POLICIES}/{pid}", {"displayName": "CIPP service account (renamed meanwhile)"})
         return await original(self, tenant_id, call)
+
     monkeypatch.setattr(FixContext, "send", send_after_someone_else)
     outcome = fx.apply(plan, OPERATOR)
     assert outcome.outcome == CONFLICT == "applied-with-conflict"
@@ -942,6 +1149,7 @@ def test_a_field_the_plan_sets_changed_differently_just_before_the_write_is_stal
 
 # --- rollback offered only where it can run ----------------------------------------------------------
 
+
 def test_a_failed_write_whose_read_back_failed_too_offers_no_rollback(fx, sim, fsim, monkeypatch):
     from fixes.context import FixContext
 
@@ -953,12 +1161,15 @@ def test_a_failed_write_whose_read_back_failed_too_offers_no_rollback(fx, sim, f
         fault = {"kind": "status", "status": 400, "path": f"/policies/{pid}"}  # the write and every read fail
         httpx.post(f"{fsim.url}/_sim/faults", json={"faults": [fault]}).raise_for_status()
         return await original(self, tenant_id, call)
+
     monkeypatch.setattr(FixContext, "send", send_into_an_outage)
     outcome = fx.apply(plan, OPERATOR)
     httpx.post(f"{fsim.url}/_sim/faults", json={"faults": []}).raise_for_status()
     record = fx.audit_entry(outcome.audit_id)
     assert (record.outcome, record.after) == ("failed", None)
     reason = fx.rollback_reason(record)
-    assert reason == (f"#{record.id} failed and 'CIPP service account (legacy)' could not be read back "
-                      "either, so its state after the write is unknown: re-read it and fix it by hand")
+    assert reason == (
+        f"#{record.id} failed and 'CIPP service account (legacy)' could not be read back "
+        "either, so its state after the write is unknown: re-read it and fix it by hand"
+    )
     assert fx.plan_rollback(record.id).refusal == reason

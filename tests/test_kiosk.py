@@ -10,9 +10,15 @@ from db import write_transaction
 from db.kiosk import create_kiosk_link, kiosk_link_for, kiosk_links, revoke_kiosk_link
 
 NOW = datetime(2026, 11, 22, 12, 0)
-AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "microsoft": {"client_id": "a", "client_secret": "s",
-                      "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}}
+AUTH = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "microsoft": {
+        "client_id": "a",
+        "client_secret": "s",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    },
+}
 
 
 def test_a_kiosk_token_opens_its_link_until_revoked(engine):

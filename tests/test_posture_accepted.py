@@ -13,15 +13,28 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def _finding(status: str = "fail", subject_id: str = "203.0.113.5/24", check: str = "C-2") -> Finding:
-    return Finding(check=check, tenant_id=MSP_ID, status=status, severity="high",
-                   subject=Subject("range", subject_id, subject_id), message="host bits set",
-                   evidence={"range": subject_id}, fix="api-client.set-ranges")
+    return Finding(
+        check=check,
+        tenant_id=MSP_ID,
+        status=status,
+        severity="high",
+        subject=Subject("range", subject_id, subject_id),
+        message="host bits set",
+        evidence={"range": subject_id},
+        fix="api-client.set-ranges",
+    )
 
 
 def _risk(expires: datetime = NOW + timedelta(days=30), **overrides) -> AcceptedRisk:
-    fields = {"check": "C-2", "tenant_id": MSP_ID, "subject_id": "203.0.113.5/24", "reason": "partner NAT",
-              "accepted_by": "megan@msp.example", "expires_at": expires,
-              "accepted_at": NOW - timedelta(days=1)}
+    fields = {
+        "check": "C-2",
+        "tenant_id": MSP_ID,
+        "subject_id": "203.0.113.5/24",
+        "reason": "partner NAT",
+        "accepted_by": "megan@msp.example",
+        "expires_at": expires,
+        "accepted_at": NOW - timedelta(days=1),
+    }
     fields.update(overrides)
     return AcceptedRisk(**fields)
 
@@ -30,9 +43,13 @@ def test_a_covered_failing_finding_becomes_accepted_with_the_acceptance_in_evide
     [finding] = apply_accepted([_finding()], [_risk()], NOW)
     assert finding.status == "accepted"
     assert finding.evidence == {
-        "range": "203.0.113.5/24", "acceptedFrom": "fail", "acceptedReason": "partner NAT",
-        "acceptedBy": "megan@msp.example", "acceptedAt": "2026-11-21T12:00:00+00:00",
-        "acceptedExpires": "2026-12-22T12:00:00+00:00"}
+        "range": "203.0.113.5/24",
+        "acceptedFrom": "fail",
+        "acceptedReason": "partner NAT",
+        "acceptedBy": "megan@msp.example",
+        "acceptedAt": "2026-11-21T12:00:00+00:00",
+        "acceptedExpires": "2026-12-22T12:00:00+00:00",
+    }
     assert finding.fix == "api-client.set-ranges"
 
 
@@ -56,14 +73,18 @@ def test_the_acceptance_must_match_check_tenant_and_subject():
 
 
 def test_ids_match_case_insensitively():
-    [finding] = apply_accepted([_finding(subject_id="2001:DB8:0:0:0:0:0:1/64")],
-                               [_risk(subject_id="2001:db8:0:0:0:0:0:1/64", tenant_id=MSP_ID.upper())], NOW)
+    [finding] = apply_accepted(
+        [_finding(subject_id="2001:DB8:0:0:0:0:0:1/64")],
+        [_risk(subject_id="2001:db8:0:0:0:0:0:1/64", tenant_id=MSP_ID.upper())],
+        NOW,
+    )
     assert finding.status == "accepted"
 
 
 def test_naive_datetimes_are_utc():
-    [finding] = apply_accepted([_finding()], [_risk(expires=datetime(2026, 11, 22, 13, 0))],
-                               datetime(2026, 11, 22, 12, 30))
+    [finding] = apply_accepted(
+        [_finding()], [_risk(expires=datetime(2026, 11, 22, 13, 0))], datetime(2026, 11, 22, 12, 30)
+    )
     assert finding.status == "accepted"
 
 

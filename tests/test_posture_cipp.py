@@ -17,7 +17,11 @@ def _with_client(ranges, *, enabled: bool = True) -> dict:
 def test_c1_passes_for_an_enabled_client_with_ranges():
     finding = one(good_snapshot(), "C-1")
     assert (finding.status, finding.subject.type, finding.subject.id, finding.subject.name) == (
-        "pass", "apiClient", API_CLIENT_ID, "Perimeter collector")
+        "pass",
+        "apiClient",
+        API_CLIENT_ID,
+        "Perimeter collector",
+    )
 
 
 def test_cipp_findings_carry_the_msp_tenant_id():
@@ -63,9 +67,16 @@ def test_c1_is_na_when_api_clients_were_not_collected():
     assert (finding.status, finding.subject.type, finding.tenant_id) == ("n/a", "tenant", MSP_ID)
 
 
-@pytest.mark.parametrize("value", ["203.0.113.0/24", "20.105.3.44", "20.105.3.44/32",
-                                   "2001:4860:4801:10:0:0:0:0/64",
-                                   "2001:4860:4801:0010:0000:0000:0000:0000/64"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "203.0.113.0/24",
+        "20.105.3.44",
+        "20.105.3.44/32",
+        "2001:4860:4801:10:0:0:0:0/64",
+        "2001:4860:4801:0010:0000:0000:0000:0000/64",
+    ],
+)
 def test_c2_passes_for_ranges_cipp_accepts(value):
     assert one(_with_client([value]), "C-2").status == "pass"
 
@@ -107,7 +118,9 @@ def test_c2_warns_broader_than_48_for_ipv6():
 def test_c2_one_finding_per_range_with_the_range_as_written():
     findings = run(_with_client(["203.0.113.0/24", "198.51.100.7/24"]), "C-2")
     assert [(f.subject.type, f.subject.id, f.status) for f in findings] == [
-        ("range", "203.0.113.0/24", "pass"), ("range", "198.51.100.7/24", "warn")]
+        ("range", "203.0.113.0/24", "pass"),
+        ("range", "198.51.100.7/24", "warn"),
+    ]
     assert findings[0].evidence["clientId"] == API_CLIENT_ID
 
 
@@ -167,8 +180,13 @@ def test_c3_treats_null_client_ids_as_none():
 
 def test_c3_is_na_when_cipp_reports_an_error_in_enabled():
     snapshot = good_snapshot()
-    snapshot["cipp"]["azureConfiguration"] = {"ApiUrl": "", "TenantID": "", "ClientIDs": None,
-                                              "Enabled": "Could not find the Function App", "Error": {"x": 1}}
+    snapshot["cipp"]["azureConfiguration"] = {
+        "ApiUrl": "",
+        "TenantID": "",
+        "ClientIDs": None,
+        "Enabled": "Could not find the Function App",
+        "Error": {"x": 1},
+    }
     finding = one(snapshot, "C-3")
     assert finding.status == "n/a" and "Could not find the Function App" in finding.message
 
@@ -189,7 +207,9 @@ def test_c1_and_c2_read_a_json_array_stored_as_a_string():
     snapshot = _with_client('["66.171.40.16/29","2600:1700:5d30:1f0:0:0:0:0/64"]')
     assert one(snapshot, "C-1").status == "pass"
     assert [f.subject.id for f in run(snapshot, "C-2")] == [
-        "66.171.40.16/29", "2600:1700:5d30:1f0:0:0:0:0/64"]
+        "66.171.40.16/29",
+        "2600:1700:5d30:1f0:0:0:0:0/64",
+    ]
 
 
 def test_c2_fails_for_ranges_that_together_cover_every_ipv4_address():

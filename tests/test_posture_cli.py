@@ -18,8 +18,14 @@ from support import ROOT
 def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "posture", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "posture", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _write(tmp_path, doc, name: str = "snap.json") -> str:
@@ -52,7 +58,11 @@ def test_json_output_is_the_spec_document_and_exit_0_when_nothing_fails(tmp_path
     first = document["findings"][0]
     assert list(first) == ["check", "tenantId", "status", "severity", "subject", "message", "evidence", "fix"]
     assert (first["check"], first["tenantId"], first["status"], first["fix"]) == (
-        "PRE-1", MSP_ID, "pass", None)
+        "PRE-1",
+        MSP_ID,
+        "pass",
+        None,
+    )
     assert {f["status"] for f in document["findings"]} == {"pass"}
 
 
@@ -61,7 +71,8 @@ def test_exit_1_when_a_check_fails(tmp_path):
     assert result.returncode == 1, result.stderr
     failing = [f for f in json.loads(result.stdout)["findings"] if f["status"] == "fail"]
     assert [(f["check"], f["subject"]["id"], f["fix"]) for f in failing] == [
-        ("C-1", API_CLIENT_ID, "api-client.set-ranges")]
+        ("C-1", API_CLIENT_ID, "api-client.set-ranges")
+    ]
 
 
 def test_a_warning_alone_exits_0(tmp_path):
@@ -108,18 +119,23 @@ def test_a_wrong_version_names_the_field(tmp_path):
 
 
 def test_tenants_not_a_list_names_the_field(tmp_path):
-    _assert_unusable(_cli("check", _write(tmp_path, {"version": 1, "tenants": "all"})),
-                     "snap.json: tenants: expected a list, got a string")
+    _assert_unusable(
+        _cli("check", _write(tmp_path, {"version": 1, "tenants": "all"})),
+        "snap.json: tenants: expected a list, got a string",
+    )
 
 
 def test_a_tenant_without_id_names_the_field(tmp_path):
-    _assert_unusable(_cli("check", _write(tmp_path, {"version": 1, "tenants": [{"role": "msp"}]})),
-                     "tenants[0].tenantId: missing")
+    _assert_unusable(
+        _cli("check", _write(tmp_path, {"version": 1, "tenants": [{"role": "msp"}]})),
+        "tenants[0].tenantId: missing",
+    )
 
 
 def test_a_bad_setting_is_one_line_without_a_snapshot():
-    _assert_unusable(_cli("check", env_extra={"PERIMETER_SIGNIN_WINDOW_HOURS": "a day"}),
-                     "PERIMETER_SIGNIN_WINDOW_HOURS")
+    _assert_unusable(
+        _cli("check", env_extra={"PERIMETER_SIGNIN_WINDOW_HOURS": "a day"}), "PERIMETER_SIGNIN_WINDOW_HOURS"
+    )
 
 
 def test_an_empty_database_is_one_line_without_a_snapshot(tmp_path):
@@ -129,13 +145,20 @@ def test_an_empty_database_is_one_line_without_a_snapshot(tmp_path):
 
 # --- accepted findings (in process: the file mode has no stored acceptances) -----------------------
 
+
 @pytest.fixture
 def accepted_c1(monkeypatch):
     """The CLI reading the failing snapshot with C-1's failure accepted."""
     import posture.__main__ as cli
 
-    risk = AcceptedRisk("C-1", MSP_ID, API_CLIENT_ID, "replaced next week", "megan@msp.example",
-                        datetime.now(UTC) + timedelta(days=7))
+    risk = AcceptedRisk(
+        "C-1",
+        MSP_ID,
+        API_CLIENT_ID,
+        "replaced next week",
+        "megan@msp.example",
+        datetime.now(UTC) + timedelta(days=7),
+    )
     monkeypatch.setattr(cli, "_from_file", lambda path, ids: (_failing_snapshot(), PostureOptions(), [risk]))
     return cli
 

@@ -43,9 +43,14 @@ def _users(snapshot: dict) -> dict:
 def test_d1_passes_with_service_provider_among_several_guest_types():
     finding = one(good_snapshot(), "D-1", tenant_id=CLIENT_ID)
     assert (finding.status, finding.subject.type, finding.subject.id) == (
-        "pass", "policy", CLIENT_MFA_POLICY_ID)
-    assert finding.evidence["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"] == \
-        "internalGuest,serviceProvider"
+        "pass",
+        "policy",
+        CLIENT_MFA_POLICY_ID,
+    )
+    assert (
+        finding.evidence["excludeGuestsOrExternalUsers"]["guestOrExternalUserTypes"]
+        == "internalGuest,serviceProvider"
+    )
 
 
 def test_d1_passes_with_the_msp_enumerated_in_external_tenants():
@@ -59,8 +64,10 @@ def test_d1_fails_when_external_tenants_enumerate_another_partner_and_says_so():
     _users(snapshot)["excludeGuestsOrExternalUsers"] = guests("serviceProvider", [OTHER_PARTNER_ID])
     finding = one(snapshot, "D-1", tenant_id=CLIENT_ID)
     assert finding.status == "fail"
-    assert f"excludes service providers of tenant(s) {OTHER_PARTNER_ID} only, not the MSP ({MSP_ID})" \
+    assert (
+        f"excludes service providers of tenant(s) {OTHER_PARTNER_ID} only, not the MSP ({MSP_ID})"
         in finding.message
+    )
     assert finding.fix == "client-policy.exclude-service-provider"
 
 
@@ -69,8 +76,10 @@ def test_d1_fails_when_the_excluded_guest_types_lack_service_provider():
     _users(snapshot)["excludeGuestsOrExternalUsers"] = guests("b2bCollaborationGuest,b2bCollaborationMember")
     finding = one(snapshot, "D-1", tenant_id=CLIENT_ID)
     assert finding.status == "fail"
-    assert "excludes guest types 'b2bCollaborationGuest,b2bCollaborationMember' but not serviceProvider" \
+    assert (
+        "excludes guest types 'b2bCollaborationGuest,b2bCollaborationMember' but not serviceProvider"
         in finding.message
+    )
 
 
 def test_d1_fails_without_any_exclusion():
@@ -97,16 +106,22 @@ def test_d1_fails_for_a_role_targeted_policy_without_exclusion():
 
 def test_d1_fails_for_a_policy_including_service_provider_guests():
     snapshot = good_snapshot()
-    _users(snapshot).update(includeUsers=[], excludeGuestsOrExternalUsers=None,
-                            includeGuestsOrExternalUsers=guests("internalGuest,serviceProvider"))
+    _users(snapshot).update(
+        includeUsers=[],
+        excludeGuestsOrExternalUsers=None,
+        includeGuestsOrExternalUsers=guests("internalGuest,serviceProvider"),
+    )
     finding = one(snapshot, "D-1", tenant_id=CLIENT_ID)
     assert finding.status == "fail" and "service-provider users" in finding.message
 
 
 def test_d1_is_na_for_service_provider_guests_of_another_tenant_only():
     snapshot = good_snapshot()
-    _users(snapshot).update(includeUsers=[], excludeGuestsOrExternalUsers=None,
-                            includeGuestsOrExternalUsers=guests("serviceProvider", [OTHER_PARTNER_ID]))
+    _users(snapshot).update(
+        includeUsers=[],
+        excludeGuestsOrExternalUsers=None,
+        includeGuestsOrExternalUsers=guests("serviceProvider", [OTHER_PARTNER_ID]),
+    )
     assert one(snapshot, "D-1", tenant_id=CLIENT_ID).status == "n/a"
 
 
@@ -162,8 +177,9 @@ def test_d1_direct_tenant_matches_the_upn_case_insensitively():
 
 def test_d1_direct_tenant_fails_without_the_service_account_exclusion():
     snapshot = with_direct_tenant(good_snapshot())
-    tenant(snapshot, DIRECT_ID)["conditionalAccessPolicies"][0]["conditions"]["users"]["excludeUsers"] = \
-        [CLIENT_ADMIN_ID]
+    tenant(snapshot, DIRECT_ID)["conditionalAccessPolicies"][0]["conditions"]["users"]["excludeUsers"] = [
+        CLIENT_ADMIN_ID
+    ]
     finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
     assert finding.status == "fail"
     assert f"does not exclude the service account {DIRECT_SA_UPN}" in finding.message
@@ -206,10 +222,16 @@ def test_d1_direct_tenant_is_na_for_a_policy_that_cannot_reach_the_account():
 
 
 def _blocked(sid: str = "s-blocked", **kwargs) -> dict:
-    fields = {"error": 53003, "ca_status": "failure", "home_tenant": MSP_ID,
-              "cross_tenant": "serviceProvider",
-              "applied": [applied("p-office", "CA010: Block access from outside the office"),
-                          applied("p-mfa", "CA001: Require MFA", result="success")]}
+    fields = {
+        "error": 53003,
+        "ca_status": "failure",
+        "home_tenant": MSP_ID,
+        "cross_tenant": "serviceProvider",
+        "applied": [
+            applied("p-office", "CA010: Block access from outside the office"),
+            applied("p-mfa", "CA001: Require MFA", result="success"),
+        ],
+    }
     fields.update(kwargs)
     return signin(sid, TECH_ID, "alex@msp.example", **fields)
 
@@ -234,7 +256,8 @@ def test_d2_fails_for_a_blocked_sign_in_and_names_the_policy():
     assert "'CA010: Block access from outside the office' (1)" in finding.message
     assert "CA001" not in finding.message
     assert finding.evidence["blockingPolicies"] == [
-        {"id": "p-office", "name": "CA010: Block access from outside the office", "signIns": 1}]
+        {"id": "p-office", "name": "CA010: Block access from outside the office", "signIns": 1}
+    ]
     assert finding.fix is None
 
 
@@ -291,13 +314,20 @@ def test_d2_is_na_when_sign_ins_were_not_collected():
 def test_d1_judges_every_policy_of_a_tenant():
     snapshot = good_snapshot()
     client(snapshot)["conditionalAccessPolicies"].append(
-        policy("p-office", "CA010: Block outside the office", users={"includeUsers": ["All"]},
-               locations=(["All"], ["AllTrusted"]), grant=["block"]))
+        policy(
+            "p-office",
+            "CA010: Block outside the office",
+            users={"includeUsers": ["All"]},
+            locations=(["All"], ["AllTrusted"]),
+            grant=["block"],
+        )
+    )
     statuses = {f.subject.id: f.status for f in run(snapshot, "D-1")}
     assert statuses == {CLIENT_MFA_POLICY_ID: "pass", "p-office": "fail"}
 
 
 # --- catalogue v2 -----------------------------------------------------------------------------------
+
 
 def _direct_users(snapshot: dict) -> dict:
     return tenant(snapshot, DIRECT_ID)["conditionalAccessPolicies"][0]["conditions"]["users"]
@@ -313,7 +343,8 @@ def test_d1_gdap_passes_for_legacy_guests_or_external_users_in_exclude_users():
 def test_d1_gdap_fails_for_a_powershell_stringified_external_tenants():
     snapshot = good_snapshot()
     _users(snapshot)["excludeGuestsOrExternalUsers"]["externalTenants"] = (
-        "@{@odata.type=#microsoft.graph.conditionalAccessAllExternalTenants; membershipKind=all}")
+        "@{@odata.type=#microsoft.graph.conditionalAccessAllExternalTenants; membershipKind=all}"
+    )
     finding = one(snapshot, "D-1", CLIENT_MFA_POLICY_ID)
     assert finding.status == "fail" and "unreadable externalTenants" in finding.message
 
@@ -339,7 +370,8 @@ def test_d1_direct_passes_when_the_service_account_is_excluded_through_a_nested_
     snapshot = with_direct_tenant(good_snapshot())
     tenant(snapshot, DIRECT_ID)["groups"] = [
         group("g-ex", "CIPP exclusions", [{"@odata.type": "#microsoft.graph.group", "id": "g-t0"}]),
-        group("g-t0", "Tier0", [member_user(DIRECT_SA_ID)])]
+        group("g-t0", "Tier0", [member_user(DIRECT_SA_ID)]),
+    ]
     _direct_users(snapshot).update(excludeUsers=[CLIENT_ADMIN_ID], excludeGroups=["g-ex"])
     finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
     assert finding.status == "pass"
@@ -349,7 +381,8 @@ def test_d1_direct_passes_when_the_service_account_is_excluded_through_a_nested_
 def test_d1_direct_passes_when_the_service_account_is_excluded_through_a_role():
     snapshot = with_direct_tenant(good_snapshot())
     tenant(snapshot, DIRECT_ID)["directoryRoles"] = [
-        directory_role(GLOBAL_ADMIN, "Global Administrator", [DIRECT_SA_ID])]
+        directory_role(GLOBAL_ADMIN, "Global Administrator", [DIRECT_SA_ID])
+    ]
     _direct_users(snapshot).update(excludeUsers=[], excludeRoles=[GLOBAL_ADMIN])
     finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
     assert finding.status == "pass" and "excluded through role Global Administrator" in finding.message
@@ -375,7 +408,8 @@ def test_d1_direct_is_na_for_a_group_it_is_not_in_and_for_guest_only_targeting()
 def test_d1_direct_fails_for_a_role_the_service_account_holds_without_exclusion():
     snapshot = with_direct_tenant(good_snapshot())
     tenant(snapshot, DIRECT_ID)["directoryRoles"] = [
-        directory_role(GLOBAL_ADMIN, "Global Administrator", [DIRECT_SA_ID])]
+        directory_role(GLOBAL_ADMIN, "Global Administrator", [DIRECT_SA_ID])
+    ]
     _direct_users(snapshot).update(includeUsers=[], includeRoles=[GLOBAL_ADMIN], excludeUsers=[])
     finding = one(snapshot, "D-1", tenant_id=DIRECT_ID)
     assert finding.status == "fail" and "included through role Global Administrator" in finding.message
@@ -394,8 +428,9 @@ def test_d2_ignores_service_provider_sign_ins_whose_home_tenant_is_another_partn
 def test_d2_is_na_not_licensed_for_a_tenant_without_entra_id_p1():
     snapshot = good_snapshot()
     del client(snapshot)["signIns"]
-    client(snapshot)["sourceStatus"] = {"signIns": {"lastSuccess": None, "lastError": None,
-                                                    "state": "not-licensed"}}
+    client(snapshot)["sourceStatus"] = {
+        "signIns": {"lastSuccess": None, "lastError": None, "state": "not-licensed"}
+    }
     finding = one(snapshot, "D-2", tenant_id=CLIENT_ID)
     assert finding.status == "n/a"
     assert finding.message.startswith("not licensed: the tenant has no Entra ID P1")
@@ -404,8 +439,9 @@ def test_d2_is_na_not_licensed_for_a_tenant_without_entra_id_p1():
 def test_d1_is_na_consent_needed_when_the_app_is_not_consented_in_the_tenant():
     snapshot = good_snapshot()
     del client(snapshot)["conditionalAccessPolicies"]
-    client(snapshot)["sourceStatus"] = {"conditionalAccessPolicies": {"lastSuccess": None, "lastError": None,
-                                                                      "state": "consent-needed"}}
+    client(snapshot)["sourceStatus"] = {
+        "conditionalAccessPolicies": {"lastSuccess": None, "lastError": None, "state": "consent-needed"}
+    }
     finding = one(snapshot, "D-1", tenant_id=CLIENT_ID)
     assert finding.status == "n/a" and finding.message.startswith("consent needed: Perimeter's app is not")
 
@@ -416,8 +452,10 @@ def test_d2_no_sign_ins_passes_only_when_collected_successfully_in_the_window():
     client(snapshot)["sourceStatus"] = {"signIns": {"lastSuccess": "2026-11-22T11:58:00Z", "lastError": None}}
     finding = one(snapshot, "D-2", tenant_id=CLIENT_ID)
     assert finding.status == "pass" and finding.evidence["signInsLastSuccess"] == "2026-11-22T11:58:00Z"
-    client(snapshot)["sourceStatus"]["signIns"] = {"lastSuccess": "2026-11-19T08:00:00Z",
-                                                   "lastError": "2026-11-22T11:58:00Z"}
+    client(snapshot)["sourceStatus"]["signIns"] = {
+        "lastSuccess": "2026-11-19T08:00:00Z",
+        "lastError": "2026-11-22T11:58:00Z",
+    }
     finding = one(snapshot, "D-2", tenant_id=CLIENT_ID)
     assert finding.status == "n/a" and "last success: 2026-11-19T08:00:00Z" in finding.message
     client(snapshot)["sourceStatus"]["signIns"] = {"lastSuccess": None, "lastError": "2026-11-22T11:58:00Z"}

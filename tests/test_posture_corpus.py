@@ -101,8 +101,9 @@ def _d1_in_a_client(policy: dict[str, Any], **changes: Any):
     snapshot = good_snapshot()
     doc = {**json.loads(json.dumps(policy)), "id": "corpus-policy", **changes}
     client(snapshot)["conditionalAccessPolicies"] = [doc]
-    return next(f for f in evaluate(snapshot, PostureOptions())
-                if f.check == "D-1" and f.tenant_id == CLIENT_ID)
+    return next(
+        f for f in evaluate(snapshot, PostureOptions()) if f.check == "D-1" and f.tenant_id == CLIENT_ID
+    )
 
 
 def test_corpus_stringified_external_tenants_is_unreadable_never_a_pass():
@@ -118,8 +119,12 @@ def test_corpus_report_only_state_outside_graphs_set_is_not_enforced():
 
 
 def test_corpus_application_none_applies_to_nobody():
-    nones = [p for p in POLICIES.values() if isinstance(p, dict) and "None" in json.dumps(
-        p.get("conditions", {}).get("applications", {}).get("includeApplications"))]
+    nones = [
+        p
+        for p in POLICIES.values()
+        if isinstance(p, dict)
+        and "None" in json.dumps(p.get("conditions", {}).get("applications", {}).get("includeApplications"))
+    ]
     for policy in nones:
         finding = _d1_in_a_client(policy, state="enabled")
         assert finding.status == "n/a", finding.message
@@ -128,8 +133,10 @@ def test_corpus_application_none_applies_to_nobody():
 def test_corpus_mfa_for_everyone_policies_are_read_by_the_rule():
     snapshot = good_snapshot()
     client(snapshot)["conditionalAccessPolicies"] = [
-        {**json.loads(json.dumps(p)), "state": "enabled"} for p in POLICIES.values() if isinstance(p, dict)]
-    finding = next(f for f in evaluate(snapshot, PostureOptions())
-                   if f.check == "MFA-3" and f.tenant_id == CLIENT_ID)
+        {**json.loads(json.dumps(p)), "state": "enabled"} for p in POLICIES.values() if isinstance(p, dict)
+    ]
+    finding = next(
+        f for f in evaluate(snapshot, PostureOptions()) if f.check == "MFA-3" and f.tenant_id == CLIENT_ID
+    )
     assert finding.status in ("pass", "warn", "fail") and isinstance(finding.evidence["notCounted"], list)
     assert msp(good_snapshot())

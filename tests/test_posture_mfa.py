@@ -27,8 +27,8 @@ def _client_with_members(capable: int, total: int) -> dict:
     tenant_doc = client(snapshot)
     tenant_doc["users"] = [user(f"u{i}", f"u{i}@tailspintoys.com") for i in range(total)]
     tenant_doc["userRegistrationDetails"] = [
-        registration(f"u{i}", f"u{i}@tailspintoys.com", capable=i < capable)
-        for i in range(total)]
+        registration(f"u{i}", f"u{i}@tailspintoys.com", capable=i < capable) for i in range(total)
+    ]
     return snapshot
 
 
@@ -51,17 +51,22 @@ def test_mfa1_fails_below_80_percent():
 
 
 def test_mfa1_thresholds_are_options():
-    assert one(_client_with_members(15, 20), "MFA-1", tenant_id=CLIENT_ID, mfa_pass_ratio=0.7,
-               mfa_warn_ratio=0.5).status == "pass"
+    assert (
+        one(
+            _client_with_members(15, 20), "MFA-1", tenant_id=CLIENT_ID, mfa_pass_ratio=0.7, mfa_warn_ratio=0.5
+        ).status
+        == "pass"
+    )
 
 
 def test_mfa1_ignores_disabled_users_and_guests():
     snapshot = _client_with_members(19, 20)
     tenant_doc = client(snapshot)
     tenant_doc["users"] += [user("off", "off@tailspintoys.com", enabled=False), user("g", "g@x.example")]
-    tenant_doc["userRegistrationDetails"] += [registration("off", "off@tailspintoys.com", capable=False),
-                                              registration("g", "g@x.example", capable=False,
-                                                           user_type="guest")]
+    tenant_doc["userRegistrationDetails"] += [
+        registration("off", "off@tailspintoys.com", capable=False),
+        registration("g", "g@x.example", capable=False, user_type="guest"),
+    ]
     assert one(snapshot, "MFA-1", tenant_id=CLIENT_ID).evidence["enabledMembers"] == 20
 
 
@@ -74,8 +79,9 @@ def test_mfa1_is_na_without_registration_details():
 def test_mfa1_and_mfa2_are_na_not_licensed_in_a_tenant_without_entra_id_p1():
     snapshot = good_snapshot()
     del client(snapshot)["userRegistrationDetails"]
-    client(snapshot)["sourceStatus"] = {"userRegistrationDetails": {"lastSuccess": None, "lastError": None,
-                                                                    "state": "not-licensed"}}
+    client(snapshot)["sourceStatus"] = {
+        "userRegistrationDetails": {"lastSuccess": None, "lastError": None, "state": "not-licensed"}
+    }
     for check in ("MFA-1", "MFA-2"):
         finding = one(snapshot, check, tenant_id=CLIENT_ID)
         assert finding.status == "n/a" and finding.message.startswith("not licensed: ")
@@ -159,6 +165,7 @@ def test_mfa3_is_na_without_policies_while_security_defaults_are_off():
 
 # --- catalogue v2: MFA-3 counts only full coverage, MFA by the rule, exclusions named -------------
 
+
 def _client_mfa(snapshot: dict) -> dict:
     return find_policy(client(snapshot), CLIENT_MFA_POLICY_ID)
 
@@ -198,14 +205,18 @@ def test_mfa3_warns_for_an_excluded_group_or_role_of_ordinary_users():
     users["excludeRoles"] = ["fe930be7-5e62-47db-91af-98c3a49a38b1"]
     finding = one(snapshot, "MFA-3", tenant_id=MSP_ID)
     assert finding.status == "warn"
-    assert finding.evidence["exceptions"] == ["group 'CIPP Technicians' (alex@msp.example)",
-                                              "role User Administrator"]
+    assert finding.evidence["exceptions"] == [
+        "group 'CIPP Technicians' (alex@msp.example)",
+        "role User Administrator",
+    ]
 
 
 def test_mfa3_warns_for_a_location_exclusion_and_names_it():
     snapshot = good_snapshot()
     find_policy(msp(snapshot), MSP_MFA_POLICY_ID)["conditions"]["locations"] = {
-        "includeLocations": ["All"], "excludeLocations": [TRUSTED_ID]}
+        "includeLocations": ["All"],
+        "excludeLocations": [TRUSTED_ID],
+    }
     finding = one(snapshot, "MFA-3", tenant_id=MSP_ID)
     assert finding.status == "warn" and "'Trusted - MSP Office'" in finding.message
 
@@ -243,5 +254,7 @@ def test_mfa3_warning_still_reads_as_conditional_access_enforcement_with_its_exc
     snapshot = good_snapshot()
     _client_mfa(snapshot)["conditions"]["users"]["excludeUsers"] = [CLIENT_ADMIN_ID]
     finding = one(snapshot, "MFA-3", tenant_id=CLIENT_ID)
-    assert enforcement(finding) == (CONDITIONAL_ACCESS,
-                                    "'CA001: Require MFA for all users' except user admin@tailspintoys.com")
+    assert enforcement(finding) == (
+        CONDITIONAL_ACCESS,
+        "'CA001: Require MFA for all users' except user admin@tailspintoys.com",
+    )

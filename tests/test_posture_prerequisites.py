@@ -24,8 +24,9 @@ def test_pre1_passes_with_enabled_premium_plan():
 
 def test_pre1_passes_with_p2_matched_case_insensitively():
     snapshot = good_snapshot()
-    msp(snapshot)["subscribedSkus"] = [premium_sku(capability="enabled", provisioning="success",
-                                                   plan="aad_premium_p2")]
+    msp(snapshot)["subscribedSkus"] = [
+        premium_sku(capability="enabled", provisioning="success", plan="aad_premium_p2")
+    ]
     assert one(snapshot, "PRE-1").status == "pass"
 
 
@@ -176,7 +177,9 @@ def _with_trusted_ranges(*ranges: str) -> dict:
 def test_loc2_passes_for_narrow_public_ranges_one_finding_per_range():
     findings = run(good_snapshot(), "LOC-2")
     assert [(f.status, f.subject.type, f.subject.id) for f in findings] == [
-        ("pass", "range", "66.171.40.16/29"), ("pass", "range", "2600:1700:5d30:1f0::/64")]
+        ("pass", "range", "66.171.40.16/29"),
+        ("pass", "range", "2600:1700:5d30:1f0::/64"),
+    ]
 
 
 def test_loc2_fails_for_the_whole_ipv4_internet():
@@ -227,7 +230,10 @@ def test_loc2_fails_for_ranges_that_together_cover_every_ipv4_address():
     assert [by_range[r].status for r in ("0.0.0.0/1", "128.0.0.0/1")] == ["fail", "fail"]
     assert "together, 0.0.0.0/1, 128.0.0.0/1 cover every IPv4 address" in by_range["0.0.0.0/1"].message
     assert by_range["128.0.0.0/1"].evidence["union"] == [
-        "0.0.0.0/1", "128.0.0.0/1", "2600:1700:5d30:1f0::/64"]
+        "0.0.0.0/1",
+        "128.0.0.0/1",
+        "2600:1700:5d30:1f0::/64",
+    ]
     assert by_range["2600:1700:5d30:1f0::/64"].status == "pass"  # IPv6 is not covered entirely
 
 

@@ -96,8 +96,10 @@ def test_b2_passes_with_an_authentication_strength_instead_of_mfa():
     snapshot = good_snapshot()
     grant = _sa_policy(snapshot)["grantControls"]
     grant["builtInControls"] = []
-    grant["authenticationStrength"] = {"id": "00000000-0000-0000-0000-000000000004",
-                                       "displayName": "Phishing-resistant MFA"}
+    grant["authenticationStrength"] = {
+        "id": "00000000-0000-0000-0000-000000000004",
+        "displayName": "Phishing-resistant MFA",
+    }
     finding = one(snapshot, "B-2")
     assert finding.status == "pass" and finding.evidence["authenticationStrength"] == "Phishing-resistant MFA"
 
@@ -117,7 +119,11 @@ def test_b3_passes_for_every_time():
 def test_b3_fails_for_a_time_based_frequency_and_says_which():
     snapshot = good_snapshot()
     _sa_policy(snapshot)["sessionControls"]["signInFrequency"] = {
-        "isEnabled": True, "frequencyInterval": "timeBased", "type": "hours", "value": 12}
+        "isEnabled": True,
+        "frequencyInterval": "timeBased",
+        "type": "hours",
+        "value": 12,
+    }
     finding = one(snapshot, "B-3")
     assert (finding.status, finding.fix) == ("fail", "service-account-policy.sign-in-every-time")
     assert "every 12 hours" in finding.message
@@ -154,19 +160,25 @@ def test_b4_passes_for_include_all_without_exclusion():
 
 def test_b4_fails_for_an_excluded_trusted_location_and_names_it():
     snapshot = good_snapshot()
-    _sa_policy(snapshot)["conditions"]["locations"] = {"includeLocations": ["All"],
-                                                       "excludeLocations": [TRUSTED_ID]}
+    _sa_policy(snapshot)["conditions"]["locations"] = {
+        "includeLocations": ["All"],
+        "excludeLocations": [TRUSTED_ID],
+    }
     finding = one(snapshot, "B-4")
     assert finding.status == "fail"
-    assert "the service-account policy 'CIPP - Service account MFA every time' excludes location " \
-           "'Trusted - MSP Office': remove it" in finding.message
+    assert (
+        "the service-account policy 'CIPP - Service account MFA every time' excludes location "
+        "'Trusted - MSP Office': remove it" in finding.message
+    )
     assert finding.fix == "service-account-policy.remove-locations"
 
 
 def test_b4_fails_for_alltrusted():
     snapshot = good_snapshot()
-    _sa_policy(snapshot)["conditions"]["locations"] = {"includeLocations": ["All"],
-                                                       "excludeLocations": ["AllTrusted"]}
+    _sa_policy(snapshot)["conditions"]["locations"] = {
+        "includeLocations": ["All"],
+        "excludeLocations": ["AllTrusted"],
+    }
     finding = one(snapshot, "B-4")
     assert finding.status == "fail"
     assert "excludes location AllTrusted (every trusted location): remove it" in finding.message
@@ -198,8 +210,12 @@ def test_b6_fails_for_selected_apps_without_a_fix():
 
 def test_b_checks_judge_each_policy_that_includes_the_account():
     snapshot = good_snapshot()
-    legacy = dict(_sa_policy(snapshot), id="legacy", displayName="CIPP service account (legacy)",
-                  state="enabledForReportingButNotEnforced")
+    legacy = dict(
+        _sa_policy(snapshot),
+        id="legacy",
+        displayName="CIPP service account (legacy)",
+        state="enabledForReportingButNotEnforced",
+    )
     msp(snapshot)["conditionalAccessPolicies"].append(legacy)
     assert {f.subject.id: f.status for f in run(snapshot, "B-5")} == {SA_POLICY_ID: "pass", "legacy": "fail"}
 
@@ -257,22 +273,25 @@ def test_b8_fails_for_a_single_factor_sign_in_and_lists_it():
 
 def test_b8_treats_status_without_error_code_as_success():
     snapshot = good_snapshot()
-    msp(snapshot)["signIns"].append(signin("s-sfa", SA_ID, SA_UPN, error=None,
-                                           requirement="singleFactorAuthentication"))
+    msp(snapshot)["signIns"].append(
+        signin("s-sfa", SA_ID, SA_UPN, error=None, requirement="singleFactorAuthentication")
+    )
     assert one(snapshot, "B-8").status == "fail"
 
 
 def test_b8_ignores_failed_sign_ins():
     snapshot = good_snapshot()
-    msp(snapshot)["signIns"].append(signin("s-bad", SA_ID, SA_UPN, error=50126,
-                                           requirement="singleFactorAuthentication"))
+    msp(snapshot)["signIns"].append(
+        signin("s-bad", SA_ID, SA_UPN, error=50126, requirement="singleFactorAuthentication")
+    )
     assert one(snapshot, "B-8").status == "pass"
 
 
 def test_b8_ignores_sign_ins_outside_the_window():
     snapshot = good_snapshot()
-    msp(snapshot)["signIns"].append(signin("s-old", SA_ID, SA_UPN, at="2026-11-20T10:00:00Z",
-                                           requirement="singleFactorAuthentication"))
+    msp(snapshot)["signIns"].append(
+        signin("s-old", SA_ID, SA_UPN, at="2026-11-20T10:00:00Z", requirement="singleFactorAuthentication")
+    )
     assert one(snapshot, "B-8").status == "pass"
     assert one(snapshot, "B-8", signin_window_hours=72).status == "fail"
 
@@ -303,10 +322,12 @@ def test_b8_is_na_when_sign_ins_carry_no_authentication_requirement():
 
 # --- catalogue v2 ---------------------------------------------------------------------------------
 
+
 def test_b1_fails_when_the_policy_also_excludes_the_service_account_through_a_group():
     snapshot = good_snapshot()
-    msp(snapshot)["groups"].append(group("00000000-0000-4000-9000-0000000000aa", "CIPP exclusions",
-                                         [member_user(SA_ID)]))
+    msp(snapshot)["groups"].append(
+        group("00000000-0000-4000-9000-0000000000aa", "CIPP exclusions", [member_user(SA_ID)])
+    )
     _sa_policy(snapshot)["conditions"]["users"]["excludeGroups"] = ["00000000-0000-4000-9000-0000000000aa"]
     finding = one(snapshot, "B-1")
     assert finding.status == "fail"
@@ -342,8 +363,12 @@ def test_b2_fails_for_a_custom_control_and_a_non_mfa_strength():
     assert one(snapshot, "B-2").status == "fail"
     _sa_policy(snapshot)["grantControls"].update(
         customAuthenticationFactors=[],
-        authenticationStrength={"id": "ab12", "displayName": "Password only",
-                                "requirementsSatisfied": "none"})
+        authenticationStrength={
+            "id": "ab12",
+            "displayName": "Password only",
+            "requirementsSatisfied": "none",
+        },
+    )
     assert one(snapshot, "B-2").status == "fail"
 
 
@@ -359,12 +384,13 @@ def test_b6_fails_for_an_excluded_application_and_a_device_filter():
     snapshot = good_snapshot()
     conditions = _sa_policy(snapshot)["conditions"]
     conditions["applications"]["excludeApplications"] = ["797f4846-ba00-4fd7-ba43-dac1f8f63013"]
-    conditions["devices"] = {"deviceFilter": {"mode": "exclude", "rule": "device.trustType -eq \"AzureAD\""}}
+    conditions["devices"] = {"deviceFilter": {"mode": "exclude", "rule": 'device.trustType -eq "AzureAD"'}}
     finding = one(snapshot, "B-6")
     assert finding.status == "fail" and len(finding.evidence["narrowings"]) == 2
 
 
 # --- catalogue v2: B-9 Microsoft MFA --------------------------------------------------------------
+
 
 def _sa_registration(snapshot: dict) -> dict:
     return next(r for r in msp(snapshot)["userRegistrationDetails"] if r["id"] == SA_ID)
@@ -398,8 +424,9 @@ def test_b9_fails_when_a_service_account_policy_accepts_a_custom_control():
 
 def test_b9_allows_a_custom_control_required_on_top_of_microsoft_mfa():
     snapshot = good_snapshot()
-    _sa_policy(snapshot)["grantControls"].update(operator="AND", builtInControls=["mfa"],
-                                                 customAuthenticationFactors=["Duo"])
+    _sa_policy(snapshot)["grantControls"].update(
+        operator="AND", builtInControls=["mfa"], customAuthenticationFactors=["Duo"]
+    )
     assert one(snapshot, "B-9").status == "pass"
 
 

@@ -62,8 +62,10 @@ def test_rejects_a_list_key_that_is_not_a_list():
 def test_rejects_a_list_element_that_is_not_an_object():
     snapshot = good_snapshot()
     client(snapshot)["conditionalAccessPolicies"].append("CA001")
-    assert _error(snapshot) == \
-        "snap.json: tenants[1].conditionalAccessPolicies[1]: expected an object, got a string"
+    assert (
+        _error(snapshot)
+        == "snap.json: tenants[1].conditionalAccessPolicies[1]: expected an object, got a string"
+    )
 
 
 def test_rejects_security_defaults_that_are_not_an_object():
@@ -77,14 +79,16 @@ def test_rejects_a_bad_collected_at():
 
 
 def test_rejects_break_glass_upns_that_are_not_strings():
-    assert _error({"version": 1, "msp": {"breakGlassUpns": "bg@x"}}) == \
-        "snap.json: msp.breakGlassUpns: expected a list of strings, got a string"
+    assert (
+        _error({"version": 1, "msp": {"breakGlassUpns": "bg@x"}})
+        == "snap.json: msp.breakGlassUpns: expected a list of strings, got a string"
+    )
 
 
 def test_rejects_an_unknown_access_mode():
     snapshot = good_snapshot()
     client(snapshot)["accessMode"] = "delegated"
-    assert _error(snapshot).startswith("snap.json: tenants[1].accessMode: is \"delegated\"")
+    assert _error(snapshot).startswith('snap.json: tenants[1].accessMode: is "delegated"')
 
 
 def test_rejects_duplicate_tenant_ids():
@@ -100,8 +104,10 @@ def test_rejects_two_msp_tenants():
 
 
 def test_rejects_api_clients_that_are_not_a_list_but_not_a_stray_string_inside():
-    assert _error({"version": 1, "cipp": {"apiClients": "Any"}}) == \
-        "snap.json: cipp.apiClients: expected a list, got a string"
+    assert (
+        _error({"version": 1, "cipp": {"apiClients": "Any"}})
+        == "snap.json: cipp.apiClients: expected a list, got a string"
+    )
     validate_snapshot({"version": 1, "cipp": {"apiClients": ["Any", {"ClientId": "x"}]}})
 
 
@@ -113,8 +119,11 @@ def test_null_counts_as_missing():
 
 
 def test_missing_data_is_never_a_pass():
-    snapshot = {"version": 1, "msp": {"tenantId": MSP_ID},
-                "tenants": [{"tenantId": MSP_ID, "role": "msp"}, {"tenantId": CLIENT_ID}]}
+    snapshot = {
+        "version": 1,
+        "msp": {"tenantId": MSP_ID},
+        "tenants": [{"tenantId": MSP_ID, "role": "msp"}, {"tenantId": CLIENT_ID}],
+    }
     findings = evaluate(snapshot)
     assert {f.status for f in findings} == {"n/a"}
     assert {f.check for f in findings} == {c.id for c in CATALOGUE}
@@ -169,6 +178,7 @@ def test_load_snapshot_names_an_encoding_it_does_not_read(tmp_path):
 
 # --- real Graph payloads -------------------------------------------------------------------------
 
+
 def _values(prefix: str) -> list[dict]:
     """Every object of the samples whose name starts with ``prefix`` (list responses and single ones)."""
     out = []
@@ -184,18 +194,30 @@ def test_real_graph_samples_evaluate_without_errors():
     signins = _values("signin")
     assert len(policies) > 20 and len(locations) > 3 and len(signins) > 4
     tenant_data = {
-        "conditionalAccessPolicies": policies, "namedLocations": locations, "signIns": signins,
+        "conditionalAccessPolicies": policies,
+        "namedLocations": locations,
+        "signIns": signins,
         "subscribedSkus": sample("subscribedskus_v1_list.response.json")["value"],
         "securityDefaults": sample("security_defaults_v1_get_enabled.response.json"),
         "userRegistrationDetails": sample("userregistrationdetails_v1_list.response.json")["value"],
         "users": sample("directoryrole_v1_list_members.response.json")["value"],
         "directoryRoles": sample("directoryroles_v1_list.response.json")["value"],
-        "groups": [{"id": "g1", "displayName": "AdminAgents",
-                    "members": sample("group_v1_list_members_ex1.response.json")["value"]}],
+        "groups": [
+            {
+                "id": "g1",
+                "displayName": "AdminAgents",
+                "members": sample("group_v1_list_members_ex1.response.json")["value"],
+            }
+        ],
     }
-    snapshot = {"version": 1, "msp": {"tenantId": MSP_ID, "serviceAccountUpn": "AdeleV@contoso.com"},
-                "tenants": [{"tenantId": MSP_ID, "role": "msp", **tenant_data},
-                            {"tenantId": CLIENT_ID, "role": "client", **tenant_data}]}
+    snapshot = {
+        "version": 1,
+        "msp": {"tenantId": MSP_ID, "serviceAccountUpn": "AdeleV@contoso.com"},
+        "tenants": [
+            {"tenantId": MSP_ID, "role": "msp", **tenant_data},
+            {"tenantId": CLIENT_ID, "role": "client", **tenant_data},
+        ],
+    }
     findings = evaluate(snapshot)
     json.dumps([f.as_dict() for f in findings])
     assert {f.check for f in findings} == {c.id for c in CATALOGUE}
@@ -216,24 +238,54 @@ def test_the_sample_list_policies_with_null_locations_and_none_users_do_not_qual
 
 # --- odd shapes never crash the engine -----------------------------------------------------------
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                 max_size=3),
-                     max_leaves=8)
-_KEYS = st.sampled_from(["id", "state", "conditions", "users", "includeUsers", "grantControls",
-                         "builtInControls",
-                         "locations", "excludeLocations", "ipRanges", "isTrusted", "@odata.type", "members",
-                         "status", "errorCode", "createdDateTime", "userId", "isMfaCapable", "isAdmin",
-                         "servicePlans", "sessionControls", "signInFrequency", "externalTenants",
-                         "guestOrExternalUserTypes", "appliedConditionalAccessPolicies", "ClientId",
-                         "IPRange",
-                         "Enabled", "ClientIDs"])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_KEYS = st.sampled_from(
+    [
+        "id",
+        "state",
+        "conditions",
+        "users",
+        "includeUsers",
+        "grantControls",
+        "builtInControls",
+        "locations",
+        "excludeLocations",
+        "ipRanges",
+        "isTrusted",
+        "@odata.type",
+        "members",
+        "status",
+        "errorCode",
+        "createdDateTime",
+        "userId",
+        "isMfaCapable",
+        "isAdmin",
+        "servicePlans",
+        "sessionControls",
+        "signInFrequency",
+        "externalTenants",
+        "guestOrExternalUserTypes",
+        "appliedConditionalAccessPolicies",
+        "ClientId",
+        "IPRange",
+        "Enabled",
+        "ClientIDs",
+    ]
+)
 _OBJECT = st.dictionaries(_KEYS, _JSON, max_size=6)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.sampled_from(TENANT_LIST_KEYS), objects=st.lists(_OBJECT, max_size=3),
-       clients=st.lists(_OBJECT | _JSON, max_size=3), configuration=_OBJECT)
+@given(
+    key=st.sampled_from(TENANT_LIST_KEYS),
+    objects=st.lists(_OBJECT, max_size=3),
+    clients=st.lists(_OBJECT | _JSON, max_size=3),
+    configuration=_OBJECT,
+)
 def test_odd_object_shapes_never_raise(key, objects, clients, configuration):
     snapshot = good_snapshot()
     msp(snapshot)[key] = msp(snapshot)[key] + objects
@@ -278,19 +330,47 @@ def test_any_nested_value_replaced_by_any_json_never_raises(path, value):
 # --- the catalogue's contract --------------------------------------------------------------------
 
 SPEC_SEVERITIES = {
-    "PRE-1": "high", "PRE-2": "high", "PRE-3": "critical", "LOC-1": "high", "LOC-2": "medium",
-    "A-1": "critical", "A-2": "critical", "A-3": "high", "A-4": "critical", "A-5": "high",
-    "B-1": "critical", "B-2": "critical", "B-3": "high", "B-4": "critical", "B-5": "high", "B-6": "medium",
-    "B-7": "medium", "B-8": "high", "B-9": "high", "C-1": "critical", "C-2": "high", "C-3": "high",
-    "D-1": "critical", "D-2": "high", "MFA-1": "high", "MFA-2": "critical", "MFA-3": "high",
+    "PRE-1": "high",
+    "PRE-2": "high",
+    "PRE-3": "critical",
+    "LOC-1": "high",
+    "LOC-2": "medium",
+    "A-1": "critical",
+    "A-2": "critical",
+    "A-3": "high",
+    "A-4": "critical",
+    "A-5": "high",
+    "B-1": "critical",
+    "B-2": "critical",
+    "B-3": "high",
+    "B-4": "critical",
+    "B-5": "high",
+    "B-6": "medium",
+    "B-7": "medium",
+    "B-8": "high",
+    "B-9": "high",
+    "C-1": "critical",
+    "C-2": "high",
+    "C-3": "high",
+    "D-1": "critical",
+    "D-2": "high",
+    "MFA-1": "high",
+    "MFA-2": "critical",
+    "MFA-3": "high",
 }
 SPEC_FIXES = {
-    "D-1": "client-policy.exclude-service-provider", "A-1": "technician-policy.create",
-    "A-3": "technician-policy.enable", "LOC-1": "trusted-location.add-range",
+    "D-1": "client-policy.exclude-service-provider",
+    "A-1": "technician-policy.create",
+    "A-3": "technician-policy.enable",
+    "LOC-1": "trusted-location.add-range",
     "B-1": "service-account-policy.create",
-    "B-2": "service-account-policy.require-mfa", "B-3": "service-account-policy.sign-in-every-time",
-    "B-4": "service-account-policy.remove-locations", "B-5": "service-account-policy.enable",
-    "C-1": "api-client.set-ranges", "C-2": "api-client.set-ranges", "C-3": "api-config.save-to-azure",
+    "B-2": "service-account-policy.require-mfa",
+    "B-3": "service-account-policy.sign-in-every-time",
+    "B-4": "service-account-policy.remove-locations",
+    "B-5": "service-account-policy.enable",
+    "C-1": "api-client.set-ranges",
+    "C-2": "api-client.set-ranges",
+    "C-3": "api-config.save-to-azure",
 }
 
 
@@ -321,12 +401,14 @@ def test_only_failing_and_warning_findings_carry_a_fix():
     snapshot = good_snapshot()
     msp(snapshot)["conditionalAccessPolicies"] = []
     msp(snapshot)["namedLocations"] = []
-    snapshot["cipp"]["apiClients"].append({"ClientId": "x", "AppName": "Open", "IPRange": ["Any"],
-                                           "Enabled": True})
+    snapshot["cipp"]["apiClients"].append(
+        {"ClientId": "x", "AppName": "Open", "IPRange": ["Any"], "Enabled": True}
+    )
     findings = evaluate(snapshot)
     assert any(f.fix for f in findings)
-    assert all((f.fix is not None) == (f.status in ("fail", "warn") and f.check in SPEC_FIXES)
-               for f in findings)
+    assert all(
+        (f.fix is not None) == (f.status in ("fail", "warn") and f.check in SPEC_FIXES) for f in findings
+    )
 
 
 def test_findings_are_grouped_by_tenant_msp_first_in_catalogue_order():
@@ -341,8 +423,10 @@ def test_findings_are_grouped_by_tenant_msp_first_in_catalogue_order():
 def _with_source_status(doc, tenant_id, source, last_success, last_error=None):
     tenant = next(t for t in doc["tenants"] if t["tenantId"] == tenant_id)
     tenant.setdefault("sourceStatus", {})[source] = {
-        "lastSuccess": last_success, "lastError": last_error,
-        "state": "ok" if last_error is None else "failing"}
+        "lastSuccess": last_success,
+        "lastError": last_error,
+        "state": "ok" if last_error is None else "failing",
+    }
 
 
 def test_a_finding_whose_source_failed_after_its_last_success_says_stale_since_then():
@@ -364,7 +448,8 @@ def test_stale_since_is_when_the_outage_began_when_the_collector_says_so():
     doc = good_snapshot()
     _with_source_status(doc, MSP_ID, "namedLocations", "2026-11-22T08:00:00Z", "2026-11-22T11:30:00Z")
     next(t for t in doc["tenants"] if t["tenantId"] == MSP_ID)["sourceStatus"]["namedLocations"][
-        "failingSince"] = "2026-11-22T09:00:00Z"
+        "failingSince"
+    ] = "2026-11-22T09:00:00Z"
     loc1 = next(f for f in evaluate(doc) if f.check == "LOC-1")
     assert loc1.stale_since == "2026-11-22T09:00:00Z"
 
@@ -387,12 +472,14 @@ def test_snapshot_files_without_source_status_give_the_same_findings_as_before()
     assert all("dataAsOf" not in f.as_dict() and "staleSince" not in f.as_dict() for f in plain)
     for tenant in doc["tenants"]:
         for source in ("conditionalAccessPolicies", "namedLocations", "users"):  # (D-2 reads signIns' own)
-            _with_source_status(doc, tenant["tenantId"], source,
-                                "2026-11-22T11:00:00Z", "2026-11-22T11:30:00Z")
+            _with_source_status(
+                doc, tenant["tenantId"], source, "2026-11-22T11:00:00Z", "2026-11-22T11:30:00Z"
+            )
     dated = evaluate(doc)
     assert any(f.stale_since for f in dated)
-    assert [{k: v for k, v in f.as_dict().items() if k not in ("dataAsOf", "staleSince")} for f in dated] \
-        == [f.as_dict() for f in plain]
+    assert [{k: v for k, v in f.as_dict().items() if k not in ("dataAsOf", "staleSince")} for f in dated] == [
+        f.as_dict() for f in plain
+    ]
 
 
 def test_the_collectors_write_exactly_the_snapshot_formats_tenant_keys():

@@ -66,8 +66,10 @@ def test_a1_fails_when_the_excluded_location_is_not_trusted_and_names_it():
     _technician_policy(snapshot)["conditions"]["locations"]["excludeLocations"] = [VPN_ID]
     finding = one(snapshot, "A-1")
     assert finding.status == "fail"
-    assert ("'CIPP - Block technicians outside trusted location' would satisfy A-1 but it excludes "
-            "'Partner VPN', which is not the trusted location") in finding.message
+    assert (
+        "'CIPP - Block technicians outside trusted location' would satisfy A-1 but it excludes "
+        "'Partner VPN', which is not the trusted location"
+    ) in finding.message
     assert finding.fix == "technician-policy.create"
     assert finding.evidence["nearMisses"][0]["id"] == TECH_POLICY_ID
 
@@ -117,8 +119,10 @@ def test_a2_passes_with_break_glass_excluded_directly_and_through_a_nested_group
     finding = one(good_snapshot(), "A-2")
     assert (finding.status, finding.subject.type, finding.subject.id) == ("pass", "policy", TECH_POLICY_ID)
     routes = {a["userPrincipalName"]: a["excluded"] for a in finding.evidence["breakGlass"]}
-    assert routes == {BG_UPN: "directly", EA_UPN: "through group 'CA Exclusions - Break Glass' → "
-                                                   "'Emergency Access Accounts'"}
+    assert routes == {
+        BG_UPN: "directly",
+        EA_UPN: "through group 'CA Exclusions - Break Glass' → 'Emergency Access Accounts'",
+    }
 
 
 def test_a2_passes_with_break_glass_excluded_through_a_role():
@@ -144,7 +148,8 @@ def test_a2_fails_when_a_break_glass_account_is_not_excluded_and_names_it():
     finding = one(snapshot, "A-2")
     assert finding.status == "fail"
     assert finding.message.startswith(
-        f"'CIPP - Block technicians outside trusted location' satisfies A-1 but does not exclude {BG_UPN}")
+        f"'CIPP - Block technicians outside trusted location' satisfies A-1 but does not exclude {BG_UPN}"
+    )
     assert EA_UPN not in finding.message
     assert finding.fix is None
 
@@ -167,14 +172,20 @@ def test_a2_with_name_detection_finds_accounts_not_configured():
 
 def test_a2_one_finding_per_technician_policy():
     snapshot = good_snapshot()
-    second = policy("22222222-0000-4000-8000-000000000009", "Block CIPP outside trusted IPs", "disabled",
-                    users={"includeUsers": ["All"], "excludeUsers": [EA_ID]},
-                    locations=(["All"], [TRUSTED_ID]),
-                    grant=["block"])
+    second = policy(
+        "22222222-0000-4000-8000-000000000009",
+        "Block CIPP outside trusted IPs",
+        "disabled",
+        users={"includeUsers": ["All"], "excludeUsers": [EA_ID]},
+        locations=(["All"], [TRUSTED_ID]),
+        grant=["block"],
+    )
     msp(snapshot)["conditionalAccessPolicies"].append(second)
     statuses = {f.subject.name: f.status for f in run(snapshot, "A-2")}
-    assert statuses == {"CIPP - Block technicians outside trusted location": "pass",
-                        "Block CIPP outside trusted IPs": "fail"}
+    assert statuses == {
+        "CIPP - Block technicians outside trusted location": "pass",
+        "Block CIPP outside trusted IPs": "fail",
+    }
 
 
 def test_a2_is_na_when_group_membership_is_unknown():
@@ -249,6 +260,7 @@ def test_a1_fails_when_the_policy_excludes_the_cipp_app():
 
 # --- catalogue v2: A-5 full coverage --------------------------------------------------------------
 
+
 def test_a5_passes_for_a_block_policy_covering_every_sign_in():
     finding = one(good_snapshot(), "A-5")
     assert (finding.status, finding.subject.id, finding.fix) == ("pass", TECH_POLICY_ID, None)
@@ -281,8 +293,10 @@ def test_a5_fails_for_a_risk_condition_and_a_device_filter():
     conditions["devices"] = {"deviceFilter": {"mode": "exclude", "rule": "device.isCompliant -eq True"}}
     finding = one(snapshot, "A-5")
     assert finding.status == "fail"
-    assert finding.evidence["narrowings"] == ["signInRiskLevels high, medium",
-                                              "device filter 'device.isCompliant -eq True'"]
+    assert finding.evidence["narrowings"] == [
+        "signInRiskLevels high, medium",
+        "device filter 'device.isCompliant -eq True'",
+    ]
 
 
 def test_a5_is_na_without_a_technician_policy():
@@ -300,6 +314,7 @@ def test_a3_a_state_outside_graphs_set_is_not_enforced_and_named_as_written():
 
 
 # --- catalogue v2: A-4 the block policy spares the CIPP service account ----------------------------
+
 
 def test_a4_passes_when_the_block_policy_excludes_the_service_account():
     finding = one(good_snapshot(), "A-4")
@@ -332,6 +347,7 @@ def test_a4_is_na_when_the_service_account_is_unknown():
 
 
 # --- catalogue v2: A-1 "the CIPP app" is msp.cippAppIds, never a CIPP-API client ------------------
+
 
 def test_a1_accepts_a_block_policy_on_the_cipp_app_from_msp_cipp_app_ids():
     snapshot = good_snapshot()

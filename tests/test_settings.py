@@ -42,8 +42,9 @@ def test_credentials_without_msp_tenant_are_refused():
 
 def test_missing_certificate_file_is_named(tmp_path):
     with pytest.raises(SettingsError, match="certificate file not found"):
-        load_settings(graph_client_id="app", msp_tenant_id="t",
-                      graph_certificate_path=str(tmp_path / "missing.pem"))
+        load_settings(
+            graph_client_id="app", msp_tenant_id="t", graph_certificate_path=str(tmp_path / "missing.pem")
+        )
 
 
 def test_list_settings_accept_commas_or_json(monkeypatch):
@@ -83,8 +84,14 @@ def test_demo_facts_match_the_simulators_msp():
 def test_the_cipp_token_scope_names_perimeters_own_api_client_not_cipps_app():
     from connectors.auth import cipp_scope
 
-    settings = load_settings(graph_client_id="app", graph_client_secret="s", msp_tenant_id="t",
-                             cipp_api_url="https://cipp.example", cipp_app_id="cipp-app",
-                             cipp_client_id="perimeter-client", cipp_client_secret="x")
+    settings = load_settings(
+        graph_client_id="app",
+        graph_client_secret="s",
+        msp_tenant_id="t",
+        cipp_api_url="https://cipp.example",
+        cipp_app_id="cipp-app",
+        cipp_client_id="perimeter-client",
+        cipp_client_secret="x",
+    )
     assert cipp_scope(settings) == "api://perimeter-client/.default"
     assert cipp_scope(load_settings()) == f"api://{load_settings().cipp_client_id}/.default"

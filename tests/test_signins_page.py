@@ -107,8 +107,11 @@ def test_tenant_text_never_renders_as_markdown_or_html(app, demo):
 
     signin_id, tenant_id = blocked_service_provider(demo[2])
     with write_transaction(demo[2]) as conn:
-        conn.execute(update(Tenant).where(Tenant.tenant_id == tenant_id)
-                     .values(display_name="**Evil** <img src=x onerror=alert(1)> [link](http://x)"))
+        conn.execute(
+            update(Tenant)
+            .where(Tenant.tenant_id == tenant_id)
+            .values(display_name="**Evil** <img src=x onerror=alert(1)> [link](http://x)")
+        )
     at = open_page(app, signin=signin_id, period="30d")
     header = next(m.value for m in at.markdown if " in **" in m.value)
     assert "\\*\\*Evil\\*\\*" in header and "\\<img" in header and "\\[link\\]" in header

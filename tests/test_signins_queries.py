@@ -216,9 +216,15 @@ def test_each_filter_narrows_the_sign_ins(filled, filters, expected):
 
 def test_the_msp_people_filter_leaves_out_another_partners_service_providers(filled):
     other_partner = "0c4c936b-0527-4964-af24-aa6eef3d292a"
-    partner = signin("s7", NOW - timedelta(minutes=5), 53003, upn="ravi@partner.example",
-                     cross="serviceProvider", home=other_partner,
-                     policy=(P_DEVICE, "CA005: Require compliant device", "Block"))
+    partner = signin(
+        "s7",
+        NOW - timedelta(minutes=5),
+        53003,
+        upn="ravi@partner.example",
+        cross="serviceProvider",
+        home=other_partner,
+        policy=(P_DEVICE, "CA005: Require compliant device", "Block"),
+    )
     ingest_signin_page(filled, T3, [partner])
     assert "s7" in ids(filled, Filters(period="30d"))
     assert ids(filled, Filters(period="30d", service_provider=True)) == {"s1"}
@@ -407,8 +413,10 @@ def _migration_0004():  # type: ignore[no-untyped-def]
 
 
 def _index_tables(conn) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
-    return {table.__tablename__: sorted(tuple(r) for r in conn.execute(select(table)))
-            for table in (SignInRollup, SignInBlock, SignInPlace)}
+    return {
+        table.__tablename__: sorted(tuple(r) for r in conn.execute(select(table)))
+        for table in (SignInRollup, SignInBlock, SignInPlace)
+    }
 
 
 def test_migration_0004_indexes_the_sign_ins_stored_before_it_as_ingest_does(filled):

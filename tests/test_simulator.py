@@ -358,12 +358,22 @@ def test_patching_one_policy_leaves_the_others_of_the_tenant_alone(fresh):
     mfa = next(p for p in before.values() if p["displayName"].startswith("CA001"))
     legacy = next(p for p in before.values() if p["displayName"].startswith("CA002"))
     # The demo builds both from one exclusion condition: a write to one must not reach the other.
-    assert mfa["conditions"]["users"]["excludeGuestsOrExternalUsers"] == \
-        legacy["conditions"]["users"]["excludeGuestsOrExternalUsers"]
-    changed = {"guestOrExternalUserTypes": "serviceProvider", "externalTenants": {
-        "@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants", "membershipKind": "all"}}
-    response = httpx.patch(f"{fresh.url}{path}/{mfa['id']}", headers=auth(tailspin.tenant_id),
-                           json={"conditions": {"users": {"excludeGuestsOrExternalUsers": changed}}})
+    assert (
+        mfa["conditions"]["users"]["excludeGuestsOrExternalUsers"]
+        == legacy["conditions"]["users"]["excludeGuestsOrExternalUsers"]
+    )
+    changed = {
+        "guestOrExternalUserTypes": "serviceProvider",
+        "externalTenants": {
+            "@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+            "membershipKind": "all",
+        },
+    }
+    response = httpx.patch(
+        f"{fresh.url}{path}/{mfa['id']}",
+        headers=auth(tailspin.tenant_id),
+        json={"conditions": {"users": {"excludeGuestsOrExternalUsers": changed}}},
+    )
     assert response.status_code == 204
     after = get(fresh, tailspin.tenant_id, f"{path}/{legacy['id']}").json()
     assert after["conditions"]["users"] == legacy["conditions"]["users"]
@@ -538,7 +548,11 @@ def cipp(sim: Simulator, action: str, body: dict | None = None) -> httpx.Respons
 def test_cipp_accepts_a_token_for_a_saved_api_client_and_refuses_cipps_app_id(sim):
     url = f"{sim.url}/cipp/api/ListTenants"
     assert httpx.get(url, headers={"Authorization": f"Bearer {Simulator.cipp_token()}"}).status_code == 200
-    for audience in (f"api://{demo.CIPP_APP_ID}", demo.CIPP_APP_ID, "api://00000000-0000-4000-8000-000000000000"):
+    for audience in (
+        f"api://{demo.CIPP_APP_ID}",
+        demo.CIPP_APP_ID,
+        "api://00000000-0000-4000-8000-000000000000",
+    ):
         assert httpx.get(url, headers=auth(MSP, audience)).status_code == 401, audience
 
 
@@ -690,8 +704,13 @@ def test_list_tenants_error_fault_answers_cipps_error_row_with_200(fresh):
     headers = {"Authorization": f"Bearer {Simulator.cipp_token()}"}
     failed = httpx.get(f"{fresh.url}/cipp/api/ListTenants", headers=headers)
     assert failed.status_code == 200
-    assert failed.json() == [{"Results": "Failed to retrieve tenants: boom", "defaultDomainName": "",
-                              "displayName": "Failed to retrieve tenants. Perform a permission check.",
-                              "customerId": ""}]
+    assert failed.json() == [
+        {
+            "Results": "Failed to retrieve tenants: boom",
+            "defaultDomainName": "",
+            "displayName": "Failed to retrieve tenants. Perform a permission check.",
+            "customerId": "",
+        }
+    ]
     again = httpx.get(f"{fresh.url}/cipp/api/ListTenants", headers=headers).json()
     assert len(again) > 1 and all(row["customerId"] for row in again)  # count: 1 fired once

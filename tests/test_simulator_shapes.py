@@ -27,7 +27,9 @@ CLIENTS = {c.display_name: c for c in demo.client_tenants()}
 PROFILE_TENANTS = [MSP, *{c.profile: c.tenant_id for c in reversed(demo.client_tenants())}.values()]
 # Sign-ins and reports/ need Entra ID P1 (a tenant without it answers 403): one licensed tenant a profile
 REPORTS_TENANTS = [
-    MSP, *{c.profile: c.tenant_id for c in reversed(demo.client_tenants()) if c.premium}.values()]
+    MSP,
+    *{c.profile: c.tenant_id for c in reversed(demo.client_tenants()) if c.premium}.values(),
+]
 
 # Sign-in properties beta returns that v1.0's SignIn model lacks. Each one appears in Microsoft's beta
 # examples: signins_beta_list_ex1_password_failure_50126.response.json ("list") or

@@ -80,7 +80,7 @@ def test_raw_is_the_signin_json_exactly_as_graph_sent_it():
 
 
 def test_a_body_of_another_shape_is_a_malformed_page_and_a_cut_off_body_is_not_json():
-    for body in (b'{"value": 3}', b'[1, 2]', b'{"value": [], "@odata.nextLink": 5}'):
+    for body in (b'{"value": 3}', b"[1, 2]", b'{"value": [], "@odata.nextLink": 5}'):
         with pytest.raises(MalformedPage):
             decode_signin_page(body)
     with pytest.raises(NOT_JSON):

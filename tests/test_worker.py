@@ -31,12 +31,21 @@ def test_worker_collects_answers_collect_now_and_stops_cleanly(simulator, tmp_pa
     url = f"sqlite:///{tmp_path / 'perimeter.db'}"
     engine = open_database(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
-    env.update(PERIMETER_DATABASE_URL=url, PERIMETER_SIMULATOR_URL=simulator.url,
-               PERIMETER_COLLECT_INTERVAL_SECONDS="3600", PERIMETER_SIGNIN_INTERVAL_SECONDS="3600",
-               PERIMETER_MAX_CONCURRENT_TENANTS="8")
+    env.update(
+        PERIMETER_DATABASE_URL=url,
+        PERIMETER_SIMULATOR_URL=simulator.url,
+        PERIMETER_COLLECT_INTERVAL_SECONDS="3600",
+        PERIMETER_SIGNIN_INTERVAL_SECONDS="3600",
+        PERIMETER_MAX_CONCURRENT_TENANTS="8",
+    )
     log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen([sys.executable, "-m", "collectors", "worker"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "collectors", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
     def cycles() -> int:
         with engine.connect() as conn:

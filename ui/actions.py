@@ -29,10 +29,17 @@ def accept_risk(finding: Any, reason: str, expires_at: datetime) -> int:
     """Record an acceptance of ``finding`` (operator only)."""
     identity = require_operator()
     with write_transaction(data.engine()) as conn:
-        risk_id = add_accepted_risk(conn, check_id=finding.check, tenant_id=finding.tenant_id,
-                                 subject_id=finding.subject.id, subject_name=finding.subject.name,
-                                 reason=reason, accepted_by=identity.name,
-                                 accepted_at=data.utcnow(), expires_at=expires_at)
+        risk_id = add_accepted_risk(
+            conn,
+            check_id=finding.check,
+            tenant_id=finding.tenant_id,
+            subject_id=finding.subject.id,
+            subject_name=finding.subject.name,
+            reason=reason,
+            accepted_by=identity.name,
+            accepted_at=data.utcnow(),
+            expires_at=expires_at,
+        )
     data.forget_findings()
     return risk_id
 

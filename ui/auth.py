@@ -35,10 +35,22 @@ KIOSK_TOKEN_PARAM = "token"
 DEMO_OPERATOR = "local operator (demo mode)"
 
 # Headers a reverse proxy, load balancer or CDN adds: their presence means the browser is not local.
-FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
-                      "x-forwarded-port", "x-forwarded-server", "x-real-ip", "x-client-ip", "true-client-ip",
-                      "cf-connecting-ip", "fastly-client-ip", "x-cluster-client-ip",
-                      "x-original-forwarded-for", "via")
+FORWARDING_HEADERS = (
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-cluster-client-ip",
+    "x-original-forwarded-for",
+    "via",
+)
 
 log = logging.getLogger("perimeter.auth")
 
@@ -87,25 +99,32 @@ def bind_is_loopback(address: str) -> bool:
     return bool(address) and _is_loopback_host(address)
 
 
-def local_request_refusal(headers: Mapping[str, str], peer: str | None, bind_address: str,
-                          served: bool) -> str | None:
+def local_request_refusal(
+    headers: Mapping[str, str], peer: str | None, bind_address: str, served: bool
+) -> str | None:
     """Why this request cannot be the local demo operator (None: it can). ``headers`` with lower-case
     names; ``peer`` the connection's address (None: loopback); ``served`` False when the script runs
     without a server (AppTest, bare mode), where there is no network peer at all. Names no value from
     the request: they are the requester's text."""
     if not bind_is_loopback(bind_address):
-        return (f"the dashboard listens on {bind_address or 'all interfaces'}, not only on loopback: without "
-                "sign-in, Perimeter serves only the local user")
+        return (
+            f"the dashboard listens on {bind_address or 'all interfaces'}, not only on loopback: without "
+            "sign-in, Perimeter serves only the local user"
+        )
     if not served:
         return None
     forwarded = [name for name in FORWARDING_HEADERS if name in headers]
     if forwarded:
-        return (f"the request came through a proxy (it carries {forwarded[0]}): behind a reverse proxy "
-                "Perimeter needs sign-in")
+        return (
+            f"the request came through a proxy (it carries {forwarded[0]}): behind a reverse proxy "
+            "Perimeter needs sign-in"
+        )
     host = headers.get("host", "")
     if not host or not _is_loopback_host(host):
-        return ("the page was opened under a host name other than localhost or 127.0.0.1: only the local "
-                "user may use the dashboard without sign-in (this also stops DNS rebinding)")
+        return (
+            "the page was opened under a host name other than localhost or 127.0.0.1: only the local "
+            "user may use the dashboard without sign-in (this also stops DNS rebinding)"
+        )
     origin = headers.get("origin")
     if origin is not None and not _is_loopback_host(urlsplit(origin).netloc):
         return "the request came from another site: only the local user may use the dashboard without sign-in"
@@ -150,9 +169,11 @@ def startup_refusal(settings: Settings) -> str | None:
     """Why the dashboard serves nobody: real credentials without an identity provider."""
     if settings.demo_mode or auth_configured():
         return None
-    message = ("Graph credentials are configured (PERIMETER_GRAPH_CLIENT_ID) but sign-in is not: add the "
-               "[auth] section to .streamlit/secrets.toml (see secrets.toml.example). Without it anyone who "
-               "reaches the dashboard could change your tenants, so it refuses to start.")
+    message = (
+        "Graph credentials are configured (PERIMETER_GRAPH_CLIENT_ID) but sign-in is not: add the "
+        "[auth] section to .streamlit/secrets.toml (see secrets.toml.example). Without it anyone who "
+        "reaches the dashboard could change your tenants, so it refuses to start."
+    )
     _logged_startup_refusal(message)
     return message
 
@@ -184,16 +205,19 @@ def kiosk_identity() -> Identity | None:
     if needs_use_noted(link, now):
         with write_transaction(data.engine()) as conn:
             note_kiosk_use(conn, link.id, now)
-    return Identity(f"kiosk: {link.label}", (VIEWER_ROLE,), local_demo=False, kiosk=True,
-                    expires_at=link.expires_at)
+    return Identity(
+        f"kiosk: {link.label}", (VIEWER_ROLE,), local_demo=False, kiosk=True, expires_at=link.expires_at
+    )
 
 
 def uses_kiosk_link() -> bool:
     return auth_configured() and bool(st.query_params.get(KIOSK_TOKEN_PARAM))
 
 
-KIOSK_INVALID = ("This kiosk link is not valid (revoked, expired or mistyped). Ask an operator for a new one "
-                 "on the Kiosk links page.")
+KIOSK_INVALID = (
+    "This kiosk link is not valid (revoked, expired or mistyped). Ask an operator for a new one "
+    "on the Kiosk links page."
+)
 
 
 def sign_in_gate(kiosk_allowed: bool = False) -> Identity:
@@ -218,13 +242,20 @@ def sign_in_gate(kiosk_allowed: bool = False) -> Identity:
         if not st.user.get("is_logged_in", False):
             st.title("Perimeter")
             st.write("Sign in with your Microsoft work account to continue.")
-            st.button("Sign in with Microsoft", on_click=st.login, args=(PROVIDER,), type="primary",
-                      icon=":material/login:")
+            st.button(
+                "Sign in with Microsoft",
+                on_click=st.login,
+                args=(PROVIDER,),
+                type="primary",
+                icon=":material/login:",
+            )
             st.stop()
         identity = current_identity()
         if identity is None or not identity.may_read:
-            st.error("Your account has no Perimeter role. Ask an administrator to assign you the "
-                     f"{VIEWER_ROLE} or {OPERATOR_ROLE} app role in Entra ID.")
+            st.error(
+                "Your account has no Perimeter role. Ask an administrator to assign you the "
+                f"{VIEWER_ROLE} or {OPERATOR_ROLE} app role in Entra ID."
+            )
             st.button("Sign out", on_click=st.logout)
             st.stop()
         with st.sidebar:
@@ -236,9 +267,11 @@ def sign_in_gate(kiosk_allowed: bool = False) -> Identity:
     if identity is None:
         st.title("Perimeter")
         st.error(f"Sign-in is required: {demo_operator_refusal(settings)}.", icon=":material/lock:")
-        st.write("Configure sign-in with Microsoft Entra ID (the [auth] section of .streamlit/secrets.toml, "
-                 "see secrets.toml.example), or open the dashboard on the machine it runs on at "
-                 "http://127.0.0.1 with the server listening on 127.0.0.1 (the default).")
+        st.write(
+            "Configure sign-in with Microsoft Entra ID (the [auth] section of .streamlit/secrets.toml, "
+            "see secrets.toml.example), or open the dashboard on the machine it runs on at "
+            "http://127.0.0.1 with the server listening on 127.0.0.1 (the default)."
+        )
         st.stop()
     return identity
 

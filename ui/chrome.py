@@ -63,14 +63,19 @@ def run_dashboard() -> None:
     try:
         data.engine()
     except (SQLAlchemyError, ImportError, OSError) as error:  # one line, password masked; no traceback
-        st.error("Perimeter cannot open its database: "
-                 + plain(describe_database_error(error, settings.database_url, settings.secret_values())))
+        st.error(
+            "Perimeter cannot open its database: "
+            + plain(describe_database_error(error, settings.database_url, settings.secret_values()))
+        )
         st.stop()
     kiosk_link = uses_kiosk_link()
     viewer = None if kiosk_link else current_identity()
     operator = viewer is not None and viewer.is_operator
-    pages = {e.file: st.Page(str(PAGES_DIR / e.file), title=e.title, icon=e.icon, default=e.default)
-             for e in PAGES if operator or not e.operator_only}
+    pages = {
+        e.file: st.Page(str(PAGES_DIR / e.file), title=e.title, icon=e.icon, default=e.default)
+        for e in PAGES
+        if operator or not e.operator_only
+    }
     bare = kiosk_link or wall_display()
     selected = st.navigation(list(pages.values()), position="hidden" if bare else "sidebar")
     on_wall = selected.url_path == pages[WALL].url_path
@@ -135,8 +140,10 @@ def plain(text: object) -> str:
 
 def identity_banner(identity: Identity) -> None:
     if identity.local_demo:
-        st.sidebar.caption(":material/person: Local demo mode: no sign-in; you act as an operator. "
-                           "Only for a browser on this machine, at 127.0.0.1, with no proxy in between.")
+        st.sidebar.caption(
+            ":material/person: Local demo mode: no sign-in; you act as an operator. "
+            "Only for a browser on this machine, at 127.0.0.1, with no proxy in between."
+        )
 
 
 def demo_marker() -> None:
@@ -159,5 +166,7 @@ def sidebar_freshness() -> None:
         ages = [r["ageSeconds"] for r in rows if r["ageSeconds"] is not None]
         failing = sum(r["failing"] for r in rows)
         newest = min(ages) if ages else None
-        st.caption(f"Last collection {humanize_age(newest)} ago · "
-                   f"{sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh · {failing} failing")
+        st.caption(
+            f"Last collection {humanize_age(newest)} ago · "
+            f"{sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh · {failing} failing"
+        )

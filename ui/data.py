@@ -28,8 +28,6 @@ from settings import Settings, get_settings
 STATUS_TTL_S = 10
 
 
-
-
 @st.cache_resource
 def engine() -> Engine:
     """One engine per dashboard process (migrations applied once)."""
@@ -56,22 +54,24 @@ def tenant_rows() -> list[dict[str, Any]]:
     for tenant in tenants:
         mine = [s for s in statuses if s["tenantId"] == tenant.tenant_id]
         ages = [s["ageSeconds"] for s in mine if s["ageSeconds"] is not None]
-        out.append({
-            "tenantId": tenant.tenant_id,
-            "name": tenant.display_name,
-            "domain": tenant.default_domain,
-            "role": tenant.role,
-            "accessMode": tenant.access_mode or ("—" if tenant.role == "msp" else "gdap"),
-            "sources": len(mine),
-            "fresh": sum(s["fresh"] for s in mine),
-            "failing": sum(s["failing"] for s in mine),
-            "oldestAgeSeconds": max(ages) if ages else None,
-            "signIns": counts.get(tenant.tenant_id, 0),
-            "lastError": next((s["lastError"] for s in mine if s["failing"]), None),
-            # Standing states (collectors.states): the tenant refuses our app, or lacks Entra ID P1
-            "consentNeeded": any(s["state"] == "consent needed" for s in mine),
-            "notLicensed": sum(s["state"] == "not licensed" for s in mine),
-        })
+        out.append(
+            {
+                "tenantId": tenant.tenant_id,
+                "name": tenant.display_name,
+                "domain": tenant.default_domain,
+                "role": tenant.role,
+                "accessMode": tenant.access_mode or ("—" if tenant.role == "msp" else "gdap"),
+                "sources": len(mine),
+                "fresh": sum(s["fresh"] for s in mine),
+                "failing": sum(s["failing"] for s in mine),
+                "oldestAgeSeconds": max(ages) if ages else None,
+                "signIns": counts.get(tenant.tenant_id, 0),
+                "lastError": next((s["lastError"] for s in mine if s["failing"]), None),
+                # Standing states (collectors.states): the tenant refuses our app, or lacks Entra ID P1
+                "consentNeeded": any(s["state"] == "consent needed" for s in mine),
+                "notLicensed": sum(s["state"] == "not licensed" for s in mine),
+            }
+        )
     return out
 
 
@@ -79,8 +79,10 @@ def tenant_rows() -> list[dict[str, Any]]:
 def recent_error_rows(hours: int = 24) -> list[dict[str, Any]]:
     with engine().connect() as conn:
         rows = recent_errors(conn, utcnow() - timedelta(hours=hours))
-    return [{"when": started, "tenant": tenant or "", "source": source, "error": error}
-            for started, tenant, source, error in rows]
+    return [
+        {"when": started, "tenant": tenant or "", "source": source, "error": error}
+        for started, tenant, source, error in rows
+    ]
 
 
 def pending_request() -> CollectRequest | None:
@@ -128,10 +130,20 @@ def tenant_names() -> dict[str, str]:
 
 def accepted_risk_rows() -> list[dict[str, Any]]:
     with engine().connect() as conn:
-        return [{"id": r.id, "check": r.check_id, "tenantId": r.tenant_id, "subject": r.subject_name
-                 or r.subject_id, "reason": r.reason, "acceptedBy": r.accepted_by,
-                 "acceptedAt": r.accepted_at, "expiresAt": r.expires_at,
-                 "expired": r.expires_at <= utcnow()} for r in accepted_risks(conn)]
+        return [
+            {
+                "id": r.id,
+                "check": r.check_id,
+                "tenantId": r.tenant_id,
+                "subject": r.subject_name or r.subject_id,
+                "reason": r.reason,
+                "acceptedBy": r.accepted_by,
+                "acceptedAt": r.accepted_at,
+                "expiresAt": r.expires_at,
+                "expired": r.expires_at <= utcnow(),
+            }
+            for r in accepted_risks(conn)
+        ]
 
 
 @st.cache_data(ttl=POSTURE_TTL_S, show_spinner=False)

@@ -81,8 +81,12 @@ def fix_panel(request: FixRequest, key: str) -> None:
     state_key = f"fix-plan-{key}"
 
     if spec.ranges != "none":
-        text = st.text_area("Ranges (IPv4/IPv6 CIDR, one per line or comma-separated)",
-                            value="\n".join(request.ranges), key=f"{key}-ranges", height=100)
+        text = st.text_area(
+            "Ranges (IPv4/IPv6 CIDR, one per line or comma-separated)",
+            value="\n".join(request.ranges),
+            key=f"{key}-ranges",
+            height=100,
+        )
         entries = split_ranges(text)
         normalised, problems = range_feedback(entries)
         for problem in problems:
@@ -91,8 +95,11 @@ def fix_panel(request: FixRequest, key: str) -> None:
             st.caption("Will be saved as: " + plain(", ".join(normalised)))
         request = replace(request, ranges=tuple(entries))
     if spec.needs_egress_ip:
-        egress = st.text_input("Your egress IP (the guard refuses a policy that would lock it out)",
-                               value=request.egress_ip, key=f"{key}-egress")
+        egress = st.text_input(
+            "Your egress IP (the guard refuses a policy that would lock it out)",
+            value=request.egress_ip,
+            key=f"{key}-egress",
+        )
         request = replace(request, egress_ip=egress.strip())
 
     if st.button("Plan fix", key=f"{key}-plan", icon=":material/preview:"):
@@ -112,11 +119,18 @@ def fix_panel(request: FixRequest, key: str) -> None:
         acknowledged = st.checkbox("I have read the warnings and want to go ahead", key=f"{key}-ack")
     typed_ok = True
     if spec.risky:
-        typed = st.text_input(f"This change can lock people out or open access: type {CONFIRM_WORD} "
-                              "to confirm", key=f"{key}-confirm")
+        typed = st.text_input(
+            f"This change can lock people out or open access: type {CONFIRM_WORD} to confirm",
+            key=f"{key}-confirm",
+        )
         typed_ok = typed.strip() == CONFIRM_WORD
-    if st.button("Apply fix", key=f"{key}-apply", type="primary", disabled=not (acknowledged and typed_ok),
-                 icon=":material/build:"):
+    if st.button(
+        "Apply fix",
+        key=f"{key}-apply",
+        type="primary",
+        disabled=not (acknowledged and typed_ok),
+        icon=":material/build:",
+    ):
         actor = Actor(identity.name, identity.roles)
         try:
             outcome = fix_engine().apply(plan, actor, acknowledge_warnings=acknowledged)
@@ -136,6 +150,10 @@ def show_outcome(outcome: Outcome) -> None:
     show = st.success if outcome.ok else st.warning if outcome.outcome == CONFLICT else st.error
     show(f"{outcome.outcome}: {plain(outcome.message)}")
     if outcome.audit_id is not None:
-        st.page_link("pages/audit.py", label=f"Audit entry #{outcome.audit_id}", icon=":material/history:",
-                     query_params={"entry": str(outcome.audit_id)})
+        st.page_link(
+            "pages/audit.py",
+            label=f"Audit entry #{outcome.audit_id}",
+            icon=":material/history:",
+            query_params={"entry": str(outcome.audit_id)},
+        )
     st.caption("The next collection cycle shows the effect in posture (or use Collect now).")

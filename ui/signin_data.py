@@ -235,9 +235,7 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
             {f.tenant_id for f in critical if tenant_id is None or f.tenant_id == tenant_id}
         ),
         "criticalFindings": len([f for f in critical if tenant_id is None or f.tenant_id == tenant_id]),
-        "openClients": None
-        if clients is None
-        else open_api_clients(clients, c1),
+        "openClients": None if clients is None else open_api_clients(clients, c1),
         "mfa": (sum(r.mfa_capable for r in mine), sum(r.enabled_members for r in mine)),
         "freshness": freshness(statuses, settings.signin_interval_seconds),
     }

@@ -59,8 +59,9 @@ def is_any(ranges: list[str]) -> bool:
 
 def _cipp_missing(check: Check, snapshot: SnapshotView, what: str) -> NotApplicable:
     """The n/a ending a check (on the MSP tenant) when ``what`` of CIPP's was not collected."""
-    return NotApplicable(check.finding(snapshot.msp_tenant_id, "n/a", snapshot.msp_subject,
-                                       f"{what} was not collected"))
+    return NotApplicable(
+        check.finding(snapshot.msp_tenant_id, "n/a", snapshot.msp_subject, f"{what} was not collected")
+    )
 
 
 def _api_clients(check: Check, snapshot: SnapshotView) -> list[dict[str, Any]]:
@@ -72,11 +73,14 @@ def _api_clients(check: Check, snapshot: SnapshotView) -> list[dict[str, Any]]:
 
 
 @define_check(
-    "C-1", severity="critical", scope="per API client",
+    "C-1",
+    severity="critical",
+    scope="per API client",
     title="Every enabled API client has its own IP ranges",
     rationale="An API client without Allowed IP Ranges can call CIPP, and through it every client tenant, "
-              "from any IP.",
-    fix="api-client.set-ranges")
+    "from any IP.",
+    fix="api-client.set-ranges",
+)
 def api_client_has_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     clients = _api_clients(check, snapshot)
     msp_id = snapshot.msp_tenant_id
@@ -85,29 +89,56 @@ def api_client_has_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Find
         return
     for client in clients:
         name, ranges, subject = client_name(client), client_ranges(client), client_subject(client)
-        evidence = {"clientId": client_id(client), "appName": client.get("AppName"),
-                    "enabled": client.get("Enabled"), "IPRange": client.get("IPRange")}
+        evidence = {
+            "clientId": client_id(client),
+            "appName": client.get("AppName"),
+            "enabled": client.get("Enabled"),
+            "IPRange": client.get("IPRange"),
+        }
         if client.get("Enabled") is not True:
             state = "disabled" if client.get("Enabled") is False else "not reported as enabled"
-            yield check.finding(msp_id, "n/a", subject,
-                                f"'{name}' is {state}: CIPP refuses its calls whatever its ranges", evidence)
+            yield check.finding(
+                msp_id,
+                "n/a",
+                subject,
+                f"'{name}' is {state}: CIPP refuses its calls whatever its ranges",
+                evidence,
+            )
         elif ranges is None:
             yield check.finding(msp_id, "n/a", subject, f"'{name}' was listed without IPRange", evidence)
         elif is_any(ranges):
-            yield check.finding(msp_id, "fail", subject, f"'{name}' has no Allowed IP Ranges (IPRange "
-                                f"{json.dumps(ranges)}): it can call CIPP from any IP", evidence)
+            yield check.finding(
+                msp_id,
+                "fail",
+                subject,
+                f"'{name}' has no Allowed IP Ranges (IPRange "
+                f"{json.dumps(ranges)}): it can call CIPP from any IP",
+                evidence,
+            )
         elif not ranges:
-            yield check.finding(msp_id, "fail", subject, f"'{name}' has an empty IPRange ([]): CIPP denies "
-                                "its every call, a broken client; set its ranges", evidence)
+            yield check.finding(
+                msp_id,
+                "fail",
+                subject,
+                f"'{name}' has an empty IPRange ([]): CIPP denies "
+                "its every call, a broken client; set its ranges",
+                evidence,
+            )
         else:
-            yield check.finding(msp_id, "pass", subject, f"'{name}' is limited to {', '.join(ranges)}",
-                                evidence)
+            yield check.finding(
+                msp_id, "pass", subject, f"'{name}' is limited to {', '.join(ranges)}", evidence
+            )
 
 
 @define_check(
-    "C-2", severity="high", scope="per range", title="API client ranges are narrow and accepted by CIPP",
+    "C-2",
+    severity="high",
+    scope="per range",
+    title="API client ranges are narrow and accepted by CIPP",
     rationale="A range CIPP cannot save, or one far wider than the caller's egress, opens the API to "
-              "strangers.", fix="api-client.set-ranges")
+    "strangers.",
+    fix="api-client.set-ranges",
+)
 def api_client_ranges_valid(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     clients = _api_clients(check, snapshot)
     msp_id = snapshot.msp_tenant_id
@@ -121,8 +152,12 @@ def api_client_ranges_valid(check: Check, snapshot: SnapshotView) -> Iterator[Fi
             judged += 1
             # Each range alone, and the client's ranges together (their union must not be everything).
             verdict = judge_with_union(judge_cipp_range(value), value, ranges)
-            evidence = {"clientId": client_id(client), "appName": client.get("AppName"), "range": value,
-                        **verdict.evidence}
+            evidence = {
+                "clientId": client_id(client),
+                "appName": client.get("AppName"),
+                "range": value,
+                **verdict.evidence,
+            }
             if verdict.status == "pass":
                 message = f"{value} of '{name}' is a narrow range CIPP accepts"
             else:
@@ -130,8 +165,9 @@ def api_client_ranges_valid(check: Check, snapshot: SnapshotView) -> Iterator[Fi
             subject = Subject("range", value, f"{value} of '{name}'")
             yield check.finding(msp_id, verdict.status, subject, message, evidence)
     if not judged:
-        yield check.finding(msp_id, "n/a", snapshot.msp_subject,
-                            "no enabled API client has IP ranges to judge (see C-1)")
+        yield check.finding(
+            msp_id, "n/a", snapshot.msp_subject, "no enabled API client has IP ranges to judge (see C-1)"
+        )
 
 
 def azure_client_ids(configuration: dict[str, Any]) -> list[str]:
@@ -140,10 +176,14 @@ def azure_client_ids(configuration: dict[str, Any]) -> list[str]:
 
 
 @define_check(
-    "C-3", severity="high", scope="per client id", title="Azure accepts exactly the enabled API clients",
+    "C-3",
+    severity="high",
+    scope="per client id",
+    title="Azure accepts exactly the enabled API clients",
     rationale="An id Azure accepts but CIPP does not know skips CIPP's IP check; an unsaved one cannot call "
-              "at all.",
-    fix="api-config.save-to-azure")
+    "at all.",
+    fix="api-config.save-to-azure",
+)
 def azure_configuration_matches(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     clients = _api_clients(check, snapshot)
     configuration = as_dict(snapshot.raw.get("cipp")).get("azureConfiguration")
@@ -153,9 +193,13 @@ def azure_configuration_matches(check: Check, snapshot: SnapshotView) -> Iterato
     if configuration.get("Error") is not None or isinstance(configuration.get("Enabled"), str):
         # On error CIPP still answers 200, with the error sentence in `Enabled`.
         reason = text(configuration.get("Enabled")) or json.dumps(configuration.get("Error"))[:200]
-        yield check.finding(msp_id, "n/a", snapshot.msp_subject,
-                            f"CIPP could not read its Azure configuration: {reason}",
-                            {"azureConfiguration": configuration})
+        yield check.finding(
+            msp_id,
+            "n/a",
+            snapshot.msp_subject,
+            f"CIPP could not read its Azure configuration: {reason}",
+            {"azureConfiguration": configuration},
+        )
         return
     azure_ids = azure_client_ids(configuration)
     table = {lower(client_id(c)): c for c in clients if client_id(c)}
@@ -164,25 +208,52 @@ def azure_configuration_matches(check: Check, snapshot: SnapshotView) -> Iterato
     findings = []
     for key, written in azure.items():
         client = table.get(key)
-        evidence = {"clientId": written, "inAzure": True, "inTable": client is not None,
-                    "enabled": client.get("Enabled") if client else None}
+        evidence = {
+            "clientId": written,
+            "inAzure": True,
+            "inTable": client is not None,
+            "enabled": client.get("Enabled") if client else None,
+        }
         if client is None:
-            findings.append(check.finding(
-                msp_id, "fail", Subject("apiClient", written, written),
-                f"Azure accepts client id {written}, which CIPP's API client table does not hold: its calls "
-                f"get no IP check; {save}", evidence))
+            findings.append(
+                check.finding(
+                    msp_id,
+                    "fail",
+                    Subject("apiClient", written, written),
+                    f"Azure accepts client id {written}, which CIPP's API client table does not hold: its "
+                    f"calls get no IP check; {save}",
+                    evidence,
+                )
+            )
         elif client.get("Enabled") is not True:
-            findings.append(check.finding(
-                msp_id, "fail", client_subject(client),
-                f"'{client_name(client)}' is disabled in CIPP but Azure still accepts it: the disable never "
-                f"took effect; {save}", evidence))
+            findings.append(
+                check.finding(
+                    msp_id,
+                    "fail",
+                    client_subject(client),
+                    f"'{client_name(client)}' is disabled in CIPP but Azure still accepts it: the disable "
+                    f"never took effect; {save}",
+                    evidence,
+                )
+            )
     for key, client in table.items():
         if client.get("Enabled") is True and key not in azure:
-            findings.append(check.finding(
-                msp_id, "warn", client_subject(client),
-                f"'{client_name(client)}' is enabled but not yet saved to Azure: it cannot call CIPP until "
-                f"you {save}",
-                {"clientId": client_id(client), "inAzure": False, "inTable": True, "enabled": True}))
-    yield from findings or [check.finding(msp_id, "pass", snapshot.msp_subject,
-                                          f"Azure accepts exactly the {len(azure)} enabled API client id(s)",
-                                          {"clientIds": azure_ids})]
+            findings.append(
+                check.finding(
+                    msp_id,
+                    "warn",
+                    client_subject(client),
+                    f"'{client_name(client)}' is enabled but not yet saved to Azure: it cannot call CIPP "
+                    f"until you {save}",
+                    {"clientId": client_id(client), "inAzure": False, "inTable": True, "enabled": True},
+                )
+            )
+    yield from findings or [
+        check.finding(
+            msp_id,
+            "pass",
+            snapshot.msp_subject,
+            f"Azure accepts exactly the {len(azure)} enabled API client id(s)",
+            {"clientIds": azure_ids},
+        )
+    ]

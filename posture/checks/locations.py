@@ -13,23 +13,34 @@ from posture.view import SnapshotView, is_ip_location, location_ranges
 
 
 def _location_evidence(location: dict[str, Any]) -> dict[str, Any]:
-    return {"id": text(location.get("id")), "name": text(location.get("displayName")),
-            "isTrusted": location.get("isTrusted"), "ranges": location_ranges(location)}
+    return {
+        "id": text(location.get("id")),
+        "name": text(location.get("displayName")),
+        "isTrusted": location.get("isTrusted"),
+        "ranges": location_ranges(location),
+    }
 
 
 @define_check(
-    "LOC-1", severity="high", scope="MSP", title="A trusted IP location lists the MSP's egress IPs",
+    "LOC-1",
+    severity="high",
+    scope="MSP",
+    title="A trusted IP location lists the MSP's egress IPs",
     rationale="The technician block policy exempts only this location: without it nobody can reach CIPP.",
-    fix="trusted-location.add-range")
+    fix="trusted-location.add-range",
+)
 def trusted_location(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     msp = check.require_msp(snapshot)
     trusted = check.require(msp.trusted_locations(), msp, "named locations were not collected")
     usable = [n for n in trusted if any(location_ranges(n))]
-    evidence = {"trustedLocations": [_location_evidence(n) for n in trusted],
-                "trustedLocationNames": sorted(snapshot.trusted_location_names)}
+    evidence = {
+        "trustedLocations": [_location_evidence(n) for n in trusted],
+        "trustedLocationNames": sorted(snapshot.trusted_location_names),
+    }
     if usable:
-        names = ", ".join(f"'{text(n.get('displayName'))}' ({len(location_ranges(n))} range(s))"
-                          for n in usable)
+        names = ", ".join(
+            f"'{text(n.get('displayName'))}' ({len(location_ranges(n))} range(s))" for n in usable
+        )
         yield check.about_tenant(msp, "pass", f"trusted IP location(s): {names}", evidence)
         return
     ip_locations = [n for n in msp.objects("namedLocations") or [] if is_ip_location(n)]
@@ -38,23 +49,32 @@ def trusted_location(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
         known = {lower(n.get("displayName")): n for n in ip_locations}
         for name in sorted(snapshot.trusted_location_names):
             if name not in known:
-                reasons.append(f"msp.trustedLocationNames names '{name}' but no IP named location has that "
-                               "name")
+                reasons.append(
+                    f"msp.trustedLocationNames names '{name}' but no IP named location has that name"
+                )
             elif known[name].get("isTrusted") is not True:
                 reasons.append(f"'{text(known[name].get('displayName'))}' is not marked trusted")
     else:
-        reasons += [f"'{text(n.get('displayName'))}' has ranges but is not marked trusted"
-                    for n in ip_locations if n.get("isTrusted") is not True and any(location_ranges(n))]
-    evidence["untrustedIpLocations"] = [_location_evidence(n) for n in ip_locations
-                                        if n.get("isTrusted") is not True]
+        reasons += [
+            f"'{text(n.get('displayName'))}' has ranges but is not marked trusted"
+            for n in ip_locations
+            if n.get("isTrusted") is not True and any(location_ranges(n))
+        ]
+    evidence["untrustedIpLocations"] = [
+        _location_evidence(n) for n in ip_locations if n.get("isTrusted") is not True
+    ]
     detail = f": {'; '.join(reasons)}" if reasons else ""
     yield check.about_tenant(msp, "fail", f"no trusted IP named location with a range{detail}", evidence)
 
 
 @define_check(
-    "LOC-2", severity="medium", scope="MSP, per range", title="Trusted ranges are narrow public CIDRs",
+    "LOC-2",
+    severity="medium",
+    scope="MSP, per range",
+    title="Trusted ranges are narrow public CIDRs",
     rationale="Every address in a trusted range can reach CIPP: a range too broad or never seen by Entra "
-              "either opens the perimeter or protects nothing.")
+    "either opens the perimeter or protects nothing.",
+)
 def trusted_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
     msp = check.require_msp(snapshot)
     trusted = check.require(msp.trusted_locations(), msp, "named locations were not collected")
@@ -68,8 +88,12 @@ def trusted_ranges(check: Check, snapshot: SnapshotView) -> Iterator[Finding]:
         # Each range alone, and the location's ranges together: 0.0.0.0/1 + 128.0.0.0/1 trust everything.
         verdict = judge_with_union(judge_trusted_range(value), value, unions[id(location)])
         subject = Subject("range", value, f"{value} in '{name}'")
-        evidence = {"locationId": text(location.get("id")), "locationName": name, "range": value,
-                    **verdict.evidence}
+        evidence = {
+            "locationId": text(location.get("id")),
+            "locationName": name,
+            "range": value,
+            **verdict.evidence,
+        }
         if verdict.status == "pass":
             message = f"{value} in '{name}' is a public range of reasonable size"
         else:

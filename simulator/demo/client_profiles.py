@@ -62,16 +62,24 @@ class PolicyKit(ConfigBuilder):
         return u
 
     def mfa_all(self, state: str, exclude_sp: dict | None, strength: bool = False) -> dict:
-        return self.policy("CA001: Require MFA for all users", state, 330,
-                           users=self.users(exclude_sp),
-                           grant=[] if strength else ["mfa"],
-                           strength=strength)
+        return self.policy(
+            "CA001: Require MFA for all users",
+            state,
+            330,
+            users=self.users(exclude_sp),
+            grant=[] if strength else ["mfa"],
+            strength=strength,
+        )
 
     def legacy(self, state: str, exclude_sp: dict | None) -> dict:
-        return self.policy("CA002: Block legacy authentication", state, 329,
-                           users=self.users(exclude_sp),
-                           client_app_types=["exchangeActiveSync", "other"],
-                           grant=["block"])
+        return self.policy(
+            "CA002: Block legacy authentication",
+            state,
+            329,
+            users=self.users(exclude_sp),
+            client_app_types=["exchangeActiveSync", "other"],
+            grant=["block"],
+        )
 
     def enforced_baseline(self) -> list[dict]:
         """MFA for all users and the legacy-authentication block, both on and excluding every service
@@ -82,33 +90,49 @@ class PolicyKit(ConfigBuilder):
         self, state: str, exclude_sp: dict | None, exclude_groups: list[str] | None = None
     ) -> dict:
         u = self.users(exclude_sp, excludeGroups=[self.remote.id, *(exclude_groups or [])])
-        return self.policy("CA010: Block access from outside the office", state, 120,
-                           users=u,
-                           locations=(["All"], [self.office["id"]]),
-                           grant=["block"])
+        return self.policy(
+            "CA010: Block access from outside the office",
+            state,
+            120,
+            users=u,
+            locations=(["All"], [self.office["id"]]),
+            grant=["block"],
+        )
 
     def countries(self, state: str, exclude_sp: dict | None) -> dict:
         assert self.allowed is not None, "allow_countries() first"
-        return self.policy("CA003: Block sign-ins outside allowed countries", state, 300,
-                           users=self.users(exclude_sp),
-                           locations=(["All"], [self.allowed["id"]]),
-                           grant=["block"])
+        return self.policy(
+            "CA003: Block sign-ins outside allowed countries",
+            state,
+            300,
+            users=self.users(exclude_sp),
+            locations=(["All"], [self.allowed["id"]]),
+            grant=["block"],
+        )
 
     def admins_mfa(self, state: str, exclude_sp: dict | None) -> dict:
-        return self.policy("CA004: Require MFA for administrators", state, 310,
-                           users={
-                               "includeRoles": list(ADMIN_ROLE_IDS_FOR_POLICIES),
-                               "excludeUsers": [self.admin.id],
-                               "excludeGuestsOrExternalUsers": exclude_sp,
-                           },
-                           grant=["mfa"])
+        return self.policy(
+            "CA004: Require MFA for administrators",
+            state,
+            310,
+            users={
+                "includeRoles": list(ADMIN_ROLE_IDS_FOR_POLICIES),
+                "excludeUsers": [self.admin.id],
+                "excludeGuestsOrExternalUsers": exclude_sp,
+            },
+            grant=["mfa"],
+        )
 
     def finance_mfa(self, state: str) -> dict:
         # Targets a group only: cannot apply to the MSP's people.
-        return self.policy("CA020: Finance apps require MFA", state, 200,
-                           users={"includeGroups": [self.finance.id]},
-                           apps=["Office365"],
-                           grant=["mfa"])
+        return self.policy(
+            "CA020: Finance apps require MFA",
+            state,
+            200,
+            users={"includeGroups": [self.finance.id]},
+            apps=["Office365"],
+            grant=["mfa"],
+        )
 
 
 # --- The profiles ------------------------------------------------------------------------------
@@ -136,10 +160,14 @@ def office_only_no_excl(k: PolicyKit) -> list[dict]:
 
 
 def device_wrong_excl(k: PolicyKit) -> list[dict]:
-    compliant = k.policy("CA005: Require compliant or hybrid joined device", "enabled", 150,
-                         users=k.users(k.sp_wrong_types, excludeGroups=[k.it_admins.id]),
-                         grant=["compliantDevice", "domainJoinedDevice"],
-                         operator="OR")
+    compliant = k.policy(
+        "CA005: Require compliant or hybrid joined device",
+        "enabled",
+        150,
+        users=k.users(k.sp_wrong_types, excludeGroups=[k.it_admins.id]),
+        grant=["compliantDevice", "domainJoinedDevice"],
+        operator="OR",
+    )
     return [compliant, *k.enforced_baseline()]
 
 
@@ -170,9 +198,13 @@ def guests_mfa_no_excl(k: PolicyKit) -> list[dict]:
         "otherExternalUser,serviceProvider",
         None,
     )
-    guests = k.policy("CA006: Require MFA for guests and external users", "enabled", 90,
-                      users={"includeGuestsOrExternalUsers": everyone_external},
-                      grant=["mfa"])
+    guests = k.policy(
+        "CA006: Require MFA for guests and external users",
+        "enabled",
+        90,
+        users={"includeGuestsOrExternalUsers": everyone_external},
+        grant=["mfa"],
+    )
     return [guests, *k.enforced_baseline()]
 
 
@@ -191,9 +223,13 @@ def direct_excludes_sa(k: PolicyKit) -> list[dict]:
         # The service account is excluded through the "CA Exclusions" group (D-1 passes through it);
         # the MFA policy excludes it directly.
         k.office_only("enabled", None, exclude_groups=[k.directory.group_named("CA Exclusions").id]),
-        k.policy("CA001: Require MFA for all users", "enabled", 330,
-                 users={"includeUsers": ["All"], "excludeUsers": [k.admin.id, sa.id]},
-                 grant=["mfa"]),
+        k.policy(
+            "CA001: Require MFA for all users",
+            "enabled",
+            330,
+            users={"includeUsers": ["All"], "excludeUsers": [k.admin.id, sa.id]},
+            grant=["mfa"],
+        ),
     ]
 
 
@@ -246,9 +282,13 @@ def client_config(seed: int, spec: ClientTenant, now: datetime) -> TenantConfig:
     if not spec.premium or profile.policies is None:
         # Security defaults instead of CA; what is left of an earlier Conditional Access trial stays
         # (Entra keeps disabled policies and named locations).
-        leftover = kit.policy("CA001: Require MFA for all users (trial)", "disabled", 700,
-                              users={"includeUsers": ["All"]},
-                              grant=["mfa"])
+        leftover = kit.policy(
+            "CA001: Require MFA for all users (trial)",
+            "disabled",
+            700,
+            users={"includeUsers": ["All"]},
+            grant=["mfa"],
+        )
         return TenantConfig([kit.office], [leftover], security_defaults=True)
     allowed = kit.allow_countries()
     policies = profile.policies(kit)

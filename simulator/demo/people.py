@@ -172,8 +172,15 @@ def partner_technicians(seed: int) -> tuple[Person, ...]:
     """The other partner's helpdesk: people of another home tenant, seen only in sign-in logs."""
     rng = random.Random(f"{seed}:{OTHER_PARTNER_TENANT_ID}:people")
     return tuple(
-        _person(rng, f"{given.lower()}.{surname.lower()}@{OTHER_PARTNER_DOMAIN}", given, surname,
-                "Helpdesk Analyst", OTHER_PARTNER_CITY, "technician")
+        _person(
+            rng,
+            f"{given.lower()}.{surname.lower()}@{OTHER_PARTNER_DOMAIN}",
+            given,
+            surname,
+            "Helpdesk Analyst",
+            OTHER_PARTNER_CITY,
+            "technician",
+        )
         for given, surname in (("Ananya", "Iyer"), ("Rahul", "Menon"), ("Kavya", "Reddy"))
     )
 
@@ -281,10 +288,16 @@ def _msp_directory(seed: int) -> Directory:
     # the legacy service-account policy excludes it, so the account is excluded through two groups
     # (B-1 fails). Its own random stream keeps every other id as it was.
     extra = random.Random(f"{seed}:{MSP_TENANT_ID}:automation")
-    service_accounts = Group(new_guid(extra), "Service Accounts", "Accounts used by automation", [sa.id],
-                             created)
-    automation = Group(new_guid(extra), "CA Exclusions - Automation",
-                       "Automation excluded from interactive-user policies", [service_accounts.id], created)
+    service_accounts = Group(
+        new_guid(extra), "Service Accounts", "Accounts used by automation", [sa.id], created
+    )
+    automation = Group(
+        new_guid(extra),
+        "CA Exclusions - Automation",
+        "Automation excluded from interactive-user policies",
+        [service_accounts.id],
+        created,
+    )
     groups += [automation, service_accounts]
     _assign_transitive_groups(people, groups)
     return Directory(MSP_TENANT_ID, MSP_DOMAIN, people, groups, role_ids, sa)
