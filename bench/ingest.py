@@ -34,14 +34,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench.common import peak_rss_mb
+from db import checkpoint_in_background, drain_checkpoints, open_database
+from db.rows import SIGNIN_COLUMNS, decode_signin_page
+from db.store import ingest_signin_page
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-from bench.common import peak_rss_mb  # noqa: E402
-from db import checkpoint_in_background, drain_checkpoints, open_database  # noqa: E402
-from db.rows import SIGNIN_COLUMNS, decode_signin_page  # noqa: E402
-from db.store import ingest_signin_page  # noqa: E402
 
 SAMPLE_NAME = "signins_beta_list_ex1_password_failure_50126.response.json"
 # shared/ beside the repository, else the tests' copy of it

@@ -27,21 +27,20 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import Engine, func, select, text
 
-from sqlalchemy import Engine, func, select, text  # noqa: E402
-
-from bench import baseline  # noqa: E402
-from bench.common import database_url, peak_rss_mb  # noqa: E402
-from bench.scenarios import INVESTIGATION, Results, percentile, prepare, run  # noqa: E402
-from db import open_database  # noqa: E402
-from db.models import (  # noqa: E402
+from bench import baseline
+from bench.common import database_url, peak_rss_mb
+from bench.scenarios import INVESTIGATION, Results, percentile, prepare, run
+from db import open_database
+from db.models import (
     CollectionState,
-    SignIn,  # noqa: E402
+    SignIn,
     Tenant,
 )
-from db.signin_scope import FAILED  # noqa: E402
+from db.signin_scope import FAILED
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def describe(engine: Engine, url: str, now_arg: str | None, repeat: int) -> tuple[list[str], datetime]:

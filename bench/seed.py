@@ -31,14 +31,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import orjson
+from sqlalchemy import delete, insert, select
 
-import orjson  # noqa: E402
-from sqlalchemy import delete, insert, select  # noqa: E402
-
-from bench.common import database_url  # noqa: E402
-from connectors.sources import (  # noqa: E402
+from bench.common import database_url
+from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
     CIPP_TENANTS,
@@ -47,10 +44,10 @@ from connectors.sources import (  # noqa: E402
     TENANTS,
     needed_from,
 )
-from db import checkpoint_in_background, open_database, write_transaction  # noqa: E402
-from db.models import MfaCoverageDaily  # noqa: E402
-from db.rows import decode_signin_page  # noqa: E402
-from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant  # noqa: E402
+from db import checkpoint_in_background, open_database, write_transaction
+from db.models import MfaCoverageDaily
+from db.rows import decode_signin_page
+from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant
 
 BASE_SEED = 7
 COPY_SUFFIXES = ("", " East", " West", " North", " South", " Central", " Pacific", " Atlantic")
