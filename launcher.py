@@ -16,19 +16,14 @@ import urllib.request
 from urllib.parse import urlparse
 
 from safetext.secrets import redact
-from safetext.terminal import terminal_output, terminal_value
+from safetext.terminal import terminal_value, write_error, write_output
 from settings import SettingsError, get_settings
 
 HEALTH_TIMEOUT_S = 30
 
 
-def _out(text: str) -> None:
-    print(terminal_output(text), flush=True)
-
-
-def _error(line: str, secrets: tuple[str, ...] = ()) -> None:
-    """One line on standard error: secrets masked, control characters escaped."""
-    print(f"run: {terminal_value(redact(line, secrets))}", file=sys.stderr, flush=True)
+def report_error(line: str, secrets: tuple[str, ...] = ()) -> None:
+    write_error("run", line, secrets)
 
 
 def _wait_for(url: str, process: subprocess.Popen, what: str) -> None:
@@ -50,10 +45,10 @@ def main() -> int:
     try:
         settings = get_settings()
     except SettingsError as error:
-        _error(str(error))
+        report_error(str(error))
         return 2
     if not settings.demo_mode:
-        _error(
+        report_error(
             "Graph credentials are configured; `make run` starts the demo only. Start "
             "`python -m collectors worker` and `streamlit run dashboard.py` instead."
         )
@@ -92,7 +87,7 @@ def main() -> int:
         dashboard = subprocess.Popen([python, "-m", "streamlit", "run", "dashboard.py"])
         children.append(dashboard)
         _wait_for("http://127.0.0.1:8501/_stcore/health", dashboard, "dashboard")
-        _out(
+        write_output(
             json.dumps(
                 {
                     "dashboard": "http://127.0.0.1:8501",
@@ -101,14 +96,14 @@ def main() -> int:
                 }
             )
         )
-        _out("Perimeter is running on the simulated MSP. Press Ctrl-C to stop everything.")
+        write_output("Perimeter is running on the simulated MSP. Press Ctrl-C to stop everything.")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         failed = [c.args[2] if len(c.args) > 2 else c.args for c in children if c.poll() is not None]
-        _error(f"a process stopped unexpectedly: {failed}; stopping the rest.", secrets)
+        report_error(f"a process stopped unexpectedly: {failed}; stopping the rest.", secrets)
         return 1
     except KeyboardInterrupt:
-        _out("\nStopping…")
+        write_output("\nStopping…")
         return 0
     finally:
         stop_all()

@@ -16,19 +16,8 @@ from collectors.status import state_counts, status_rows
 from collectors.worker import Worker
 from db import open_database
 from safetext.secrets import redact
-from safetext.terminal import terminal_output, terminal_value
+from safetext.terminal import terminal_output, terminal_value, write_error, write_output
 from settings import SettingsError, describe_database_error, get_settings
-
-
-def _out(text: str) -> None:
-    """Standard output: the whole text through the terminal rule (tenant text never drives it)."""
-    sys.stdout.write(terminal_output(text) + "\n")
-    sys.stdout.flush()
-
-
-def _error(line: str, secrets: tuple[str, ...] = ()) -> None:
-    """One line on standard error: secrets masked, every control character escaped."""
-    print(f"collectors: {terminal_value(redact(line, secrets))}", file=sys.stderr)
 
 
 class _SafeFormatter(logging.Formatter):
@@ -54,6 +43,10 @@ def _configure_logging(secrets: tuple[str, ...]) -> None:
     formatter = _SafeFormatter("%(asctime)s %(name)s %(levelname)s %(message)s", secrets)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
+
+
+def report_error(line: str, secrets: tuple[str, ...] = ()) -> None:
+    write_error("collectors", line, secrets)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,10 +88,10 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
             "states": counts,
             "demoMode": settings.demo_mode,
         }
-        _out(json.dumps({"summary": summary, "sources": rows}, indent=2))
+        write_output(json.dumps({"summary": summary, "sources": rows}, indent=2))
         return 0
     if not rows:
-        _out("Nothing collected yet. Run `python -m collectors run --once`.")
+        write_output("Nothing collected yet. Run `python -m collectors run --once`.")
         return 0
     header = f"{'tenant':32} {'source':26} {'last success':20} {'age':>7} {'rows':>7}  state"
     lines = [header, "-" * len(header)]
@@ -123,7 +116,7 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
         f"\n{len(tenants)} tenants, {sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh, "
         f"{sum(r['failing'] for r in rows)} failing{standing}"
     )
-    _out("\n".join(lines))
+    write_output("\n".join(lines))
     return 0
 
 
@@ -132,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
     except SettingsError as error:
-        _error(str(error))
+        report_error(str(error))
         return 2
     secrets = settings.secret_values()
     _configure_logging(secrets)
@@ -140,12 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = open_database(settings.database_url)
     except Exception as error:  # noqa: BLE001 - one line, no traceback
-        _error(f"cannot open the {describe_database_error(error, settings.database_url, secrets)}", secrets)
+        report_error(
+            f"cannot open the {describe_database_error(error, settings.database_url, secrets)}", secrets
+        )
         return 2
     try:
         return _command(args, settings, engine)
     except SQLAlchemyError as error:
-        _error(f"cannot read the {describe_database_error(error, settings.database_url, secrets)}", secrets)
+        report_error(
+            f"cannot read the {describe_database_error(error, settings.database_url, secrets)}", secrets
+        )
         return 2
 
 
@@ -154,7 +151,7 @@ def _command(args: argparse.Namespace, settings, engine) -> int:  # type: ignore
         report = collect_once(settings, engine, signins_only=args.signins_only)
         document = report.as_dict()
         document["errors"] = [redact(e, settings.secret_values()) for e in document["errors"]]
-        _out(json.dumps(document, indent=2))
+        write_output(json.dumps(document, indent=2))
         return 0 if not report.errors else 1
     if args.command == "worker":
         Worker(settings, engine).run()
@@ -165,14 +162,16 @@ def _command(args: argparse.Namespace, settings, engine) -> int:  # type: ignore
     if args.command == "export-snapshot":
         snapshot = build_snapshot(settings, engine)
         if args.file == "-":
-            _out(json.dumps(snapshot, indent=2))
+            write_output(json.dumps(snapshot, indent=2))
         else:
             try:
                 write_snapshot(snapshot, args.file)
             except OSError as error:
-                _error(f"cannot write {args.file}: {error.strerror}")
+                report_error(f"cannot write {args.file}: {error.strerror}")
                 return 2
-            _out(f"snapshot written to {terminal_value(args.file)}: {len(snapshot['tenants'])} tenants")
+            write_output(
+                f"snapshot written to {terminal_value(args.file)}: {len(snapshot['tenants'])} tenants"
+            )
         return 0
     return 2
 

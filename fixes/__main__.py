@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import os
 import sys
 from typing import Any, NoReturn
 
@@ -32,8 +31,7 @@ from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES
 from fixes.engine import FixEngine, Offer
 from fixes.model import Actor, BadInput, FixRequest, Outcome, Plan
-from safetext.secrets import redact
-from safetext.terminal import terminal_output, terminal_value
+from safetext.terminal import terminal_output, terminal_value, write_error, write_output
 from settings import (
     SettingsError,
     configured_secrets,
@@ -102,15 +100,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # --- output ------------------------------------------------------------------------------------------
-
-
-def _write(text: str) -> None:
-    """Standard output: the whole text through the terminal rule's final pass (JSON stays valid)."""
-    try:
-        sys.stdout.write(terminal_output(text) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _json(document: Any) -> str:
@@ -262,13 +251,13 @@ def _confirmed(args: argparse.Namespace, plan: Plan) -> bool:
 
 def _apply(args: argparse.Namespace, engine: FixEngine, plan: Plan) -> int:
     if args.format == "text":
-        _write(render_plan(plan))
+        write_output(render_plan(plan))
     if plan.unchanged:
         if args.format == "json":
-            _write(_json({"plan": plan.as_dict(), "outcome": None}))
+            write_output(_json({"plan": plan.as_dict(), "outcome": None}))
         return EXIT_OK
     if not _confirmed(args, plan):
-        _write(
+        write_output(
             _json({"plan": plan.as_dict(), "outcome": None})
             if args.format == "json"
             else "Not applied: nothing was changed."
@@ -277,10 +266,10 @@ def _apply(args: argparse.Namespace, engine: FixEngine, plan: Plan) -> int:
     actor = Actor.cli(args.actor)
     outcome = engine.apply(plan, actor, acknowledge_warnings=args.acknowledge_warnings)
     if args.format == "json":
-        _write(_json({"plan": plan.as_dict(), "outcome": outcome.as_dict()}))
+        write_output(_json({"plan": plan.as_dict(), "outcome": outcome.as_dict()}))
     else:
         hint = " (--acknowledge-warnings)" if "warning(s) to acknowledge" in outcome.message else ""
-        _write(render_outcome(outcome) + hint)
+        write_output(render_outcome(outcome) + hint)
     return EXIT_OK if outcome.ok else EXIT_REFUSED
 
 
@@ -292,12 +281,14 @@ def run(args: argparse.Namespace) -> int:
             entries = engine.audit_log(limit=args.limit)
             if args.format == "json":
                 reasons = engine.rollback_reasons(entries)  # null: a rollback can be planned
-                _write(_json({"audit": [{**e.as_dict(), "rollbackRefusal": reasons[e.id]} for e in entries]}))
+                write_output(
+                    _json({"audit": [{**e.as_dict(), "rollbackRefusal": reasons[e.id]} for e in entries]})
+                )
             else:
-                _write(render_audit(entries, names))
+                write_output(render_audit(entries, names))
         else:
             offers = engine.offers()
-            _write(
+            write_output(
                 _json({"offers": [{**o.as_dict(), "command": _offer_command(o)} for o in offers]})
                 if args.format == "json"
                 else render_offers(offers, names)
@@ -308,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
     plan = engine.plan(_request(args, engine))
     if args.command == "apply":
         return _apply(args, engine, plan)
-    _write(_json({"plan": plan.as_dict()}) if args.format == "json" else render_plan(plan))
+    write_output(_json({"plan": plan.as_dict()}) if args.format == "json" else render_plan(plan))
     return EXIT_REFUSED if plan.refusal else EXIT_OK
 
 
@@ -318,30 +309,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(_parser().parse_args(argv))
     except (Unusable, BadInput) as error:
-        _error(str(error))
+        report_error(str(error))
         return EXIT_UNUSABLE
     except SQLAlchemyError as error:
-        _error(_database_error(error))
+        report_error(_database_error(error))
         return EXIT_UNUSABLE
     except ImportError as error:
         if missing_database_driver(error) is None:
             raise
-        _error(_database_error(error))
+        report_error(_database_error(error))
         return EXIT_UNUSABLE
     except PermissionError as error:
-        _error(f"refused: {error}")
+        report_error(f"refused: {error}")
         return EXIT_REFUSED
     except (GraphError, CippError) as error:
-        _error(f"failed: {error}")
+        report_error(f"failed: {error}")
         return EXIT_REFUSED
     except KeyboardInterrupt:
-        _error("interrupted; nothing more was changed")
+        report_error("interrupted; nothing more was changed")
         return EXIT_REFUSED
-
-
-def _error(line: str) -> None:
-    """One line on standard error: secrets masked, every control character escaped."""
-    print(f"fixes: {terminal_value(redact(line, configured_secrets()))}", file=sys.stderr)
 
 
 def _database_error(error: BaseException) -> str:
@@ -353,6 +339,10 @@ def _database_error(error: BaseException) -> str:
         first = next(iter(str(getattr(error, "orig", None) or error).splitlines()), "")
         return f"database: {first}"
     return describe_database_error(error, settings.database_url, settings.secret_values())
+
+
+def report_error(line: str) -> None:
+    write_error("fixes", line, configured_secrets())
 
 
 if __name__ == "__main__":

@@ -205,23 +205,14 @@ SET_RANGES = FixSpec(
     id="api-client.set-ranges",
     title=RANGES_TITLE,
     checks=("C-1", "C-2"),
-    scope="msp",
     target="apiClient",
     target_required=True,
     ranges="optional",
-    needs_egress_ip=False,
-    risky=False,
     planner=plan_set_ranges,
 )
 SAVE_TO_AZURE = FixSpec(
     id="api-config.save-to-azure",
     title=SAVE_TITLE,
     checks=("C-3",),
-    scope="msp",
-    target="",
-    target_required=False,
-    ranges="none",
-    needs_egress_ip=False,
-    risky=False,
     planner=plan_save_to_azure,
 )

@@ -163,8 +163,5 @@ EXCLUDE_SERVICE_PROVIDER = FixSpec(
     scope="client",
     target="policy",
     target_required=True,
-    ranges="none",
-    needs_egress_ip=False,
-    risky=False,
     planner=plan_exclusion,
 )

@@ -220,13 +220,14 @@ class FixSpec:
     id: str
     title: str
     checks: tuple[str, ...]  # the posture checks it fixes
-    scope: Literal["msp", "client"]
-    target: Literal["policy", "namedLocation", "apiClient", ""]  # what FixRequest.target_id names
-    target_required: bool
-    ranges: Literal["none", "required", "optional"]
-    needs_egress_ip: bool
-    risky: bool  # ask for a typed confirmation
     planner: Planner
+    # What differs from fix to fix; each spec states only where it is not the default.
+    scope: Literal["msp", "client"] = "msp"
+    target: Literal["policy", "namedLocation", "apiClient", ""] = ""  # what FixRequest.target_id names
+    target_required: bool = False
+    ranges: Literal["none", "required", "optional"] = "none"
+    needs_egress_ip: bool = False
+    risky: bool = False  # ask for a typed confirmation
 
     def as_dict(self) -> dict[str, Any]:
         return {

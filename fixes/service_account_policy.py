@@ -234,13 +234,9 @@ def _spec(fix_id: str, title: str, check: str, planner: Any, target: bool = True
         id=fix_id,
         title=title,
         checks=(check,),
-        scope="msp",
+        planner=planner,
         target="policy" if target else "",
         target_required=target,
-        ranges="none",
-        needs_egress_ip=False,
-        risky=False,
-        planner=planner,
     )
 
 

@@ -143,11 +143,7 @@ ADD_RANGE = FixSpec(
     id="trusted-location.add-range",
     title=TITLE,
     checks=("LOC-1",),
-    scope="msp",
     target="namedLocation",
-    target_required=False,
     ranges="required",
-    needs_egress_ip=False,
-    risky=False,
     planner=plan_add_range,
 )

@@ -10,7 +10,6 @@ snapshot it reads the latest collected data through the collectors' export and t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +26,7 @@ from posture.options import PostureOptions
 from posture.report import render_json, render_table
 from posture.snapshot import SnapshotError, load_snapshot, validate_snapshot
 from safetext.secrets import redact
-from safetext.terminal import terminal_output, terminal_value
+from safetext.terminal import write_error, write_output
 from settings import (
     SettingsError,
     configured_secrets,
@@ -100,15 +99,6 @@ def _from_database(cipp_app_ids: list[str]) -> Source:
     return snapshot, options, accepted
 
 
-def _write(text: str) -> None:
-    try:
-        sys.stdout.write(terminal_output(text) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader (e.g. `head`) went away: that is not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 def check(args: argparse.Namespace) -> int:
     cipp_app_ids = args.cipp_app_id or []
     if args.snapshot is not None:
@@ -118,13 +108,13 @@ def check(args: argparse.Namespace) -> int:
     findings = apply_accepted(evaluate(snapshot, options), accepted, datetime.now(UTC))
     shown = [f for f in findings if args.include_accepted or f.status != ACCEPTED]
     if args.format == "json":
-        _write(render_json(shown))
+        write_output(render_json(shown))
     else:
         names = {
             str(t.get("tenantId")).lower(): str(t.get("displayName") or "")
             for t in snapshot.get("tenants") or []
         }
-        _write(render_table(shown, names, hidden_accepted=len(findings) - len(shown)))
+        write_output(render_table(shown, names, hidden_accepted=len(findings) - len(shown)))
     return EXIT_FAILING if any(f.status == FAIL for f in findings) else EXIT_OK
 
 
@@ -135,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return check(args)
     except UnusableInput as error:
-        print(f"posture: {terminal_value(redact(str(error), configured_secrets()))}", file=sys.stderr)
+        write_error("posture", str(error), configured_secrets())
         return EXIT_UNUSABLE
 
 

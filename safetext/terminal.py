@@ -21,7 +21,11 @@ This module imports nothing of Perimeter: every layer may use it.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+
+from safetext.secrets import redact
 
 __all__ = ["UNSAFE_CHARACTERS", "terminal_output", "terminal_value"]
 
@@ -70,3 +74,19 @@ def terminal_output(text: str) -> str:
     Defence in depth at each writer; JSON text stays valid JSON with the same parsed strings.
     """
     return _IN_OUTPUT.sub(_escape, text)
+
+
+def write_output(text: str) -> None:
+    """Write a command's output to standard output through :func:`terminal_output`. A reader that went
+    away (``… | head``) is not an error of ours: the rest is dropped quietly."""
+    try:
+        sys.stdout.write(terminal_output(text) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def write_error(command: str, line: str, secrets: tuple[str, ...] = ()) -> None:
+    """One line on standard error, after the command's name: secrets masked, every control character
+    escaped."""
+    print(f"{command}: {terminal_value(redact(line, secrets))}", file=sys.stderr, flush=True)
