@@ -69,17 +69,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from connectors.cipp import CippError
-from connectors.graph import GraphError
 from connectors.pacing import Pacer
 from db import open_database
 from db.posture_store import current_findings
-from fixes import audit, cipp, guards
+from fixes import audit, cipp
 from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES, fix_for_finding
 from fixes.cidr import parse_address
-from fixes.context import NAMED_LOCATIONS, POLICIES, FixContext
-from fixes.graph_json import delta_took, differences, matches, merge_patch, rebase, restore_body, same
+from fixes.context import FixContext
+from fixes.graph_json import merge_patch, restore_body, same
 from fixes.model import (
     APPLIED,
     CONFLICT,
@@ -93,21 +91,27 @@ from fixes.model import (
     BadInput,
     FixRequest,
     FixSpec,
-    HttpCall,
     Outcome,
     Plan,
     SentCall,
     Target,
 )
 from fixes.plans import checked_id
+from fixes.writes import (
+    COLLECTIONS,
+    SERVICE_ERRORS,
+    conflicts,
+    guard,
+    read_quietly,
+    read_target,
+    rebase_on_fresh_read,
+    short,
+    staleness,
+    verify,
+    write_problem,
+)
 from graphjson.times import utcnow
-from posture.checks.cipp import client_ranges
 from settings import Settings
-
-COLLECTIONS = {"policy": POLICIES, "namedLocation": NAMED_LOCATIONS}  # Graph targets by type
-SERVICE_ERRORS = (GraphError, CippError)  # a Graph or CIPP call failed for good (already retried)
-VERIFY_ATTEMPTS = 3  # Graph may take a moment to show its own write
-VERIFY_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ class FixEngine:
             raise BadInput(f"{request.fix_id} needs a tenant id")
         checked_id(request.tenant_id, "tenant")
         plan = await spec.planner(ctx, request)
-        await _guard(ctx, plan)
+        await guard(ctx, plan)
         return plan
 
     async def _replan(self, ctx: FixContext, plan: Plan) -> Plan:
@@ -237,7 +241,7 @@ class FixEngine:
             parse_address(egress_ip)  # bad input is told before anything is read
         target = Target(record.target_type, record.target_id, record.target_name)
         request = FixRequest(record.fix_id, record.tenant_id, record.target_id, egress_ip=egress_ip)
-        current = await _read_target(ctx, record.tenant_id, target)
+        current = await read_target(ctx, record.tenant_id, target)
         plan = Plan(
             request,
             f"Roll back #{audit_id}",
@@ -265,7 +269,7 @@ class FixEngine:
             )
         else:  # POST: the fix created the object
             plan.requests, plan.after = [ctx.graph_call(record.tenant_id, "DELETE", path)], None
-        await _guard(ctx, plan)  # judged exactly like a forward fix
+        await guard(ctx, plan)  # judged exactly like a forward fix
         return plan
 
     async def _rollback_refusal(self, record: AuditEntry, current: Any) -> str | None:
@@ -300,7 +304,7 @@ class FixEngine:
         if plan.unchanged and fresh.unchanged:
             return Outcome(UNCHANGED, fresh.summary, fresh, before=fresh.before, after=fresh.before)
         refusal = (
-            _staleness(plan, fresh)
+            staleness(plan, fresh)
             or fresh.refusal
             or (
                 None
@@ -313,7 +317,7 @@ class FixEngine:
             return self._refuse(actor, fresh, refusal)
         # The last read before the write: no precondition header exists, so rebase onto it (module doc).
         try:
-            ready, merged, refusal = await _rebase_on_fresh_read(ctx, fresh)
+            ready, merged, refusal = await rebase_on_fresh_read(ctx, fresh)
         except SERVICE_ERRORS as error:
             return self._record(
                 actor,
@@ -329,15 +333,15 @@ class FixEngine:
         try:
             for call in ready.requests:
                 status, response = await ctx.send(ready.tenant_id, call)
-                sent.append(SentCall(call, status, _short(response)))
-                problem = _write_problem(call, status, response)
+                sent.append(SentCall(call, status, short(response)))
+                problem = write_problem(call, status, response)
                 if problem:
-                    after = await _read_quietly(ctx, ready.tenant_id, target)
+                    after = await read_quietly(ctx, ready.tenant_id, target)
                     return self._record(actor, ready, FAILED, problem, ready.before, after, sent, target)
                 if call.method == "POST" and call.service == "graph" and isinstance(response, dict):
                     target = replace(target, id=str(response.get("id") or ""))
         except SERVICE_ERRORS as error:  # the write may or may not have happened: say so, read back
-            after = await _read_quietly(ctx, ready.tenant_id, target)
+            after = await read_quietly(ctx, ready.tenant_id, target)
             return self._record(
                 actor,
                 ready,
@@ -348,7 +352,7 @@ class FixEngine:
                 sent,
                 target,
             )
-        after, problem = await _verify(ctx, ready, target)
+        after, problem = await verify(ctx, ready, target)
         if problem:
             return self._record(
                 actor, ready, VERIFY_FAILED, f"{ready.summary}: {problem}", ready.before, after, sent, target
@@ -358,12 +362,12 @@ class FixEngine:
         if merged:
             fields = ", ".join(merged)
             message += f" (merged with a change made meanwhile by someone else, which is kept: {fields})"
-        conflicts = _conflicts(ready, after)
-        if conflicts:
+        clashes = conflicts(ready, after)
+        if clashes:
             outcome = CONFLICT
             message += (
                 f"; but '{target.name}' reads back differently than this change alone would leave "
-                f"it: {'; '.join(conflicts)} (another change landed at the same time: review it)"
+                f"it: {'; '.join(clashes)} (another change landed at the same time: review it)"
             )
         return self._record(actor, ready, outcome, message, ready.before, after, sent, target)
 
@@ -401,164 +405,3 @@ class FixEngine:
             rollback_of=plan.rollback_of,
         )
         return Outcome(outcome, message, replace(plan, target=target), audit_id, before, after, sent)
-
-
-# --- guarding, rebasing --------------------------------------------------------------------------------
-
-
-async def _guard(ctx: FixContext, plan: Plan) -> None:
-    """The one guard set (fixes.guards) on a plan that would write; its refusal goes into the plan."""
-    if plan.ready and plan.requests:
-        plan.refusal = await guards.write_refusal(ctx, plan, plan.request.egress_ip)
-
-
-def _stale_before_write(plan: Plan, detail: str = "") -> str:
-    return (
-        f"'{plan.target.name}' changed just before the write{detail}: nothing was written; review it and "
-        "plan again"
-    )
-
-
-async def _rebase_on_fresh_read(ctx: FixContext, plan: Plan) -> tuple[Plan, list[str], str | None]:
-    """(the plan to send, fields merged from a change made meanwhile, why not to write or None), from
-    the target read once more just before the write."""
-    call = plan.requests[0]
-    if call.method == "POST" and call.service == "graph":
-        return plan, [], None  # creates a new object: nothing to re-read
-    current = await _read_target(ctx, plan.tenant_id, plan.target)
-    if same(current, plan.before):
-        return plan, [], None
-    if (
-        call.method == "DELETE"
-        or plan.target.type == "azureConfiguration"
-        or not isinstance(current, dict)
-        or not isinstance(plan.after, dict)
-    ):
-        return plan, [], _stale_before_write(plan)
-    rebased = rebase(plan.before, plan.after, current)
-    if rebased.clashes:
-        fields = ", ".join(rebased.clashes)
-        return plan, [], _stale_before_write(plan, f", in {fields}, which this change sets too")
-    if call.service == "graph":
-        body = restore_body(call.body, rebased.value)
-        ready = replace(
-            plan, before=current, after=merge_patch(current, body), requests=[replace(call, body=body)]
-        )
-    else:  # AddUpdate resends the whole row: the fresh row with the plan's ranges change
-        body = cipp.add_update_body(rebased.value, client_ranges(rebased.value) or [])
-        ready = replace(plan, before=current, after=rebased.value, requests=[replace(call, body=body)])
-    ready.refusal = await guards.write_refusal(ctx, ready, plan.request.egress_ip)  # on what is now written
-    return ready, rebased.merged, ready.refusal
-
-
-# --- reading, verifying -------------------------------------------------------------------------------
-
-
-async def _read_target(ctx: FixContext, tenant_id: str, target: Target) -> Any:
-    """The target as it reads now (None when it does not exist)."""
-    if target.type == "apiClient":
-        return await cipp.read_client(ctx, target.id)
-    if target.type == "azureConfiguration":
-        return await cipp.read_azure_state(ctx)
-    if not target.id:
-        return None  # to be created
-    return await ctx.get(tenant_id, f"{COLLECTIONS[target.type]}/{target.id}")
-
-
-async def _read_quietly(ctx: FixContext, tenant_id: str, target: Target) -> Any:
-    """The target after a failed write, for the record; None when even that cannot be read."""
-    try:
-        return await _read_target(ctx, tenant_id, target)
-    except SERVICE_ERRORS:
-        return None
-
-
-async def _verify(ctx: FixContext, plan: Plan, target: Target) -> tuple[Any, str | None]:
-    """(the target read back, why the change did not take or None)."""
-    problem: str | None = None
-    after: Any = None
-    for attempt in range(VERIFY_ATTEMPTS):
-        if attempt:
-            await asyncio.sleep(VERIFY_DELAY_S)
-        try:
-            after = await _read_target(ctx, plan.tenant_id, target)
-        except SERVICE_ERRORS as error:
-            after, problem = None, f"it could not be read back ({error})"
-            continue
-        problem = _verify_problem(plan, after)
-        if problem is None:
-            return after, None
-    return after, problem
-
-
-def _verify_problem(plan: Plan, after: Any) -> str | None:
-    call = plan.requests[0]
-    if call.method == "DELETE":
-        return None if after is None else "it still exists after the delete"
-    if after is None:
-        return "it cannot be read back"
-    if plan.target.type == "azureConfiguration":
-        return (
-            None
-            if cipp.azure_ids(after) == cipp.azure_ids(plan.after)
-            else "Azure's client ids read back differently"
-        )
-    if call.method == "POST" and call.service == "graph":  # created
-        return None if matches(after, call.body) else "the change did not take: it reads back differently"
-    # The change from the state just before the write must be there (other changes are conflicts).
-    return (
-        None
-        if delta_took(plan.before, plan.after, after)
-        else "the change did not take: it reads back differently"
-    )
-
-
-def _conflicts(plan: Plan, after: Any) -> list[str]:
-    """What the read-back shows beyond the state just before the write plus this change."""
-    call = plan.requests[0]
-    created = call.method == "POST" and call.service == "graph"
-    if created or call.method == "DELETE" or plan.target.type == "azureConfiguration":
-        return []
-    return differences(plan.after, after)
-
-
-def _staleness(plan: Plan, fresh: Plan) -> str | None:
-    if same(plan.before, fresh.before) and same(
-        [c.as_dict() for c in plan.requests], [c.as_dict() for c in fresh.requests]
-    ):
-        return None
-    return (
-        f"'{fresh.target.name}' changed since the plan was made: review the new plan before applying "
-        "(re-plan)"
-    )
-
-
-def _write_problem(call: HttpCall, status: int, response: Any) -> str | None:
-    """Why a write failed, from its answer (CIPP answers 200 even when it rejects ranges)."""
-    if status >= 400:
-        error = response.get("error") if isinstance(response, dict) else None
-        detail = error.get("message") if isinstance(error, dict) else None
-        return f"{'Graph' if call.service == 'graph' else 'CIPP-API'} answered HTTP {status}" + (
-            f": {detail}" if detail else ""
-        )
-    if call.service == "cipp" and isinstance(response, list):
-        rejected = [r for r in response if isinstance(r, str) and "is not a valid" in r]
-        if rejected:
-            return f"CIPP-API rejected the change: {rejected[0]}"
-    return None
-
-
-def _short(response: Any) -> Any:
-    """What of an answer goes into the audit record: Graph errors and CIPP's result lines. Created
-    objects are recorded as `after` instead, and secrets (CIPP's copyField) never."""
-    if isinstance(response, dict) and "error" in response:
-        return response["error"]
-    if isinstance(response, list):
-        return [
-            r if isinstance(r, str) else {k: v for k, v in r.items() if k != "copyField"}
-            for r in response
-            if isinstance(r, str | dict)
-        ]
-    if isinstance(response, dict) and isinstance(response.get("Results"), str):
-        return response["Results"]
-    return None
