@@ -4,7 +4,16 @@ severities and subjects are a contract)."""
 from __future__ import annotations
 
 from posture.check import Check
-from posture.checks import cipp, clients, locations, mfa, prerequisites, service_account, technicians
+from posture.checks import (
+    cipp,
+    clients,
+    locations,
+    mfa,
+    prerequisites,
+    service_account,
+    service_account_itself,
+    technicians,
+)
 
 CATALOGUE_VERSION = 2
 
@@ -25,9 +34,9 @@ CATALOGUE: tuple[Check, ...] = (
     service_account.service_account_no_locations,
     service_account.service_account_policy_enabled,
     service_account.service_account_all_apps,
-    service_account.service_account_roles,
-    service_account.service_account_signins_mfa,
-    service_account.service_account_microsoft_mfa,
+    service_account_itself.service_account_roles,
+    service_account_itself.service_account_signins_mfa,
+    service_account_itself.service_account_microsoft_mfa,
     cipp.api_client_has_ranges,
     cipp.api_client_ranges_valid,
     cipp.azure_configuration_matches,
