@@ -123,6 +123,8 @@ def source_status(
         limit = fresh_within_s.get(source, default_fresh_s)
         # A standing state (not licensed, consent needed) is not a failure: it is shown as itself.
         failing = not standing and bool(error_at and (success is None or error_at > success))
+        # A source whose latest attempt failed is never fresh, however recent its last success.
+        fresh = age is not None and age <= limit and not failing
         out.append(
             SourceStatus(
                 tenant_id,
@@ -133,7 +135,7 @@ def source_status(
                 error,
                 last_rows,
                 age,
-                age is not None and age <= limit,
+                fresh,
                 failing,
                 standing,
                 since,

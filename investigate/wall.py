@@ -87,6 +87,52 @@ def change_words(now: int, before: int) -> str:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A count beside the period before it, as a metric's delta shows it."""
+
+    words: str  # '+12 (+40%)', '−3 (−10%)', 'no change'
+    colour: str  # the delta's colour: red (worse), green (better), gray (no change)
+    arrow: str  # "up", "down" or "off"
+
+
+def blocked_change(now: int, before: int, sources_behind: int = 0) -> Change:
+    """How a count of blocked sign-ins moved: fewer is good (green, down), more is bad (red, up). The
+    arrow and colour are set from the numbers, never read back from the words (whose minus is U+2212).
+    While sign-in sources are failing or behind, the count is incomplete: no change is claimed."""
+    if sources_behind:
+        return Change(f"incomplete: {sources_behind} sign-in source(s) behind", "gray", "off")
+    if now == before:
+        return Change(change_words(now, before), "gray", "off")
+    if now < before:
+        return Change(change_words(now, before), "green", "down")
+    return Change(change_words(now, before), "red", "up")
+
+
+def signin_sources_behind(rows: Sequence[dict[str, Any]]) -> int:
+    """Sign-in sources (from source-status rows) that are failing or past their fresh limit, standing
+    states (not licensed, consent needed) aside: while any is, blocked counts miss sign-ins."""
+    return sum(
+        1 for r in rows if r.get("source") == "signIns" and not r.get("standing") and not r.get("fresh")
+    )
+
+
+def alert_level(count: int | None) -> str | None:
+    """A tile counting things that are broken right now (tenants with failing critical findings, API
+    clients open to any IP): red when there is any, ok when none, None when unknown (not evaluated or
+    not collected yet)."""
+    if count is None:
+        return None
+    return RED if count else OK
+
+
+def target_level(ratio: float | None, target: float) -> str | None:
+    """A share with a target (MFA capable): amber below it, ok at or above, None when unknown."""
+    if ratio is None:
+        return None
+    return AMBER if ratio < target else OK
+
+
+@dataclass(frozen=True)
 class OpenClients:
     names: tuple[str, ...]  # enabled API clients reachable from any IP, not accepted as a risk
     accepted: int  # such clients whose C-1 finding an operator accepted

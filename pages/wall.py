@@ -16,12 +16,15 @@ from investigate.codes import describe
 from investigate.wall import (
     AMBER,
     RED,
-    change_words,
+    alert_level,
+    blocked_change,
     period_start,
     refresh_seconds,
     rotate_seconds,
     rotation_index,
+    target_level,
 )
+from posture.options import PostureOptions
 from ui import chrome, data
 from ui import signin_data as sd
 from ui.auth import still_allowed
@@ -44,6 +47,8 @@ st.html("""<style>
 .st-key-wall-fresh-amber { background: #6b4f00; border-radius: 0.5rem; }
 .st-key-wall-fresh-red { background: #7a1a1a; border-radius: 0.5rem; }
 .st-key-wall-fresh-ok { background: #12361f; border-radius: 0.5rem; }
+[class*="st-key-wall-"][class*="-red"] { background: #7a1a1a; border-radius: 0.5rem; }
+[class*="st-key-wall-"][class*="-amber"] { background: #6b4f00; border-radius: 0.5rem; }
 </style>""")
 st.title("Perimeter wall")
 expires = viewer.expires_at if viewer.kiosk else None
@@ -75,9 +80,16 @@ def sparkline(points: list[tuple[datetime, int]]) -> go.Figure:
     return figure
 
 
-def blocked_metric(label: str, now: int, before: int) -> None:
-    """A count of blocked sign-ins beside the period before it (a rise is bad: inverse colours)."""
-    st.metric(label, f"{now:,}", delta=change_words(now, before), delta_color="inverse")
+def blocked_metric(label: str, now: int, before: int, sources_behind: int) -> None:
+    """A count of blocked sign-ins beside the period before it: fewer is green and points down; while
+    sign-in sources are behind, the count is marked incomplete instead (missing data is not a drop)."""
+    change = blocked_change(now, before, sources_behind)
+    st.metric(label, f"{now:,}", delta=change.words, delta_color=change.colour, delta_arrow=change.arrow)
+
+
+def tile_key(name: str, level: str | None) -> str:
+    """The tile's container key: its CSS colours the worst thing loudest (red, amber; none unknown)."""
+    return f"wall-{name}-{level or 'unknown'}"
 
 
 @st.fragment(run_every=refresh)
@@ -106,9 +118,13 @@ def tiles() -> None:
     counts = wall["counts"]
     row1 = st.columns(3)
     with row1[0].container(border=True):
-        blocked_metric("Blocked sign-ins, last hour", counts.last_hour, counts.previous_hour)
+        blocked_metric(
+            "Blocked sign-ins, last hour", counts.last_hour, counts.previous_hour, wall["signInSourcesBehind"]
+        )
     with row1[1].container(border=True):
-        blocked_metric("Blocked sign-ins, 24 h", counts.last_day, counts.previous_day)
+        blocked_metric(
+            "Blocked sign-ins, 24 h", counts.last_day, counts.previous_day, wall["signInSourcesBehind"]
+        )
         st.plotly_chart(
             sparkline(wall["hourly"]),
             config={"displayModeBar": False, "staticPlot": True},
@@ -126,15 +142,23 @@ def tiles() -> None:
         st.caption(f"{words} · {fresh.stale} stale · {fresh.failing} failing source(s)")
 
     row2 = st.columns(3)
-    with row2[0].container(border=True):
+    evaluated = wall["evaluatedAt"] is not None
+    critical = len(wall["criticalTenants"]) if evaluated else None
+    with row2[0].container(border=True, key=tile_key("critical", alert_level(critical))):
         st.metric(
             "Tenants with critical findings",
-            len(wall["criticalTenants"]),
+            "—" if critical is None else critical,
             help="Failing critical posture findings, accepted risks excluded",
         )
-        st.caption(f"{wall['criticalFindings']} failing critical finding(s)")
-    with row2[1].container(border=True):
-        clients = wall["openClients"]
+        st.caption(
+            f"{wall['criticalFindings']} failing critical finding(s)"
+            if evaluated
+            else "posture not evaluated yet"
+        )
+    clients = wall["openClients"]
+    with row2[1].container(
+        border=True, key=tile_key("clients", alert_level(None if clients is None else len(clients.names)))
+    ):
         st.metric("API clients open to any IP", "—" if clients is None else len(clients.names))
         if clients is not None and clients.names:
             st.caption(
@@ -144,8 +168,11 @@ def tiles() -> None:
             st.caption(f"{clients.accepted} accepted as a risk")
         elif clients is None:
             st.caption("CIPP API clients not collected")
-    with row2[2].container(border=True):
-        capable, members = wall["mfa"]
+    capable, members = wall["mfa"]
+    ratio = capable / members if members else None
+    with row2[2].container(
+        border=True, key=tile_key("mfa", target_level(ratio, PostureOptions().mfa_pass_ratio))
+    ):
         st.metric("MFA capable", f"{capable / members:.1%}" if members else "—")
         st.caption(f"{capable:,} of {members:,} enabled members")
 

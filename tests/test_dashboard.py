@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -219,3 +219,38 @@ def test_without_sign_in_a_non_loopback_dashboard_refuses_to_serve(app, monkeypa
     assert not at.dataframe
     with pytest.raises(PermissionError):
         ui.auth.require_operator()
+
+
+def test_while_a_source_fails_every_page_says_so_and_it_is_not_fresh(
+    simulator, demo_database, tmp_path_factory, app_test
+):
+    from db.queries import active_tenants
+    from db.store import record_run
+    from support import FIXED_NOW
+
+    url, engine = collect_demo(demo_database, tmp_path_factory, "dash-outage")
+    with engine.connect() as conn:
+        client = next(t.tenant_id for t in active_tenants(conn) if t.role == "client")
+    failed_at = FIXED_NOW + timedelta(minutes=1)  # after the demo's collection
+    with write_transaction(engine) as conn:
+        record_run(
+            conn,
+            cycle_id="outage",
+            tenant_id=client,
+            source="signIns",
+            started_at=failed_at,
+            finished_at=failed_at,
+            rows=0,
+            error="ConnectError: [Errno 111] Connection refused",
+        )
+    for page in ("pages/tenants.py", "pages/posture.py", "pages/signins.py", "pages/wall.py"):
+        at = app_test(url, simulator.url, now=FIXED_NOW).run()
+        if page != "pages/tenants.py":
+            at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        banners = [e.value for e in at.error if "failing" in e.value]
+        assert banners and "1 source(s) of 1 tenant(s) failing" in banners[0], page
+    at = app_test(url, simulator.url, now=FIXED_NOW).run()
+    at.switch_page("pages/collectors.py").run()
+    failing_fresh = [r for r in at.dataframe[0].value.to_dict("records") if r.get("State") == "failing"]
+    assert failing_fresh, "the failing source is listed as failing, not fresh"

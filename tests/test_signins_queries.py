@@ -538,3 +538,24 @@ def test_source_status_says_how_old_each_tenants_sources_are(filled):
         rows = {r.tenant_id: r.as_dict() for r in queries.source_status(conn, NOW, {"signIns": 180}, 900)}
     assert rows[T2]["ageSeconds"] == 300 and not rows[T2]["fresh"] and not rows[T2]["failing"]
     assert rows[T3]["ageSeconds"] is None and rows[T3]["failing"]
+
+
+def test_a_source_whose_latest_attempt_failed_is_never_fresh(filled):
+    from db.store import record_run
+
+    with write_transaction(filled) as conn:
+        for minutes, error in ((2, None), (1, "ConnectError: connection refused")):
+            at = NOW - timedelta(minutes=minutes)
+            record_run(
+                conn,
+                cycle_id="c",
+                tenant_id=T2,
+                source="signIns",
+                started_at=at,
+                finished_at=at,
+                rows=0,
+                error=error,
+            )
+    with filled.connect() as conn:
+        [row] = [r for r in queries.source_status(conn, NOW, {"signIns": 900}, 900) if r.tenant_id == T2]
+    assert row.age_seconds == 120 and row.failing and not row.fresh  # young data, but the source is down

@@ -10,6 +10,8 @@ from investigate.wall import (
     AMBER,
     OK,
     RED,
+    alert_level,
+    blocked_change,
     change_words,
     freshness,
     open_api_clients,
@@ -17,6 +19,8 @@ from investigate.wall import (
     refresh_seconds,
     rotate_seconds,
     rotation_index,
+    signin_sources_behind,
+    target_level,
 )
 from posture import Finding, Subject
 
@@ -91,6 +95,41 @@ def test_no_sign_in_data_at_all_is_red():
 )
 def test_change_is_said_in_numbers_and_percent(now, before, words):
     assert change_words(now, before) == words
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "colour", "arrow"),
+    [(69, 120, "green", "down"), (120, 69, "red", "up"), (7, 7, "gray", "off"), (4, 0, "red", "up")],
+)
+def test_fewer_blocked_sign_ins_is_green_and_points_down(now, before, colour, arrow):
+    change = blocked_change(now, before)
+    assert (change.colour, change.arrow) == (colour, arrow)
+    assert change.words == change_words(now, before)
+
+
+def test_while_sign_in_sources_are_behind_a_count_is_incomplete_not_a_drop():
+    rows = [
+        {"source": "signIns", "fresh": False, "failing": True, "standing": None},
+        {"source": "signIns", "fresh": True, "failing": False, "standing": None},
+        {"source": "signIns", "fresh": False, "failing": False, "standing": "not-licensed"},
+        {"source": "users", "fresh": False, "failing": True, "standing": None},
+    ]
+    behind = signin_sources_behind(rows)
+    assert behind == 1  # the failing sign-in source; not the unlicensed tenant's, not another source
+    change = blocked_change(40, 120, behind)
+    assert (change.words, change.colour, change.arrow) == (
+        "incomplete: 1 sign-in source(s) behind",
+        "gray",
+        "off",
+    )
+
+
+def test_a_tile_of_broken_things_is_red_when_there_is_any_and_blank_when_unknown():
+    assert (alert_level(3), alert_level(0), alert_level(None)) == (RED, OK, None)
+
+
+def test_a_share_below_its_target_is_amber():
+    assert (target_level(0.94, 0.95), target_level(0.95, 0.95), target_level(None, 0.95)) == (AMBER, OK, None)
 
 
 def test_api_clients_open_to_any_ip_are_the_enabled_ones_without_ranges():

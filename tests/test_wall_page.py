@@ -66,3 +66,19 @@ def test_rotation_shows_one_tenant_at_a_time(app):
     [heading] = [h.value for h in at.subheader]
     assert not heading.startswith("All ")
     assert any("next tenant every 20 s" in c.value for c in at.caption)
+
+
+def test_the_blocked_counts_show_their_change_with_an_arrow_and_colour_from_the_numbers(app):
+    from streamlit.proto.Metric_pb2 import Metric as MetricProto
+
+    at = open_wall(app)
+    for label in ("Blocked sign-ins, last hour", "Blocked sign-ins, 24 h"):
+        tile = next(m for m in at.metric if m.label == label)
+        delta = tile.proto.delta
+        if delta.startswith("−"):  # fewer blocked: good
+            expected = (MetricProto.MetricColor.GREEN, MetricProto.MetricDirection.DOWN)
+        elif delta.startswith("+"):
+            expected = (MetricProto.MetricColor.RED, MetricProto.MetricDirection.UP)
+        else:
+            expected = (MetricProto.MetricColor.GRAY, MetricProto.MetricDirection.NONE)
+        assert (tile.proto.color, tile.proto.direction) == expected, (label, delta)

@@ -86,6 +86,7 @@ def run_dashboard() -> None:
         demo_marker()
         identity_banner(identity)
         sidebar_freshness()
+    failing_banner()
     _current.identity = identity
     try:
         selected.run()
@@ -153,6 +154,22 @@ def demo_marker() -> None:
             "Configure Graph credentials to audit a real tenant.",
             icon=":material/science:",
         )
+
+
+def failing_banner() -> None:
+    """On every page while collection fails: how many sources, since when, and where to look. Pages
+    built on that data may be incomplete; the banner says so before any number does."""
+    failing = [r for r in data.source_status_rows() if r["failing"]]
+    if not failing:
+        return
+    tenants = len({r["tenantId"] for r in failing})
+    latest = max((r["lastErrorAt"] for r in failing if r["lastErrorAt"]), default=None)
+    st.error(
+        f"{len(failing)} source(s) of {tenants} tenant(s) failing"
+        + (f" (latest error {latest.replace('T', ' ').removesuffix('Z')} UTC)" if latest else "")
+        + ": what the pages show may be incomplete (Collectors page for the errors).",
+        icon=":material/sync_problem:",
+    )
 
 
 def sidebar_freshness() -> None:

@@ -24,7 +24,7 @@ from db.models import Tenant
 from db.posture_store import current_findings
 from investigate.explain import TenantContext
 from investigate.filters import Filters
-from investigate.wall import freshness, open_api_clients
+from investigate.wall import freshness, open_api_clients, signin_sources_behind
 from ui import data
 
 SIGNIN_TTL_S = 30
@@ -215,7 +215,8 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
         policies = agg.top_blocking_policies(conn, tenants, now, 24, 5)
         day = scope_q.Scope(Filters(), tuple(tenants), now - timedelta(hours=24), now)
         latest = lists.failed_signins(conn, day, 8)
-        critical = current_findings(conn, now, statuses=("fail",), severity="critical").findings
+        critical_now = current_findings(conn, now, statuses=("fail",), severity="critical")
+        critical = critical_now.findings
         c1 = current_findings(conn, now, checks=("C-1",)).findings
         _day, mfa_rows = mfa_store.mfa_coverage_latest(conn)
         clients = queries.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.apiClients",)).get(
@@ -235,7 +236,9 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
             {f.tenant_id for f in critical if tenant_id is None or f.tenant_id == tenant_id}
         ),
         "criticalFindings": len([f for f in critical if tenant_id is None or f.tenant_id == tenant_id]),
+        "evaluatedAt": critical_now.evaluated_at,  # None: posture never evaluated yet
         "openClients": None if clients is None else open_api_clients(clients, c1),
         "mfa": (sum(r.mfa_capable for r in mine), sum(r.enabled_members for r in mine)),
         "freshness": freshness(statuses, settings.signin_interval_seconds),
+        "signInSourcesBehind": signin_sources_behind(statuses),
     }
