@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from posture.checks.cipp import client_id, client_name, client_ranges, is_any
+from posture.checks.cipp import client_id, client_name, client_ranges, open_to_any_ip
 from posture.findings import ACCEPTED, Finding
 
 MIN_REFRESH_S, MAX_REFRESH_S = 5, 3600
@@ -139,15 +139,20 @@ class OpenClients:
 
 
 def open_api_clients(clients: Sequence[object], findings: Sequence[Finding]) -> OpenClients:
-    """Enabled CIPP API clients whose allowed ranges are 'Any' (C-1's "open to any IP"), from the stored
-    `ExecApiClient?Action=List` rows; those whose C-1 finding is an accepted risk are counted apart."""
-    accepted_ids = {str(f.subject.id).lower() for f in findings if f.check == "C-1" and f.status == ACCEPTED}
+    """Enabled CIPP API clients reachable from any address ('Any', or ranges covering every address such
+    as 0.0.0.0/0), from the stored `ExecApiClient?Action=List` rows; those whose C-1 or C-2 finding is an
+    accepted risk are counted apart."""
+    accepted_ids = {
+        str(f.subject.id if f.check == "C-1" else f.evidence.get("clientId")).lower()
+        for f in findings
+        if f.check in ("C-1", "C-2") and f.status == ACCEPTED
+    }
     names, accepted = [], 0
     for client in clients:
         if not isinstance(client, dict) or client.get("Enabled") is not True:
             continue
         ranges = client_ranges(client)
-        if ranges is None or not is_any(ranges):
+        if ranges is None or not open_to_any_ip(ranges):
             continue
         if client_id(client).lower() in accepted_ids:
             accepted += 1

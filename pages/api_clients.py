@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fixes import FixRequest
+from posture.checks.cipp import open_to_any_ip
 from ui import chrome, data
 from ui.fix_panel import fix_panel
 from ui.output import table
@@ -47,7 +48,7 @@ for client in clients:
             "Role": client.get("Role") or "cipp-api (default)",
             "Enabled": bool(client.get("Enabled")),
             "Allowed IP ranges": ", ".join(ranges) or "(none: CIPP denies every call)",
-            "Open to any IP": [r.lower() for r in ranges] == ["any"],
+            "Open to any IP": open_to_any_ip(ranges),
             "Range problems": len(range_problems),
             "In Azure": client_id.lower() in azure_ids,
             "Status": next((f.status for f in mine if f.check == "C-1"), "n/a"),

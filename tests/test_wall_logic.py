@@ -144,6 +144,30 @@ def test_api_clients_open_to_any_ip_are_the_enabled_ones_without_ranges():
     assert result.names == ("Open", "Empty string") and result.accepted == 0
 
 
+def test_ranges_covering_every_address_are_open_to_any_ip_too():
+    clients = [
+        api_client("c1", "Zapier (test)", ["0.0.0.0/0"]),
+        api_client("c2", "IPv6 tooling", ["::/0"]),
+        api_client("c3", "Two halves", ["0.0.0.0/1", "128.0.0.0/1"]),
+        api_client("c4", "Office", ["66.171.40.16/29"]),
+    ]
+    assert open_api_clients(clients, []).names == ("Zapier (test)", "IPv6 tooling", "Two halves")
+
+
+def test_a_client_open_through_its_ranges_and_accepted_on_c2_is_counted_apart():
+    accepted = Finding(
+        "C-2",
+        MSP_ID,
+        "accepted",
+        "high",
+        Subject("range", "0.0.0.0/0", "0.0.0.0/0"),
+        "open",
+        evidence={"clientId": "C1"},
+    )
+    result = open_api_clients([api_client("c1", "Zapier (test)", ["0.0.0.0/0"])], [accepted])
+    assert result.names == () and result.accepted == 1
+
+
 def test_an_open_client_accepted_as_a_risk_is_counted_apart():
     accepted = Finding("C-1", MSP_ID, "accepted", "critical", Subject("apiClient", "C1", "Open"), "open")
     result = open_api_clients([api_client("c1", "Open", ["Any"])], [accepted])

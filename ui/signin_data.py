@@ -217,7 +217,7 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
         latest = lists.failed_signins(conn, day, 8)
         critical_now = current_findings(conn, now, statuses=("fail",), severity="critical")
         critical = critical_now.findings
-        c1 = current_findings(conn, now, checks=("C-1",)).findings
+        c1 = current_findings(conn, now, checks=("C-1", "C-2")).findings
         _day, mfa_rows = mfa_store.mfa_coverage_latest(conn)
         clients = queries.tenant_objects(conn, [settings.msp_tenant_id], ("cipp.apiClients",)).get(
             (settings.msp_tenant_id, "cipp.apiClients")

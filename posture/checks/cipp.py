@@ -9,7 +9,7 @@ from typing import Any
 from graphjson.values import as_dict, as_list, lower, text
 from posture.check import Check, NotApplicable, define_check
 from posture.findings import Finding, Subject
-from posture.ranges import judge_cipp_range, judge_with_union
+from posture.ranges import covers_every_address, judge_cipp_range, judge_with_union, parse_network
 from posture.view import SnapshotView
 
 ANY = "any"
@@ -55,6 +55,13 @@ def client_ranges(client: dict[str, Any]) -> list[str] | None:
 
 def is_any(ranges: list[str]) -> bool:
     return any(lower(r) == ANY for r in ranges)
+
+
+def open_to_any_ip(ranges: list[str]) -> bool:
+    """Reachable from any address: 'Any' (C-1), or ranges whose union covers every IPv4 or every IPv6
+    address, such as 0.0.0.0/0 or ::/0 (C-2): one answer for the wall, the API clients page and the
+    checks."""
+    return is_any(ranges) or bool(covers_every_address(parse_network(r) for r in ranges))
 
 
 def _cipp_missing(check: Check, snapshot: SnapshotView, what: str) -> NotApplicable:
