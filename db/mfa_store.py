@@ -72,3 +72,14 @@ def mfa_trend(
         (day, int(members or 0), int(capable or 0))
         for day, members, capable in conn.execute(query.group_by(m.day).order_by(m.day))
     ]
+
+
+def registered_methods(row: MfaCoverageDaily) -> dict[str, int]:
+    """A coverage row's users per registered method (stored as JSON text); {} for a row it cannot read."""
+    try:
+        methods = orjson.loads(row.methods or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(methods, dict):
+        return {}
+    return {str(k): int(v) for k, v in methods.items() if isinstance(v, int) and not isinstance(v, bool)}

@@ -59,3 +59,14 @@ def test_a_tenant_in_the_url_narrows_the_page(app):
     assert next(w for w in at.multiselect if w.label == "Tenants").value == [
         "4f4e31f0-e773-47c1-a231-9b911d163077"
     ]
+
+
+def test_the_method_chart_shows_method_names_with_their_user_counts(app):
+    import json
+
+    at = open_page(app)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bar = next(s["data"][0] for s in specs if "Authenticator (push)" in s["data"][0].get("y", []))
+    names, counts = bar["y"], bar["x"]
+    assert all(len(n) > 1 for n in names)  # method names, never the characters of a JSON string
+    assert sum(counts) > 1000  # users across the demo's tenants, not character counts

@@ -107,8 +107,9 @@ def test_chart_label_escapes_html_and_latex():
     from ui.output import chart_label
 
     assert chart_label('<a href="https://evil.example">x</a>') == (
-        "&lt;a href=&quot;https://evil.example&quot;&gt;x&lt;/a&gt;"
+        '&lt;a href="https://evil.example"&gt;x&lt;/a&gt;'
     )
+    assert chart_label('Zapier "test"') == 'Zapier "test"' and chart_label("O'Brien") == "O'Brien"
     assert chart_label("$x^2$").startswith(WORD_JOINER)
     assert chart_label("Contoso & Co") == "Contoso &amp; Co"
 

@@ -43,5 +43,5 @@ def markdown_table(rows: list[Mapping[str, Any]], **kwargs: Any) -> Any:
 def chart_label(text: Any) -> str:
     """A string as Plotly shows it literally: HTML escaped (no tags, links or entities), and a leading
     '$' broken, since Plotly typesets a label that starts and ends with '$' as LaTeX."""
-    escaped = html.escape(str(text))
+    escaped = html.escape(str(text), quote=False)  # Plotly shows &quot; as written: quotes stay quotes
     return WORD_JOINER + escaped if escaped.startswith("$") else escaped

@@ -181,9 +181,9 @@ def mfa_overview(now: datetime, trend_days: int = 90) -> dict[str, Any]:
                     "admins_capable",
                     "enforcement",
                     "enforcement_detail",
-                    "methods",
                 )
             }
+            | {"methods": mfa_store.registered_methods(r)}
             for r in rows
         ],
         "trend": trend,
