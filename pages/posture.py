@@ -74,18 +74,41 @@ c4.metric("Accepted risks", sum(f.status == "accepted" for f in findings))
 st.caption(f"Evaluated {evaluated_at:%Y-%m-%d %H:%M} UTC. {SCORE_EXPLANATION}")
 
 # --- filters --------------------------------------------------------------------------------
+# A link may carry its context (`?tenant=<id>&check=<id>`, e.g. from a blocked sign-in's explanation):
+# known values preselect the filters, anything else is said and ignored.
+tenant_ids = sorted({f.tenant_id for f in findings}, key=tenant_label)
+linked_tenant = st.query_params.get("tenant", "")
+linked_check = st.query_params.get("check", "").upper()
+tenant_by_key = {t.lower(): t for t in tenant_ids}
+if linked_tenant and linked_tenant.lower() not in tenant_by_key:
+    st.warning("The link names a tenant with no findings here: showing every tenant.")
+if linked_check and linked_check not in CHECKS_BY_ID:
+    st.warning(f"The link names an unknown check ({plain(linked_check[:20])}): showing every check.")
 with st.container(border=True):
-    f1, f2, f3, f4 = st.columns(4)
-    tenant_ids = sorted({f.tenant_id for f in findings}, key=tenant_label)
-    chosen_tenants = f1.multiselect("Tenant", tenant_ids, format_func=tenant_label, placeholder="All tenants")
-    chosen_parts = f2.multiselect("Part", PARTS, placeholder="All parts")
-    chosen_severities = f3.multiselect("Severity", SEVERITIES, placeholder="All severities")
-    chosen_statuses = f4.multiselect("Status", STATUSES, default=["fail", "warn", "accepted"])
+    f1, f2, f3, f4, f5 = st.columns(5)
+    chosen_tenants = f1.multiselect(
+        "Tenant",
+        tenant_ids,
+        default=[tenant_by_key[linked_tenant.lower()]] if linked_tenant.lower() in tenant_by_key else [],
+        format_func=tenant_label,
+        placeholder="All tenants",
+    )
+    chosen_checks = f2.multiselect(
+        "Check",
+        [c.id for c in CATALOGUE],
+        default=[linked_check] if linked_check in CHECKS_BY_ID else [],
+        format_func=lambda c: f"{c} — {CHECKS_BY_ID[c].title}",
+        placeholder="All checks",
+    )
+    chosen_parts = f3.multiselect("Part", PARTS, placeholder="All parts")
+    chosen_severities = f4.multiselect("Severity", SEVERITIES, placeholder="All severities")
+    chosen_statuses = f5.multiselect("Status", STATUSES, default=["fail", "warn", "accepted"])
 
 shown = [
     f
     for f in findings
     if (not chosen_tenants or f.tenant_id in chosen_tenants)
+    and (not chosen_checks or f.check in chosen_checks)
     and (not chosen_parts or CHECKS_BY_ID[f.check].part in chosen_parts)
     and (not chosen_severities or f.severity in chosen_severities)
 ]

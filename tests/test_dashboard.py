@@ -125,6 +125,27 @@ def test_posture_filters_narrow_the_findings(app):
     assert set(at.dataframe[0].value["Check"]) <= {"C-1", "C-2", "C-3"}
 
 
+def test_a_link_with_check_and_tenant_opens_the_posture_page_filtered(app, filled_db):
+    from db.queries import active_tenants
+    from support import run_page
+
+    *_, engine = filled_db
+    with engine.connect() as conn:
+        tenant = next(t for t in active_tenants(conn) if t.display_name == "Trey Research")
+    at = run_page(app, "pages/posture.py", check="D-1", tenant=tenant.tenant_id)
+    shown = at.dataframe[0].value
+    assert set(shown["Check"]) == {"D-1"} and len(shown) >= 1
+    assert next(w for w in at.multiselect if w.label == "Check").value == ["D-1"]
+
+
+def test_an_unknown_check_in_the_link_is_said_and_ignored(app):
+    from support import run_page
+
+    at = run_page(app, "pages/posture.py", check="Z-9")
+    assert any("unknown check (Z" in w.value for w in at.warning)  # the value shown as plain text
+    assert len(set(at.dataframe[0].value["Check"])) > 1
+
+
 def _choose_failing(at: AppTest, check: str) -> AppTest:
     detail = next(w for w in at.selectbox if w.label == "Evidence and why it matters for")
     option = next(o for o in detail.options if o.startswith(f"FAIL · {check} ·"))
