@@ -175,6 +175,9 @@ with st.expander("Score trend", expanded=False):
     overall_by_day, tenant_by_day = daily_scores(data.posture_history(days or 90))
     if not overall_by_day:
         st.info("No history yet: one point is recorded per day.")
+    elif len(overall_by_day) == 1:
+        ((day, value),) = overall_by_day.items()
+        st.info(f"First point: {value:.1f} on {day}. A trend appears from the second day (one point a day).")
     else:
         trend = go.Figure()
         dates = sorted(overall_by_day)
@@ -352,7 +355,7 @@ e1.download_button(
 )
 e2.download_button(
     "Download report (HTML)",
-    render_html_report(findings, names, evaluated_at),
+    render_html_report(findings, names, evaluated_at, demo=data.settings().demo_mode),
     file_name="perimeter-posture-report.html",
     mime="text/html",
     icon=":material/description:",

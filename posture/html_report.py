@@ -32,6 +32,7 @@ def render_html_report(
     tenant_names: dict[str, str],
     generated_at: datetime,
     title: str = "Perimeter posture report",
+    demo: bool = False,
 ) -> str:
     by_tenant: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
@@ -42,6 +43,11 @@ def render_html_report(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
+        *(
+            ["<p class='demo'><strong>Demo data</strong> — a simulated MSP, not Microsoft Graph.</p>"]
+            if demo
+            else []
+        ),
         f"<p class='muted'>Generated {escape(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} · "
         f"check catalogue v{CATALOGUE_VERSION} · {len(by_tenant)} tenants · {len(findings)} findings · "
         + " · ".join(f"{escape(s)}: {n}" for s, n in sorted(counts.items()))

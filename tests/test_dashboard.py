@@ -146,6 +146,11 @@ def test_an_unknown_check_in_the_link_is_said_and_ignored(app):
     assert len(set(at.dataframe[0].value["Check"])) > 1
 
 
+def test_the_trend_with_one_day_says_it_is_the_first_point(app):
+    at = _posture(app)
+    assert any(i.value.startswith("First point: ") for i in at.info)  # the demo has one evaluated day
+
+
 def _choose_failing(at: AppTest, check: str) -> AppTest:
     detail = next(w for w in at.selectbox if w.label == "Evidence and why it matters for")
     option = next(o for o in detail.options if o.startswith(f"FAIL · {check} ·"))

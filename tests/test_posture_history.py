@@ -203,3 +203,9 @@ def test_html_report_escapes_tenant_supplied_text():
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
     assert "Overall score" in html and "Why it matters" in html
+
+
+def test_html_report_of_demo_data_says_so():
+    findings = [_finding("D-1", "fail")]
+    assert "Demo data" in render_html_report(findings, {}, NOW, demo=True)
+    assert "Demo data" not in render_html_report(findings, {}, NOW)
