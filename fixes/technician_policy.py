@@ -68,32 +68,17 @@ async def plan_create(ctx: FixContext, request: FixRequest) -> Plan:
         )
     break_glass = view.break_glass.accounts if view.break_glass else []
     locations = [n for n in trusted_candidates(msp) if location_ranges(n)]
-    if not break_glass:
-        return Plan(
-            request,
-            CREATE_TITLE,
-            summary,
-            target,
-            None,
-            None,
-            refusal=(
-                "no break-glass account is known (PRE-3): create one, so the block policy can exclude it, "
-                "before adding the policy"
-            ),
-        )
-    if not locations:
-        return Plan(
-            request,
-            CREATE_TITLE,
-            summary,
-            target,
-            None,
-            None,
-            refusal=(
-                "there is no trusted location with a range for the policy to exempt: add one first "
-                "(trusted-location.add-range)"
-            ),
-        )
+    missing = (
+        "no break-glass account is known (PRE-3): create one, so the block policy can exclude it, before "
+        "adding the policy"
+        if not break_glass
+        else "there is no trusted location with a range for the policy to exempt: add one first "
+        "(trusted-location.add-range)"
+        if not locations
+        else None
+    )
+    if missing:
+        return Plan(request, CREATE_TITLE, summary, target, None, None, refusal=missing)
     excluded = [a.id for a in break_glass]
     upn = ctx.settings.service_account_upn
     service_account = msp.account(upn) if upn else None
