@@ -37,5 +37,22 @@ def score(findings: Iterable[Finding]) -> float | None:
     return weighted_score((f.severity, f.status, 1) for f in findings)
 
 
+# Bands in words, best first: (lowest score in the band, name). A manager reads "78 — fair" at a glance.
+SCORE_BANDS = ((90.0, "good"), (75.0, "fair"), (50.0, "poor"), (0.0, "critical"))
+
+
+def score_band(value: float | None) -> str:
+    """The band a score falls in ('good' ≥ 90, 'fair' ≥ 75, 'poor' ≥ 50, else 'critical'); 'not scored'
+    when nothing applicable was evaluated."""
+    if value is None:
+        return "not scored"
+    return next(name for low, name in SCORE_BANDS if value >= low)
+
+
+def score_in_words(value: float | None) -> str:
+    """'78.4 / 100 — fair'; '— (not scored)' when nothing applicable was evaluated."""
+    return "— (not scored)" if value is None else f"{value:.1f} / 100 — {score_band(value)}"
+
+
 def worst_status(statuses: Iterable[str]) -> str:
     return max(statuses, key=lambda s: STATUS_RANK.get(s, 0), default="n/a")

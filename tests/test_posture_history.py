@@ -18,7 +18,7 @@ from db.posture_store import (
 )
 from posture import Finding, Subject, apply_accepted
 from posture.html_report import render_html_report
-from posture.scoring import score, weighted_score, worst_status
+from posture.scoring import score, score_band, score_in_words, weighted_score, worst_status
 from posture.summary import daily_scores, matrix, tenant_scores
 
 NOW = datetime(2026, 11, 22, 12, 0)
@@ -56,6 +56,27 @@ def test_score_weights_severity_and_leaves_out_not_applicable():
 def test_warn_and_accepted_earn_half_credit():
     assert weighted_score([("high", "warn", 1)]) == 50.0
     assert weighted_score([("high", "accepted", 2)]) == 50.0
+
+
+@pytest.mark.parametrize(
+    ("value", "band"),
+    [
+        (100.0, "good"),
+        (90.0, "good"),
+        (89.9, "fair"),
+        (75.0, "fair"),
+        (60.0, "poor"),
+        (49.9, "critical"),
+        (0.0, "critical"),
+    ],
+)
+def test_score_band_names_the_band_a_score_falls_in(value, band):
+    assert score_band(value) == band
+
+
+def test_score_in_words_gives_the_score_and_its_band():
+    assert score_in_words(78.44) == "78.4 / 100 — fair"
+    assert score_in_words(None) == "— (not scored)"
 
 
 def test_score_of_nothing_applicable_is_none():
