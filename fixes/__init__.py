@@ -11,15 +11,16 @@ The one engine behind the dashboard's fix buttons and ``python -m fixes``:
 Layout: ``engine`` (the flow), ``model`` (plain data), ``context`` (reads and writes through the
 collectors' Graph and CIPP clients), ``audit`` (the append-only log), ``cidr`` (strict ranges),
 ``graph_json`` (minimal PATCH bodies, comparisons, rebasing onto a fresh read), ``guards`` (the one guard
-set every write passes, rollbacks included), ``plans`` (shared builders), one module per
-fix family (``client_policy``, ``technician_policy``, ``trusted_location``,
-``service_account_policy``, ``cipp``) and ``catalogue`` (every fix by id).
+set every write passes, rollbacks included), ``plans`` (shared builders), ``exposure`` (which writes open
+access: the one confirmation rule), one module per fix family (``client_policy``, ``technician_policy``,
+``trusted_location``, ``service_account_policy``, ``cipp``) and ``catalogue`` (every fix by id).
 """
 
 from fixes.audit import AuditEntry
 from fixes.catalogue import CATALOGUE, FIXES, fix_for_finding
 from fixes.cidr import RangeError, parse_range, parse_ranges
 from fixes.engine import FixEngine, Offer
+from fixes.exposure import Confirmation, FindingRef
 from fixes.model import (
     CONFLICT,
     OPERATOR_ROLE,
@@ -35,6 +36,7 @@ from fixes.model import (
 __all__ = [
     "CATALOGUE",
     "CONFLICT",
+    "Confirmation",
     "FIXES",
     "OPERATOR_ROLE",
     "Actor",
@@ -42,6 +44,7 @@ __all__ = [
     "BadInput",
     "FixEngine",
     "FixRequest",
+    "FindingRef",
     "FixSpec",
     "Offer",
     "Outcome",

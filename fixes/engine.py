@@ -77,6 +77,7 @@ from fixes.audit import AuditEntry
 from fixes.catalogue import FIXES, fix_for_finding
 from fixes.cidr import parse_address
 from fixes.context import FixContext
+from fixes.exposure import Confirmation, confirmation
 from fixes.graph_json import merge_patch, restore_body, same
 from fixes.model import (
     APPLIED,
@@ -173,6 +174,12 @@ class FixEngine:
         return self.apply(
             self.plan_rollback(audit_id, egress_ip), actor, acknowledge_warnings=acknowledge_warnings
         )
+
+    def confirmation(self, plan: Plan) -> Confirmation:
+        """What ``plan`` does that needs a typed confirmation (fixes.exposure): the same rule for a fix
+        and a rollback; undoing a rollback re-applies the fix, so it re-creates no finding."""
+        undone = audit.entry(self.db, plan.rollback_of) if plan.rollback_of is not None else None
+        return confirmation(plan, undoes_a_rollback=undone is not None and undone.rollback_of is not None)
 
     def rollback_reason(self, record: AuditEntry) -> str | None:
         """Why ``record`` cannot be rolled back, as far as the records tell (None: a rollback can be

@@ -14,6 +14,8 @@ from connectors.pacing import LIMITS, Pacer
 from db import open_database, write_transaction
 from db.posture_store import store_evaluation
 from fixes import Actor, BadInput, FixEngine, FixRequest, RangeError, fix_for_finding
+from fixes.audit import MISSING, Change, changes, shown_value
+from fixes.exposure import opened_access, recreated_findings
 from simulator import SimConfig, Simulator, demo
 from support import FIXED_NOW
 
@@ -1173,3 +1175,194 @@ def test_a_failed_write_whose_read_back_failed_too_offers_no_rollback(fx, sim, f
         "either, so its state after the write is unknown: re-read it and fix it by hand"
     )
     assert fx.plan_rollback(record.id).refusal == reason
+
+
+# --- one confirmation rule: which writes open access, which findings a rollback re-creates -----------
+
+
+def _location(*cidrs: str, trusted: bool = True) -> dict:
+    return {
+        "@odata.type": IP_LOCATION,
+        "displayName": "Office",
+        "isTrusted": trusted,
+        "ipRanges": [{"cidrAddress": c} for c in cidrs],
+    }
+
+
+def _block_policy(state: str = "enabled", **users: list[str]) -> dict:
+    return {
+        "displayName": "Block outside office",
+        "state": state,
+        "conditions": {
+            "users": {"includeUsers": ["All"], **users},
+            "applications": {"includeApplications": ["All"]},
+            "locations": {"includeLocations": ["All"], "excludeLocations": ["office-id"]},
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }
+
+
+def test_a_range_added_to_a_location_opens_access_and_one_taken_away_does_not():
+    assert opened_access(
+        "namedLocation", _location("203.0.113.0/24"), _location("203.0.113.0/24", "198.51.100.7/32")
+    ) == ["'Office' covers 198.51.100.7/32 too"]
+    assert (
+        opened_access(
+            "namedLocation", _location("203.0.113.0/24", "198.51.100.7/32"), _location("203.0.113.0/24")
+        )
+        == []
+    )
+    # A narrower range inside one already there trusts no new address.
+    assert (
+        opened_access(
+            "namedLocation", _location("203.0.113.0/24"), _location("203.0.113.0/24", "203.0.113.8/29")
+        )
+        == []
+    )
+    assert opened_access(
+        "namedLocation", _location("203.0.113.0/24", trusted=False), _location("203.0.113.0/24")
+    ) == ["'Office' becomes trusted"]
+
+
+def test_an_api_client_opened_to_any_ip_or_wider_ranges_opens_access():
+    client = {"AppName": "Zapier", "Enabled": True, "IPRange": ["203.0.113.0/24"]}
+    assert opened_access("apiClient", client, {**client, "IPRange": ["Any"]}) == [
+        "the API client 'Zapier' accepts calls from any IP"
+    ]
+    assert opened_access("apiClient", client, {**client, "IPRange": ["203.0.113.0/24", "0.0.0.0/0"]}) == [
+        "the API client 'Zapier' accepts calls from 0.0.0.0/0 too"
+    ]
+    assert opened_access("apiClient", {**client, "IPRange": ["Any"]}, client) == []  # narrowed: C-1's fix
+
+
+def test_a_block_policy_switched_off_deleted_or_excluding_more_opens_access():
+    on = _block_policy()
+    assert opened_access("policy", on, _block_policy("disabled")) == [
+        "'Block outside office' is switched off"
+    ]
+    assert opened_access("policy", on, None) == ["'Block outside office' is deleted"]
+    assert opened_access("policy", on, _block_policy(excludeUsers=["someone"])) == [
+        "'Block outside office' excludes more (excludeUsers)"
+    ]
+    assert opened_access("policy", _block_policy(excludeUsers=["someone"]), on) == []  # covers more people
+    # A report-only policy enforces nothing: switching it off or deleting it opens nothing.
+    assert opened_access("policy", _block_policy("enabledForReportingButNotEnforced"), None) == []
+    assert opened_access("policy", None, on) == []  # a new policy only adds requirements
+
+
+def test_a_policy_that_stops_requiring_mfa_or_every_time_sign_in_opens_access():
+    mfa = {
+        "displayName": "Service account",
+        "state": "enabled",
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+        "sessionControls": {"signInFrequency": {"frequencyInterval": "everyTime", "isEnabled": True}},
+    }
+    weaker = {**mfa, "grantControls": {"operator": "OR", "builtInControls": ["mfa", "compliantDevice"]}}
+    assert opened_access("policy", mfa, weaker) == ["'Service account' no longer requires MFA"]
+    assert opened_access("policy", mfa, {**mfa, "sessionControls": None}) == [
+        "'Service account' no longer asks for a sign-in every time"
+    ]
+
+
+def test_a_forward_fix_that_adds_a_trusted_range_needs_the_typed_confirmation(fx, sim):
+    plan = fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",)))
+    confirmation = fx.confirmation(plan)
+    assert confirmation.required
+    assert confirmation.opens == (f"'{demo.TRUSTED_LOCATION_NAME}' covers 66.171.41.7/32 too",)
+    assert confirmation.recreates == ()  # a fix re-creates nothing
+
+
+def test_a_fix_that_only_adds_a_requirement_needs_no_typed_confirmation(fx, sim):
+    _break_technician_policies(sim)
+    plan = fx.plan(FixRequest("technician-policy.create", MSP))  # report-only: opens nothing
+    assert not fx.confirmation(plan).required
+
+
+def test_switching_the_block_policy_on_asks_for_the_confirmation_as_a_lockout_risk(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP - Block outside office")
+    plan = fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP))
+    confirmation = fx.confirmation(plan)
+    assert confirmation.required and confirmation.lockout and not confirmation.opens
+
+
+def test_a_rollback_names_the_critical_finding_it_re_creates(fx, sim):
+    tid = tenant("device_wrong_excl")
+    pid = sim.policy_id(tid, "CA005")
+    applied = fx.apply(fx.plan(FixRequest(D1, tid, pid)), OPERATOR, acknowledge_warnings=True)
+    assert applied.outcome == "applied", applied.message
+    rollback = fx.plan_rollback(applied.audit_id)
+    confirmation = fx.confirmation(rollback)
+    assert confirmation.required
+    assert [(f.check, f.severity) for f in confirmation.recreates] == [("D-1", "critical")]
+    assert confirmation.recreates[0].title == "Client policies exclude the MSP's people"
+    assert any("re-creates the critical finding D-1" in r for r in confirmation.reasons())
+
+
+def test_rolling_back_the_block_policy_switch_opens_access_and_re_creates_a3(fx, sim):
+    pid = sim.policy_id(MSP, "CIPP - Block outside office")
+    temporary = sim.location_id("Trusted - Temporary (remote work)")
+    sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "isTrusted": False})
+    on = fx.apply(fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR)
+    confirmation = fx.confirmation(fx.plan_rollback(on.audit_id))
+    assert confirmation.opens == ("'CIPP - Block outside office (pilot)' is switched off",)
+    assert [f.check for f in confirmation.recreates] == ["A-3"]
+    assert not confirmation.lockout
+    off = fx.rollback(on.audit_id, OPERATOR)
+    # Undoing that rollback re-applies the fix: a lockout risk again, no finding re-created.
+    redo = fx.confirmation(fx.plan_rollback(off.audit_id, OFFICE_IP))
+    assert redo.lockout and redo.recreates == () and redo.opens == ()
+
+
+def test_undoing_set_ranges_re_creates_c1_for_any_and_c2_for_ranges():
+    assert [f.check for f in recreated_findings("api-client.set-ranges", {"IPRange": ["Any"]})] == ["C-1"]
+    assert [
+        f.check for f in recreated_findings("api-client.set-ranges", {"IPRange": ["52.174.22.7/24"]})
+    ] == ["C-2"]
+    assert str(recreated_findings("api-client.set-ranges", {"IPRange": ["Any"]})[0]) == (
+        "C-1 “Every enabled API client has its own IP ranges” (critical)"
+    )
+
+
+# --- the audit record as a diff -------------------------------------------------------------------------
+
+
+def test_the_diff_names_each_changed_field_by_its_json_path():
+    before = {"displayName": "CA005", "state": "enabled", "conditions": {"users": {"excludeUsers": ["a"]}}}
+    after = {
+        "displayName": "CA005",
+        "state": "disabled",
+        "conditions": {"users": {"excludeUsers": ["a", "b"]}},
+    }
+    assert changes(before, after) == [
+        Change("conditions.users.excludeUsers[]", MISSING, "b"),
+        Change("state", "enabled", "disabled"),
+    ]
+
+
+def test_the_diff_of_a_range_added_in_the_middle_is_one_line():
+    before = _location("203.0.113.0/24", "198.51.100.0/24")
+    after = _location("203.0.113.0/24", "66.171.41.7/32", "198.51.100.0/24")
+    assert changes(before, after) == [Change("ipRanges[]", MISSING, {"cidrAddress": "66.171.41.7/32"})]
+
+
+def test_the_diff_of_a_created_or_deleted_object_lists_its_fields_and_of_a_reorder_the_whole_list():
+    assert changes(None, {"state": "enabled", "grantControls": {"builtInControls": ["block"]}}) == [
+        Change("grantControls.builtInControls", MISSING, ["block"]),
+        Change("state", MISSING, "enabled"),
+    ]
+    assert changes({"IPRange": ["Any"]}, None) == [Change("IPRange", ["Any"], MISSING)]
+    assert changes({"x": [1, 2]}, {"x": [2, 1]}) == [Change("x", [1, 2], [2, 1])]
+    assert changes({"a": None}, {"a": 1}) == [Change("a", None, 1)]  # null is a value, not a missing field
+    assert changes({"a": 1}, {"a": 1}) == []
+    assert shown_value(MISSING) == "(none)" and shown_value({"b": 1}) == '{"b":1}'
+
+
+def test_a_records_diff_shows_what_the_fix_changed(fx, sim):
+    lid = sim.location_id(demo.TRUSTED_LOCATION_NAME)
+    outcome = fx.apply(
+        fx.plan(FixRequest("trusted-location.add-range", MSP, ranges=("66.171.41.7",))), OPERATOR
+    )
+    record = fx.audit_entry(outcome.audit_id)
+    added = [c for c in changes(record.before, record.after) if c.path == "ipRanges[]"]
+    assert [c.after["cidrAddress"] for c in added] == ["66.171.41.7/32"] and added[0].before is MISSING
+    assert record.target_id == lid
