@@ -33,17 +33,19 @@ from db.signin_scope import (
     DAY_SPAN,
     DIMS,
     HOUR_SPAN,
-    HOURLY_TIMELINE_UP_TO,
     Scope,
     day_key,
     dim_expression,
     floor_to,
     hour_key,
+    minute_key,
     parse_bucket_key,
     plan_ranges,
     signin_conditions,
 )
+from investigate.codes import BLOCKED, counted_codes
 from investigate.filters import Filters
+from investigate.timeline import FIVE_MINUTES, bucket_start, grain_for
 
 
 def rollup_sums(
@@ -69,12 +71,18 @@ def rollup_sums(
     return [tuple(row) for row in conn.execute(query)]
 
 
+def _code_values(codes: tuple[int, ...] | None) -> list[str] | None:
+    """The counters' values (codes as text) for a set of codes; None: every code."""
+    return None if codes is None else [str(c) for c in codes]
+
+
 def timeline(conn: Connection, scope: Scope) -> tuple[str, list[tuple[datetime, int, int]]]:
-    """(grain, [(bucket start, error code, failed sign-ins)]) over the scope's window."""
-    grain = HOUR if scope.end - scope.start <= HOURLY_TIMELINE_UP_TO else DAY
+    """(grain, [(bucket start, error code, sign-ins)]) over the scope's window: 5-minute bars up to six
+    hours (read from the index), hourly up to three days, daily beyond (investigate.timeline)."""
+    grain = grain_for(scope.end - scope.start)
     counts: Counter[tuple[datetime, int]] = Counter()
-    codes = [str(c) for c in scope.filters.codes] or None
-    if scope.filters.only_tenant_time_code:
+    codes = _code_values(scope.filters.counted_codes)
+    if grain != FIVE_MINUTES and scope.filters.only_tenant_time_code:
         for piece, a, b in plan_ranges(scope.start, scope.end, (DAY, HOUR) if grain == DAY else (HOUR,)):
             if piece is not None:
                 for bucket, value, _label, n in rollup_sums(
@@ -90,14 +98,14 @@ def timeline(conn: Connection, scope: Scope) -> tuple[str, list[tuple[datetime, 
             for code, n in conn.execute(query):  # a raw piece lies within one bucket
                 counts[(floor_to(a, grain), int(code))] += n
     else:
-        key = (hour_key if grain == HOUR else day_key)(SignIn.created_at)
+        key = {FIVE_MINUTES: minute_key, HOUR: hour_key, DAY: day_key}[grain](SignIn.created_at)
         query = (
             select(key, SignIn.error_code, func.count())
             .where(*signin_conditions(scope))
             .group_by(key, SignIn.error_code)
         )
         for bucket, code, n in conn.execute(query):
-            counts[(parse_bucket_key(bucket), int(code))] += n
+            counts[(bucket_start(parse_bucket_key(bucket), grain), int(code))] += n
     return grain, sorted((bucket, code, n) for (bucket, code), n in counts.items())
 
 
@@ -116,13 +124,18 @@ def top_values(conn: Connection, scope: Scope, dim: str, limit: int = 10) -> lis
     labels: dict[str, str] = {}
     any_ids: dict[str, str] = {}  # a sign-in of each user (for display names the index lacks)
     # Whole days from the daily counters, whole hours from the hourly ones where the dimension has them
-    # (a 24-hour window ending at 12:00 has no whole day), the ragged edges from the index.
-    grains = [g for g in (DAY, HOUR) if dim in ROLLUP_DIMS[g]] if scope.filters.only_tenant_time else []
+    # (a 24-hour window ending at 12:00 has no whole day), the ragged edges from the index. The counters
+    # are kept by code, and the others over every failure: blocked sign-ins' apps come from the index.
+    codes = _code_values(scope.filters.counted_codes)
+    by_counters = scope.filters.only_tenant_time_code if dim == "code" else scope.filters.only_tenant_time
+    grains = [g for g in (DAY, HOUR) if dim in ROLLUP_DIMS[g]] if by_counters else []
     pieces = plan_ranges(scope.start, scope.end, grains) if grains else [(None, scope.start, scope.end)]
     single_query = len(pieces) == 1 and pieces[0][0] is None
     for grain, a, b in pieces:
         if grain is not None:
-            for value, label, n in rollup_sums(conn, grain, dim, scope.tenants, a, b, False):
+            for value, label, n in rollup_sums(
+                conn, grain, dim, scope.tenants, a, b, False, codes if dim == "code" else None
+            ):
                 if value:
                     counts[value] += int(n)
                     if label:
@@ -172,7 +185,9 @@ def top_values(conn: Connection, scope: Scope, dim: str, limit: int = 10) -> lis
 RANKED_DAYS = (7, 30)
 
 
-RANKED_DIMS = ("ip", "user")
+RANKED_DIMS = ("ip", "user", "app", "country")
+# The collector ranks the page's default view: blocked sign-ins of every tenant.
+RANKED_KIND = BLOCKED
 
 
 RANKED_SIZE = 25
@@ -182,14 +197,18 @@ def stored_ranking(
     conn: Connection, scope: Scope, dim: str, max_age: timedelta, limit: int = 10
 ) -> tuple[datetime, list[TopValue]] | None:
     """(as of, values) from the collector's ranking (SignInTopValue), when it answers this scope: every
-    active tenant, no other filter, the last 7 or 30 days, computed at most ``max_age`` before its end."""
+    active tenant, blocked sign-ins, no other filter, the last 7 or 30 days, computed at most ``max_age``
+    before its end."""
     days = round((scope.end - scope.start) / DAY_SPAN)
+    f = scope.filters
     if (
         dim not in RANKED_DIMS
         or days not in RANKED_DAYS
-        or scope.filters.tenants
-        or scope.filters.period not in ("7d", "30d")
-        or not scope.filters.only_tenant_time
+        or f.tenants
+        or f.period not in ("7d", "30d")
+        or not f.only_tenant_time_code
+        or f.codes
+        or f.failures != RANKED_KIND
     ):
         return None
     t = SignInTopValue
@@ -213,7 +232,9 @@ def compute_rankings(conn: Connection, now: datetime) -> list[dict[str, Any]]:
     tenants = [t for (t,) in conn.execute(select(Tenant.tenant_id).where(Tenant.active))]
     rows = []
     for days in RANKED_DAYS:
-        scope = Scope(Filters(period=f"{days}d"), tuple(tenants), now - timedelta(days=days), now)
+        scope = Scope(
+            Filters(period=f"{days}d", failures=RANKED_KIND), tuple(tenants), now - timedelta(days=days), now
+        )
         for dim in RANKED_DIMS:
             for rank, top in enumerate(top_values(conn, scope, dim, RANKED_SIZE) if tenants else [], 1):
                 rows.append(
@@ -270,28 +291,51 @@ def places(conn: Connection, scope: Scope, limit: int = 300) -> list[Place]:
     return out
 
 
-def count_failed(conn: Connection, scope: Scope) -> int:
-    """How many failed sign-ins the scope holds (the counters for whole days and hours, when they can)."""
-    total = 0
-    codes = [str(c) for c in scope.filters.codes] or None
+def counts_by_tenant(conn: Connection, scope: Scope) -> dict[str, int]:
+    """Sign-ins the scope holds per tenant (tenants without any left out), from the counters for whole
+    days and hours when they can answer."""
+    totals: Counter[str] = Counter()
+    codes = _code_values(scope.filters.counted_codes)
     if scope.filters.only_tenant_time_code:
         pieces = plan_ranges(scope.start, scope.end, (DAY, HOUR))
     else:
         pieces = [(None, scope.start, scope.end)]
+    r = SignInRollup
     for grain, a, b in pieces:
         if grain is not None:
-            total += sum(
-                int(n) for _v, _l, n in rollup_sums(conn, grain, "code", scope.tenants, a, b, False, codes)
+            query = (
+                select(r.tenant_id, func.sum(r.count))
+                .where(
+                    r.grain == grain,
+                    r.dim == "code",
+                    r.bucket >= a,
+                    r.bucket < b,
+                    r.tenant_id.in_(scope.tenants),
+                )
+                .group_by(r.tenant_id)
             )
+            if codes is not None:
+                query = query.where(r.value.in_(codes))
         else:
-            total += conn.execute(select(func.count()).where(*signin_conditions(scope, a, b))).scalar() or 0
-    return total
+            query = (
+                select(SignIn.tenant_id, func.count())
+                .where(*signin_conditions(scope, a, b))
+                .group_by(SignIn.tenant_id)
+            )
+        for tenant_id, n in conn.execute(query):
+            totals[tenant_id] += int(n or 0)
+    return {tenant_id: n for tenant_id, n in totals.items() if n}
+
+
+def count_failed(conn: Connection, scope: Scope) -> int:
+    """How many sign-ins the scope holds: blocked ones, or every failure (``scope.filters.failures``)."""
+    return sum(counts_by_tenant(conn, scope).values())
 
 
 @dataclass(frozen=True)
 class FilterOptions:
     codes: list[int]
-    policies: list[tuple[str, str]]  # (id, name)
+    policies: list[tuple[str, str, str]]  # (id, name, tenant id): one policy name recurs across tenants
     countries: list[str]
     apps: list[str]
 
@@ -305,12 +349,19 @@ def filter_options(conn: Connection, tenants: Sequence[str], since: datetime) ->
             r.grain == DAY,
             r.bucket >= floor_to(since, DAY),
             r.tenant_id.in_(tenants),
-            r.dim.in_(("code", "policy", "country", "app")),
+            r.dim.in_(("code", "country", "app")),
         )
         .group_by(r.dim, r.value)
     ).all()
+    by_tenant = conn.execute(
+        select(r.value, r.tenant_id, func.max(r.label))
+        .where(r.grain == DAY, r.bucket >= floor_to(since, DAY), r.tenant_id.in_(tenants), r.dim == "policy")
+        .group_by(r.value, r.tenant_id)
+    ).all()
     codes = sorted(int(v) for d, v, _ in rows if d == "code" and v.lstrip("-").isdigit())
-    policies = sorted(((v, label or v) for d, v, label in rows if d == "policy"), key=lambda p: p[1].lower())
+    policies = sorted(
+        ((v, label or v, tenant_id) for v, tenant_id, label in by_tenant), key=lambda p: (p[1].lower(), p[2])
+    )
     countries = sorted(v for d, v, _ in rows if d == "country")
     apps = sorted((v for d, v, _ in rows if d == "app"), key=str.lower)
     return FilterOptions(codes, policies, countries, apps)
@@ -324,11 +375,14 @@ class BlockedCounts:
     previous_day: int
 
 
-def blocked_counts(conn: Connection, tenants: Sequence[str], now: datetime) -> BlockedCounts:
-    """Failed sign-ins in the last hour and 24 hours, and in the periods before them (for change)."""
+def blocked_counts(
+    conn: Connection, tenants: Sequence[str], now: datetime, failures: str = BLOCKED
+) -> BlockedCounts:
+    """Blocked sign-ins (or every failure) in the last hour and 24 hours, and in the periods before
+    them (for change): sums of the counters by code, the ragged edges from the index."""
 
     def count(start: datetime, end: datetime) -> int:
-        scope = Scope(Filters(), tuple(tenants), start, end)
+        scope = Scope(Filters(failures=failures), tuple(tenants), start, end)
         return count_failed(conn, scope)
 
     return BlockedCounts(
@@ -340,19 +394,24 @@ def blocked_counts(conn: Connection, tenants: Sequence[str], now: datetime) -> B
 
 
 def hourly_failed(
-    conn: Connection, tenants: Sequence[str], now: datetime, hours: int = 24
+    conn: Connection, tenants: Sequence[str], now: datetime, hours: int = 24, failures: str = BLOCKED
 ) -> list[tuple[datetime, int]]:
-    """Failed sign-ins per hour for the last ``hours`` hours (the current one so far), oldest first."""
+    """Blocked sign-ins (or every failure) per hour for the last ``hours`` hours (the current one so
+    far), oldest first: the hourly counters of the blocked codes, summed."""
     current = floor_to(now, HOUR)
     first = current - timedelta(hours=hours - 1)
     r = SignInRollup
-    rows = conn.execute(
+    query = (
         select(r.bucket, func.sum(r.count))
         .where(
             r.grain == HOUR, r.dim == "code", r.bucket >= first, r.bucket <= current, r.tenant_id.in_(tenants)
         )
         .group_by(r.bucket)
     )
+    codes = _code_values(counted_codes(failures))
+    if codes is not None:
+        query = query.where(r.value.in_(codes))
+    rows = conn.execute(query)
     by_hour = {bucket: int(n) for bucket, n in rows}
     return [(first + timedelta(hours=i), by_hour.get(first + timedelta(hours=i), 0)) for i in range(hours)]
 
@@ -360,7 +419,8 @@ def hourly_failed(
 def top_blocking_policies(
     conn: Connection, tenants: Sequence[str], now: datetime, hours: int = 24, limit: int = 5
 ) -> list[tuple[str, str, str, int]]:
-    """(tenant, policy id, policy name, blocked sign-ins) over the last ``hours`` hours, most first."""
+    """(tenant, policy id, policy name, blocked sign-ins) over the last ``hours`` hours, most first. The
+    policy counters count sign-ins whose Conditional Access policy failed: each one a block."""
     r = SignInRollup
     start = floor_to(now - timedelta(hours=hours), HOUR)
     rows = conn.execute(

@@ -31,6 +31,7 @@ from db.models import (
 from db.signin_index import DAY, HOUR
 from investigate.filters import Filters
 from investigate.network import IpFilter, parse_ip
+from investigate.timeline import HOURS_UP_TO
 
 # Must read `error_code != 0` literally: that is the partial index's condition (db.models).
 FAILED = SignIn.error_code != literal_column("0")
@@ -42,8 +43,8 @@ HOUR_SPAN = timedelta(hours=1)
 DAY_SPAN = timedelta(days=1)
 
 
-# Up to this range a timeline has hourly bars, beyond it daily ones.
-HOURLY_TIMELINE_UP_TO = timedelta(days=3)
+# Up to this range a timeline has hourly bars (or 5-minute ones: investigate.timeline), beyond it daily.
+HOURLY_TIMELINE_UP_TO = HOURS_UP_TO
 
 
 MAX_CIDR_ADDRESSES = 5000  # distinct failing addresses a CIDR filter may expand to
@@ -108,16 +109,21 @@ def hour_key(column: Any) -> Any:
     return func.substr(cast(column, String), 1, 13)
 
 
+def minute_key(column: Any) -> Any:
+    """'YYYY-MM-DD HH:MM' of a timestamp (the short timelines' 5-minute bars are made of these)."""
+    return func.substr(cast(column, String), 1, 16)
+
+
 def day_key(column: Any) -> Any:
     return func.substr(cast(column, String), 1, 10)
 
 
 def parse_bucket_key(key: str) -> datetime:
-    return (
-        datetime.strptime(key[:13], "%Y-%m-%d %H")
-        if len(key) >= 13
-        else datetime.strptime(key[:10], "%Y-%m-%d")
-    )
+    if len(key) >= 16:
+        return datetime.strptime(key[:16], "%Y-%m-%d %H:%M")
+    if len(key) >= 13:
+        return datetime.strptime(key[:13], "%Y-%m-%d %H")
+    return datetime.strptime(key[:10], "%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,7 @@ def _addresses_in(conn: Connection, scope: Scope, ip: IpFilter) -> list[str]:
 
 
 def _base(scope: Scope) -> list[ColumnElement[bool]]:
-    """Failed, in the tenants, in the window."""
+    """Failed, in the tenants, in the window (of any kind: a CIDR's addresses are looked up once)."""
     return [
         FAILED,
         SignIn.tenant_id.in_(scope.tenants),
@@ -201,8 +207,9 @@ def signin_conditions(
             out.append(false())
     if f.country:
         out.append(SignIn.country == f.country)
-    if f.codes:
-        out.append(SignIn.error_code.in_(f.codes))
+    codes = f.counted_codes  # the kind (blocked or every failure) and the chosen codes
+    if codes is not None:
+        out.append(SignIn.error_code.in_(codes) if codes else false())
     if f.policy:  # a policy's sign-ins are few: start from them (the planner then looks up each by id)
         block = aliased(SignInBlock)  # the query may join signin_blocks itself (top policies)
         out.append(

@@ -1,4 +1,5 @@
-"""Sign-in error codes (``status.errorCode``): their meaning, and the reason they are grouped under.
+"""Sign-in error codes (``status.errorCode``): their meaning, the reason they are grouped under, and
+which failures are *blocks* (what the Blocked sign-ins page and the wall count by default).
 
 Meanings follow REFERENCE.md (Microsoft's AADSTS documentation). A code not listed here falls back to
 the sign-in's own ``failureReason``.
@@ -78,3 +79,40 @@ def describe(code: int, failure_reason: str = "") -> ErrorCode:
     if code == 0:
         return ErrorCode(0, "success", "")
     return ErrorCode(code, failure_reason.strip() or f"error {code}", OTHER)
+
+
+# --- blocked, as opposed to every failure ------------------------------------------------------------
+
+# A sign-in is *blocked* when something stood in the way of a person who knew the password: Conditional
+# Access (a block, a device or app requirement), MFA not completed or not registered, a locked or a
+# disabled account. A wrong or expired password is a failure but not a block: a password spray would
+# otherwise drown the blocks an investigator (and the wall) is looking for.
+BLOCKED_REASONS: frozenset[str] = frozenset(
+    {CA_BLOCK, DEVICE, MFA_FAILED, MFA_REQUIRED, MFA_REGISTRATION, LOCKED, DISABLED}
+)
+BLOCKED_CODES: frozenset[int] = frozenset(c.code for c in _CODES if c.reason in BLOCKED_REASONS)
+
+# What a count counts (the investigation's "Count" filter, ``failures=`` in its URL).
+BLOCKED = "blocked"
+ALL_FAILURES = "all"
+FAILURE_KINDS: dict[str, str] = {BLOCKED: "Blocked", ALL_FAILURES: "All failures"}
+BLOCKED_MEANING = (
+    "Blocked: by Conditional Access (block, device or app requirement), MFA not completed or not "
+    "registered, account locked or disabled. Not counted as blocked: wrong or expired passwords and "
+    "other failures (choose 'All failures' for those)."
+)
+
+
+def is_blocked(code: int) -> bool:
+    """Whether a failed sign-in with this error code was blocked (see BLOCKED_REASONS)."""
+    return code in BLOCKED_CODES
+
+
+def counted_codes(kind: str, chosen: tuple[int, ...] = ()) -> tuple[int, ...] | None:
+    """The error codes a count of ``kind`` takes, narrowed to ``chosen`` when any are chosen; None:
+    every failure. Blocked with chosen codes that are not blocks gives () (nothing is counted)."""
+    if kind == ALL_FAILURES:
+        return tuple(chosen) if chosen else None
+    if chosen:
+        return tuple(c for c in chosen if is_blocked(c))
+    return tuple(sorted(BLOCKED_CODES))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphjson.values import as_dict, as_list, lower, text
+from investigate.advice import failure_advice, result_meaning, result_rank, result_words
 from investigate.codes import describe
 from investigate.network import (
     LocationMatch,
@@ -459,3 +460,73 @@ def related_findings(
             chosen.append(finding)
     rank = {"fail": 0, "warn": 1, "accepted": 2, "pass": 3, "n/a": 4}
     return sorted(chosen, key=lambda f: (rank.get(f.status, 5), f.check))
+
+
+# --- every policy, as Entra's Conditional Access tab lists them ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """One policy evaluated for the sign-in: its result as Entra words it and what to do about it."""
+
+    id: str
+    name: str
+    result: str  # as Graph writes it: failure, success, notApplied, notEnabled, reportOnly…
+    result_words: str  # as Entra's Conditional Access tab shows it
+    grant: tuple[str, ...]
+    why: str  # a failure's "because …" (without the word), or ''
+    what_to_do: str  # one line
+    state_now: str | None = None  # the policy's state now when it is not 'on' (or 'deleted')
+
+
+def evaluated_policies(signin: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every policy the sign-in names with its result: appliedConditionalAccessPolicies, or the 2018
+    beta shape's conditionalAccessPolicies (enforcedAccessControls) in sign-ins of that age."""
+    current = applied_policies(signin)
+    if current:
+        return current
+    legacy = [as_dict(p) for p in as_list(signin.get("conditionalAccessPolicies")) if isinstance(p, dict)]
+    return [
+        {**p, "enforcedGrantControls": p.get("enforcedGrantControls") or p.get("enforcedAccessControls")}
+        for p in legacy
+    ]
+
+
+def policy_results(signin: dict[str, Any], ctx: TenantContext) -> tuple[PolicyResult, ...]:
+    """Every policy with its result, failures first (the one that explains the error code first), then
+    report-only failures, successes, not applied, disabled; Graph's order within each."""
+    code = signin_error_code(signin)
+    offer = fix_for_signin(signin, ctx)
+    ip, client = text(signin.get("ipAddress")), text(signin.get("clientAppUsed"))
+    out = []
+    for applied in evaluated_policies(signin):
+        outcome = _outcome(signin, applied, ctx)
+        satisfied = str(applied.get("conditionsSatisfied") or "").split(",")
+        if lower(outcome.result) == "failure":
+            todo = failure_advice(code, outcome.grant, satisfied, ip=ip, client_app=client)
+            if (
+                offer is not None
+                and offer.target_type == "policy"
+                and lower(offer.target_id) == lower(outcome.id)
+            ):
+                todo = f"Fix offered below: {offer.description}."
+            elif offer is not None and offer.fix_id == FIX_TRUSTED_RANGE and _grant(applied) & _BLOCK:
+                todo = f"If {ip} is your office's egress IP: {offer.description} (fix offered below)."
+            if outcome.state_now:
+                todo = f"It is {outcome.state_now} now: it no longer stops this sign-in. {todo}"
+        else:
+            todo = result_meaning(outcome.result, outcome.grant)
+        out.append(
+            PolicyResult(
+                outcome.id,
+                outcome.name,
+                outcome.result,
+                result_words(outcome.result),
+                outcome.grant,
+                outcome.why if lower(outcome.result) == "failure" else "",
+                todo,
+                outcome.state_now,
+            )
+        )
+    failing_first = {lower(p.get("id")): i for i, p in enumerate(blocking_policies(signin))}
+    return tuple(sorted(out, key=lambda r: (result_rank(r.result), failing_first.get(lower(r.id), 0))))

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from investigate.codes import ALL_FAILURES, BLOCKED, FAILURE_KINDS, counted_codes, is_blocked
 from investigate.network import BadIpFilter, IpFilter, parse_ip_filter
 from safetext.markdown import typed_text
 
@@ -40,10 +41,11 @@ class Filters:
     app: str = ""  # part of an app name (case-insensitive)
     ip: str = ""  # an IP address or a CIDR range
     country: str = ""  # two-letter code as Graph writes it
-    codes: tuple[int, ...] = ()  # error codes; empty = every failure
+    codes: tuple[int, ...] = ()  # error codes; empty = every code of the kind below
     policy: str = ""  # id of the Conditional Access policy that blocked
     interactive: bool | None = None
     service_provider: bool = False  # only the MSP's people (service-provider sign-ins)
+    failures: str = BLOCKED  # what counts: blocked sign-ins, or every failure (investigate.codes)
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -67,8 +69,14 @@ class Filters:
             return None
 
     @property
+    def counted_codes(self) -> tuple[int, ...] | None:
+        """The error codes the filters take (None: every failure; (): none at all)."""
+        return counted_codes(self.failures, self.codes)
+
+    @property
     def only_tenant_time_code(self) -> bool:
-        """No filter beyond tenant, time and error code: what the rollups can answer."""
+        """No filter beyond tenant, time and error code (the kind is a set of codes): what the counters
+        by code can answer."""
         return not (
             self.user
             or self.app
@@ -81,7 +89,28 @@ class Filters:
 
     @property
     def only_tenant_time(self) -> bool:
-        return self.only_tenant_time_code and not self.codes
+        """Every failure of the tenants in the window: what the counters of the other dimensions (app,
+        country, policy…) hold, since they are not kept by code."""
+        return self.only_tenant_time_code and self.counted_codes is None
+
+    def narrowed(self, dim: str, value: str) -> Filters:
+        """These filters with one more: a click on a value of a Top table (dim as db.signin_aggregates
+        names it: user, app, ip, country, policy, code)."""
+        if dim == "code":
+            code = int(value)
+            failures = self.failures if is_blocked(code) else ALL_FAILURES
+            return replace(self, codes=(code,), failures=failures)
+        if dim == "user":
+            return replace(self, user=value)
+        if dim == "app":
+            return replace(self, app=value)
+        if dim == "ip":
+            return replace(self, ip=value)
+        if dim == "country":
+            return replace(self, country=value)
+        if dim == "policy":
+            return replace(self, policy=value)
+        raise ValueError(f"no filter for {dim!r}")
 
     def to_query_params(self) -> dict[str, str | list[str]]:
         """The URL form: only what differs from the defaults."""
@@ -110,6 +139,8 @@ class Filters:
             params["interactive"] = "yes" if self.interactive else "no"
         if self.service_provider:
             params["sp"] = "1"
+        if self.failures != BLOCKED:
+            params["failures"] = self.failures
         return params
 
     @classmethod
@@ -166,6 +197,14 @@ class Filters:
         )
         if interactive_text and interactive is None:
             problems.append(f"interactive '{interactive_text}' is not yes or no")
+        failures = one("failures").lower()
+        if failures and failures not in FAILURE_KINDS:
+            problems.append(f"failures '{failures}' is not one of {', '.join(FAILURE_KINDS)}")
+            failures = ""
+        if not failures:
+            # A link that names a code which is not a block (50126, a wrong password) means every
+            # failure: counting blocks only would show it nothing.
+            failures = ALL_FAILURES if any(not is_blocked(c) for c in codes) else BLOCKED
         return cls(
             tenants=tenants,
             period=period,
@@ -179,6 +218,7 @@ class Filters:
             policy=one("policy"),
             interactive=interactive,
             service_provider=one("sp").lower() in ("1", "yes", "true"),
+            failures=failures,
             problems=tuple(problems),
         )
 
@@ -195,7 +235,5 @@ def _parse_time(value: str, key: str, problems: list[str]) -> datetime | None:
         problems.append(f"{key} '{value}' is not a date and time (2026-11-21T10:00)")
         return None
     if parsed.tzinfo is not None:
-        from datetime import UTC
-
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed

@@ -20,19 +20,36 @@ from posture_fixtures import (
     policy,
 )
 
-from investigate.codes import BAD_PASSWORD, CA_BLOCK, MFA_FAILED, OTHER, describe
+from investigate.advice import result_words
+from investigate.codes import (
+    ALL_FAILURES,
+    BAD_PASSWORD,
+    BLOCKED,
+    BLOCKED_CODES,
+    CA_BLOCK,
+    CODES,
+    DISABLED,
+    LOCKED,
+    MFA_FAILED,
+    OTHER,
+    PASSWORD_EXPIRED,
+    describe,
+    is_blocked,
+)
 from investigate.explain import (
     FIX_D1,
     FIX_TRUSTED_RANGE,
     TenantContext,
     explain_signin,
     fix_for_signin,
+    policy_results,
     primary_blocking_policy,
     related_findings,
 )
 from investigate.filters import Filters
 from investigate.network import BadIpFilter, ip_key, ip_locations, parse_ip_filter
 from posture import Finding, Subject
+from support import sample
 
 NOW = datetime(2026, 11, 22, 12, 0)
 
@@ -134,6 +151,31 @@ def test_every_code_of_the_reference_has_a_meaning_and_a_reason():
 def test_an_unknown_code_keeps_graphs_failure_reason():
     assert describe(70043, "The refresh token has expired").meaning == "The refresh token has expired"
     assert describe(70043).reason == OTHER
+
+
+def test_blocked_means_conditional_access_mfa_not_completed_locked_or_disabled():
+    assert BLOCKED_CODES == {
+        53003,
+        53000,
+        53001,
+        53002,
+        53004,
+        50074,
+        50076,
+        50079,
+        500121,
+        50158,
+        50053,
+        50057,
+    }
+    assert describe(50053).reason == LOCKED and describe(50057).reason == DISABLED
+
+
+def test_a_wrong_or_expired_password_or_an_unknown_code_is_a_failure_but_not_a_block():
+    assert not is_blocked(50126) and describe(50126).reason == BAD_PASSWORD
+    assert not is_blocked(50055) and describe(50055).reason == PASSWORD_EXPIRED
+    assert not is_blocked(70043) and not is_blocked(0)
+    assert {c for c in CODES if not is_blocked(c)} == {50126, 50055}
 
 
 # --- IPs and named locations ------------------------------------------------------------------------
@@ -350,6 +392,127 @@ def test_a_blocked_service_provider_relates_to_the_tenants_d2_finding():
     assert related_findings(signin, client_context(), [d2]) == [d2]
 
 
+# --- every policy with its result, as Entra's Conditional Access tab lists them ----------------------
+
+
+def sample_signin(name: str) -> dict:
+    body = sample(name)
+    return body["value"][0] if "value" in body else body
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "signin_entradocs_sample_guest_mfa_ca_success_and_legacy_block_notapplied.json",
+            [
+                ("CA004: Require multi-factor authentication for all users", "Success"),
+                ("CA003: Block legacy authentication", "Not applied"),
+            ],
+        ),
+        (
+            "signins_beta_list_2020ver_ex2_single_factor_password_mfa_policy_notapplied.response.json",
+            [("MFA policy", "Not applied"), ("PipelineTest4", "Disabled")],
+        ),
+        (
+            "signin_beta_get_mfa_fido2_ca_notEnabled.response.json",
+            [
+                ("SharePoint limited access for guest workers", "Disabled"),
+                ("Medium signin risk block", "Disabled"),
+            ],
+        ),
+        ("signins_beta_get_legacy_2018_shape_capPolicy_success.response.json", [("capPolicy", "Success")]),
+        ("signins_beta_list_ex1_password_failure_50126.response.json", []),
+    ],
+)
+def test_every_policy_of_a_graph_sample_is_listed_with_its_result_as_entra_words_it(name, expected):
+    results = policy_results(sample_signin(name), TenantContext(tenant_id="t"))
+    assert [(r.name, r.result_words) for r in results] == expected
+    assert all(r.what_to_do for r in results)
+
+
+def test_a_success_says_its_controls_were_satisfied_and_nothing_is_to_do():
+    name = "signin_entradocs_sample_guest_mfa_ca_success_and_legacy_block_notapplied.json"
+    success, not_applied = policy_results(sample_signin(name), TenantContext(tenant_id="t"))
+    assert success.what_to_do == "Applied and satisfied (Mfa): nothing to do."
+    assert "did not match this sign-in" in not_applied.what_to_do
+
+
+def test_every_report_only_result_is_worded_as_entra_shows_it():
+    assert [
+        result_words(r)
+        for r in ("reportOnlyFailure", "reportOnlySuccess", "reportOnlyNotApplied", "reportOnlyInterrupted")
+    ] == [
+        "Report-only: Failure",
+        "Report-only: Success",
+        "Report-only: Not applied",
+        "Report-only: User action required",
+    ]
+    assert result_words("unknownFutureValue") == "unknownFutureValue"  # a new value, as Graph writes it
+
+
+def test_failures_come_first_then_report_only_then_the_rest_each_with_what_to_do():
+    signin = failed(
+        53003,
+        applied=[
+            applied("p-off", "Old policy", "Block", result="notEnabled"),
+            applied("p-ok", "Require MFA", "Mfa", result="success"),
+            applied("p-ro", "Block countries (test)", "Block", result="reportOnlyFailure"),
+            TECH_BLOCK,
+        ],
+    )
+    results = policy_results(signin, msp_context())
+    assert [r.result_words for r in results] == ["Failure", "Report-only: Failure", "Success", "Disabled"]
+    assert "would have stopped this sign-in" in results[1].what_to_do
+    assert "off" in results[3].what_to_do
+
+
+def test_a_blocked_technician_is_told_to_add_the_office_ip_to_the_trusted_location():
+    [blocked] = policy_results(failed(53003, applied=[TECH_BLOCK]), msp_context())
+    assert blocked.result_words == "Failure" and blocked.why
+    assert blocked.what_to_do.startswith("If 198.51.100.7 is your office's egress IP: add 198.51.100.7/32")
+
+
+def test_a_blocked_service_provider_is_pointed_to_the_offered_exclusion():
+    signin = failed(
+        53003,
+        applied=[applied(CLIENT_MFA_POLICY_ID, "CA001: Require MFA for all users")],
+        cross="serviceProvider",
+    )
+    [blocked] = policy_results(signin, client_context())
+    assert blocked.what_to_do.startswith("Fix offered below: exclude the MSP's service-provider users")
+
+
+# A client tenant whose policies were not collected: its own users, no fix to offer.
+CLIENT_OWN = TenantContext(tenant_id=CLIENT_ID, role="client", msp_tenant_id=MSP_ID)
+
+
+@pytest.mark.parametrize(
+    ("code", "grant", "words"),
+    [
+        (500121, "Mfa", "must complete the MFA prompt"),
+        (50079, "Mfa", "must register an MFA method"),
+        (53000, "RequireCompliantDevice", "compliant (Intune-enrolled) or hybrid-joined device"),
+        (53002, "RequireApprovedApp", "approved client app"),
+    ],
+)
+def test_a_failed_grant_says_what_the_user_must_do(code, grant, words):
+    signin = failed(code, applied=[applied("p-1", "A policy", grant, satisfied="application,users")], home="")
+    [result] = policy_results(signin, CLIENT_OWN)
+    assert words in result.what_to_do
+
+
+def test_a_legacy_client_blocked_is_told_to_use_modern_authentication():
+    signin = failed(
+        53003,
+        applied=[applied("p-legacy", "Block legacy auth", satisfied="application,users,clientType")],
+        clientAppUsed="IMAP4",
+        home="",
+    )
+    [result] = policy_results(signin, CLIENT_OWN)
+    assert "modern-authentication client" in result.what_to_do and "'IMAP4'" in result.what_to_do
+
+
 # --- filters in the URL -----------------------------------------------------------------------------
 
 
@@ -365,6 +528,7 @@ def test_filters_survive_the_round_trip_through_the_url():
         policy="p1",
         interactive=False,
         service_provider=True,
+        failures=ALL_FAILURES,
     )
     assert Filters.from_query_params(filters.to_query_params()) == filters
 
@@ -378,6 +542,43 @@ def test_a_custom_period_survives_the_round_trip():
 def test_default_filters_make_an_empty_query_string():
     assert Filters().to_query_params() == {}
     assert Filters().window(NOW) == (datetime(2026, 11, 21, 12, 0), NOW)
+
+
+def test_the_default_count_is_blocked_and_all_failures_is_said_in_the_url():
+    assert Filters().failures == BLOCKED
+    assert Filters().counted_codes == tuple(sorted(BLOCKED_CODES))
+    every = Filters(failures=ALL_FAILURES)
+    assert every.to_query_params() == {"failures": "all"} and every.counted_codes is None
+    assert Filters.from_query_params({"failures": "all"}) == every
+
+
+def test_chosen_codes_are_counted_within_the_kind():
+    assert Filters(codes=(53003, 50126)).counted_codes == (53003,)
+    assert Filters(codes=(50126,)).counted_codes == ()  # nothing: a wrong password is not a block
+    assert Filters(codes=(50126,), failures=ALL_FAILURES).counted_codes == (50126,)
+
+
+def test_a_link_to_a_code_that_is_not_a_block_counts_every_failure():
+    assert Filters.from_query_params({"code": "50126"}).failures == ALL_FAILURES
+    assert Filters.from_query_params({"code": "53003"}).failures == BLOCKED
+    assert Filters.from_query_params({"code": "50126", "failures": "blocked"}).failures == BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("dim", "value", "expected"),
+    [
+        ("user", "ann@tailspintoys.com", {"user": "ann@tailspintoys.com"}),
+        ("app", "Outlook", {"app": "Outlook"}),
+        ("ip", "198.51.100.7", {"ip": "198.51.100.7"}),
+        ("country", "RU", {"country": "RU"}),
+        ("policy", "p-1", {"policy": "p-1"}),
+        ("code", "53003", {"code": "53003"}),
+        ("code", "50126", {"code": "50126", "failures": "all"}),
+    ],
+)
+def test_a_top_value_clicked_narrows_the_filters_by_it(dim, value, expected):
+    base = Filters(period="7d", tenants=("t1",))
+    assert base.narrowed(dim, value).to_query_params() == {"period": "7d", "tenant": ["t1"], **expected}
 
 
 def test_codes_and_tenants_may_be_comma_separated_or_repeated():
@@ -396,6 +597,9 @@ def test_a_bad_url_value_is_dropped_and_named():
 
 def test_only_tenant_time_and_code_filters_can_be_answered_by_the_counters():
     assert Filters(tenants=("t",), codes=(53003,)).only_tenant_time_code
+    assert Filters(tenants=("t",)).only_tenant_time_code  # blocked: a set of codes
+    assert Filters(tenants=("t",), failures=ALL_FAILURES).only_tenant_time
+    assert not Filters(tenants=("t",)).only_tenant_time  # other counters count every failure
     assert not Filters(codes=(53003,)).only_tenant_time
     assert not Filters(user="alex").only_tenant_time_code
     assert not Filters(service_provider=True).only_tenant_time_code

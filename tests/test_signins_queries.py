@@ -14,8 +14,9 @@ from db import queries, write_transaction
 from db import signin_aggregates as agg
 from db import signin_lists as lists
 from db import signin_scope as scope_q
-from db.models import SignInBlock, SignInPlace, SignInRollup
+from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup
 from db.store import ingest_signin_page, purge_older_than, upsert_tenant
+from investigate.codes import ALL_FAILURES, BLOCKED
 from investigate.filters import Filters
 
 NOW = datetime(2026, 11, 22, 12, 0)
@@ -124,6 +125,12 @@ PAGES: dict[str, list[dict]] = {
     ],
 }
 FAILED = {"s1", "s2", "s3", "s4", "s6"}
+NOT_BLOCKED = {"s2"}  # a wrong password: a failure, not a block
+
+
+def every(**values) -> Filters:  # type: ignore[no-untyped-def]
+    """Filters that count every failure (the default counts blocked sign-ins only)."""
+    return Filters(failures=ALL_FAILURES, **values)
 
 
 def fill(engine) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +181,7 @@ def rollup_total(engine) -> int:  # type: ignore[no-untyped-def]
 
 def test_the_list_holds_only_failed_sign_ins_newest_first(filled):
     with filled.connect() as conn:
-        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
+        scope = scope_q.resolve_scope(conn, every(period="30d"), NOW, TENANTS, MSP_ID)
         rows = lists.failed_signins(conn, scope)
     assert [r.id for r in rows] == ["s1", "s2", "s3", "s4", "s6"]
     first = rows[0]
@@ -210,8 +217,27 @@ def test_the_list_holds_only_failed_sign_ins_newest_first(filled):
     ids=lambda value: value.to_query_params().__repr__() if isinstance(value, Filters) else "",
 )
 def test_each_filter_narrows_the_sign_ins(filled, filters, expected):
-    assert ids(filled, filters) == expected
-    assert count(filled, filters) == len(expected)
+    # Of every failure, and of the blocked ones (the default): the same, less the wrong password.
+    assert ids(filled, filters.with_(failures=ALL_FAILURES)) == expected
+    assert count(filled, filters.with_(failures=ALL_FAILURES)) == len(expected)
+    assert ids(filled, filters.with_(failures=BLOCKED)) == expected - NOT_BLOCKED
+    assert count(filled, filters.with_(failures=BLOCKED)) == len(expected - NOT_BLOCKED)
+
+
+def test_blocked_is_the_default_and_leaves_wrong_passwords_out(filled):
+    assert ids(filled, Filters(period="30d")) == FAILED - NOT_BLOCKED
+    assert count(filled, Filters(period="30d")) == 4  # from the counters by code
+    assert ids(filled, Filters(period="30d", codes=(50126,))) == set()
+    assert ids(filled, every(period="30d", codes=(50126,))) == {"s2"}
+
+
+def test_counts_per_tenant_leave_out_tenants_without_matches(filled):
+    with filled.connect() as conn:
+        for filters in (Filters(period="30d"), Filters(period="30d", user="@")):  # counters, then rows
+            scope = scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID)
+            assert agg.counts_by_tenant(conn, scope) == {T2: 2, T3: 1, MSP_ID: 1}
+        scope = scope_q.resolve_scope(conn, Filters(period="24h"), NOW, TENANTS, MSP_ID)
+        assert agg.counts_by_tenant(conn, scope) == {T2: 1}
 
 
 def test_the_msp_people_filter_leaves_out_another_partners_service_providers(filled):
@@ -240,10 +266,10 @@ def test_a_cidr_that_matches_nothing_matches_nothing(filled):
 
 def test_a_sign_in_exactly_on_the_hour_belongs_to_that_hour(filled):
     # s2 is at 11:00:00: in [11:00, 12:00) whether counted from the rows or from the hourly counters.
-    hour = Filters(period="custom", start=datetime(2026, 11, 22, 11, 0), end=datetime(2026, 11, 22, 12, 0))
+    hour = every(period="custom", start=datetime(2026, 11, 22, 11, 0), end=datetime(2026, 11, 22, 12, 0))
     assert ids(filled, hour) == {"s1", "s2"}
     assert count(filled, hour) == 2
-    before = Filters(period="custom", start=datetime(2026, 11, 22, 10, 0), end=datetime(2026, 11, 22, 11, 0))
+    before = every(period="custom", start=datetime(2026, 11, 22, 10, 0), end=datetime(2026, 11, 22, 11, 0))
     assert count(filled, before) == 0
 
 
@@ -251,35 +277,50 @@ def test_a_sign_in_exactly_on_the_hour_belongs_to_that_hour(filled):
     "now", [NOW, NOW + timedelta(minutes=17, seconds=5), NOW + timedelta(days=1, hours=3)]
 )
 @pytest.mark.parametrize("period", ["1h", "24h", "7d", "30d"])
-def test_the_counters_agree_with_the_rows(filled, now, period):
-    # Tenant and time only: whole days and hours come from the counters; a user filter that matches
-    # everyone forces the rows. Both must say the same.
-    by_counters = count(filled, Filters(period=period), now)
-    by_rows = count(filled, Filters(period=period, user="@"), now)
+@pytest.mark.parametrize("failures", [BLOCKED, ALL_FAILURES])
+def test_the_counters_agree_with_the_rows(filled, now, period, failures):
+    # Tenant and time only: whole days and hours come from the counters (blocked: the blocked codes'
+    # counters, summed); a user filter that matches everyone forces the rows. Both must say the same.
+    by_counters = count(filled, Filters(period=period, failures=failures), now)
+    by_rows = count(filled, Filters(period=period, user="@", failures=failures), now)
     assert by_counters == by_rows
 
 
+def timeline(engine, filters: Filters, now: datetime = NOW):  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return agg.timeline(conn, scope_q.resolve_scope(conn, filters, now, TENANTS, MSP_ID))
+
+
 def test_the_timeline_adds_up_to_the_count_and_buckets_by_hour(filled):
-    with filled.connect() as conn:
-        scope = scope_q.resolve_scope(conn, Filters(period="24h"), NOW, TENANTS, MSP_ID)
-        grain, points = agg.timeline(conn, scope)
-        raw_grain, raw_points = agg.timeline(
-            conn, scope_q.resolve_scope(conn, Filters(period="24h", user="@"), NOW, TENANTS, MSP_ID)
-        )
+    grain, points = timeline(filled, every(period="24h"))
+    raw_grain, raw_points = timeline(filled, every(period="24h", user="@"))
     assert grain == raw_grain == "h"
     assert (
         sorted(points)
         == sorted(raw_points)
         == [(datetime(2026, 11, 22, 11, 0), 50126, 1), (datetime(2026, 11, 22, 11, 0), 53003, 1)]
     )
+    assert timeline(filled, Filters(period="24h")) == ("h", [(datetime(2026, 11, 22, 11, 0), 53003, 1)])
+
+
+def test_a_one_hour_timeline_has_five_minute_buckets(filled):
+    # s2 at 11:00:00 and s1 at 11:30:00: one bar each, at the start of its five minutes.
+    assert timeline(filled, every(period="1h")) == (
+        "5m",
+        [(datetime(2026, 11, 22, 11, 0), 50126, 1), (datetime(2026, 11, 22, 11, 30), 53003, 1)],
+    )
+    later = NOW + timedelta(minutes=3, seconds=20)  # s1 is now in the bucket 11:30–11:35
+    assert timeline(filled, Filters(period="1h"), later) == (
+        "5m",
+        [(datetime(2026, 11, 22, 11, 30), 53003, 1)],
+    )
 
 
 def test_a_month_has_a_daily_timeline(filled):
-    with filled.connect() as conn:
-        scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
-        grain, points = agg.timeline(conn, scope)
+    grain, points = timeline(filled, every(period="30d"))
     assert grain == "d" and sum(n for _b, _c, n in points) == 5
     assert all(bucket.hour == 0 for bucket, _c, _n in points)
+    assert sum(n for _b, _c, n in timeline(filled, Filters(period="30d"))[1]) == 4
 
 
 @pytest.mark.parametrize(
@@ -303,7 +344,23 @@ def test_a_month_has_a_daily_timeline(filled):
     ],
 )
 def test_top_values_count_each_dimension(filled, dim, expected):
-    for filters in (Filters(period="30d"), Filters(period="30d", user="@")):  # counters, then rows
+    for filters in (every(period="30d"), every(period="30d", user="@")):  # counters, then rows
+        with filled.connect() as conn:
+            top = agg.top_values(conn, scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID), dim)
+        assert sorted((t.value, t.count) for t in top) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("dim", "expected"),
+    [
+        ("code", [("53003", 2), ("50053", 1), ("53000", 1)]),
+        ("app", [("Azure Portal", 1), ("CIPP", 1), ("Microsoft Teams", 1), ("Outlook", 1)]),
+        ("country", [("US", 2), ("CA", 1), ("RU", 1)]),
+        ("user", [("alex@msp.example", 2), ("ann@tailspintoys.com", 1), ("bob@fabrikam.com", 1)]),
+    ],
+)
+def test_top_values_of_blocked_sign_ins_leave_wrong_passwords_out(filled, dim, expected):
+    for filters in (Filters(period="30d"), Filters(period="30d", user="@")):  # counters or index, rows
         with filled.connect() as conn:
             top = agg.top_values(conn, scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID), dim)
         assert sorted((t.value, t.count) for t in top) == sorted(expected)
@@ -354,7 +411,7 @@ def test_filter_choices_are_what_failed_recently(filled):
     with filled.connect() as conn:
         options = agg.filter_options(conn, TENANTS, NOW - timedelta(days=30))
     assert options.codes == [50053, 50126, 53000, 53003]
-    assert (P_TECH, "CIPP - Block technicians outside trusted location") in options.policies
+    assert (P_TECH, "CIPP - Block technicians outside trusted location", MSP_ID) in options.policies
     assert options.countries == ["CA", "RU", "US"]
 
 
@@ -373,7 +430,7 @@ def test_collecting_the_same_sign_ins_twice_counts_them_once(filled):
     for tenant_id, values in PAGES.items():  # the collectors' overlap re-read
         ingest_signin_page(filled, tenant_id, values)
     assert rollup_total(filled) == before == 5
-    assert count(filled, Filters(period="30d")) == 5
+    assert count(filled, every(period="30d")) == 5
 
 
 def test_a_page_that_repeats_a_sign_in_counts_it_once(engine):
@@ -386,7 +443,7 @@ def test_a_page_that_repeats_a_sign_in_counts_it_once(engine):
 def test_a_late_sign_in_between_stored_ones_is_counted(filled):
     ingest_signin_page(filled, T2, [signin("s8", NOW - timedelta(days=5), 50126)])
     assert rollup_total(filled) == 6
-    assert count(filled, Filters(period="7d")) == 4
+    assert count(filled, every(period="7d")) == 4
 
 
 def test_retention_drops_old_blocks_and_counters_with_the_sign_ins(filled):
@@ -398,7 +455,7 @@ def test_retention_drops_old_blocks_and_counters_with_the_sign_ins(filled):
         oldest = conn.execute(select(func.min(SignInRollup.bucket))).scalar()
     assert blocks == {"s1", "s3"}
     assert oldest >= cutoff.replace(hour=0)
-    assert count(filled, Filters(period="30d")) == 3
+    assert count(filled, every(period="30d")) == 3
 
 
 def _migration_0004():  # type: ignore[no-untyped-def]
@@ -441,8 +498,13 @@ def test_stored_rankings_answer_only_every_tenant_without_filters(filled):
             scope = scope_q.resolve_scope(conn, filters, now, TENANTS, MSP_ID)
             return agg.stored_ranking(conn, scope, "user", timedelta(minutes=30))
 
-        as_of, top = ranking(Filters(period="30d"))
-        assert as_of == NOW and [(t.value, t.count) for t in top][2] == ("bob@fabrikam.com", 1)
+        as_of, top = ranking(Filters(period="30d"))  # the page's default: blocked sign-ins
+        assert as_of == NOW and {(t.value, t.count) for t in top} == {
+            ("alex@msp.example", 2),
+            ("ann@tailspintoys.com", 1),
+            ("bob@fabrikam.com", 1),
+        }
+        assert ranking(every(period="30d")) is None  # ranked over blocked sign-ins only
         assert ranking(Filters(period="24h")) is None
         assert ranking(Filters(period="30d", tenants=(T2,))) is None
         assert ranking(Filters(period="30d", codes=(53003,))) is None
@@ -453,19 +515,36 @@ def test_stored_rankings_answer_only_every_tenant_without_filters(filled):
 
 
 def test_blocked_counts_compare_the_last_hour_and_day_with_the_ones_before(filled):
+    # The last hour holds s1 (blocked) and s2 (a wrong password): the wall counts s1 only.
     with filled.connect() as conn:
         counts = agg.blocked_counts(conn, TENANTS, NOW)
         later = agg.blocked_counts(conn, TENANTS, NOW + timedelta(hours=1))
-    assert (counts.last_hour, counts.previous_hour, counts.last_day, counts.previous_day) == (2, 0, 2, 0)
-    assert (later.last_hour, later.previous_hour) == (0, 2)
+        failures = agg.blocked_counts(conn, TENANTS, NOW, ALL_FAILURES)
+    assert (counts.last_hour, counts.previous_hour, counts.last_day, counts.previous_day) == (1, 0, 1, 0)
+    assert (later.last_hour, later.previous_hour) == (0, 1)
+    assert (failures.last_hour, failures.last_day) == (2, 2)
+
+
+def test_the_walls_counts_are_sums_of_the_counters_not_scans_of_the_sign_ins(filled):
+    # Whole hours and days are read from signin_rollups: with the sign-ins themselves gone (the
+    # counters kept), the counts at a whole hour are unchanged.
+    with write_transaction(filled) as conn:
+        conn.execute(delete(SignIn))
+    with filled.connect() as conn:
+        counts = agg.blocked_counts(conn, TENANTS, NOW)
+        points = agg.hourly_failed(conn, TENANTS, NOW, 24)
+    assert (counts.last_hour, counts.last_day) == (1, 1)
+    assert sum(n for _h, n in points) == 1
 
 
 def test_the_sparkline_has_one_point_per_hour(filled):
     with filled.connect() as conn:
         points = agg.hourly_failed(conn, TENANTS, NOW, 24)
+        failures = agg.hourly_failed(conn, TENANTS, NOW, 24, ALL_FAILURES)
     assert len(points) == 24 and points[-1][0] == NOW.replace(minute=0)
-    assert points[-2] == (datetime(2026, 11, 22, 11, 0), 2)
-    assert sum(n for _h, n in points) == 2
+    assert points[-2] == (datetime(2026, 11, 22, 11, 0), 1)  # blocked only
+    assert sum(n for _h, n in points) == 1
+    assert failures[-2] == (datetime(2026, 11, 22, 11, 0), 2)
 
 
 def test_top_blocking_policies_are_by_tenant_and_policy(filled):

@@ -22,6 +22,7 @@ from db import signin_lists as lists
 from db import signin_scope as scope_q
 from db.models import Tenant
 from db.posture_store import current_findings
+from investigate.codes import BLOCKED, BLOCKED_MEANING
 from investigate.explain import TenantContext
 from investigate.filters import Filters
 from investigate.wall import freshness, open_api_clients, signin_sources_behind
@@ -85,11 +86,13 @@ def investigation(filters: Filters, now: datetime, limit: int = 200) -> dict[str
             else:
                 tops[dim] = agg.top_values(conn, scope, dim)
         grain, timeline = agg.timeline(conn, scope)
+        per_tenant = agg.counts_by_tenant(conn, scope)
         return {
             "start": scope.start,
             "end": scope.end,
-            "tenants": len(scope.tenants),
-            "count": agg.count_failed(conn, scope),
+            "tenants": len(scope.tenants),  # searched
+            "tenantsWithMatches": len(per_tenant),
+            "count": sum(per_tenant.values()),
             "grain": grain,
             "timeline": timeline,
             "top": tops,
@@ -204,16 +207,18 @@ def mfa_tenant_trend(now: datetime, tenant_ids: tuple[str, ...], days: int = 90)
 @st.cache_data(ttl=3600, max_entries=WALL_CACHE_ENTRIES, show_spinner=False)
 def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
     """Every tile of the wall for the refresh period starting at ``period_start`` (shared by all screens
-    in that period), for one tenant or (None) all of them."""
+    in that period), for one tenant or (None) all of them. Counts, sparkline and the latest list are of
+    blocked sign-ins (investigate.codes.BLOCKED_CODES: not wrong passwords), summed from the counters
+    by code."""
     settings = data.settings()
     now = period_start
     tenants = [tenant_id] if tenant_id else list(tenant_directory())
     per_source, default = fresh_limits(settings)
     with data.engine().connect() as conn:
-        counts = agg.blocked_counts(conn, tenants, now)
-        hourly = agg.hourly_failed(conn, tenants, now, 24)
+        counts = agg.blocked_counts(conn, tenants, now, BLOCKED)
+        hourly = agg.hourly_failed(conn, tenants, now, 24, BLOCKED)
         policies = agg.top_blocking_policies(conn, tenants, now, 24, 5)
-        day = scope_q.Scope(Filters(), tuple(tenants), now - timedelta(hours=24), now)
+        day = scope_q.Scope(Filters(failures=BLOCKED), tuple(tenants), now - timedelta(hours=24), now)
         latest = lists.failed_signins(conn, day, 8)
         critical_now = current_findings(conn, now, statuses=("fail",), severity="critical")
         critical = critical_now.findings
@@ -241,4 +246,5 @@ def wall(period_start: datetime, tenant_id: str | None) -> dict[str, Any]:
         "mfa": (sum(r.mfa_capable for r in mine), sum(r.enabled_members for r in mine)),
         "freshness": freshness(statuses, settings.signin_interval_seconds),
         "signInSourcesBehind": signin_sources_behind(statuses),
+        "blockedMeans": BLOCKED_MEANING,  # what the counts, the sparkline and the latest list count
     }
