@@ -59,31 +59,53 @@ class Freshness:
 
 
 def freshness(rows: Sequence[dict[str, Any]], signin_interval_s: float) -> Freshness:
-    """From `collectors.status` rows: how old the sign-ins on the wall may be, as a colour."""
-    signins = [r for r in rows if r.get("source") == "signIns"]
+    """From source-status rows: how old the sign-ins on the wall may be, as a colour. Red when any
+    source is failing, when sign-ins are older than 10 intervals or were never collected; amber when
+    older than 3 intervals or any source is stale. Standing states (not licensed, consent needed) are
+    what the tenant is, not a collection problem: they count for none of these."""
+    active = [r for r in rows if not r.get("standing")]
+    signins = [r for r in active if r.get("source") == "signIns"]
     ages = [r["ageSeconds"] for r in signins if r.get("ageSeconds") is not None]
     never = [r for r in signins if r.get("ageSeconds") is None]
     oldest = max(ages) if ages else None
-    stale = sum(not r.get("fresh") for r in rows)
-    failing = sum(bool(r.get("failing")) for r in rows)
-    if not signins or never or (oldest is not None and oldest > RED_INTERVALS * signin_interval_s):
+    stale = sum(not r.get("fresh") and not r.get("failing") for r in active)
+    failing = sum(bool(r.get("failing")) for r in active)
+    if failing or not signins or never or (oldest is not None and oldest > RED_INTERVALS * signin_interval_s):
         level = RED
-    elif failing or (oldest is not None and oldest > AMBER_INTERVALS * signin_interval_s) or stale:
+    elif (oldest is not None and oldest > AMBER_INTERVALS * signin_interval_s) or stale:
         level = AMBER
     else:
         level = OK
     return Freshness(level, oldest, stale, failing)
 
 
+def freshness_words(fresh: Freshness) -> str:
+    """The freshness tile's caption: the cause of its colour first."""
+    if fresh.failing:
+        head = f"{fresh.failing} source(s) failing"
+    elif fresh.level == RED:
+        head = "collectors are far behind"
+    elif fresh.level == AMBER:
+        head = "collectors are falling behind"
+    else:
+        head = "collectors are keeping up"
+    return head + (f" · {fresh.stale} stale" if fresh.stale else "")
+
+
 def change_words(now: int, before: int) -> str:
-    """'+12 (+40%)', '−3 (−10%)', 'no change', '+5 (new)'."""
+    """'+12 (+40%)', '−3 (−10%)', '+12 (+0.4%)' (one decimal under 10 %), 'no change', '+5 (new)'."""
     delta = now - before
     if delta == 0:
         return "no change"
     sign = "+" if delta > 0 else "−"
     if before == 0:
         return f"{sign}{abs(delta)} (new)"
-    return f"{sign}{abs(delta)} ({sign}{abs(delta) / before:.0%})"
+    share = abs(delta) / before
+    return (
+        f"{sign}{abs(delta)} ({sign}{share:.1%})"
+        if share < 0.1
+        else f"{sign}{abs(delta)} ({sign}{share:.0%})"
+    )
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,9 @@ import streamlit as st
 
 from investigate.codes import describe
 from investigate.wall import (
-    AMBER,
-    RED,
     alert_level,
     blocked_change,
+    freshness_words,
     period_start,
     refresh_seconds,
     rotate_seconds,
@@ -38,19 +37,25 @@ viewer = chrome.page_identity()
 refresh = refresh_seconds(st.query_params.get("refresh"), data.settings().wall_refresh_seconds)
 rotate = rotate_seconds(st.query_params.get("rotate"))
 
-# Constant CSS (no tenant text): large type for a screen across the room; tile colours by state.
+# Constant CSS (no tenant text): large type for a screen across the room, tight spacing so the whole wall
+# fits one 1920×1080 or 1600×1000 screen without scrolling; tile colours by state.
 st.html("""<style>
-[data-testid="stMetricValue"] { font-size: 3.4rem !important; line-height: 1.1; }
-[data-testid="stMetricLabel"] p { font-size: 1.15rem !important; }
-[data-testid="stMetricDelta"] { font-size: 1.1rem !important; }
-[data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 1.1rem !important; }
-.st-key-wall-fresh-amber { background: #6b4f00; border-radius: 0.5rem; }
-.st-key-wall-fresh-red { background: #7a1a1a; border-radius: 0.5rem; }
-.st-key-wall-fresh-ok { background: #12361f; border-radius: 0.5rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 0.75rem !important; padding-bottom: 0.5rem !important; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.55rem; }
+[data-testid="stMain"] h1 { font-size: 2.1rem !important; padding: 0.1rem 0 0 0 !important; }
+[data-testid="stMain"] h3 { font-size: 1.7rem !important; padding: 0.1rem 0 0 0 !important; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] p {
+  font-size: 3.2rem !important; line-height: 1.05; }
+[data-testid="stMetricLabel"] p { font-size: 1.25rem !important; }
+[data-testid="stMetricDelta"] { font-size: 1.2rem !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 1.1rem !important; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] strong { font-size: 1.2rem; }
+[data-testid="stTable"] td, [data-testid="stTable"] th {
+  font-size: 1.15rem !important; padding: 0.2rem 0.5rem !important; }
 [class*="st-key-wall-"][class*="-red"] { background: #7a1a1a; border-radius: 0.5rem; }
 [class*="st-key-wall-"][class*="-amber"] { background: #6b4f00; border-radius: 0.5rem; }
+[class*="st-key-wall-"][class*="-ok"] { background: #12361f; border-radius: 0.5rem; }
 </style>""")
-st.title("Perimeter wall")
 expires = viewer.expires_at if viewer.kiosk else None
 if expires is not None and expires - data.utcnow() < KIOSK_EXPIRY_NOTICE:
     st.warning(
@@ -92,7 +97,10 @@ def tile_key(name: str, level: str | None) -> str:
     return f"wall-{name}-{level or 'unknown'}"
 
 
-@st.fragment(run_every=refresh)
+LATEST_ROWS = 5  # rows per table: the wall must fit one screen
+
+
+@st.fragment(run_every=min(refresh, rotate or refresh))  # a rotation faster than refresh still moves on
 def tiles() -> None:
     # A wall runs for weeks without a reload: its kiosk link (or sign-in) is checked on every refresh,
     # so a revoked or expired link blanks the screen within one refresh interval.
@@ -109,8 +117,10 @@ def tiles() -> None:
         tenant_id = list(directory)[rotation_index(seconds, rotate, len(directory))]
     wall = sd.wall(period, tenant_id)
     scope = plain(directory[tenant_id]["name"]) if tenant_id else f"All {len(directory)} tenants"
-    st.subheader(scope, anchor=False)  # no anchor: its slug (an in-page link) would be built from tenant text
-    st.caption(
+    head, when = st.columns([3, 2], vertical_alignment="center")
+    # No anchor: its slug (an in-page link) would be built from tenant text.
+    head.title(f"Perimeter wall · {scope}", anchor=False)
+    when.caption(
         f"As of {period:%H:%M:%S} UTC · refreshes every {refresh} s"
         + (f" · next tenant every {rotate} s" if rotate else "")
     )
@@ -131,59 +141,69 @@ def tiles() -> None:
             key="wall_sparkline",
         )
     fresh = wall["freshness"]
-    with row1[2].container(border=True, key=f"wall-fresh-{fresh.level}"):
+    with row1[2].container(border=True, key=tile_key("fresh", fresh.level)):
         st.metric(
             "Data freshness",
             f"{humanize_age(fresh.age_seconds)} old" if fresh.age_seconds is not None else "no data",
         )
-        words = {RED: "collectors are far behind", AMBER: "collectors are falling behind"}.get(
-            fresh.level, "collectors are keeping up"
-        )
-        st.caption(f"{words} · {fresh.stale} stale · {fresh.failing} failing source(s)")
+        st.caption(freshness_words(fresh))
 
-    row2 = st.columns(3)
+    # In rotation every tile is about the tenant on screen: the CIPP-wide API clients tile stays out.
+    row2 = st.columns(3 if tenant_id is None else 2)
     evaluated = wall["evaluatedAt"] is not None
-    critical = len(wall["criticalTenants"]) if evaluated else None
-    with row2[0].container(border=True, key=tile_key("critical", alert_level(critical))):
-        st.metric(
-            "Tenants with critical findings",
-            "—" if critical is None else critical,
-            help="Failing critical posture findings, accepted risks excluded",
-        )
-        st.caption(
-            f"{wall['criticalFindings']} failing critical finding(s)"
-            if evaluated
-            else "posture not evaluated yet"
-        )
-    clients = wall["openClients"]
-    with row2[1].container(
-        border=True, key=tile_key("clients", alert_level(None if clients is None else len(clients.names)))
+    with row2[0].container(
+        border=True, key=tile_key("critical", alert_level(critical_count(wall, tenant_id)))
     ):
-        st.metric("API clients open to any IP", "—" if clients is None else len(clients.names))
-        if clients is not None and clients.names:
-            st.caption(
-                ", ".join(plain(n) for n in clients.names[:4]) + (" …" if len(clients.names) > 4 else "")
+        if tenant_id is None:
+            critical = critical_count(wall, tenant_id)
+            st.metric(
+                "Tenants with critical findings",
+                "—" if critical is None else critical,
+                help="Failing critical posture findings, accepted risks excluded",
             )
-        elif clients is not None and clients.accepted:
-            st.caption(f"{clients.accepted} accepted as a risk")
-        elif clients is None:
-            st.caption("CIPP API clients not collected")
+            st.caption(
+                f"{wall['criticalFindings']} failing critical finding(s)"
+                if evaluated
+                else "posture not evaluated yet"
+            )
+        else:
+            st.metric("Critical findings", wall["criticalFindings"] if evaluated else "—")
+            st.caption("failing, accepted risks excluded" if evaluated else "posture not evaluated yet")
+    if tenant_id is None:
+        clients = wall["openClients"]
+        with row2[1].container(
+            border=True, key=tile_key("clients", alert_level(None if clients is None else len(clients.names)))
+        ):
+            st.metric("API clients open to any IP", "—" if clients is None else len(clients.names))
+            if clients is not None and clients.names:
+                st.caption(
+                    ", ".join(plain(n) for n in clients.names[:4]) + (" …" if len(clients.names) > 4 else "")
+                )
+            elif clients is not None and clients.accepted:
+                st.caption(f"{clients.accepted} accepted as a risk")
+            elif clients is None:
+                st.caption("CIPP API clients not collected")
+            else:
+                st.caption("every enabled client has an IP allowlist")
     capable, members = wall["mfa"]
     ratio = capable / members if members else None
-    with row2[2].container(
+    with row2[-1].container(
         border=True, key=tile_key("mfa", target_level(ratio, PostureOptions().mfa_pass_ratio))
     ):
-        st.metric("MFA capable", f"{capable / members:.1%}" if members else "—")
-        st.caption(f"{capable:,} of {members:,} enabled members")
+        st.metric("MFA capable", f"{ratio:.1%}" if ratio is not None else "—")
+        st.caption(
+            f"{capable:,} of {members:,} enabled members · target {PostureOptions().mfa_pass_ratio:.0%}"
+        )
 
-    # st.table reads Markdown in cells: ui.output.markdown_table puts every cell through plain()'s rule.
-    left, right = st.columns(2)
+    # st.table reads Markdown in cells: ui.output.markdown_table puts every cell through plain()'s rule,
+    # which also keeps a UPN from becoming a mailto: link.
+    left, right = st.columns([5, 7])
     with left:
         st.markdown("**Top blocking policies, 24 h**")
         markdown_table(
             [
                 {"Policy": name, "Tenant": directory.get(t, {}).get("name", t), "Blocked": n}
-                for t, _pid, name, n in wall["policies"]
+                for t, _pid, name, n in wall["policies"][:LATEST_ROWS]
             ]
             or [{"Policy": "none", "Tenant": "", "Blocked": 0}],
             hide_index=True,
@@ -193,16 +213,24 @@ def tiles() -> None:
         markdown_table(
             [
                 {
-                    "When (UTC)": f"{r.created_at:%H:%M:%S}",
+                    "UTC": f"{r.created_at:%H:%M}",
                     "Tenant": directory.get(r.tenant_id, {}).get("name", r.tenant_id),
                     "User": r.user_principal_name,
                     "Why": describe(r.error_code).reason,
                 }
-                for r in wall["latest"]
+                for r in wall["latest"][:LATEST_ROWS]
             ]
-            or [{"When (UTC)": "", "Tenant": "", "User": "none", "Why": ""}],
+            or [{"UTC": "", "Tenant": "", "User": "none", "Why": ""}],
             hide_index=True,
         )
+
+
+def critical_count(wall: dict, tenant_id: str | None) -> int | None:
+    """What the critical tile counts: tenants with failing critical findings (all tenants) or that
+    tenant's failing critical findings (rotation); None before the first posture evaluation."""
+    if wall["evaluatedAt"] is None:
+        return None
+    return len(wall["criticalTenants"]) if tenant_id is None else wall["criticalFindings"]
 
 
 tiles()

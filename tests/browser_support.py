@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from support import ROOT
+from bench.browser import CHROMIUM, DashboardDidNotStart, chromium, free_port, running_streamlit
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port", "launch_chromium", "running_dashboard"]
 
 
 @contextmanager
@@ -49,69 +27,25 @@ def running_dashboard(
     says otherwise); yields its base URL, always reached through 127.0.0.1."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (`make test` does, as root)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERIMETER_")}
-    env.update(PERIMETER_DATABASE_URL=db_url, PERIMETER_SIMULATOR_URL=simulator_url, **(extra_env or {}))
-    log = log_dir / "streamlit.log"
-    # The free port may be taken before streamlit binds it (other tests run in parallel): then again.
-    for attempt in range(1, 4):
-        port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            address,
-            "--server.headless",
-            "true",
-        ]
-        if secrets is not None:
-            assert secrets_dir is not None
-            secrets_file = secrets_dir / "secrets.toml"
-            secrets_file.write_text(secrets(port))
-            command += ["--secrets.files", str(secrets_file)]
-        with open(log, "w") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        if _started(base, process):
-            break
-        process.kill()
-        process.wait(timeout=20)
-        if attempt == 3 or "is not available" not in log.read_text():
-            pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
     try:
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-def _started(base: str, process: subprocess.Popen, timeout: float = 60) -> bool:
-    """Whether the server answers its health check before it exits or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1):
-                return True
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                return False
-            time.sleep(0.3)
+        with running_streamlit(
+            db_url,
+            simulator_url,
+            log_dir / "streamlit.log",
+            extra_env=extra_env,
+            address=address,
+            secrets_text=secrets,
+            secrets_dir=secrets_dir,
+        ) as base:
+            yield base
+    except DashboardDidNotStart as error:
+        pytest.fail(str(error))
 
 
 @contextmanager
 def launch_chromium(extra_args: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium(extra_args) as browser:
+        yield browser
 
 
 def wait_until_idle(page, timeout_ms: int = 60_000) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from investigate.wall import (
     blocked_change,
     change_words,
     freshness,
+    freshness_words,
     open_api_clients,
     period_start,
     refresh_seconds,
@@ -58,8 +59,17 @@ def test_screens_in_the_same_refresh_period_share_one_cache_key():
     assert period_start(1020.0, 30) == 1020
 
 
-def status(source: str, age: float | None, *, fresh: bool = True, failing: bool = False) -> dict:
-    return {"tenantId": "t", "source": source, "ageSeconds": age, "fresh": fresh, "failing": failing}
+def status(
+    source: str, age: float | None, *, fresh: bool = True, failing: bool = False, standing: str | None = None
+) -> dict:
+    return {
+        "tenantId": "t",
+        "source": source,
+        "ageSeconds": age,
+        "fresh": fresh,
+        "failing": failing,
+        "standing": standing,
+    }
 
 
 def test_fresh_collectors_keep_the_tile_ok():
@@ -71,8 +81,27 @@ def test_sign_ins_older_than_three_intervals_turn_the_tile_amber():
     assert freshness([status("signIns", 200, fresh=False)], 60).level == AMBER
 
 
-def test_a_failing_source_turns_the_tile_amber():
-    assert freshness([status("signIns", 50), status("users", 100, failing=True)], 60).level == AMBER
+def test_a_failing_source_turns_the_tile_red_and_says_so_first():
+    result = freshness([status("signIns", 50), status("users", 100, fresh=False, failing=True)], 60)
+    assert (result.level, result.failing, result.stale) == (RED, 1, 0)
+    assert freshness_words(result) == "1 source(s) failing"
+
+
+def test_a_stale_source_turns_the_tile_amber():
+    result = freshness([status("signIns", 50), status("users", 900, fresh=False)], 60)
+    assert (result.level, result.stale) == (AMBER, 1)
+    assert freshness_words(result) == "collectors are falling behind · 1 stale"
+
+
+def test_a_tenant_without_sign_in_logs_by_licence_or_consent_does_not_colour_the_tile():
+    rows = [
+        status("signIns", 50),
+        status("signIns", None, fresh=False, standing="not licensed"),
+        status("users", None, fresh=False, standing="consent needed"),
+    ]
+    result = freshness(rows, 60)
+    assert (result.level, result.stale, result.failing) == (OK, 0, 0)
+    assert freshness_words(result) == "collectors are keeping up"
 
 
 def test_sign_ins_older_than_ten_intervals_turn_the_tile_red():
@@ -91,6 +120,7 @@ def test_no_sign_in_data_at_all_is_red():
         (5, 10, "−5 (−50%)"),
         (3, 3, "no change"),
         (4, 0, "+4 (new)"),
+        (2983, 2971, "+12 (+0.4%)"),
     ],
 )
 def test_change_is_said_in_numbers_and_percent(now, before, words):
