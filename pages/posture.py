@@ -1,5 +1,6 @@
-"""Posture: the tenant × check matrix, scores and their trend, findings with evidence, accepted
-risks, and exports (for managers)."""
+"""Posture for a manager: the score in words, the MSP's own perimeter and the client tenants as two
+clickable grids (worst first, check titles), the findings of the clicked cell with their evidence and fix,
+accepted risks, the trend and the exports."""
 
 from __future__ import annotations
 
@@ -12,34 +13,42 @@ import streamlit as st
 
 from fixes import fix_for_finding
 from posture import CATALOGUE, CHECKS_BY_ID
-from posture.findings import SEVERITIES
+from posture.findings import ACTIONABLE, SEVERITIES
 from posture.freshness import data_age_caption
 from posture.html_report import render_html_report
-from posture.scoring import SCORE_EXPLANATION, STATUS_RANK, score
-from posture.summary import daily_scores, matrix, tenant_scores
+from posture.scoring import SCORE_EXPLANATION, STATUS_RANK, score, score_band, score_in_words
+from posture.summary import (
+    band_counts,
+    cell_findings,
+    check_label,
+    client_columns,
+    client_rows,
+    daily_scores,
+    msp_tenant_ids,
+    perimeter_rows,
+    short_title,
+    split_perimeter,
+)
 from safetext.cells import formula_safe
 from ui import actions, chrome, data
 from ui.auth import current_identity
 from ui.chrome import plain
 from ui.fix_panel import fix_panel
 from ui.output import chart_label, table
+from ui.posture_view import (
+    BAND_METRIC_COLOUR,
+    LEGEND,
+    clicked_cell,
+    client_figure,
+    evidence_text,
+    perimeter_figure,
+)
 
 PARTS = ("PRE", "LOC", "A", "B", "C", "D", "MFA")
 STATUSES = ("fail", "warn", "accepted", "pass", "n/a")
-# Heatmap colours by status rank (n/a 0 … fail 4).
-COLORSCALE = [
-    [0.0, "#3d4451"],
-    [0.2, "#3d4451"],
-    [0.2, "#2da44e"],
-    [0.4, "#2da44e"],
-    [0.4, "#8250df"],
-    [0.6, "#8250df"],
-    [0.6, "#d4a72c"],
-    [0.8, "#d4a72c"],
-    [0.8, "#cf222e"],
-    [1.0, "#cf222e"],
-]
 MAX_ACCEPT_DAYS = 365
+GRIDS = ("posture_perimeter", "posture_clients")
+SHOWN_CELL = "posture_shown_cell"  # the cell listed in the previous run: a new one opens its worst finding
 
 chrome.page_identity()
 st.title("Posture")
@@ -63,19 +72,78 @@ def chart_tenant(tenant_id: str) -> str:
     return chart_label(tenant_label(tenant_id))
 
 
-# --- scores ---------------------------------------------------------------------------------
-overall = score(findings)
-by_tenant = tenant_scores(findings)
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Overall score", "—" if overall is None else f"{overall:.1f}")
-c2.metric("Failing findings", sum(f.status == "fail" for f in findings))
-c3.metric("Critical failing", sum(f.status == "fail" and f.severity == "critical" for f in findings))
-c4.metric("Accepted risks", sum(f.status == "accepted" for f in findings))
-st.caption(f"Evaluated {evaluated_at:%Y-%m-%d %H:%M} UTC. {SCORE_EXPLANATION}")
+def grid_key(grid: str) -> str:
+    """A grid's widget key; its generation changes to clear its selection (Streamlit cannot unselect)."""
+    return f"{grid}-{st.session_state.get(f'{grid}-generation', 0)}"
 
-# --- filters --------------------------------------------------------------------------------
+
+def clear_grid(grid: str) -> None:
+    st.session_state[f"{grid}-generation"] = st.session_state.get(f"{grid}-generation", 0) + 1
+
+
+def remember_click(grid: str) -> None:
+    """A click in a grid (on_select callback, before the rerun) writes its cell to the URL
+    (?tenant=<id>&check=<id>; a score cell: the tenant alone), which says which cell's findings are
+    listed: a link opens the same view. The other grid's selection is cleared."""
+    cell = clicked_cell(st.session_state.get(grid_key(grid)))
+    for param in ("tenant", "check"):
+        st.query_params.pop(param, None)
+    if cell is None:
+        return
+    st.query_params["tenant"] = cell[0]
+    if cell[1]:
+        st.query_params["check"] = cell[1]
+    for other in GRIDS:
+        if other != grid:
+            clear_grid(other)
+
+
+def show_all() -> None:
+    for grid in GRIDS:
+        clear_grid(grid)
+    for param in ("tenant", "check"):
+        st.query_params.pop(param, None)
+
+
+# --- scores ---------------------------------------------------------------------------------
+msp_tenants = msp_tenant_ids(findings)
+perimeter_all, clients_all = split_perimeter(findings, msp_tenants)
+overall = score(findings)
+perimeter_score = score(perimeter_all)
+tenants_all = client_rows(clients_all, names)
+weak = sum(r.band in ("critical", "poor") for r in tenants_all)
+# A wrapping row rather than columns: on a phone the six figures sit two or three a line, not one each.
+with st.container(horizontal=True, gap="large"):
+    for label, value in (("Overall score", overall), ("MSP perimeter score", perimeter_score)):
+        band = score_band(value)
+        st.metric(
+            label,
+            "—" if value is None else f"{value:.1f}",
+            band,
+            delta_color=BAND_METRIC_COLOUR.get(band, "gray"),  # type: ignore[arg-type]
+            delta_arrow="off",
+            help=SCORE_EXPLANATION + " Bands: good ≥ 90, fair ≥ 75, poor ≥ 50, below: critical.",
+            width="content",
+        )
+    st.metric("Clients poor or critical", f"{weak} of {len(tenants_all)}", width="content")
+    st.metric("Failing findings", sum(f.status == "fail" for f in findings), width="content")
+    st.metric(
+        "Critical failing",
+        sum(f.status == "fail" and f.severity == "critical" for f in findings),
+        width="content",
+    )
+    st.metric("Accepted risks", sum(f.status == "accepted" for f in findings), width="content")
+bands = ", ".join(f"{n} {band}" for band, n in band_counts(tenants_all).items())
+st.markdown(
+    f"**Overall {score_in_words(overall)}.** MSP perimeter {score_in_words(perimeter_score)}; "
+    f"client tenants: {bands or 'none'}."
+)
+st.caption(f"Evaluated {evaluated_at:%Y-%m-%d %H:%M} UTC.")
+
+# --- filters (collapsed: on a phone the results come first) -----------------------------------
 # A link may carry its context (`?tenant=<id>&check=<id>`, e.g. from a blocked sign-in's explanation):
-# known values preselect the filters, anything else is said and ignored.
+# known values preselect the filters when the page opens, anything else is said and ignored. The filters
+# are keyed, so a click that writes the same parameters (to link to its cell) does not narrow them.
 tenant_ids = sorted({f.tenant_id for f in findings}, key=tenant_label)
 linked_tenant = st.query_params.get("tenant", "")
 linked_check = st.query_params.get("check", "").upper()
@@ -84,7 +152,11 @@ if linked_tenant and linked_tenant.lower() not in tenant_by_key:
     st.warning("The link names a tenant with no findings here: showing every tenant.")
 if linked_check and linked_check not in CHECKS_BY_ID:
     st.warning(f"The link names an unknown check ({plain(linked_check[:20])}): showing every check.")
-with st.container(border=True):
+# The cell whose findings are listed is the URL's: a click writes it, a link opens the same view.
+cell: tuple[str, str | None] | None = None
+if linked_tenant.lower() in tenant_by_key:
+    cell = (tenant_by_key[linked_tenant.lower()], linked_check if linked_check in CHECKS_BY_ID else None)
+with st.expander("Filters", icon=":material/filter_list:"):
     f1, f2, f3, f4, f5 = st.columns(5)
     chosen_tenants = f1.multiselect(
         "Tenant",
@@ -92,6 +164,7 @@ with st.container(border=True):
         default=[tenant_by_key[linked_tenant.lower()]] if linked_tenant.lower() in tenant_by_key else [],
         format_func=tenant_label,
         placeholder="All tenants",
+        key="posture_tenants",
     )
     chosen_checks = f2.multiselect(
         "Check",
@@ -99,10 +172,25 @@ with st.container(border=True):
         default=[linked_check] if linked_check in CHECKS_BY_ID else [],
         format_func=lambda c: f"{c} — {CHECKS_BY_ID[c].title}",
         placeholder="All checks",
+        key="posture_checks",
     )
     chosen_parts = f3.multiselect("Part", PARTS, placeholder="All parts")
     chosen_severities = f4.multiselect("Severity", SEVERITIES, placeholder="All severities")
-    chosen_statuses = f5.multiselect("Status", STATUSES, default=["fail", "warn", "accepted"])
+    chosen_statuses = f5.multiselect(
+        "Status", STATUSES, default=["fail", "warn", "accepted"], help="Of the findings listed below"
+    )
+active = [
+    f"{label}: {', '.join(values)}"
+    for label, values in (
+        ("tenant", [tenant_label(t) for t in chosen_tenants]),
+        ("check", chosen_checks),
+        ("part", chosen_parts),
+        ("severity", chosen_severities),
+    )
+    if values
+]
+if active:
+    st.caption(plain("Filtered by " + "; ".join(active) + "."))
 
 shown = [
     f
@@ -113,131 +201,90 @@ shown = [
     and (not chosen_severities or f.severity in chosen_severities)
 ]
 
-# --- matrix ---------------------------------------------------------------------------------
-st.subheader("Tenant × check")
-cells = matrix(shown)
-checks = [c.id for c in CATALOGUE if any(key[1] == c.id for key in cells)]
-rows = sorted({key[0] for key in cells}, key=lambda t: (by_tenant.get(t) or 0, tenant_label(t)))
-z, hover = [], []
-for tenant_id in rows:
-    z_row, hover_row = [], []
-    for check_id in checks:
-        cell = cells.get((tenant_id, check_id))
-        z_row.append(STATUS_RANK[cell.worst] if cell else None)
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(cell.counts.items())) if cell else "no finding"
-        hover_row.append(
-            f"{chart_tenant(tenant_id)}<br>{check_id}: {cell.worst if cell else '—'}<br>{counts}"
-        )
-    z.append(z_row)
-    hover.append(hover_row)
-figure = go.Figure(
-    go.Heatmap(
-        z=z,
-        x=checks,
-        y=[chart_tenant(t) for t in rows],
-        customdata=[[t] * len(checks) for t in rows],
-        text=hover,
-        hoverinfo="text",
-        zmin=0,
-        zmax=4,
-        colorscale=COLORSCALE,
-        xgap=2,
-        ygap=2,
-        colorbar={
-            "tickvals": [0.4, 1.2, 2.0, 2.8, 3.6],
-            "ticktext": ["n/a", "pass", "accepted", "warn", "fail"],
-        },
+# --- the MSP's perimeter and the client matrix -----------------------------------------------
+perimeter_shown, clients_shown = split_perimeter(shown, msp_tenants)
+left, right = st.columns([2, 3], gap="medium")
+with left:
+    st.subheader("MSP perimeter")
+    st.caption(
+        f"Score {score_in_words(perimeter_score)}. Your own tenant and CIPP (prerequisites, Step 1, "
+        "parts A, B, C), worst first."
     )
-)
-figure.update_layout(
-    height=max(320, 22 * len(rows) + 120),
-    margin={"l": 10, "r": 10, "t": 10, "b": 10},
-    xaxis={"side": "top"},
-    yaxis={"automargin": True},
-)
-event = st.plotly_chart(
-    figure, on_select="rerun", selection_mode="points", key="posture_matrix", config={"displayModeBar": False}
-)
-st.caption("Click a cell to list its findings below.")
-
-selected_cell = None
-points = event.selection.points if event and event.selection else []
-if points:
-    point = points[0]
-    selected_cell = (point["customdata"], point["x"]) if "customdata" in point else None
-    if selected_cell is None:
-        label_to_id = {chart_tenant(t): t for t in rows}
-        selected_cell = (label_to_id.get(point["y"]), point["x"])
-
-# --- trend ----------------------------------------------------------------------------------
-with st.expander("Score trend", expanded=False):
-    days = st.segmented_control("Period", [30, 90, 365], default=90, format_func=lambda d: f"{d} days")
-    overall_by_day, tenant_by_day = daily_scores(data.posture_history(days or 90))
-    if not overall_by_day:
-        st.info("No history yet: one point is recorded per day.")
-    elif len(overall_by_day) == 1:
-        ((day, value),) = overall_by_day.items()
-        st.info(f"First point: {value:.1f} on {day}. A trend appears from the second day (one point a day).")
+    rows = perimeter_rows(perimeter_shown)
+    if rows:
+        st.plotly_chart(
+            perimeter_figure(rows, tenant_label),
+            on_select=lambda: remember_click(GRIDS[0]),
+            selection_mode="points",
+            key=grid_key(GRIDS[0]),
+            config={"displayModeBar": False},
+        )
     else:
-        trend = go.Figure()
-        dates = sorted(overall_by_day)
-        trend.add_trace(
-            go.Scatter(
-                x=dates,
-                y=[overall_by_day[d] for d in dates],
-                name="Overall",
-                mode="lines+markers",
-                line={"width": 3},
-            )
+        st.info("No check of the MSP perimeter matches the filters.")
+with right:
+    st.subheader("Client tenants")
+    st.caption(
+        "Client checks only (part D and MFA), worst tenant first: lowest score, then critical failures."
+    )
+    tenants_shown = client_rows(clients_shown, names)
+    if tenants_shown:
+        st.plotly_chart(
+            client_figure(tenants_shown, client_columns(clients_shown), tenant_label),
+            on_select=lambda: remember_click(GRIDS[1]),
+            selection_mode="points",
+            key=grid_key(GRIDS[1]),
+            config={"displayModeBar": False},
         )
-        for tenant_id in chosen_tenants:
-            series = sorted((d, s) for (d, t), s in tenant_by_day.items() if t == tenant_id)
-            trend.add_trace(
-                go.Scatter(
-                    x=[d for d, _ in series],
-                    y=[s for _, s in series],
-                    name=chart_tenant(tenant_id),
-                    mode="lines+markers",
-                )
-            )
-        trend.update_layout(
-            height=300,
-            yaxis={"range": [0, 100], "title": "score"},
-            margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        )
-        st.plotly_chart(trend, config={"displayModeBar": False})
+    else:
+        st.info("No client tenant matches the filters.")
+st.caption(LEGEND)
 
 # --- findings -------------------------------------------------------------------------------
-listed = [f for f in shown if (not chosen_statuses or f.status in chosen_statuses)]
-if selected_cell:
-    listed = [f for f in shown if (f.tenant_id, f.check) == selected_cell]
-    st.subheader("Findings")
-    st.caption(
-        f"Cell {plain(tenant_label(selected_cell[0]))} × {plain(selected_cell[1])} "
-        "(clear the selection on the chart to see all)."
-    )
+st.subheader("Findings")
+if cell:
+    tenant_id, check_id = cell
+    listed = cell_findings(shown, tenant_id, check_id)
+    what = check_label(check_id, 60) if check_id else "every check"
+    st.markdown(f"**{plain(tenant_label(tenant_id))} × {plain(what)}**: {len(listed)} findings, worst first.")
+    if not listed:
+        st.info("The filters leave none of this cell's findings.")
+    st.button("Show all findings", on_click=show_all, icon=":material/close:")
 else:
-    st.subheader("Findings")
-listed.sort(
-    key=lambda f: (-STATUS_RANK[f.status], SEVERITIES.index(f.severity), f.check, tenant_label(f.tenant_id))
-)
+    listed = [f for f in shown if (not chosen_statuses or f.status in chosen_statuses)]
+    listed.sort(
+        key=lambda f: (
+            -STATUS_RANK[f.status],
+            SEVERITIES.index(f.severity),
+            f.check,
+            tenant_label(f.tenant_id),
+        )
+    )
+    st.caption(f"{len(listed)} findings. Click a cell above to list only its findings.")
 findings_table = [
     {
         "Status": f.status,
         "Severity": f.severity,
         "Tenant": tenant_label(f.tenant_id),
         "Check": f.check,
+        "Title": short_title(f.check, 40),
         "Subject": f.subject.name or f.subject.id,
         "Finding": f.message,
+        "Evidence": evidence_text(f.evidence),
         "Fix offered": f.fix or "",
     }
     for f in listed
 ]
 table(findings_table, hide_index=True, width="stretch")
-st.caption(f"{len(listed)} findings.")
 
 # Keyed by identity (check, tenant, subject), so a choice survives filter changes.
 by_key = {f"{f.check}|{f.tenant_id}|{f.subject.id}": f for f in listed}
+if cell != st.session_state.get(SHOWN_CELL):
+    # A newly chosen cell opens its worst actionable finding: evidence and fix one click away. Set before
+    # the widget is drawn in this run, which Streamlit allows.
+    st.session_state[SHOWN_CELL] = cell
+    worst = next((f for f in listed if f.status in ACTIONABLE), None) if cell else None
+    if worst is not None:
+        st.session_state["posture_detail"] = f"{worst.check}|{worst.tenant_id}|{worst.subject.id}"
 choice = st.selectbox(
     "Evidence and why it matters for",
     list(by_key),
@@ -291,6 +338,44 @@ if choice is not None and choice in by_key:
                         st.rerun()
         elif finding.status in ("fail", "warn"):
             st.caption("Only an operator can accept a risk.")
+
+# --- trend ----------------------------------------------------------------------------------
+with st.expander("Score trend", expanded=False):
+    days = st.segmented_control("Period", [30, 90, 365], default=90, format_func=lambda d: f"{d} days")
+    overall_by_day, tenant_by_day = daily_scores(data.posture_history(days or 90))
+    if not overall_by_day:
+        st.info("No history yet: one point is recorded per day.")
+    elif len(overall_by_day) == 1:
+        ((day, value),) = overall_by_day.items()
+        st.info(f"First point: {value:.1f} on {day}. A trend appears from the second day (one point a day).")
+    else:
+        trend = go.Figure()
+        dates = sorted(overall_by_day)
+        trend.add_trace(
+            go.Scatter(
+                x=dates,
+                y=[overall_by_day[d] for d in dates],
+                name="Overall",
+                mode="lines+markers",
+                line={"width": 3},
+            )
+        )
+        for tenant_id in chosen_tenants:
+            series = sorted((d, s) for (d, t), s in tenant_by_day.items() if t == tenant_id)
+            trend.add_trace(
+                go.Scatter(
+                    x=[d for d, _ in series],
+                    y=[s for _, s in series],
+                    name=chart_tenant(tenant_id),
+                    mode="lines+markers",
+                )
+            )
+        trend.update_layout(
+            height=300,
+            yaxis={"range": [0, 100], "title": "score"},
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        )
+        st.plotly_chart(trend, config={"displayModeBar": False})
 
 # --- accepted risks -------------------------------------------------------------------------
 with st.expander("Accepted risks", expanded=False):
