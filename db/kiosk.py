@@ -29,8 +29,16 @@ def create_kiosk_link(
 ) -> str:
     """Store a new link and return its token (shown once; only its hash is kept). ``valid_for``
     None: valid until revoked."""
+    return new_kiosk_link(conn, label, created_by, now, valid_for)[1]
+
+
+def new_kiosk_link(
+    conn: Connection, label: str, created_by: str, now: datetime, valid_for: timedelta | None = None
+) -> tuple[int, str]:
+    """:func:`create_kiosk_link`, with the new link's id too (for the audit record, which names the
+    link by id and label, never by its token)."""
     token = secrets.token_urlsafe(32)
-    conn.execute(
+    link_id = conn.execute(
         insert(KioskLink).values(
             token_sha256=_digest(token),
             label=label,
@@ -38,8 +46,16 @@ def create_kiosk_link(
             created_at=now,
             expires_at=now + valid_for if valid_for else None,
         )
-    )
-    return token
+    ).inserted_primary_key[0]
+    return int(link_id), token
+
+
+def kiosk_link(conn: Connection, link_id: int) -> KioskLink | None:
+    with Session(conn) as session:
+        link = session.get(KioskLink, link_id)
+        if link is not None:
+            session.expunge(link)
+    return link
 
 
 def kiosk_link_for(conn: Connection, token: str, now: datetime) -> KioskLink | None:

@@ -76,7 +76,7 @@ class Confirmation:
     def reasons(self) -> list[str]:
         """One sentence per reason, for the page to show above the typed confirmation."""
         out = [f"This opens access: {'; '.join(self.opens)}."] if self.opens else []
-        out += [f"This re-creates the {f.severity} finding {f}." for f in self.recreates]
+        out += [f"This re-creates the finding {f}." for f in self.recreates]
         if self.lockout:
             out.append(f"{self.lockout}.")
         return out

@@ -31,8 +31,8 @@ def _page(app: AppTest, path: str) -> AppTest:
     return at
 
 
-def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
-    return next(b for b in at.button if b.label == label)
+def _button(at: AppTest, prefix: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label.startswith(prefix))
 
 
 def _detail(at: AppTest):  # type: ignore[no-untyped-def]
@@ -72,14 +72,18 @@ def test_operator_fixes_a_client_policy_from_posture_and_rolls_it_back(app, fill
     assert check_id == "D-1"
     assert not _excludes_service_providers(_graph_policy(sim_url, tenant_id, policy_id))
 
-    at = _button(at, "Plan fix").click().run()
+    at = _button(at, "Plan fix: exclude the MSP's people from a client policy").click().run()
     assert not at.exception
     assert any("serviceProvider" in c.value for c in at.code)  # the diff
     # A plan widening who else is excluded warns (one exclusion object): the operator acknowledges it.
     ack = [c for c in at.checkbox if c.label.startswith("I have read the warnings")]
     if ack:
         at = ack[0].check().run()
-    at = _button(at, "Apply fix").click().run()
+    # Excluding people from an enforced policy opens access: the same typed word as a rollback.
+    assert any("opens access" in w.value for w in at.warning)
+    assert _button(at, "Apply fix:").disabled
+    at = next(t for t in at.text_input if t.label == "Type APPLY to apply this fix").input("APPLY").run()
+    at = _button(at, "Apply fix: exclude the MSP's people from a client policy").click().run()
     assert not at.exception
     assert any(s.value.startswith("applied") for s in at.success), [e.value for e in at.error]
     assert _excludes_service_providers(_graph_policy(sim_url, tenant_id, policy_id))
@@ -87,11 +91,11 @@ def test_operator_fixes_a_client_policy_from_posture_and_rolls_it_back(app, fill
     # The audit page lists it; an operator rolls it back with a typed confirmation.
     at = _page(app, "pages/audit.py")
     table = at.dataframe[0].value
-    entry_id = int(table[table["Fix"] == "client-policy.exclude-service-provider"]["#"].iloc[0])
+    entry_id = int(table[table["Change"] == "client-policy.exclude-service-provider"]["#"].iloc[0])
     at = at.selectbox[0].set_value(entry_id).run()
     at = _button(at, "Plan rollback").click().run()
     at = at.text_input[-1].input("APPLY").run()
-    at = _button(at, "Roll back").click().run()
+    at = _button(at, "Roll back #").click().run()
     assert any(s.value.startswith("rolled-back") for s in at.success), [e.value for e in at.error]
     assert not _excludes_service_providers(_graph_policy(sim_url, tenant_id, policy_id))
 
@@ -107,6 +111,16 @@ def test_api_clients_page_shows_open_clients_and_validates_ranges_live(app):
     assert "not\\-an\\-ip" in errors or "not-an-ip" in errors
 
 
+def test_two_fixes_on_one_page_have_buttons_named_by_their_fix(app):
+    at = _page(app, "pages/api_clients.py")
+    at = next(w for w in at.selectbox if w.label == "Client").select_index(0).run()
+    plans = [b.label for b in at.button if b.label.startswith("Plan fix")]
+    assert sorted(plans) == [
+        "Plan fix: save the API configuration to Azure",
+        "Plan fix: set an API client's IP ranges",
+    ]
+
+
 def test_a_viewer_sees_no_fix_buttons(app):
     app.secrets["auth"] = {
         "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
@@ -119,5 +133,5 @@ def test_a_viewer_sees_no_fix_buttons(app):
     }
     app.user = {"is_logged_in": True, "email": "viewer@msp.example", "roles": ["Viewer"]}
     at = _choose(_page(app, "pages/posture.py"), "FAIL · D-1 ·")
-    assert not [b for b in at.button if b.label in ("Plan fix", "Apply fix")]
+    assert not [b for b in at.button if b.label.startswith(("Plan fix", "Apply fix"))]
     assert any("Only an operator can run fixes" in c.value for c in at.caption)

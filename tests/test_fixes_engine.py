@@ -1295,7 +1295,9 @@ def test_a_rollback_names_the_critical_finding_it_re_creates(fx, sim):
     assert confirmation.required
     assert [(f.check, f.severity) for f in confirmation.recreates] == [("D-1", "critical")]
     assert confirmation.recreates[0].title == "Client policies exclude the MSP's people"
-    assert any("re-creates the critical finding D-1" in r for r in confirmation.reasons())
+    assert "This re-creates the finding D-1 “Client policies exclude the MSP's people” (critical)." in (
+        confirmation.reasons()
+    )
 
 
 def test_rolling_back_the_block_policy_switch_opens_access_and_re_creates_a3(fx, sim):

@@ -1,5 +1,10 @@
 """The fix button, shared by every page that offers a fix: inputs → plan (the diff and the exact
-requests) → confirmation (typed for risky fixes) → apply → the result and its audit entry.
+requests) → confirmation → apply → the result and its audit entry.
+
+One confirmation rule for a fix and a rollback alike (:func:`confirmed`, from fixes.exposure): a write
+that opens access, re-creates a finding or can lock people out needs the typed word, and the page says
+why, naming the finding it re-creates; any other write needs a click. Each button says which fix it
+plans or applies, so two fixes on one page are never two identical "Plan fix" buttons.
 
 Operators only; the engine re-checks the role itself, so hiding the panel is not the only guard.
 """
@@ -16,8 +21,10 @@ from fixes import (
     FIXES,
     Actor,
     BadInput,
+    Confirmation,
     FixEngine,
     FixRequest,
+    FixSpec,
     Outcome,
     Plan,
     RangeError,
@@ -34,6 +41,30 @@ CONFIRM_WORD = "APPLY"
 @st.cache_resource
 def fix_engine() -> FixEngine:
     return FixEngine(get_settings(), data.engine())
+
+
+def _lowered(title: str) -> str:
+    return title[:1].lower() + title[1:]
+
+
+def plan_label(spec: FixSpec) -> str:
+    """'Plan fix: add a range to the trusted location': one label per fix."""
+    return f"Plan fix: {_lowered(spec.title)}"
+
+
+def apply_label(spec: FixSpec) -> str:
+    return f"Apply fix: {_lowered(spec.title)}"
+
+
+def confirmed(confirmation: Confirmation, key: str, action: str) -> bool:
+    """Ask the confirmation a write needs (fixes.exposure): say why, and take the typed word. True when
+    the write may go ahead (nothing to confirm, or the word typed)."""
+    if not confirmation.required:
+        return True
+    for reason in confirmation.reasons():
+        st.warning(plain(reason), icon=":material/lock_open:")
+    typed = st.text_input(f"Type {CONFIRM_WORD} to {action}", key=f"{key}-confirm")
+    return typed.strip() == CONFIRM_WORD
 
 
 def split_ranges(text: str) -> list[str]:
@@ -102,7 +133,7 @@ def fix_panel(request: FixRequest, key: str) -> None:
         )
         request = replace(request, egress_ip=egress.strip())
 
-    if st.button("Plan fix", key=f"{key}-plan", icon=":material/preview:"):
+    if st.button(plan_label(spec), key=f"{key}-plan", icon=":material/preview:"):
         try:
             st.session_state[state_key] = fix_engine().plan(request)
         except BadInput as error:
@@ -117,15 +148,9 @@ def fix_panel(request: FixRequest, key: str) -> None:
     acknowledged = True
     if plan.warnings:
         acknowledged = st.checkbox("I have read the warnings and want to go ahead", key=f"{key}-ack")
-    typed_ok = True
-    if spec.risky:
-        typed = st.text_input(
-            f"This change can lock people out or open access: type {CONFIRM_WORD} to confirm",
-            key=f"{key}-confirm",
-        )
-        typed_ok = typed.strip() == CONFIRM_WORD
+    typed_ok = confirmed(fix_engine().confirmation(plan), key, "apply this fix")
     if st.button(
-        "Apply fix",
+        apply_label(spec),
         key=f"{key}-apply",
         type="primary",
         disabled=not (acknowledged and typed_ok),
