@@ -126,8 +126,16 @@ def top_values(conn: Connection, scope: Scope, dim: str, limit: int = 10) -> lis
     # Whole days from the daily counters, whole hours from the hourly ones where the dimension has them
     # (a 24-hour window ending at 12:00 has no whole day), the ragged edges from the index. The counters
     # are kept by code, and the others over every failure: blocked sign-ins' apps come from the index.
+    # The policy counters count sign-ins whose Conditional Access policy failed, each one a block
+    # (Conditional Access fails with a blocking code): they answer either kind.
     codes = _code_values(scope.filters.counted_codes)
-    by_counters = scope.filters.only_tenant_time_code if dim == "code" else scope.filters.only_tenant_time
+    f = scope.filters
+    if dim == "code":
+        by_counters = f.only_tenant_time_code
+    elif dim == "policy":
+        by_counters = f.only_tenant_time_code and not f.codes
+    else:
+        by_counters = f.only_tenant_time
     grains = [g for g in (DAY, HOUR) if dim in ROLLUP_DIMS[g]] if by_counters else []
     pieces = plan_ranges(scope.start, scope.end, grains) if grains else [(None, scope.start, scope.end)]
     single_query = len(pieces) == 1 and pieces[0][0] is None

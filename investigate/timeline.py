@@ -17,7 +17,8 @@ BUCKETS: dict[str, timedelta] = {
 }
 FIVE_MINUTES_UP_TO = timedelta(hours=6)
 HOURS_UP_TO = timedelta(days=3)
-TICK_FORMATS: dict[str, str] = {FIVE_MINUTES: "%H:%M", HOUR: "%b %d, %H:%M", DAY: "%b %d"}
+# Plotly's tick formats (d3 time format; <br> breaks the label in two lines).
+TICK_FORMATS: dict[str, str] = {FIVE_MINUTES: "%H:%M", HOUR: "%H:%M<br>%b %d", DAY: "%b %d"}
 PER: dict[str, str] = {FIVE_MINUTES: "per 5 minutes", HOUR: "per hour", DAY: "per day"}
 
 

@@ -37,9 +37,10 @@ from ui.fix_panel import fix_panel
 from ui.output import chart_label, markdown_table, table
 
 chrome.page_identity()
-# Constant CSS (no tenant text): the explanation stays in view beside a long list, and a Top table or
-# the list keeps a compact height.
+# Constant CSS (no tenant text): less empty space above the title, so the list and its explanation fit
+# a 1080-pixel screen; the explanation stays in view beside a long list.
 st.html("""<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
 .st-key-signins-explanation { position: sticky; top: 3.75rem; max-height: calc(100vh - 4.5rem);
   overflow-y: auto; }
 </style>""")
@@ -53,7 +54,7 @@ now = sd.minute(data.utcnow())
 choices = sd.filter_choices(now)
 URL_STATE = "_signins_url"  # the query string this page last wrote (anything else came from outside)
 W = "signins_f_"  # widget keys
-TOP_HEIGHT = 248  # six rows: the Top tables stay compact beside the timeline
+TOP_HEIGHT = 212  # five rows: the Top tables stay compact beside the timeline
 LIST_HEIGHT = 422  # ten rows
 
 
@@ -243,7 +244,11 @@ start, end = result["start"], result["end"]
 counted = "Blocked sign-ins" if filters.failures == BLOCKED else "Failed sign-ins"
 tops = result["top"]
 m1, m2, m3, m4 = st.columns([1, 1, 2, 3])
-m1.metric(counted, f"{result['count']:,}")
+m1.metric(
+    counted,
+    f"{result['count']:,}",
+    help=BLOCKED_MEANING if filters.failures == BLOCKED else "Every failed sign-in (status.errorCode not 0)",
+)
 m2.metric(
     "Tenants with matches",
     f"{result['tenantsWithMatches']} of {result['tenants']}",
@@ -259,7 +264,12 @@ with m4:
     st.markdown(f"**{plain(policy_label(top_policy.value)) if top_policy else '—'}**")  # tenant text
 st.caption(
     f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC. "
-    + (BLOCKED_MEANING if filters.failures == BLOCKED else "Every failed sign-in (status.errorCode not 0).")
+    + (
+        "Counting blocked sign-ins: Conditional Access, MFA not completed, locked or disabled — not wrong or "
+        "expired passwords."
+        if filters.failures == BLOCKED
+        else "Counting every failed sign-in, wrong passwords included."
+    )
 )
 if result["cidrAddresses"] is not None:
     st.caption(
@@ -289,20 +299,13 @@ def explanation_panel(signin_id: str) -> None:
         f"at {plain(str(body.get('createdDateTime') or ''))}"
     )
     st.markdown(f"**Why:** {plain(explanation.summary)}")
-    st.text(
-        f"Error {explanation.code}: {explanation.meaning} ({explanation.reason or 'success'})\n"
-        f"IP {explanation.ip or '—'}: {explanation.trusted_words}"
-    )
-    for fact in explanation.facts:
-        st.text(f"• {fact}")
     results = policy_results(body, ctx)
-    if results:
-        st.markdown("**Conditional Access**: every policy, with its result as Entra shows it")
+    if results:  # first: what Entra's Conditional Access tab shows, with what to do
         markdown_table(  # st.table wraps long text; every cell is inert Markdown
             [
                 {
                     "Result": r.result_words,
-                    "Policy": r.name,
+                    "Conditional Access policy": r.name,
                     "Because": r.why,
                     "What to do": r.what_to_do,
                 }
@@ -312,6 +315,12 @@ def explanation_panel(signin_id: str) -> None:
         )
     else:
         st.caption("No Conditional Access policy evaluated this sign-in.")
+    st.text(
+        f"Error {explanation.code}: {explanation.meaning} ({explanation.reason or 'success'})\n"
+        f"IP {explanation.ip or '—'}: {explanation.trusted_words}"
+    )
+    for fact in explanation.facts:
+        st.text(f"• {fact}")
     evaluated_at, findings = data.posture_findings()
     related = related_findings(body, ctx, findings, offer)
     if related:
@@ -363,7 +372,7 @@ if result["count"] == 0:
     st.stop()
 
 # --- timeline by reason, beside the Top tables -------------------------------------------------------
-left, right = st.columns([3, 2])
+left, right = st.columns([11, 9])
 grain = result["grain"]
 width = BUCKETS[grain]
 by_reason: dict[str, dict[datetime, int]] = {}
@@ -385,8 +394,8 @@ for reason in REASONS:
 figure.update_layout(
     barmode="stack",
     height=TOP_HEIGHT + 40,
-    margin={"l": 10, "r": 10, "t": 10, "b": 10},
-    legend={"orientation": "h"},
+    margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},  # above: ticks stay readable
     xaxis={
         "type": "date",
         "range": [start, end],
@@ -455,34 +464,35 @@ def trusted_words(row) -> str:  # type: ignore[no-untyped-def]
     return f"yes ({', '.join(inside)})" if inside else "no"
 
 
-listing, explaining = st.columns([3, 2])
+listing, explaining = st.columns([11, 9])
 with listing:
     st.subheader("Sign-ins", anchor=False)
-    event = table(
-        [
-            {
-                "When (UTC)": r.created_at,
-                "Tenant": tenant_label(r.tenant_id),
-                "User": r.user_principal_name,
-                "Code": r.error_code,
-                "Why": describe(r.error_code).meaning,
-                "Blocked by": f"{r.policy_name} (failure)" if r.policy_name else "",
-                "App": r.app,
-                "IP": r.ip,
-                "Country": r.country,
-                "IP in a trusted location": trusted_words(r),
-                "Service provider": "yes" if r.service_provider else "",
-                "Interactive": "yes" if r.interactive else "no",
-            }
-            for r in rows
-        ],
-        hide_index=True,
-        width="stretch",
-        height=LIST_HEIGHT,
-        on_select="rerun",
-        selection_mode="single-row",
-        key=f"signins_table_{view}",
-    )
+    with st.container(key="signins_table"):  # a stable name for the list (its key changes with the view)
+        event = table(
+            [
+                {
+                    "When (UTC)": r.created_at,
+                    "Tenant": tenant_label(r.tenant_id),
+                    "User": r.user_principal_name,
+                    "Code": r.error_code,
+                    "Why": describe(r.error_code).meaning,
+                    "Blocked by": f"{r.policy_name} (failure)" if r.policy_name else "",
+                    "App": r.app,
+                    "IP": r.ip,
+                    "Country": r.country,
+                    "IP in a trusted location": trusted_words(r),
+                    "Service provider": "yes" if r.service_provider else "",
+                    "Interactive": "yes" if r.interactive else "no",
+                }
+                for r in rows
+            ],
+            hide_index=True,
+            width="stretch",
+            height=LIST_HEIGHT,
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"signins_table_{view}",
+        )
     st.caption(f"The newest {len(rows)} of {result['count']:,}. Select a row to see why.")
     selected = event.selection.rows if event and event.selection else []
     picked = rows[selected[0]].id if selected and selected[0] < len(rows) else None
