@@ -182,7 +182,7 @@ with st.expander("Filters", icon=":material/filter_list:"):
 active = [
     f"{label}: {', '.join(values)}"
     for label, values in (
-        ("tenant", [tenant_label(t) for t in chosen_tenants]),
+        ("tenant", [plain(tenant_label(t)) for t in chosen_tenants]),
         ("check", chosen_checks),
         ("part", chosen_parts),
         ("severity", chosen_severities),
@@ -190,7 +190,7 @@ active = [
     if values
 ]
 if active:
-    st.caption(plain("Filtered by " + "; ".join(active) + "."))
+    st.caption("Filtered by " + "; ".join(active) + ".")  # tenant names made plain above
 
 shown = [
     f
