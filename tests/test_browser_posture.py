@@ -12,7 +12,14 @@ from browser_support import launch_chromium, running_dashboard, wait_until_idle
 
 from db.posture_store import current_findings
 from db.queries import active_tenants
-from posture.summary import cell_findings, client_columns, client_rows, msp_tenant_ids, split_perimeter
+from posture.summary import (
+    cell_findings,
+    client_columns,
+    client_rows,
+    msp_tenant_ids,
+    perimeter_rows,
+    split_perimeter,
+)
 from support import FIXED_NOW, collect_demo
 
 pytestmark = pytest.mark.browser
@@ -106,5 +113,27 @@ def test_a_link_with_check_and_tenant_opens_the_posture_page_filtered(dashboard,
         assert len(columns) == 2 and columns[0] == "Score" and columns[1].startswith(check)
         page.get_by_text("Why it matters:").first.wait_for(timeout=30_000)
         assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()
+
+
+def test_a_click_on_the_msp_perimeter_lists_that_checks_findings(dashboard, browser, demo):
+    _, engine = demo
+    with engine.connect() as conn:
+        findings = current_findings(conn, FIXED_NOW).findings
+        names = {t.tenant_id: t.display_name for t in active_tenants(conn)}
+    perimeter, _ = split_perimeter(findings, msp_tenant_ids(findings))
+    worst = perimeter_rows(perimeter)[0]
+    page = _open(browser, f"{dashboard}/posture")
+    try:
+        grid = page.locator(".js-plotly-plot").nth(0)
+        assert grid.locator(".ytick text").first.text_content().startswith(f"{worst.check} · ")
+        box = grid.locator(".scatterlayer .point").first.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        heading = _cell_heading(page, names[worst.tenant_id], worst.check)
+        heading.wait_for(timeout=60_000)
+        assert f": {worst.subjects} findings" in heading.inner_text()
+        assert parse_qs(urlparse(page.url).query) == {"tenant": [worst.tenant_id], "check": [worst.check]}
     finally:
         page.close()
