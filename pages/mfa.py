@@ -34,14 +34,28 @@ def tenant_label(tenant_id: str) -> str:
     return directory.get(tenant_id, {}).get("name", tenant_id)
 
 
-# Tenants: from the URL (?tenant=…), shareable like the investigation's filters.
+# Tenants: from the URL (?tenant=…, as the home page links), shareable like the investigation's filters.
+# An id with no coverage here is said and ignored, never a traceback or a silently empty page.
 known = [t for t in directory if any(r["tenant_id"] == t for r in rows)] or list(directory)
+by_key = {t.lower(): t for t in known}
 in_url = st.query_params.get_all("tenant")
 if st.session_state.get("_mfa_url") != in_url:  # a new link: it sets the filter
-    st.session_state["mfa_tenants"] = [t for t in in_url if t in known]
-chosen = st.multiselect(
-    "Tenants", known, format_func=tenant_label, key="mfa_tenants", placeholder="All tenants"
-)
+    unknown = [t for t in in_url if t.lower() not in by_key]
+    if unknown:
+        named = ", ".join(t[:40] for t in unknown[:3]) + (" …" if len(unknown) > 3 else "")
+        st.warning(
+            f"The link names {len(unknown)} tenant(s) with no MFA coverage here ({plain(named)}): "
+            + ("ignored." if len(unknown) < len(in_url) else "showing every tenant.")
+        )
+    st.session_state["mfa_tenants"] = list(
+        dict.fromkeys(by_key[t.lower()] for t in in_url if t.lower() in by_key)
+    )
+picked = len(st.session_state.get("mfa_tenants") or [])
+# Results first: the filter is one collapsed line (on a phone it would fill the screen).
+with st.expander(f"Tenants: {picked} chosen" if picked else "Tenants: all", icon=":material/filter_list:"):
+    chosen = st.multiselect(
+        "Tenants", known, format_func=tenant_label, key="mfa_tenants", placeholder="All tenants"
+    )
 st.query_params["tenant"] = chosen
 st.session_state["_mfa_url"] = list(chosen)
 shown = [r for r in rows if not chosen or r["tenant_id"] in chosen]

@@ -1,16 +1,19 @@
-"""Tenants: every tenant Perimeter collects, with its access mode and data freshness."""
+"""Tenants, the home page: per tenant its posture score in words, failing critical findings, blocked
+sign-ins in the last 24 hours, MFA coverage and data freshness, worst first, with links to that tenant
+on the other pages."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import chrome, data
-from ui.chrome import humanize_age
+from investigate.codes import BLOCKED_MEANING
+from ui import chrome, home_data
+from ui.chrome import plain
 from ui.output import table
 
 chrome.page_identity()
 st.title("Tenants")
-rows = data.tenant_rows()
+rows = home_data.home_rows()
 if not rows:
     st.info(
         "No tenants collected yet. The collector worker discovers them from CIPP "
@@ -18,47 +21,72 @@ if not rows:
     )
     st.stop()
 
-clients = [r for r in rows if r["role"] == "client"]
+clients = [r for r in rows if r.role == "client"]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Client tenants", len(clients))
-c2.metric("GDAP", sum(r["accessMode"] == "gdap" for r in clients))
-c3.metric("Direct", sum(r["accessMode"] == "direct" for r in clients))
-c4.metric("With failing sources", sum(r["failing"] > 0 for r in rows))
+c2.metric("With failing critical findings", sum(r.critical > 0 for r in rows))
+c3.metric("Blocked sign-ins (24 h)", sum(r.blocked_24h for r in rows), help=BLOCKED_MEANING)
+c4.metric("With failing sources", sum(r.failing_sources > 0 for r in rows))
 
-query = st.text_input("Filter by name or domain", placeholder="contoso")
-shown = [
-    r for r in rows if not query or query.lower() in r["name"].lower() or query.lower() in r["domain"].lower()
-]
+# Results first; the filter stays one collapsed line (on a phone it would push the table down).
+with st.expander("Filter tenants", icon=":material/filter_list:"):
+    query = st.text_input("Name or domain", placeholder="contoso", key="tenants-query")
+shown = [r for r in rows if not query or query.lower() in r.name.lower() or query.lower() in r.domain.lower()]
 
-# A dataframe shows tenant text as plain text; ui.output.table makes its CSV export formula-safe.
-table(
+PAGES = home_data.TENANT_PAGES
+links = {label: f"{page}_link" for page, label in PAGES}
+# A dataframe shows tenant names as plain text; the link columns show a constant text, never tenant text.
+event = table(
     [
         {
-            "Tenant": r["name"],
-            "Domain": r["domain"],
-            "Role": "MSP" if r["role"] == "msp" else "client",
-            "Access mode": r["accessMode"],
-            "Freshness": (
-                "consent needed"
-                if r["consentNeeded"]
-                else "never collected"
-                if r["oldestAgeSeconds"] is None
-                else f"oldest source {humanize_age(r['oldestAgeSeconds'])} ago"
-            ),
-            "Sources fresh": f"{r['fresh']}/{r['sources']}",
-            "Failing": r["failing"],
-            "Not licensed": r["notLicensed"],  # sources a tenant without Entra ID P1 cannot serve
-            "Sign-ins stored": r["signIns"],
-            "Last error": r["lastError"] or "",
-            "Tenant id": r["tenantId"],
+            "Tenant": r.name,
+            "Role": "MSP" if r.role == "msp" else "client",
+            "Access mode": r.access_mode,
+            "Posture": r.score_words,
+            "Critical failing": r.critical,
+            "Blocked sign-ins 24 h": r.blocked_24h,
+            "MFA capable": None if r.mfa_capable is None else round(100 * r.mfa_capable, 1),
+            "Freshness": r.freshness,
+            **{links[label]: home_data.tenant_link(page, r.tenant_id) for page, label in PAGES},
+            "Tenant id": r.tenant_id,
         }
         for r in shown
     ],
     hide_index=True,
     width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key="tenants-table",
+    column_config={
+        "Posture": st.column_config.TextColumn(
+            "Posture", help="Posture score out of 100 and its band (good ≥ 90, fair ≥ 75, poor ≥ 50)"
+        ),
+        "Critical failing": st.column_config.NumberColumn(
+            help="Failing findings of critical severity (accepted risks are not counted)"
+        ),
+        "Blocked sign-ins 24 h": st.column_config.NumberColumn(
+            help="In the last 24 hours, as the Blocked sign-ins page counts them. " + BLOCKED_MEANING
+        ),
+        "MFA capable": st.column_config.NumberColumn(
+            "MFA capable", format="%.1f %%", help="Enabled members who are MFA capable (MFA-1)"
+        ),
+        **{
+            links[label]: st.column_config.LinkColumn(label, display_text=label)
+            for _, label in home_data.TENANT_PAGES
+        },
+    },
 )
 st.caption(
-    f"{len(shown)} of {len(rows)} tenants. A source is fresh while its last success is "
-    "younger than three collection intervals. Not licensed and consent needed are states, "
-    "not failures: see the Collectors page."
+    f"{len(shown)} of {len(rows)} tenants, worst first (failing critical findings, then score). "
+    "Select a row for its links; each link opens that page filtered to the tenant."
 )
+
+selected = event.selection.rows if event is not None else []
+if selected and selected[0] < len(shown):
+    chosen = shown[selected[0]]
+    with st.container(border=True):
+        st.markdown(f"**{plain(chosen.name)}** · {plain(chosen.score_words)} · {plain(chosen.freshness)}")
+        cols = st.columns(len(home_data.TENANT_PAGES) + 1)
+        for col, (page, label) in zip(cols, home_data.TENANT_PAGES, strict=False):
+            col.page_link(f"pages/{page}.py", label=label, query_params={"tenant": chosen.tenant_id})
+        cols[-1].page_link("pages/collectors.py", label="Collectors (every tenant)")

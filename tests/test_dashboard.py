@@ -42,7 +42,7 @@ def test_tenants_page_lists_every_tenant_with_demo_marker(app):
     assert "DEMO DATA" in _sidebar_texts(at)
     table = at.dataframe[0].value
     assert len(table) >= 26
-    assert {"Tenant", "Domain", "Access mode", "Freshness"} <= set(table.columns)
+    assert {"Tenant", "Access mode", "Posture", "Freshness"} <= set(table.columns)
     assert set(table["Access mode"]) >= {"gdap", "direct"}
 
 
