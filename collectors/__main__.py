@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from collectors.run import collect_once
 from collectors.snapshot import build_snapshot, write_snapshot
-from collectors.status import state_counts, status_rows
+from collectors.status import collection_health, state_counts, status_rows
 from collectors.worker import Worker
 from db import open_database
 from safetext.secrets import redact
@@ -77,17 +77,9 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
         for key in ("lastError", "stateDetail"):
             if row.get(key):
                 row[key] = redact(row[key], secrets)
-    tenants = sorted({r["tenantId"] for r in rows})
-    counts = state_counts(rows)
+    health = collection_health(rows)
     if fmt == "json":
-        summary = {
-            "tenants": len(tenants),
-            "sources": len(rows),
-            "fresh": sum(r["fresh"] for r in rows),
-            "failing": sum(r["failing"] for r in rows),
-            "states": counts,
-            "demoMode": settings.demo_mode,
-        }
+        summary = {**health.as_dict(), "states": state_counts(rows), "demoMode": settings.demo_mode}
         write_output(json.dumps({"summary": summary, "sources": rows}, indent=2))
         return 0
     if not rows:
@@ -109,13 +101,8 @@ def _status(settings, engine, fmt: str) -> int:  # type: ignore[no-untyped-def]
             f"{terminal_value(r['tenant'])[:32]:32} {terminal_value(r['source'])[:26]:26} "
             f"{terminal_value(r['lastSuccess'] or '-'):20} {age:>7} {r['rows']:>7}  {state}"
         )
-    standing = "".join(
-        f", {counts[label]} {label}" for label in ("not licensed", "consent needed") if counts[label]
-    )
-    lines.append(
-        f"\n{len(tenants)} tenants, {sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh, "
-        f"{sum(r['failing'] for r in rows)} failing{standing}"
-    )
+    newest = "never" if health.newest_age_seconds is None else f"{health.newest_age_seconds}s old"
+    lines.append(f"\n{health.tenants} tenants, {health.words()}; newest data {newest}")
     write_output("\n".join(lines))
     return 0
 

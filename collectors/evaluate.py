@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from collectors.snapshot import build_snapshot
+from collectors.status import collection_health, status_rows
 from db import write_transaction
 from db.mfa_store import purge_mfa_coverage, store_mfa_coverage
 from db.posture_store import load_accepted, purge_history, store_evaluation
@@ -30,6 +31,7 @@ def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dic
     with engine.connect() as conn:
         accepted = load_accepted(conn)
     with_accepted = apply_accepted(raw, accepted, now)
+    health = collection_health(status_rows(settings, engine))
     try:  # the MFA page's history (same rules as MFA-1..3); never at the cost of the findings
         mfa = coverage(snapshot, raw, options)
     except Exception:  # noqa: BLE001 - logged; the findings are still stored
@@ -42,6 +44,8 @@ def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dic
             collected_at=parse_graph_datetime(snapshot["collectedAt"]),
             raw=[f.as_dict() for f in raw],
             with_accepted=[f.as_dict() for f in with_accepted],
+            data_up_to=parse_graph_datetime(health.data_up_to) if health.data_up_to else None,
+            sources_failing=health.failing,
         )
         purge_history(conn, (now - timedelta(days=settings.posture_history_days)).date())
         if mfa is not None:

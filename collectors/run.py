@@ -10,14 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 from sqlalchemy import Engine, select
 
 from collectors.evaluate import evaluate_and_store
 from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
 from connectors.cipp import CippClient
-from connectors.graph import TenantGraph
+from connectors.graph import GraphError, TenantGraph
 from connectors.pacing import Pacer
 from connectors.sources import (
     CIPP_API_CLIENTS,
@@ -103,6 +105,13 @@ class Cycle:
         self.report = CycleReport(cycle_id=uuid.uuid4().hex, started_at=clock())
 
     # --- bookkeeping ---
+    def host(self, cipp: bool = False) -> str:
+        """The service a source is read from, for its error line (an error naming its own request's
+        host wins: a token request goes elsewhere)."""
+        url = self.settings.cipp_api_url if cipp else self.settings.graph_base_url
+        parts = urlsplit(url)
+        return parts.netloc.rpartition("@")[2] or url  # never a user:password@ part
+
     def _record(
         self,
         tenant_id: str,
@@ -173,7 +182,7 @@ class Cycle:
                     count = replace_objects(conn, msp.tenant_id, CIPP_TENANTS, rows, self.clock())
                 self._record(msp.tenant_id, CIPP_TENANTS, started, count, None)
         except Exception as error:  # noqa: BLE001 - recorded; every known tenant stays active
-            self._record(msp.tenant_id, TENANTS, started, 0, _one_line(error))
+            self._record(msp.tenant_id, TENANTS, started, 0, failure_text(error, self.host(cipp is not None)))
             return [msp, *self._known_clients()]
         now = self.clock()
         with write_transaction(self.engine) as conn:
@@ -218,7 +227,9 @@ class Cycle:
                 count = replace_objects(conn, tenant.tenant_id, source.name, objects, self.clock())
         except Exception as error:  # noqa: BLE001 - recorded per tenant and source
             state = classify(error, source.name)
-            self._record(tenant.tenant_id, source.name, started, 0, _one_line(error), state=state)
+            self._record(
+                tenant.tenant_id, source.name, started, 0, failure_text(error, self.host()), state=state
+            )
             return state
         self._record(tenant.tenant_id, source.name, started, count, None)
         return None
@@ -253,7 +264,9 @@ class Cycle:
             await graph.each_signin_page(params, store)
         except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
             state = classify(error, SIGNINS)
-            self._record(tenant.tenant_id, SIGNINS, started, stored, _one_line(error), state=state)
+            self._record(
+                tenant.tenant_id, SIGNINS, started, stored, failure_text(error, self.host()), state=state
+            )
             self.report.signins_stored += stored
             return state
         finally:
@@ -354,7 +367,7 @@ class Cycle:
                 with write_transaction(self.engine) as conn:
                     count = replace_objects(conn, msp_id, name, objects, self.clock())
             except Exception as error:  # noqa: BLE001
-                self._record(msp_id, name, started, 0, _one_line(error))
+                self._record(msp_id, name, started, 0, failure_text(error, self.host(cipp=True)))
                 continue
             self._record(msp_id, name, started, count, None)
 
@@ -365,7 +378,9 @@ class Cycle:
             summary = evaluate_and_store(self.settings, self.engine, started)
         except Exception as error:  # noqa: BLE001 - collection results stay; the error is recorded
             log.exception("posture evaluation failed")
-            self._record(self.settings.msp_tenant_id, POSTURE, started, 0, _one_line(error))
+            self._record(
+                self.settings.msp_tenant_id, POSTURE, started, 0, failure_text(error, "this machine")
+            )
             return
         self._record(self.settings.msp_tenant_id, POSTURE, started, summary["findings"], None)
 
@@ -424,9 +439,34 @@ def _clients_from_gdap(relationships: list[Any]) -> list[TenantRef]:
     return list(clients.values())
 
 
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+def failure_text(error: BaseException, host: str) -> str:
+    """One line for the run record: '<cause> at <host>: <detail>' (at most 500 characters). The host is
+    the one the failed request went to when the error knows it, else the service called; the
+    Collectors page groups errors by what precedes the first ': ' (collectors.status.error_groups)."""
+    cause = type(error).__name__
+    detail = " ".join(str(error).split())
+    if isinstance(error, GraphError) and error.status:
+        cause = f"HTTP {error.status}"
+        detail = detail.removeprefix(f"HTTP {error.status}: ")
+    where = _request_host(error) or host or "unknown host"
+    text = f"{cause} at {where}" + (f": {detail}" if detail and detail != cause else "")
     return text[:500]
+
+
+def _request_host(error: BaseException) -> str | None:
+    """The host of the request an httpx error (or one it was raised from) was about, if any."""
+    seen: BaseException | None = error
+    for _ in range(5):  # the transport error may sit a few causes deep (SDK wrappers)
+        if seen is None:
+            return None
+        if isinstance(seen, httpx.RequestError):
+            try:
+                url = seen.request.url
+            except RuntimeError:  # raised without a request
+                return None
+            return f"{url.host}:{url.port}" if url.port else url.host
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def collect_once(

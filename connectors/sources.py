@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from db.queries import POSTURE_SOURCE
+
 
 @dataclass(frozen=True)
 class GraphSource:
@@ -55,7 +57,7 @@ TENANTS = "tenants"  # discovery (CIPP ListTenants or GDAP relationships), recor
 CIPP_API_CLIENTS = "cipp.apiClients"
 CIPP_AZURE_CONFIGURATION = "cipp.azureConfiguration"
 CIPP_TENANTS = "cipp.tenants"
-POSTURE = "posture"  # the evaluation after a full cycle, recorded beside the sources
+POSTURE = POSTURE_SOURCE  # the evaluation after a full cycle, recorded beside the sources
 
 # Both interactive and non-interactive: the CIPP service account signs in non-interactively, and
 # beta returns interactive sign-ins only unless asked (REFERENCE.md).

@@ -197,6 +197,10 @@ class PostureEvaluation(Base):
     evaluated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     collected_at: Mapped[datetime] = mapped_column(DateTime)
     findings: Mapped[int] = mapped_column(Integer, default=0)
+    # What it rests on (migration 0009): the oldest last success of a collectable source, and how many
+    # sources were failing; NULL for evaluations made before they were recorded.
+    data_up_to: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sources_failing: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class PostureFinding(Base):

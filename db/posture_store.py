@@ -34,11 +34,18 @@ def store_evaluation(
     collected_at: datetime,
     raw: list[dict[str, Any]],
     with_accepted: list[dict[str, Any]],
+    data_up_to: datetime | None = None,
+    sources_failing: int | None = None,
 ) -> int:
-    """Replace the latest findings with ``raw`` and fold ``with_accepted`` into today's history."""
+    """Replace the latest findings with ``raw`` and fold ``with_accepted`` into today's history; the
+    evaluation records what it rests on (``data_up_to``, ``sources_failing``)."""
     evaluation_id = conn.execute(
         insert(PostureEvaluation).values(
-            evaluated_at=evaluated_at, collected_at=collected_at, findings=len(raw)
+            evaluated_at=evaluated_at,
+            collected_at=collected_at,
+            findings=len(raw),
+            data_up_to=data_up_to,
+            sources_failing=sources_failing,
         )
     ).inserted_primary_key[0]
     conn.execute(delete(PostureFinding))
@@ -149,6 +156,25 @@ def load_accepted(conn: Connection) -> list[AcceptedRisk]:
 class CurrentFindings:
     evaluated_at: datetime | None  # None: never evaluated
     findings: list[Finding]
+    data_up_to: datetime | None = None  # what the evaluation rests on (None: not recorded)
+    sources_failing: int | None = None
+
+    def basis_words(self) -> str:
+        """'Evaluated 2026-12-02 02:44 UTC on data up to 02:41 UTC, 26 sources failing'."""
+        if self.evaluated_at is None:
+            return "Not evaluated yet"
+        words = f"Evaluated {self.evaluated_at:%Y-%m-%d %H:%M} UTC"
+        if self.data_up_to is not None:
+            same_day = self.data_up_to.date() == self.evaluated_at.date()
+            words += (
+                f" on data up to {self.data_up_to:%H:%M}"
+                if same_day
+                else f" on data up to {self.data_up_to:%Y-%m-%d %H:%M}"
+            )
+            words += " UTC"
+        if self.sources_failing:
+            words += f", {self.sources_failing} source(s) failing"
+        return words
 
 
 def current_findings(
@@ -162,9 +188,14 @@ def current_findings(
     """The latest evaluation's findings with the accepted risks applied at ``now``: what every page, CLI,
     fix and the wall call "the findings". ``statuses`` filter after the acceptances are applied (a failing
     finding that is accepted is no longer "fail"); ``checks`` and ``severity`` narrow the read."""
-    evaluated_at = conn.execute(
-        select(PostureEvaluation.evaluated_at).order_by(PostureEvaluation.id.desc()).limit(1)
-    ).scalar()
+    latest = conn.execute(
+        select(
+            PostureEvaluation.evaluated_at, PostureEvaluation.data_up_to, PostureEvaluation.sources_failing
+        )
+        .order_by(PostureEvaluation.id.desc())
+        .limit(1)
+    ).first()
+    evaluated_at, data_up_to, sources_failing = latest if latest is not None else (None, None, None)
     query = select(PostureFinding.body).order_by(PostureFinding.id)
     if checks:
         query = query.where(PostureFinding.check_id.in_(list(checks)))
@@ -177,4 +208,4 @@ def current_findings(
     findings = apply_accepted(raw, load_accepted(conn), now)
     if statuses:
         findings = [f for f in findings if f.status in statuses]
-    return CurrentFindings(evaluated_at, findings)
+    return CurrentFindings(evaluated_at, findings, data_up_to, sources_failing)

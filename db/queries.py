@@ -29,6 +29,10 @@ from db.models import (
     Tenant,
 )
 
+# Recorded beside the sources by the collectors after each full cycle (connectors.sources.POSTURE): a
+# run over the data, not data. It is listed with the sources but never counts as the newest data.
+POSTURE_SOURCE = "posture"
+
 
 @dataclass(frozen=True)
 class SourceStatus:
@@ -67,6 +71,7 @@ class SourceStatus:
             "stateSince": iso(self.standing_since),
             "stateDetail": self.standing_detail,
             "lastAttempt": iso(self.last_attempt_at),
+            "derived": self.source == POSTURE_SOURCE,
         }
 
 
@@ -178,13 +183,24 @@ def signin_counts_by_tenant(conn: Connection) -> dict[str, int]:
     return {tenant_id: count for tenant_id, count in rows}
 
 
-def recent_errors(conn: Connection, since: datetime, limit: int = 100) -> list[tuple[Any, ...]]:
+def recent_errors(conn: Connection, since: datetime) -> list[tuple[Any, ...]]:
+    """Failed runs since ``since`` by error text: (error, runs, tenants, sources, first, last, tenant
+    names up to a few). One row per distinct text, so an outage of hundreds of runs is a few rows."""
+    r = CollectionRun
     return conn.execute(
-        select(CollectionRun.started_at, Tenant.display_name, CollectionRun.source, CollectionRun.error)
-        .join(Tenant, Tenant.tenant_id == CollectionRun.tenant_id, isouter=True)
-        .where(CollectionRun.status == "error", CollectionRun.started_at >= since)
-        .order_by(CollectionRun.id.desc())
-        .limit(limit)
+        select(
+            r.error,
+            func.count(),
+            func.count(r.tenant_id.distinct()),
+            func.count(r.source.distinct()),
+            func.min(r.started_at),
+            func.max(r.started_at),
+            func.min(Tenant.display_name),
+        )
+        .join(Tenant, Tenant.tenant_id == r.tenant_id, isouter=True)
+        .where(r.status == "error", r.started_at >= since)
+        .group_by(r.error)
+        .order_by(func.max(r.started_at).desc())
     ).all()
 
 

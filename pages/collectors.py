@@ -43,18 +43,21 @@ with left:
             "`python -m collectors run --once`."
         )
         st.stop()
-    tenants = {r["tenantId"] for r in rows}
-    ages = [r["ageSeconds"] for r in rows if r["ageSeconds"] is not None]
-    not_licensed = [r for r in rows if r["state"] == "not licensed"]
+    health = data.collection_health()
     consent = {r["tenantId"]: r for r in rows if r["state"] == "consent needed"}
     c1, c2, c3, c4, c5, c6 = st.columns(6)
-    c1.metric("Tenants", len(tenants))
-    c2.metric("Sources fresh", f"{sum(r['state'] == 'fresh' for r in rows)}/{len(rows)}")
-    c3.metric("Failing", sum(r["state"] == "failing" for r in rows))
+    c1.metric("Tenants", health.tenants)
+    c2.metric(
+        "Sources fresh",
+        f"{health.fresh}/{health.sources}",
+        help="Data sources that can be collected; not-licensed and consent-needed ones are counted apart, "
+        "and the posture run is not a source of data.",
+    )
+    c3.metric("Failing", health.failing)
     # Standing states, not errors: counted apart from failing so they never read as an outage.
     c4.metric(
         "Not licensed",
-        len(not_licensed),
+        health.not_licensed,
         help="Sources a tenant without Entra ID P1 cannot serve (sign-ins, registration "
         f"details); asked again every {NOT_LICENSED_RECHECK.days} day(s).",
     )
@@ -64,7 +67,11 @@ with left:
         help="Tenants where Perimeter's app is not consented (the token request is refused); "
         f"asked again every {int(CONSENT_RECHECK.total_seconds() // 60)} minutes.",
     )
-    c6.metric("Newest data", f"{humanize_age(min(ages) if ages else None)} ago")
+    c6.metric(
+        "Newest data",
+        f"{humanize_age(health.newest_age_seconds)} old",
+        help="The most recently collected data source (the posture run after a cycle is not data).",
+    )
 
 if consent:
     st.subheader("Consent needed")
@@ -104,8 +111,25 @@ table(
 )
 
 st.subheader("Errors in the last 24 hours")
-errors = data.recent_error_rows()
+errors = data.recent_error_groups()
 if errors:
-    table(errors, hide_index=True, width="stretch")
+    st.caption("Grouped by cause and host: one outage is one row, however many sources it stopped.")
+    table(
+        [
+            {
+                "Cause": g.cause,
+                "Host": g.host,
+                "Failed runs": g.runs,
+                "Tenants": g.tenants,
+                "First (UTC)": f"{g.first:%Y-%m-%d %H:%M:%S}",
+                "Latest (UTC)": f"{g.last:%Y-%m-%d %H:%M:%S}",
+                "Latest message": g.example,
+                "e.g. tenant": g.example_tenant,
+            }
+            for g in errors
+        ],
+        hide_index=True,
+        width="stretch",
+    )
 else:
     st.success("No collection errors in the last 24 hours.")

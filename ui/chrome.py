@@ -157,33 +157,32 @@ def demo_marker() -> None:
 
 
 def failing_banner() -> None:
-    """On every page while collection fails: how many sources, since when, and where to look. Pages
-    built on that data may be incomplete; the banner says so before any number does."""
-    failing = [r for r in data.source_status_rows() if r["failing"]]
-    if not failing:
+    """On every page while collection fails: how many sources, since when, what the data rests on and
+    where to look. Pages built on that data may be incomplete; the banner says so before any number."""
+    health = data.collection_health()
+    if not health.failing:
         return
-    tenants = len({r["tenantId"] for r in failing})
-    latest = max((r["lastErrorAt"] for r in failing if r["lastErrorAt"]), default=None)
     st.error(
-        f"{len(failing)} source(s) of {tenants} tenant(s) failing"
-        + (f" (latest error {latest.replace('T', ' ').removesuffix('Z')} UTC)" if latest else "")
+        f"{health.failing} source(s) of {health.failing_tenants} tenant(s) failing"
+        + (f" (latest error {utc_text(health.latest_error_at)})" if health.latest_error_at else "")
+        + (f"; data complete up to {utc_text(health.data_up_to)}" if health.data_up_to else "")
         + ": what the pages show may be incomplete (Collectors page for the errors).",
         icon=":material/sync_problem:",
     )
 
 
+def utc_text(iso: str) -> str:
+    """'2026-12-02T02:41:00Z' → '2026-12-02 02:41:00 UTC'."""
+    return iso.replace("T", " ").removesuffix("Z") + " UTC"
+
+
 def sidebar_freshness() -> None:
-    rows = data.source_status_rows()
+    health = data.collection_health()
     with st.sidebar:
         if data.settings().demo_mode:
             st.caption(":material/science: DEMO DATA (simulated MSP)")
-        if not rows:
+        if not health.tenants:
             st.caption("No data collected yet.")
             return
-        ages = [r["ageSeconds"] for r in rows if r["ageSeconds"] is not None]
-        failing = sum(r["failing"] for r in rows)
-        newest = min(ages) if ages else None
-        st.caption(
-            f"Last collection {humanize_age(newest)} ago · "
-            f"{sum(r['fresh'] for r in rows)}/{len(rows)} sources fresh · {failing} failing"
-        )
+        # The newest data source, never the posture run after it (that is a run over the data).
+        st.caption(f"Newest data {humanize_age(health.newest_age_seconds)} old · {health.words()}")

@@ -9,7 +9,8 @@ from typing import Any
 import streamlit as st
 from sqlalchemy import Engine
 
-from collectors.status import status_rows
+from collectors.status import CollectionHealth, ErrorGroup, error_groups, status_rows
+from collectors.status import collection_health as summarize_collection
 from db import open_database
 from db.kiosk import kiosk_links as kiosk_link_list
 from db.models import CollectRequest, KioskLink
@@ -41,6 +42,11 @@ def settings() -> Settings:
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
 def source_status_rows() -> list[dict[str, Any]]:
     return status_rows(get_settings(), engine())
+
+
+def collection_health() -> CollectionHealth:
+    """The one summary of collection (collectors.status.collection_health) of the cached status rows."""
+    return summarize_collection(source_status_rows())
 
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
@@ -76,13 +82,10 @@ def tenant_rows() -> list[dict[str, Any]]:
 
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
-def recent_error_rows(hours: int = 24) -> list[dict[str, Any]]:
+def recent_error_groups(hours: int = 24) -> list[ErrorGroup]:
+    """Collection errors of the last ``hours``, grouped by cause and host."""
     with engine().connect() as conn:
-        rows = recent_errors(conn, utcnow() - timedelta(hours=hours))
-    return [
-        {"when": started, "tenant": tenant or "", "source": source, "error": error}
-        for started, tenant, source, error in rows
-    ]
+        return error_groups(recent_errors(conn, utcnow() - timedelta(hours=hours)))
 
 
 def pending_request() -> CollectRequest | None:
@@ -105,11 +108,16 @@ def forget_findings() -> None:
     _current_findings.clear()
 
 
-def posture_findings() -> tuple[datetime | None, list[Finding]]:
-    """(evaluated at, the current findings: accepted risks applied), read at most every POSTURE_TTL_S;
-    an acceptance or revocation clears the cache (ui.actions)."""
+def latest_evaluation() -> CurrentFindings:
+    """The latest evaluation: its findings (accepted risks applied) and what it rests on, read at most
+    every POSTURE_TTL_S; an acceptance or revocation clears the cache (ui.actions)."""
     now = utcnow()
-    current = _current_findings(now.replace(second=now.second - now.second % POSTURE_TTL_S, microsecond=0))
+    return _current_findings(now.replace(second=now.second - now.second % POSTURE_TTL_S, microsecond=0))
+
+
+def posture_findings() -> tuple[datetime | None, list[Finding]]:
+    """(evaluated at, the current findings: accepted risks applied): see latest_evaluation."""
+    current = latest_evaluation()
     return current.evaluated_at, current.findings
 
 
