@@ -150,12 +150,12 @@ def test_a_url_with_filters_opens_the_investigation_already_filtered(dashboard, 
         before = datetime.now(UTC).replace(tzinfo=None)
         page.goto(f"{dashboard}/signins?tenant={tenant_id}&code=53003&period=30d")
         page.get_by_role("heading", name="Blocked sign-ins").wait_for(timeout=60_000)
-        page.locator("[data-testid='stMetric']").filter(has_text="Failed sign-ins").wait_for(timeout=60_000)
+        page.locator("[data-testid='stMetric']").filter(has_text="Blocked sign-ins").wait_for(timeout=60_000)
         page.wait_for_timeout(1500)
         filters = page.get_by_test_id("stMultiSelect")
         assert filters.filter(has_text="Tenants").get_by_text(tenant_name).count() == 1
         assert filters.filter(has_text="Error code").get_by_text(re.compile("^53003")).count() == 1
-        shown = int(metric_value(page, "Failed sign-ins").replace(",", ""))
+        shown = int(metric_value(page, "Blocked sign-ins").replace(",", ""))
         assert shown in expected(Filters(tenants=(tenant_id,), codes=(53003,), period="30d"))
         assert shown not in expected(Filters(period="30d"))
         assert "code=53003" in page.url and f"tenant={tenant_id}" in page.url
