@@ -138,7 +138,15 @@ st.markdown(
     f"**Overall {score_in_words(overall)}.** MSP perimeter {score_in_words(perimeter_score)}; "
     f"client tenants: {bands or 'none'}."
 )
-st.caption(f"Evaluated {evaluated_at:%Y-%m-%d %H:%M} UTC.")
+# What the evaluation rests on: during an outage it judged data collected before it.
+latest = data.latest_evaluation()
+if latest.sources_failing:
+    st.warning(
+        latest.basis_words() + ": findings may not reflect changes since then.",
+        icon=":material/sync_problem:",
+    )
+else:
+    st.caption(latest.basis_words() + ".")
 
 # --- filters (collapsed: on a phone the results come first) -----------------------------------
 # A link may carry its context (`?tenant=<id>&check=<id>`, e.g. from a blocked sign-in's explanation):

@@ -137,3 +137,11 @@ def test_the_collectors_page_shows_the_outage_grouped_and_nothing_fresh(outage, 
     errors = at.dataframe[-1].value
     assert set(errors["Host"]) == {gone.removeprefix("http://")} and len(errors) <= 3
     assert any("source(s) of" in e.value and "data complete up to" in e.value for e in at.error)
+
+
+def test_the_posture_page_says_an_evaluation_during_an_outage_rests_on_older_data(outage, monkeypatch):
+    url, _engine, gone = outage
+    app = dashboard_app(monkeypatch, url, gone, now=OUTAGE_AT + timedelta(minutes=1))
+    at = run_page(app, "pages/posture.py")
+    basis = [w.value for w in at.warning if "on data up to" in w.value]
+    assert basis and "source(s) failing" in basis[0] and f"Evaluated {OUTAGE_AT:%Y-%m-%d %H:%M}" in basis[0]
