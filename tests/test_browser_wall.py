@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from browser_support import launch_chromium, running_dashboard
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db import signin_aggregates as agg
 from db import signin_scope as scope_q
-from db.models import SignIn, Tenant
+from db.models import CollectionState, SignIn, Tenant
 from db.store import ingest_signin_page
 from investigate.filters import Filters
 from support import collect_demo
@@ -160,5 +160,98 @@ def test_a_url_with_filters_opens_the_investigation_already_filtered(dashboard, 
         assert shown not in expected(Filters(period="30d"))
         assert "code=53003" in page.url and f"tenant={tenant_id}" in page.url
         assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        page.close()
+
+
+# --- the wall on a TV: one screen, the worst thing loudest, changes pointing the right way ----------
+
+MAIN_OVERFLOW_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  return [main.scrollHeight - main.clientHeight, document.documentElement.scrollHeight - innerHeight];
+}"""
+
+
+def blocked_signin(signin_id: str, at: datetime, upn: str) -> dict:
+    return {
+        "id": signin_id,
+        "createdDateTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "userPrincipalName": upn,
+        "appDisplayName": "Azure Portal",
+        "ipAddress": "198.51.100.78",
+        "isInteractive": True,
+        "conditionalAccessStatus": "failure",
+        "status": {"errorCode": 53003, "failureReason": "Access has been blocked by Conditional Access"},
+        "appliedConditionalAccessPolicies": [],
+    }
+
+
+@pytest.fixture(scope="module")
+def quiet_hour(demo_database, simulator, tmp_path_factory):
+    """The demo with every collectable source fresh right now, three blocked sign-ins 90 minutes ago and
+    none since: the last hour has fewer blocked sign-ins than the hour before."""
+    url, engine = collect_demo(demo_database, tmp_path_factory, "browser-wall-quiet")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(
+            update(CollectionState)
+            .where(CollectionState.state.is_(None))
+            .values(last_success_at=now, last_attempt_at=now, last_error_at=None)
+        )
+        tenant_id = conn.execute(
+            select(Tenant.tenant_id).where(Tenant.role == "client").order_by(Tenant.display_name).limit(1)
+        ).scalar()
+    earlier = now - timedelta(minutes=90)
+    ingest_signin_page(
+        engine,
+        tenant_id,
+        [
+            blocked_signin(f"quiet-hour-{n}", earlier + timedelta(seconds=n), f"u{n}@tailspintoys.example")
+            for n in range(3)
+        ],
+    )
+    with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs-quiet")) as base:
+        yield base
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1600, 1000)])
+def test_the_kiosk_wall_fits_a_tv_screen_without_scrolling(dashboard, browser, size):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    try:
+        page.goto(f"{dashboard}/wall?kiosk=1")
+        page.get_by_text("Latest blocked sign-ins").wait_for(timeout=60_000)
+        page.locator("[data-testid='stTable']").nth(1).wait_for()
+        page.wait_for_timeout(1500)
+        main_overflow, document_overflow = page.evaluate(MAIN_OVERFLOW_JS)
+        assert main_overflow <= 0 and document_overflow <= 0, (main_overflow, document_overflow)
+    finally:
+        page.close()
+
+
+def test_a_failing_critical_finding_makes_its_tile_red_and_names_are_plain_text(dashboard, browser):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(f"{dashboard}/wall?kiosk=1")
+        critical = page.locator("[class*='st-key-wall-critical-']")
+        critical.wait_for(timeout=60_000)
+        assert "st-key-wall-critical-red" in critical.get_attribute("class")
+        assert int(critical.locator("[data-testid='stMetricValue']").inner_text()) > 0
+        page.locator("[data-testid='stTable']").nth(1).wait_for()
+        assert page.locator("a[href^='mailto:']").count() == 0  # a UPN is text, not a link
+    finally:
+        page.close()
+
+
+def test_fewer_blocked_sign_ins_than_the_hour_before_point_down_in_green(quiet_hour, browser):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(f"{quiet_hour}/wall?kiosk=1")
+        tile = page.locator("[data-testid='stMetric']").filter(has_text="Blocked sign-ins, last hour")
+        tile.wait_for(timeout=60_000)
+        assert tile.locator("[data-testid='stMetricValue']").inner_text() == "0"
+        delta = tile.locator("[data-testid='stMetricDelta']")
+        assert delta.inner_text().strip().endswith("−3 (−100%)")
+        assert delta.get_by_test_id("stMetricDeltaIcon-Down").count() == 1
+        assert delta.get_by_test_id("stMetricDeltaIcon-Up").count() == 0
     finally:
         page.close()
