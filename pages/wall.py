@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
-from investigate.codes import describe
+from investigate.codes import BLOCKED_MEANING, describe
 from investigate.wall import (
     alert_level,
     blocked_change,
@@ -89,7 +89,14 @@ def blocked_metric(label: str, now: int, before: int, sources_behind: int) -> No
     """A count of blocked sign-ins beside the period before it: fewer is green and points down; while
     sign-in sources are behind, the count is marked incomplete instead (missing data is not a drop)."""
     change = blocked_change(now, before, sources_behind)
-    st.metric(label, f"{now:,}", delta=change.words, delta_color=change.colour, delta_arrow=change.arrow)
+    st.metric(
+        label,
+        f"{now:,}",
+        delta=change.words,
+        delta_color=change.colour,
+        delta_arrow=change.arrow,
+        help=BLOCKED_MEANING,  # blocked, not every failure: wrong passwords are not counted
+    )
 
 
 def tile_key(name: str, level: str | None) -> str:
