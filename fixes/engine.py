@@ -248,6 +248,10 @@ class FixEngine:
             parse_address(egress_ip)  # bad input is told before anything is read
         target = Target(record.target_type, record.target_id, record.target_name)
         request = FixRequest(record.fix_id, record.tenant_id, record.target_id, egress_ip=egress_ip)
+        if record.fix_id in audit.DASHBOARD_CHANGES:  # Perimeter's own change: nothing in a tenant to read
+            plan = Plan(request, f"Roll back #{audit_id}", f"Undo #{audit_id}", target, None, None)
+            plan.rollback_of, plan.refusal = audit_id, record.rollback_refusal()
+            return plan
         current = await read_target(ctx, record.tenant_id, target)
         plan = Plan(
             request,

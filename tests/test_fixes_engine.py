@@ -1368,3 +1368,29 @@ def test_a_records_diff_shows_what_the_fix_changed(fx, sim):
     added = [c for c in changes(record.before, record.after) if c.path == "ipRanges[]"]
     assert [c.after["cidrAddress"] for c in added] == ["66.171.41.7/32"] and added[0].before is MISSING
     assert record.target_id == lid
+
+
+def test_a_dashboard_change_in_the_audit_log_is_refused_a_rollback_without_reading_a_tenant(fx):
+    from db import write_transaction as transaction
+    from fixes.audit import KIOSK_LINK_CREATED, record_change
+
+    with transaction(fx.db) as conn:
+        audit_id = record_change(
+            conn,
+            at=FIXED_NOW,
+            actor="op",
+            kind=KIOSK_LINK_CREATED,
+            tenant_id=MSP,
+            target_type="kioskLink",
+            target_id="7",
+            target_name="NOC",
+            message="Created a kiosk link",
+            before=None,
+            after={"id": 7, "label": "NOC"},
+        )
+    refused = fx.rollback(audit_id, OPERATOR)
+    assert refused.outcome == "refused"
+    assert refused.message == (
+        f"#{audit_id} is a change to Perimeter itself, not to a tenant: "
+        "revoke the link on the Kiosk links page"
+    )
