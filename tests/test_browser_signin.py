@@ -70,6 +70,13 @@ def test_an_operator_applies_a_fix_end_to_end_in_the_browser(signed_dashboard, b
         acknowledge = page.get_by_text("I have read the warnings and want to go ahead")
         if acknowledge.count():
             acknowledge.first.click()
+        # An exclusion on an enforced policy opens access: the one confirmation rule asks for the word.
+        page.wait_for_timeout(1000)
+        word = page.get_by_role("textbox", name="Type APPLY to apply this fix")
+        if word.count():
+            word.fill("APPLY")
+            word.press("Enter")
+            page.wait_for_timeout(1000)
         page.get_by_role("button", name="Apply fix").click()
         page.get_by_text("applied:").first.wait_for(timeout=60_000)
         page.get_by_role("link", name="Audit entry").first.click()
