@@ -45,6 +45,18 @@ def rotation_index(epoch_seconds: float, every: int, count: int) -> int:
     return int(epoch_seconds // every) % count
 
 
+REFRESH_CHOICES_S = (15, 30, 60, 120, 300)
+ROTATE_CHOICES_S = (0, 20, 30, 60, 120)  # 0: no rotation
+
+
+def wall_link_query(refresh: int, rotate: int | None) -> str:
+    """The wall's query string for a kiosk link (before its token): kiosk mode, the refresh and the
+    rotation the operator chose, each bounded as the wall bounds them when it reads them back."""
+    query = f"kiosk=1&refresh={bounded(refresh, 30, MIN_REFRESH_S, MAX_REFRESH_S)}"
+    rotation = rotate_seconds(str(rotate) if rotate else None)
+    return query + (f"&rotate={rotation}" if rotation else "")
+
+
 def period_start(epoch_seconds: float, every: int) -> int:
     """The start of the refresh period (a cache key shared by every screen in the same period)."""
     return int(epoch_seconds // every) * every

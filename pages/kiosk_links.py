@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from investigate.wall import REFRESH_CHOICES_S, ROTATE_CHOICES_S, refresh_seconds, wall_link_query
 from ui import actions, chrome, data
 from ui.auth import KIOSK_TOKEN_PARAM, auth_configured, current_identity
 
@@ -40,6 +41,22 @@ with st.form("new-kiosk-link", clear_on_submit=True):
         format_func=lambda d: f"{d} days",
         help="The wall stops showing data when the link expires (it warns a week before).",
     )
+    left, right = st.columns(2)
+    setting = data.settings().wall_refresh_seconds
+    refresh_choices = sorted({*REFRESH_CHOICES_S, refresh_seconds(None, setting)})
+    refresh = left.selectbox(
+        "Refresh every",
+        refresh_choices,
+        index=refresh_choices.index(refresh_seconds(None, setting)),
+        format_func=lambda s: f"{s} s",
+        help="How often the wall reads new data (the link carries it: ?refresh=).",
+    )
+    rotate = right.selectbox(
+        "Rotate through tenants",
+        ROTATE_CHOICES_S,
+        format_func=lambda s: "no: all tenants together" if not s else f"one tenant every {s} s",
+        help="Show one tenant's tiles at a time, moving on every N seconds (?rotate=).",
+    )
     if st.form_submit_button("Create link", icon=":material/add_link:"):
         if not label.strip():
             st.error("Name the screen, so the link can be recognised and revoked later.")
@@ -47,7 +64,9 @@ with st.form("new-kiosk-link", clear_on_submit=True):
             token = actions.create_kiosk(label.strip(), timedelta(days=days))
             base = str(getattr(st.context, "url", "") or "").split("/kiosk_links")[0].rstrip("/")
             st.success("Link created. Copy it now: it is not shown again.")
-            st.code(f"{base}/wall?kiosk=1&{KIOSK_TOKEN_PARAM}={token}", language=None)
+            st.code(
+                f"{base}/wall?{wall_link_query(refresh, rotate)}&{KIOSK_TOKEN_PARAM}={token}", language=None
+            )
 
 now = data.utcnow()
 links = data.kiosk_links()

@@ -76,8 +76,21 @@ def test_an_operator_creates_a_kiosk_link_shown_once(app):
     at = next(b for b in at.button if b.label == "Create link").click().run()
     assert not at.exception
     url = at.code[0].value
-    assert "/wall?kiosk=1&token=" in url
+    assert "/wall?kiosk=1&refresh=30&token=" in url  # the setting's refresh, no rotation
     assert any("NOC wall" in t.value for t in at.text)
+
+
+def test_a_kiosk_link_carries_the_refresh_and_rotation_chosen(app):
+    at = app.run()
+    at.switch_page("pages/kiosk_links.py").run()
+    at.text_input[0].input("NOC wall, rotating")
+    refresh = next(s for s in at.selectbox if s.label == "Refresh every")
+    rotate = next(s for s in at.selectbox if s.label == "Rotate through tenants")
+    refresh.set_value(60)
+    rotate.set_value(20)
+    at = next(b for b in at.button if b.label == "Create link").click().run()
+    assert not at.exception
+    assert "/wall?kiosk=1&refresh=60&rotate=20&token=" in at.code[0].value
 
 
 def test_a_viewers_navigation_has_no_kiosk_links_page_and_it_does_not_open(app):

@@ -22,6 +22,7 @@ from investigate.wall import (
     rotation_index,
     signin_sources_behind,
     target_level,
+    wall_link_query,
 )
 from posture import Finding, Subject
 
@@ -202,3 +203,9 @@ def test_an_open_client_accepted_as_a_risk_is_counted_apart():
     accepted = Finding("C-1", MSP_ID, "accepted", "critical", Subject("apiClient", "C1", "Open"), "open")
     result = open_api_clients([api_client("c1", "Open", ["Any"])], [accepted])
     assert result.names == () and result.accepted == 1
+
+
+def test_a_kiosk_links_query_carries_refresh_and_rotation_within_the_walls_bounds():
+    assert wall_link_query(60, 20) == "kiosk=1&refresh=60&rotate=20"
+    assert wall_link_query(30, 0) == "kiosk=1&refresh=30"
+    assert wall_link_query(1, 1) == "kiosk=1&refresh=5&rotate=10"  # what the wall would read back
