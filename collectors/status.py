@@ -33,9 +33,10 @@ def fresh_limits(settings: Settings) -> tuple[dict[str, float], float]:
     )
 
 
-def status_rows(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
+def status_rows(settings: Settings, engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per tenant and source, in a reader's words, as of ``now`` (default: the clock)."""
     per_source, default = fresh_limits(settings)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     with engine.connect() as conn:
         rows = [row.as_dict() for row in source_status(conn, now, per_source, default)]
         counts = signin_counts_by_tenant(conn)

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import launch_chromium, running_dashboard
 
-from support import FIXED_NOW, collect_into, dashboard_app
+from support import FIXED_NOW, collect_demo, collect_into, dashboard_app
 
 # Tests never read the developer's .env or environment (the test database URL is kept aside, also for
 # pytest-xdist's workers: they start with this process's environment, after the clean-up below).
@@ -131,3 +132,26 @@ def app_test(monkeypatch) -> Iterator[Callable]:
 
     yield functools.partial(dashboard_app, monkeypatch)
     get_settings.cache_clear()
+
+
+# --- browser tests (tests/test_browser*.py): a module's own copy of the demo, its dashboard, Chromium ---
+
+
+@pytest.fixture(scope="module")
+def demo(request, demo_database, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """This module's own copy of the collected demo (its tests may write to it): (url, engine)."""
+    return collect_demo(demo_database, tmp_path_factory, request.module.__name__.rpartition(".")[2])
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo, simulator, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """`streamlit run dashboard.py` on the module's demo copy: its base URL."""
+    with running_dashboard(demo[0], simulator.url, tmp_path_factory.mktemp("logs")) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Debian's headless Chromium, one per module."""
+    with launch_chromium() as chromium:
+        yield chromium

@@ -4,27 +4,11 @@ Chromium (headless, no browser download). Every page opens without an exception.
 from __future__ import annotations
 
 import pytest
-from browser_support import launch_chromium, running_dashboard
-
-from support import collect_demo
 
 pytestmark = pytest.mark.browser
 
 # A deep link first: on a fresh server Streamlit would run that page file without dashboard.py.
 PAGES = [("posture", "Posture"), ("", "Tenants"), ("collectors", "Collectors")]
-
-
-@pytest.fixture(scope="module")
-def dashboard(simulator, demo_database, tmp_path_factory):
-    url, _ = collect_demo(demo_database, tmp_path_factory, "browser")
-    with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 @pytest.mark.parametrize(("path", "title"), PAGES)

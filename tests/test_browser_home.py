@@ -9,26 +9,11 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import launch_chromium, running_dashboard, wait_until_idle
-
-from support import collect_demo
+from browser_support import wait_until_idle
 
 pytestmark = pytest.mark.browser
 SCORE_IN_WORDS = re.compile(r"^\d+\.\d / 100 — (good|fair|poor|critical)$")
 HEADER_PX, ROW_PX = 36, 35  # the data grid's header and row heights (Streamlit's default)
-
-
-@pytest.fixture(scope="module")
-def dashboard(demo_database, simulator, tmp_path_factory):
-    url, _engine = collect_demo(demo_database, tmp_path_factory, "browser-home")
-    with running_dashboard(url, simulator.url, tmp_path_factory.mktemp("logs")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture

@@ -8,14 +8,14 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import launch_chromium, running_dashboard, wait_until_idle
+from browser_support import wait_until_idle
 from sqlalchemy import select
 
 from db import signin_aggregates as agg
 from db import signin_scope as scope_q
 from db.models import Tenant
 from investigate.filters import Filters
-from support import FIXED_NOW, collect_demo
+from support import FIXED_NOW
 
 pytestmark = pytest.mark.browser
 MSP_ID = "4f4e31f0-e773-47c1-a231-9b911d163077"
@@ -27,23 +27,6 @@ HEADER, ROW = 35, 35  # st.dataframe's header and row heights (px)
 # Nothing but a panel, a grid or the sidebar scrolled by itself: the page is where it was.
 NOT_SCROLLED = """window.scrollY === 0 && [...document.querySelectorAll('*')].every(e => e.scrollTop === 0
   || e.closest('.st-key-signins-explanation, [data-testid=stDataFrame], [data-testid=stSidebar]'))"""
-
-
-@pytest.fixture(scope="module")
-def demo(demo_database, tmp_path_factory):
-    return collect_demo(demo_database, tmp_path_factory, "browser-investigation")
-
-
-@pytest.fixture(scope="module")
-def dashboard(demo, simulator, tmp_path_factory):
-    with running_dashboard(demo[0], simulator.url, tmp_path_factory.mktemp("logs")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture

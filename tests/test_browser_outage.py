@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import launch_chromium, running_dashboard
+from browser_support import running_dashboard
 
 from bench.browser import free_port, wait_until_settled
 from collectors.run import collect_once
@@ -33,12 +33,6 @@ def outage_dashboard(demo_database, simulator, tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
-
-
 @pytest.mark.parametrize("entry", PAGES, ids=lambda e: e.title)
 def test_every_page_shows_the_failing_banner_during_an_outage(outage_dashboard, browser, entry):
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -46,7 +40,8 @@ def test_every_page_shows_the_failing_banner_during_an_outage(outage_dashboard, 
         page.goto(f"{outage_dashboard}/{Path(entry.file).stem}")
         wait_until_settled(page)
         banner = page.get_by_test_id("stAlertContentError").filter(has_text=BANNER)
-        assert banner.count() == 1 and banner.is_visible()
+        banner.wait_for(timeout=30_000)
+        assert banner.count() == 1
         assert "data complete up to" in banner.inner_text()
         assert page.locator("[data-testid='stException']").count() == 0
     finally:

@@ -8,7 +8,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import launch_chromium, running_dashboard, wait_until_idle
+from browser_support import wait_until_idle
 
 from db.posture_store import current_findings
 from db.queries import active_tenants
@@ -20,28 +20,10 @@ from posture.summary import (
     perimeter_rows,
     split_perimeter,
 )
-from support import FIXED_NOW, collect_demo
+from support import FIXED_NOW
 
 pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1920, "height": 1080}
-
-
-@pytest.fixture(scope="module")
-def demo(demo_database, tmp_path_factory):
-    url, engine = collect_demo(demo_database, tmp_path_factory, "browser-posture")
-    return url, engine
-
-
-@pytest.fixture(scope="module")
-def dashboard(demo, simulator, tmp_path_factory):
-    with running_dashboard(demo[0], simulator.url, tmp_path_factory.mktemp("logs")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser_support import choose_option, launch_chromium, running_dashboard
+from browser_support import choose_option, running_dashboard
 from oidc_provider import OidcProvider, OidcUser
 
 from support import collect_demo
@@ -32,12 +32,6 @@ def signed_dashboard(simulator, demo_database, provider, tmp_path_factory):
         secrets_dir=secrets_dir,
     ) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 def test_an_operator_signs_in_through_openid_connect(signed_dashboard, browser, provider):

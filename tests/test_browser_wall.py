@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from browser_support import launch_chromium, running_dashboard
+from browser_support import running_dashboard
 from sqlalchemy import select, update
 
 from db import signin_aggregates as agg
@@ -23,12 +23,6 @@ MSP_ID = "4f4e31f0-e773-47c1-a231-9b911d163077"
 
 
 @pytest.fixture(scope="module")
-def demo(demo_database, tmp_path_factory):
-    url, engine = collect_demo(demo_database, tmp_path_factory, "browser-wall")
-    return url, engine
-
-
-@pytest.fixture(scope="module")
 def dashboard(demo, simulator, tmp_path_factory):
     with running_dashboard(
         demo[0],
@@ -37,12 +31,6 @@ def dashboard(demo, simulator, tmp_path_factory):
         extra_env={"PERIMETER_WALL_REFRESH_SECONDS": "5"},
     ) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 def metric_value(page, label: str) -> str:  # type: ignore[no-untyped-def]

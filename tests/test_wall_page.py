@@ -63,8 +63,8 @@ def test_the_refresh_comes_from_the_url_within_bounds(app):
 
 def test_rotation_shows_one_tenant_at_a_time(app):
     at = open_wall(app, rotate="20")
-    [heading] = [h.value for h in at.subheader]
-    assert not heading.startswith("All ")
+    [heading] = [h.value for h in at.title]
+    assert heading.startswith("Perimeter wall · ") and "All " not in heading
     assert any("next tenant every 20 s" in c.value for c in at.caption)
 
 

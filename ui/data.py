@@ -41,7 +41,7 @@ def settings() -> Settings:
 
 @st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
 def source_status_rows() -> list[dict[str, Any]]:
-    return status_rows(get_settings(), engine())
+    return status_rows(get_settings(), engine(), utcnow())  # the pages' clock (pinned in tests)
 
 
 def collection_health() -> CollectionHealth:
@@ -59,7 +59,7 @@ def tenant_rows() -> list[dict[str, Any]]:
     out = []
     for tenant in tenants:
         mine = [s for s in statuses if s["tenantId"] == tenant.tenant_id]
-        ages = [s["ageSeconds"] for s in mine if s["ageSeconds"] is not None]
+        health = summarize_collection(mine)  # the one rule: data sources only, standing states apart
         out.append(
             {
                 "tenantId": tenant.tenant_id,
@@ -67,10 +67,10 @@ def tenant_rows() -> list[dict[str, Any]]:
                 "domain": tenant.default_domain,
                 "role": tenant.role,
                 "accessMode": tenant.access_mode or ("—" if tenant.role == "msp" else "gdap"),
-                "sources": len(mine),
-                "fresh": sum(s["fresh"] for s in mine),
-                "failing": sum(s["failing"] for s in mine),
-                "oldestAgeSeconds": max(ages) if ages else None,
+                "sources": health.sources,
+                "fresh": health.fresh,
+                "failing": health.failing,
+                "oldestAgeSeconds": health.oldest_age_seconds,
                 "signIns": counts.get(tenant.tenant_id, 0),
                 "lastError": next((s["lastError"] for s in mine if s["failing"]), None),
                 # Standing states (collectors.states): the tenant refuses our app, or lacks Entra ID P1

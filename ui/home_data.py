@@ -57,19 +57,21 @@ class TenantHealth:
 
 def freshness_words(row: Mapping[str, Any]) -> str:
     """A tenant's freshness from its ui.data.tenant_rows row: failing sources first (a failing source is
-    never fresh), then standing states, then the oldest source's age."""
+    never fresh), then standing states, then the oldest source's age; sources a tenant without Entra ID
+    P1 cannot serve are said after it."""
+    not_licensed = f" · {row['notLicensed']} not licensed" if row.get("notLicensed") else ""
     if row["failing"]:
-        return f"{row['failing']} source(s) failing"
+        return f"{row['failing']} source(s) failing{not_licensed}"
     if row["consentNeeded"]:
         return "consent needed"
     if row["oldestAgeSeconds"] is None:
-        return "never collected"
+        return "never collected" + not_licensed
     oldest = f"oldest {humanize_age(row['oldestAgeSeconds'])} ago"
     if row["fresh"] == row["sources"]:
-        return f"fresh ({oldest})"
+        return f"fresh ({oldest}){not_licensed}"
     if not row["fresh"]:
-        return f"stale ({oldest})"
-    return f"{row['fresh']}/{row['sources']} sources fresh ({oldest})"
+        return f"stale ({oldest}){not_licensed}"
+    return f"{row['fresh']}/{row['sources']} sources fresh ({oldest}){not_licensed}"
 
 
 def tenant_health(
