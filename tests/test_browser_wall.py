@@ -243,3 +243,17 @@ def test_fewer_blocked_sign_ins_than_the_hour_before_point_down_in_green(quiet_h
         assert delta.get_by_test_id("stMetricDeltaIcon-Up").count() == 0
     finally:
         page.close()
+
+
+def test_the_mfa_method_chart_shows_method_names_in_the_browser(dashboard, browser):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(f"{dashboard}/mfa")
+        chart = page.locator(".st-key-mfa_methods_chart")
+        chart.locator(".ytick text").first.wait_for(timeout=60_000)
+        labels = chart.locator(".ytick text").all_text_contents()  # SVG text: no innerText
+        assert "Email" in labels or "Mobile phone (SMS/voice)" in labels, labels
+        assert labels and all(re.fullmatch(r"[A-Za-z0-9 ()/+\-]+", label) for label in labels), labels
+        assert not any(label.isdigit() for label in labels)  # never characters of a JSON string
+    finally:
+        page.close()
