@@ -7,7 +7,7 @@ import streamlit as st
 from collectors.states import CONSENT_RECHECK, NOT_LICENSED_RECHECK
 from safetext.markdown import markdown_text
 from ui import actions, chrome, data
-from ui.chrome import humanize_age
+from ui.chrome import humanize_age, plain
 from ui.output import table
 
 identity = chrome.page_identity()
@@ -87,8 +87,27 @@ if consent:
         else:
             link_col.caption("No link: the tenant id is not a GUID.")
 
+# ?tenant=<id> (the Tenants page links here per tenant): that tenant's sources only; unknown ids are said.
+names = {r["tenantId"]: r["tenant"] for r in rows}
+linked = [t for t in st.query_params.get_all("tenant") if t]
+unknown = [t for t in linked if t not in names]
+if unknown:
+    named = plain(", ".join(u[:40] for u in unknown[:3]))
+    st.warning(f"The link names {len(unknown)} tenant(s) not collected here ({named}): showing the others.")
+tenants = st.multiselect(
+    "Tenants",
+    list(names),
+    default=[t for t in linked if t in names],
+    format_func=lambda t: names[t],
+    placeholder="All tenants",
+)
+st.query_params["tenant"] = tenants
 only_problems = st.toggle("Only sources that are not fresh", value=False)
-shown = [r for r in rows if not only_problems or r["state"] != "fresh"]
+shown = [
+    r
+    for r in rows
+    if (not only_problems or r["state"] != "fresh") and (not tenants or r["tenantId"] in tenants)
+]
 st.subheader("Per tenant and source")
 table(
     [

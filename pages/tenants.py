@@ -86,7 +86,6 @@ if selected and selected[0] < len(shown):
     chosen = shown[selected[0]]
     with st.container(border=True):
         st.markdown(f"**{plain(chosen.name)}** · {plain(chosen.score_words)} · {plain(chosen.freshness)}")
-        cols = st.columns(len(home_data.TENANT_PAGES) + 1)
-        for col, (page, label) in zip(cols, home_data.TENANT_PAGES, strict=False):
+        cols = st.columns(len(home_data.TENANT_PAGES))
+        for col, (page, label) in zip(cols, home_data.TENANT_PAGES, strict=True):
             col.page_link(f"pages/{page}.py", label=label, query_params={"tenant": chosen.tenant_id})
-        cols[-1].page_link("pages/collectors.py", label="Collectors (every tenant)")

@@ -185,12 +185,13 @@ def test_mfa_capable_is_the_latest_recorded_share_per_tenant(app, demo):
             assert shown == pytest.approx(100 * row.mfa_capable / row.enabled_members, abs=0.05)
 
 
-def test_each_tenant_links_to_its_sign_ins_posture_and_mfa(app):
+def test_each_tenant_links_to_its_sign_ins_posture_mfa_and_collectors(app):
     _, table = _home(app)
     for tenant_id, row in table.iterrows():
         assert row["signins_link"] == f"./signins?tenant={tenant_id}"
         assert row["posture_link"] == f"./posture?tenant={tenant_id}"
         assert row["mfa_link"] == f"./mfa?tenant={tenant_id}"
+        assert row["collectors_link"] == f"./collectors?tenant={tenant_id}"
 
 
 def test_the_filter_is_collapsed_and_the_results_come_first(app):
@@ -207,3 +208,14 @@ def test_an_mfa_link_opens_that_tenant_and_an_unknown_one_is_said(app):
     at = run_page(app, "pages/mfa.py", from_the_start=True, tenant="not-a-tenant")
     assert any("1 tenant(s) with no MFA coverage here" in w.value.replace("\\", "") for w in at.warning)
     assert next(w for w in at.multiselect if w.label == "Tenants").value == []
+
+
+def test_a_collectors_link_lists_that_tenants_sources_and_an_unknown_one_is_said(app):
+    _at, table = _home(app)
+    tenant_id = table.index[0]
+    at = run_page(app, "pages/collectors.py", from_the_start=True, tenant=tenant_id)
+    sources = at.dataframe[0].value
+    assert len(sources) > 1 and set(sources["Tenant"]) == {table.loc[tenant_id, "Tenant"]}
+    at = run_page(app, "pages/collectors.py", from_the_start=True, tenant="not-a-tenant")
+    assert any("1 tenant(s) not collected here" in w.value for w in at.warning)
+    assert len({*at.dataframe[0].value["Tenant"]}) > 1
