@@ -4,12 +4,14 @@ Builds N pages of 1,000 Graph-shaped beta sign-ins (from Microsoft's documented 
 then, into fresh SQLite files with the project's schema:
   * ingest — what the collectors do per page (connectors.graph.TenantGraph.each_signin_page): the
     page decoded into each sign-in's own JSON (db.rows.decode_signin_page), then
-    db.store.ingest_signin_page: db.rows mapping, idempotent insert and the failed sign-ins' index
-    and rollups, one committed transaction per page, the cycle collector paused; WAL checkpoints on
+    db.store.ingest_signin_page: db.rows mapping, idempotent insert, every sign-in's policy outcomes
+    (six policies each) and the failed sign-ins' index and rollups, one committed transaction per
+    page, the cycle collector paused; WAL checkpoints on
     a background thread as in the collectors (db.engine.checkpoint_in_background), waiting at the
     end until they are done;
-  * floor  — the plainest correct thing: json.loads + sqlite3 executemany of the same columns
-    (raw JSON re-serialised with json.dumps), same schema and indexes, one commit per page.
+  * floor  — the plainest correct thing: json.loads + sqlite3 executemany of the same columns and
+    of the policy outcomes' postings (raw JSON re-serialised with json.dumps), same schema and
+    indexes, one commit per page.
 Pages are generated one at a time, so peak memory does not depend on N.
 
     python bench/ingest.py [--pages N] [--rounds R]
@@ -53,6 +55,10 @@ SAMPLE = next(
 )
 PAGE_SIZE = 1000
 APPS = ["Azure Portal", "Office 365 Exchange Online", "Microsoft Teams", "CIPP", "SharePoint Online"]
+# A tenant's Conditional Access policies, each with its result in every sign-in (as Graph logs them):
+# every sign-in carries them all, so each stores one outcome row per policy (db.signin_index).
+POLICY_IDS = [str(uuid.UUID(int=0xCA0000 + i)) for i in range(6)]
+RESULTS = ["notApplied"] * 4 + ["success", "reportOnlyNotApplied", "reportOnlySuccess", "reportOnlyFailure"]
 CODES = [
     (0, ""),
     (0, ""),
@@ -92,6 +98,16 @@ def pages(count: int, seed: int = 1) -> Iterator[bytes]:
             obj["ipAddress"] = f"20.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
             code, reason = rng.choice(CODES)
             obj["status"] = {"errorCode": code, "failureReason": reason, "additionalDetails": None}
+            obj["appliedConditionalAccessPolicies"] = [
+                {
+                    "id": policy_id,
+                    "displayName": f"CA00{i}: policy {i}",
+                    "enforcedGrantControls": ["Mfa"],
+                    "enforcedSessionControls": [],
+                    "result": rng.choice(RESULTS),
+                }
+                for i, policy_id in enumerate(POLICY_IDS)
+            ]
             values.append(obj)
             n += 1
         yield json.dumps(
@@ -124,17 +140,26 @@ def run_floor(db_path: Path, count: int) -> float:
     conn.execute("PRAGMA synchronous=NORMAL")
     placeholders = ", ".join("?" * len(SIGNIN_COLUMNS))
     sql = f"INSERT OR IGNORE INTO signins ({', '.join(SIGNIN_COLUMNS)}) VALUES ({placeholders})"
+    outcomes_sql = (
+        "INSERT OR IGNORE INTO signin_policy_outcomes "
+        "(tenant_id, policy_id, result, hour, first_id, signin_ids, count) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
     elapsed = 0.0
     for body in pages(count):
         started = time.perf_counter()
         rows = []
+        postings: dict[tuple[str, str, str], list[str]] = {}
         for o in json.loads(body)["value"]:
             status, loc = o.get("status") or {}, o.get("location") or {}
+            created = o["createdDateTime"].replace("T", " ").rstrip("Z")
+            for policy in o.get("appliedConditionalAccessPolicies") or []:
+                key = (policy["id"], policy["result"], created[:13] + ":00:00")
+                postings.setdefault(key, []).append(o["id"])
             rows.append(
                 (
                     o["id"],
                     "bench-tenant",
-                    o["createdDateTime"].replace("T", " ").rstrip("Z"),
+                    created,
                     o.get("userPrincipalName"),
                     o.get("userDisplayName"),
                     o.get("userId"),
@@ -154,6 +179,10 @@ def run_floor(db_path: Path, count: int) -> float:
                 )
             )
         conn.executemany(sql, rows)
+        conn.executemany(
+            outcomes_sql,
+            [("bench-tenant", *key, min(ids), " ".join(ids), len(ids)) for key, ids in postings.items()],
+        )
         conn.commit()
         elapsed += time.perf_counter() - started
     conn.close()

@@ -113,6 +113,14 @@ def decode_signin_page(body: bytes) -> SigninPage:
         raise MalformedPage(str(error)) from None
 
 
+class _AppliedPolicy(msgspec.Struct, gc=False):
+    """One entry of appliedConditionalAccessPolicies: only what db.signin_index keeps (its other
+    properties are skipped by the decoder, not built)."""
+
+    id: Any = None
+    result: Any = None
+
+
 class _SigninFields(msgspec.Struct, rename="camel", gc=False):
     """What the columns take from a sign-in. Text is typed as text so that an odd value cannot reach
     the database driver (and fail the whole page); such a sign-in takes the slow road
@@ -133,6 +141,7 @@ class _SigninFields(msgspec.Struct, rename="camel", gc=False):
     authentication_requirement: str | None = None
     cross_tenant_access_type: str | None = None
     home_tenant_id: str | None = None
+    applied_conditional_access_policies: list[_AppliedPolicy] | None = None
 
 
 _SIGNIN_FIELDS = msgspec.json.Decoder(_SigninFields)
@@ -152,6 +161,8 @@ def _loose_fields(raw: bytes | msgspec.Raw) -> _SigninFields:
     for name in _TEXT_FIELDS:
         if values[name] is not None and not isinstance(values[name], str):
             values[name] = orjson.dumps(values[name]).decode()
+    if not isinstance(values["applied_conditional_access_policies"], list):
+        values["applied_conditional_access_policies"] = None
     return _SigninFields(**values)
 
 
@@ -179,6 +190,16 @@ def signin_json(signin: SigninJson) -> bytes | msgspec.Raw:
 def signin_row(tenant_id: str, signin: SigninJson) -> tuple:
     """One sign-in → a tuple in :data:`SIGNIN_COLUMNS` order, ``raw`` its JSON text unchanged (hot
     path: keep it flat). Raises MalformedObject for anything that is not a sign-in object."""
+    return signin_row_outcomes(tenant_id, signin)[0]
+
+
+Outcome = tuple[str, str]
+"""(policy id, result as Graph wrote it) of one appliedConditionalAccessPolicies entry."""
+
+
+def signin_row_outcomes(tenant_id: str, signin: SigninJson) -> tuple[tuple, list[Outcome]]:
+    """:func:`signin_row` and the sign-in's Conditional Access outcomes, from one decode. An entry
+    without an id is left out; a result that is not text is kept as its JSON text."""
     raw = signin_json(signin)
     try:
         fields = _SIGNIN_FIELDS.decode(raw)
@@ -211,7 +232,21 @@ def signin_row(tenant_id: str, signin: SigninJson) -> tuple:
         except (TypeError, ValueError):
             error_code = -1
     is_interactive = fields.is_interactive
-    return (
+    outcomes: list[Outcome] = []
+    applied = fields.applied_conditional_access_policies
+    if applied:
+        for policy in applied:
+            if policy.__class__ is not _AppliedPolicy:  # the loose road: JSON objects as dicts
+                policy = _AppliedPolicy(**_applied_values(policy))
+            policy_id, result = policy.id, policy.result
+            if not policy_id:
+                continue
+            if policy_id.__class__ is not str:
+                policy_id = _text(policy_id)
+            if result.__class__ is not str:
+                result = _text(result)
+            outcomes.append((policy_id[:64], result[:32]))
+    row = (
         signin_id if signin_id.__class__ is str else str(signin_id),
         tenant_id,
         created,
@@ -232,6 +267,13 @@ def signin_row(tenant_id: str, signin: SigninJson) -> tuple:
         fields.home_tenant_id or "",
         text,
     )
+    return row, outcomes
+
+
+def _applied_values(policy: Any) -> dict[str, Any]:
+    if isinstance(policy, dict):
+        return {"id": policy.get("id"), "result": policy.get("result")}
+    return {}
 
 
 def _text(value: Any) -> str:

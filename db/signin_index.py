@@ -3,6 +3,10 @@ before the insert and :func:`index_failures` after it): the blocking policy (``s
 place's coordinates (``signin_places``) and counters per hour and day (``signin_rollups``). The failed
 sign-ins' own filter columns live in the partial covering index ``ix_signins_failed`` (db.models).
 
+Kept with EVERY sign-in (:func:`index_outcomes`): each Conditional Access policy's result
+(``signin_policy_outcomes``, postings of sign-in ids per policy, result and hour), for what report-only
+policies would have done (db.policy_outcomes); idempotent the same way (:func:`stored_ids`).
+
 Idempotent: only sign-ins not stored before are counted. A stored sign-in of the tenant has a
 createdDateTime between the tenant's oldest and newest stored one, so only rows inside that span (the
 collectors' overlap re-reads) are looked up by id; SQLite serialises writers (BEGIN IMMEDIATE) and the
@@ -29,13 +33,16 @@ from sqlalchemy import (
 )
 
 from db.driver import DriverStatement, dialect_insert, driver_statement
-from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup
+from db.models import SignIn, SignInBlock, SignInPlace, SignInPolicyOutcome, SignInRollup
 from db.rows import SIGNIN_COLUMNS
 from investigate.explain import coordinates, primary_blocking_policy
 
 BLOCKS: Table = SignInBlock.__table__  # type: ignore[assignment]
 PLACES: Table = SignInPlace.__table__  # type: ignore[assignment]
 ROLLUPS: Table = SignInRollup.__table__  # type: ignore[assignment]
+OUTCOMES: Table = SignInPolicyOutcome.__table__  # type: ignore[assignment]
+OUTCOME_COLUMNS = ("tenant_id", "policy_id", "result", "hour", "first_id", "signin_ids", "count")
+OUTCOME_SEPARATOR = " "  # between the ids of one postings row (Graph's sign-in ids are GUIDs)
 
 HOUR, DAY = "h", "d"
 # Which dimensions are counted at which grain: hours serve the wall and short timelines, days long
@@ -68,6 +75,50 @@ def _blocks_insert(conn: Connection) -> DriverStatement:
     insert = dialect_insert(conn, BLOCKS).values({c: bindparam(c) for c in BLOCK_COLUMNS})
     insert = insert.on_conflict_do_nothing(index_elements=["signin_id"])
     return DriverStatement(conn, insert, BLOCKS, BLOCK_COLUMNS, convert=("created_at",))
+
+
+def _outcomes_insert(conn: Connection) -> DriverStatement:
+    insert = dialect_insert(conn, OUTCOMES).values({c: bindparam(c) for c in OUTCOME_COLUMNS})
+    # A key seen twice can only be a page written again after a rollback elsewhere: same ids.
+    insert = insert.on_conflict_do_nothing(index_elements=list(OUTCOME_COLUMNS[:5]))
+    return DriverStatement(conn, insert, OUTCOMES, OUTCOME_COLUMNS, convert=("hour",))
+
+
+SignInOutcomes = tuple[str, datetime, list[tuple[str, str]]]
+"""(sign-in id, createdDateTime, [(policy id, result)]) of one sign-in (db.rows.signin_row_outcomes)."""
+
+
+def index_outcomes(
+    conn: Connection, tenant_id: str, signins: Iterable[SignInOutcomes], stored: set[str]
+) -> int:
+    """Keep every policy outcome of the sign-ins not in ``stored`` (nor seen earlier in the page), as
+    postings: one row per policy, result and hour. Returns the outcomes kept."""
+    postings: dict[tuple[str, str, datetime], list[str]] = {}
+    posting = postings.get
+    seen = set(stored)
+    n = 0
+    for signin_id, created, applied in signins:  # hot: locals only
+        if signin_id in seen:
+            continue
+        seen.add(signin_id)
+        hour = created.replace(minute=0, second=0, microsecond=0)
+        for policy_id, result in applied:
+            key = (policy_id, result, hour)
+            ids = posting(key)
+            if ids is None:
+                postings[key] = [signin_id]
+            else:
+                ids.append(signin_id)
+            n += 1
+    if postings:
+        driver_statement(conn, "outcomes", _outcomes_insert).execute(
+            conn,
+            [
+                (tenant_id, policy_id, result, hour, min(ids), " ".join(ids), len(ids))
+                for (policy_id, result, hour), ids in postings.items()
+            ],
+        )
+    return n
 
 
 def _places_insert(conn: Connection) -> DriverStatement:
@@ -113,25 +164,37 @@ class _Span:
 _spans: dict[str, _Span] = {}
 
 
-def unseen(
-    conn: Connection, tenant_id: str, failed: list[tuple[tuple, dict[str, Any]]]
-) -> list[tuple[tuple, dict[str, Any]]]:
-    """The page's failed sign-ins (db.rows tuple, db.rows.failure_fields) not stored yet, each once.
-    Call before the page's sign-ins are inserted."""
-    by_id: dict[str, tuple[tuple, dict[str, Any]]] = {}
-    for pair in failed:
-        by_id.setdefault(pair[0][_ID], pair)
+def stored_ids(conn: Connection, tenant_id: str, rows: Iterable[tuple]) -> set[str]:
+    """The ids among ``rows`` (db.rows tuples) stored before: looked up only for rows inside the
+    tenant's stored span. Call before the page's sign-ins are inserted."""
     span = _spans.get(conn.dialect.name)
     if span is None:
         span = _spans[conn.dialect.name] = _Span(conn)
     oldest, newest = span(conn, tenant_id)
-    if oldest is not None and newest is not None:
-        maybe = [signin_id for signin_id, (row, _) in by_id.items() if oldest <= row[_CREATED] <= newest]
-        for start in range(0, len(maybe), _CHUNK):
-            chunk = maybe[start : start + _CHUNK]
-            for (signin_id,) in conn.execute(select(SignIn.id).where(SignIn.id.in_(chunk))):
-                by_id.pop(signin_id, None)
-    return list(by_id.values())
+    if oldest is None or newest is None:
+        return set()
+    maybe = list({row[_ID] for row in rows if oldest <= row[_CREATED] <= newest})
+    found: set[str] = set()
+    for start in range(0, len(maybe), _CHUNK):
+        chunk = maybe[start : start + _CHUNK]
+        found.update(i for (i,) in conn.execute(select(SignIn.id).where(SignIn.id.in_(chunk))))
+    return found
+
+
+def unseen(
+    conn: Connection,
+    tenant_id: str,
+    failed: list[tuple[tuple, dict[str, Any]]],
+    stored: set[str] | None = None,
+) -> list[tuple[tuple, dict[str, Any]]]:
+    """The page's failed sign-ins (db.rows tuple, db.rows.failure_fields) not stored yet, each once.
+    Call before the page's sign-ins are inserted (or pass ``stored``, :func:`stored_ids` of the page)."""
+    by_id: dict[str, tuple[tuple, dict[str, Any]]] = {}
+    for pair in failed:
+        by_id.setdefault(pair[0][_ID], pair)
+    if stored is None:
+        stored = stored_ids(conn, tenant_id, (row for row, _ in by_id.values()))
+    return [pair for signin_id, pair in by_id.items() if signin_id not in stored]
 
 
 def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple, dict[str, Any]]]) -> int:
@@ -212,10 +275,15 @@ def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple
 
 
 def purge_before(conn: Connection, cutoff: datetime) -> None:
-    """Retention (call before the sign-ins themselves are deleted): blocks of sign-ins older than
-    ``cutoff``, hourly counters before it and daily counters of days that ended before it."""
+    """Retention (call before the sign-ins themselves are deleted): blocks and policy outcomes of
+    sign-ins older than ``cutoff``, hourly counters before it and daily counters of days that ended
+    before it."""
     old = select(SignIn.id).where(SignIn.created_at < cutoff, SignIn.error_code != 0)
     conn.execute(delete(SignInBlock).where(SignInBlock.signin_id.in_(old)))
+    # Postings of hours that ended before the cut; the cut's own hour is kept until the next purge
+    # (its purged ids no longer match a sign-in, and every reader goes through the sign-ins).
+    hour = cutoff.replace(minute=0, second=0, microsecond=0)
+    conn.execute(delete(SignInPolicyOutcome).where(SignInPolicyOutcome.hour < hour))
     day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
     conn.execute(delete(SignInRollup).where(SignInRollup.grain == HOUR, SignInRollup.bucket < cutoff))
     conn.execute(delete(SignInRollup).where(SignInRollup.grain == DAY, SignInRollup.bucket < day))

@@ -20,9 +20,9 @@ from db.rows import (
     failure_fields,
     object_id,
     signin_json,
-    signin_row,
+    signin_row_outcomes,
 )
-from db.signin_index import index_failures, purge_before, unseen
+from db.signin_index import SignInOutcomes, index_failures, index_outcomes, purge_before, stored_ids, unseen
 
 _SIGNINS: Table = SignIn.__table__  # type: ignore[assignment]
 _ERROR_CODE = SIGNIN_COLUMNS.index("error_code")
@@ -45,28 +45,36 @@ def store_signins(
     it is collected.
 
     Returns (rows offered, malformed objects skipped, newest createdDateTime seen). Failed sign-ins
-    are also indexed for the investigation pages (db.signin_index), in this same transaction.
+    are also indexed for the investigation pages, and every sign-in's Conditional Access outcomes
+    kept (db.signin_index), in this same transaction.
     """
     rows: list[tuple] = []
     failed: list[tuple[tuple, dict]] = []
+    outcomes: list[SignInOutcomes] = []
+    add_outcomes = outcomes.append
     skipped = 0
     for signin in signins:
         try:
             signin = signin_json(signin)  # once: a dict is serialised here, not again below
-            row = signin_row(tenant_id, signin)
+            row, applied = signin_row_outcomes(tenant_id, signin)
         except MalformedObject:
             skipped += 1
             continue
         rows.append(row)
+        if applied:
+            add_outcomes((row[0], row[2], applied))
         if row[_ERROR_CODE]:
             failed.append((row, failure_fields(signin)))
     if not rows:
         return 0, skipped, None
     newest = max(row[2] for row in rows)
-    fresh = unseen(conn, tenant_id, failed) if failed else []
+    stored = stored_ids(conn, tenant_id, rows)
+    fresh = unseen(conn, tenant_id, failed, stored) if failed else []
     driver_statement(conn, "signins", _signin_insert).execute(conn, rows)
     if fresh:
         index_failures(conn, tenant_id, fresh)
+    if outcomes:
+        index_outcomes(conn, tenant_id, outcomes, stored)
     return len(rows), skipped, newest
 
 

@@ -1,0 +1,179 @@
+"""Every sign-in's Conditional Access outcomes are kept with it (db.signin_index.index_outcomes) and
+read back by tenant, policy, result, user, app, IP and time (db.policy_outcomes), on SQLite and
+PostgreSQL (the `engine` fixture)."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from db import write_transaction
+from db.models import SignInPolicyOutcome
+from db.policy_outcomes import (
+    WOULD_BLOCK,
+    OutcomeQuery,
+    first_outcome_hour,
+    policy_outcomes,
+    result_counts,
+)
+from db.rows import signin_row_outcomes
+from db.store import ingest_signin_page, purge_older_than
+
+T1, T2 = "tenant-1", "tenant-2"
+MFA, PILOT, OFF = "policy-mfa", "policy-pilot", "policy-off"
+NOON = datetime(2026, 11, 21, 12, 0, 0)
+
+
+def _signin(
+    n: int,
+    *,
+    minutes_ago: int = 0,
+    upn: str = "alice@contoso.com",
+    app: str = "Azure Portal",
+    ip: str = "20.1.1.1",
+    code: int = 0,
+    results: dict[str, str] | None = None,
+) -> dict:
+    results = results if results is not None else {MFA: "success", PILOT: "reportOnlyFailure"}
+    return {
+        "id": f"00000000-0000-0000-0000-{n:012d}",
+        "createdDateTime": (NOON - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "userPrincipalName": upn,
+        "appDisplayName": app,
+        "ipAddress": ip,
+        "location": {"countryOrRegion": "GB", "city": "London"},
+        "status": {"errorCode": code},
+        "appliedConditionalAccessPolicies": [
+            {"id": pid, "displayName": pid, "result": result, "enforcedGrantControls": []}
+            for pid, result in results.items()
+        ],
+    }
+
+
+def _query(**kwargs) -> OutcomeQuery:
+    values = {"tenants": (T1, T2), "start": NOON - timedelta(days=1), "end": NOON + timedelta(hours=1)}
+    values.update(kwargs)
+    return OutcomeQuery(**values)
+
+
+def _ids(outcomes) -> set[tuple[str, str, str]]:
+    return {(o.signin_id[-3:], o.policy_id, o.result) for o in outcomes}
+
+
+def test_the_row_mapping_takes_each_policys_id_and_result_as_written():
+    _row, outcomes = signin_row_outcomes(
+        T1, _signin(1, results={MFA: "success", PILOT: "reportOnlyInterrupted", OFF: "somethingNew"})
+    )
+    assert outcomes == [(MFA, "success"), (PILOT, "reportOnlyInterrupted"), (OFF, "somethingNew")]
+
+
+def test_a_policy_entry_without_an_id_is_left_out_and_odd_values_kept_as_text():
+    obj = _signin(1)
+    obj["appliedConditionalAccessPolicies"] = [{"result": "success"}, {"id": 7, "result": ["x"]}]
+    assert signin_row_outcomes(T1, obj)[1] == [("7", '["x"]')]
+
+
+def test_outcomes_are_stored_for_successful_and_failed_signins(engine):
+    ingest_signin_page(engine, T1, [_signin(1), _signin(2, code=53003, results={MFA: "failure"})])
+    with engine.connect() as conn:
+        found = policy_outcomes(conn, _query())
+    assert _ids(found) == {
+        ("001", MFA, "success"),
+        ("001", PILOT, "reportOnlyFailure"),
+        ("002", MFA, "failure"),
+    }
+
+
+def test_a_signin_collected_twice_keeps_its_outcomes_once(engine):
+    page = [_signin(1), _signin(2, minutes_ago=5)]
+    ingest_signin_page(engine, T1, page)
+    ingest_signin_page(engine, T1, [*page, _signin(3, minutes_ago=2)])  # the collectors' overlap
+    with engine.connect() as conn:
+        found = policy_outcomes(conn, _query(policy_id=MFA))
+        counted = result_counts(conn, T1, MFA, NOON - timedelta(days=1), NOON + timedelta(hours=1))
+    assert sorted(o.signin_id[-3:] for o in found) == ["001", "002", "003"]
+    assert counted == {"success": 3}
+
+
+def test_outcomes_are_queried_by_tenant(engine):
+    ingest_signin_page(engine, T1, [_signin(1)])
+    ingest_signin_page(engine, T2, [_signin(2)])
+    with engine.connect() as conn:
+        found = policy_outcomes(conn, _query(tenants=(T2,)))
+    assert {(o.tenant_id, o.signin_id[-3:]) for o in found} == {(T2, "002")}
+
+
+def test_outcomes_are_queried_by_policy_and_result(engine):
+    ingest_signin_page(
+        engine,
+        T1,
+        [
+            _signin(1),
+            _signin(2, results={MFA: "success", PILOT: "reportOnlyInterrupted"}),
+            _signin(3, results={MFA: "success", PILOT: "reportOnlyNotApplied"}),
+        ],
+    )
+    with engine.connect() as conn:
+        pilot = policy_outcomes(conn, _query(policy_id=PILOT))
+        would_block = policy_outcomes(conn, _query(policy_id=PILOT, results=WOULD_BLOCK))
+    assert _ids(pilot) == {
+        ("001", PILOT, "reportOnlyFailure"),
+        ("002", PILOT, "reportOnlyInterrupted"),
+        ("003", PILOT, "reportOnlyNotApplied"),
+    }
+    assert _ids(would_block) == {("001", PILOT, "reportOnlyFailure"), ("002", PILOT, "reportOnlyInterrupted")}
+
+
+def test_outcomes_are_queried_by_user_app_and_ip(engine):
+    ingest_signin_page(
+        engine,
+        T1,
+        [
+            _signin(1, upn="alice@contoso.com", app="Azure Portal", ip="20.1.1.1"),
+            _signin(2, upn="bob@contoso.com", app="Microsoft Teams", ip="20.1.1.1"),
+            _signin(3, upn="bob@contoso.com", app="Azure Portal", ip="20.2.2.2"),
+        ],
+    )
+    with engine.connect() as conn:
+        by_user = policy_outcomes(conn, _query(policy_id=MFA, user="BOB@contoso.com"))
+        by_app = policy_outcomes(conn, _query(policy_id=MFA, app="azure portal"))
+        by_ip = policy_outcomes(conn, _query(policy_id=MFA, ip="20.1.1.1"))
+    assert sorted(o.signin_id[-3:] for o in by_user) == ["002", "003"]
+    assert sorted(o.signin_id[-3:] for o in by_app) == ["001", "003"]
+    assert sorted(o.signin_id[-3:] for o in by_ip) == ["001", "002"]
+    assert {o.user_principal_name for o in by_user} == {"bob@contoso.com"}
+
+
+def test_outcomes_are_queried_by_time_to_the_second(engine):
+    ingest_signin_page(
+        engine, T1, [_signin(1, minutes_ago=0), _signin(2, minutes_ago=30), _signin(3, minutes_ago=90)]
+    )
+    with engine.connect() as conn:
+        found = policy_outcomes(
+            conn, _query(policy_id=MFA, start=NOON - timedelta(minutes=45), end=NOON - timedelta(minutes=10))
+        )
+    assert [o.signin_id[-3:] for o in found] == ["002"]
+
+
+def test_newest_outcomes_come_first_up_to_the_limit(engine):
+    ingest_signin_page(engine, T1, [_signin(n, minutes_ago=n * 50) for n in range(1, 6)])
+    with engine.connect() as conn:
+        found = policy_outcomes(conn, _query(policy_id=MFA), limit=2)
+    assert [o.signin_id[-3:] for o in found] == ["001", "002"]
+
+
+def test_the_first_outcome_hour_says_how_far_the_evidence_goes_back(engine):
+    ingest_signin_page(engine, T1, [_signin(1, minutes_ago=0), _signin(2, minutes_ago=150)])
+    with engine.connect() as conn:
+        assert first_outcome_hour(conn, T1, PILOT, WOULD_BLOCK) == datetime(2026, 11, 21, 9, 0)
+        assert first_outcome_hour(conn, T1, "no-such-policy") is None
+
+
+def test_retention_deletes_outcomes_with_their_signins(engine):
+    ingest_signin_page(engine, T1, [_signin(1, minutes_ago=0), _signin(2, minutes_ago=60 * 30)])
+    with write_transaction(engine) as conn:
+        purge_older_than(conn, NOON - timedelta(days=1), NOON - timedelta(days=90))
+    with engine.connect() as conn:
+        found = policy_outcomes(conn, _query(start=NOON - timedelta(days=3)))
+        hours = conn.execute(select(func.min(SignInPolicyOutcome.hour))).scalar()
+    assert {o.signin_id[-3:] for o in found} == {"001"}
+    assert hours is not None and hours >= NOON - timedelta(days=1, hours=1)
