@@ -25,6 +25,7 @@ from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
     CIPP_TENANTS,
+    CIPP_WHAT_IF,
     POSTURE,
     SIGNIN_EVENT_FILTER,
     SIGNINS,
@@ -33,9 +34,10 @@ from connectors.sources import (
     GraphSource,
     needed_from,
 )
+from connectors.whatif import LockoutIdentity, find_user_id, lockout_error, predict_lockout
 from db import checkpoint_in_background, write_transaction
 from db.models import CollectionState
-from db.queries import active_tenants
+from db.queries import active_tenants, graph_objects
 from db.store import (
     ingest_signin_page,
     mark_missing_tenants_inactive,
@@ -371,6 +373,56 @@ class Cycle:
                 continue
             self._record(msp_id, name, started, count, None)
 
+    # --- lockout prediction (D-3) ---
+    def lockout_identity(self, tenant: TenantRef) -> LockoutIdentity | str:
+        """CIPP's identity in a client tenant, from what was just collected, or why it is unknown."""
+        settings = self.settings
+        with self.engine.connect() as conn:
+            if tenant.access_mode == "direct":
+                rows = graph_objects(conn, settings.msp_tenant_id, CIPP_TENANTS)
+                row = next(
+                    (r for r in rows if isinstance(r, dict) and r.get("customerId") == tenant.tenant_id), {}
+                )
+                upn = str(row.get("directTenantUserPrincipalName") or settings.service_account_upn)
+                users, kind, home = graph_objects(conn, tenant.tenant_id, "users"), "serviceAccount", ""
+            else:
+                upn = settings.service_account_upn
+                users = graph_objects(conn, settings.msp_tenant_id, "users")
+                kind, home = "serviceProvider", settings.msp_tenant_id
+        if not upn:
+            return "no service account is configured (PERIMETER_SERVICE_ACCOUNT_UPN)"
+        user_id = find_user_id(users, upn)
+        if user_id is None:
+            where = "the tenant's" if kind == "serviceAccount" else "the MSP tenant's"
+            return f"the service account {upn} is not among {where} collected users"
+        return LockoutIdentity(kind, user_id, upn, home)
+
+    async def predict_lockout(self, tenant: TenantRef, limit: asyncio.Semaphore) -> None:
+        """Would the tenant's Conditional Access block CIPP (Graph's what-if)? Stored per tenant as a
+        graph object of its own kind (snapshot ``tenants[].cippWhatIf``, posture check D-3); a
+        refusal (no licence, no permission) is stored as the reason, never raised."""
+        identity = self.lockout_identity(tenant)
+        now = self.clock()
+        consent = [state for state, _ in self._standing(tenant.tenant_id).values() if state == CONSENT_NEEDED]
+        try:
+            if consent:  # no token for this tenant until an admin consents: not asked again here
+                result = lockout_error(
+                    "consent-needed", "the tenant's sources answered consent needed this cycle", now, None
+                )
+            elif isinstance(identity, str):
+                result = lockout_error("no-identity", identity, now, None)
+            else:
+                async with limit, TenantGraph(self.settings, tenant.tenant_id, self.pacer) as graph:
+                    result = await predict_lockout(graph, self.settings, identity, now)
+        except Exception as error:  # noqa: BLE001 - one tenant's failure never stops the others
+            result = lockout_error("error", failure_text(error, self.host()), now, None)
+        with write_transaction(self.engine) as conn:
+            replace_objects(conn, tenant.tenant_id, CIPP_WHAT_IF, [result], self.clock())
+
+    async def predict_lockouts(self, tenants: list[TenantRef]) -> None:
+        limit = asyncio.Semaphore(self.settings.max_concurrent_tenants)
+        await asyncio.gather(*(self.predict_lockout(t, limit) for t in tenants if t.role == "client"))
+
     def evaluate_posture(self) -> None:
         """Findings of what was just collected (recorded like a source, on the MSP tenant)."""
         started = self.clock()
@@ -401,6 +453,8 @@ class Cycle:
             if cipp is not None and not signins_only and only_tenants is None:
                 jobs.append(self.collect_cipp(cipp))
             await asyncio.gather(*jobs)
+            if not signins_only:  # after the tenants' policies and users are stored
+                await self.predict_lockouts(tenants)
             if not signins_only and only_tenants is None:
                 self.evaluate_posture()
         finally:

@@ -12,6 +12,7 @@ from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
     CIPP_TENANTS,
+    CIPP_WHAT_IF,
     SIGNINS,
     TENANT_SOURCES,
 )
@@ -64,6 +65,9 @@ def build_snapshot(
                     continue
                 objects = graph_objects(conn, tenant.tenant_id, source.name)
                 entry[source.name] = (objects[0] if objects else {}) if source.single else objects
+            what_if = graph_objects(conn, tenant.tenant_id, CIPP_WHAT_IF)
+            if what_if and isinstance(what_if[0], dict):  # the lockout prediction (check D-3)
+                entry[CIPP_WHAT_IF] = what_if[0]
             if (tenant.tenant_id, SIGNINS) in collected_kinds:
                 query = (
                     select(SignIn.raw)

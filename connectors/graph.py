@@ -40,15 +40,17 @@ MAX_CONSECUTIVE_EMPTY_PAGES = 50
 MEMBER_READS_AT_ONCE = 4
 # Keep OData punctuation readable in URLs (Graph accepts both forms).
 _QUERY_SAFE = "$,:()/'"
+WHAT_IF_PATH = "identity/conditionalAccess/evaluate"
 T = TypeVar("T")
 
 
 class GraphError(Exception):
     """A Graph request failed for good; ``str()`` is one line for the run record."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code  # Graph's error code, when the answer carried one
 
 
 def _odata_error_class():  # type: ignore[no-untyped-def]
@@ -261,3 +263,20 @@ class TenantGraph:
         except orjson.JSONDecodeError:
             document = None
         return response.status_code, document
+
+    async def evaluate_conditional_access(self, body: dict[str, Any]) -> list[Any]:
+        """Graph's Conditional Access what-if (beta ``POST identity/conditionalAccess/evaluate``,
+        permission Policy.Read.ConditionalAccess or Policy.Read.All): the ``whatIfAnalysisResult``
+        collection for the sign-in ``body`` describes (investigate.whatif.request_body). Paced as
+        Conditional Access (1 request/s per tenant); a refusal raises GraphError with its status and
+        Graph's code (a missing licence, a missing permission, a bad body)."""
+        status, document = await self.send_json("POST", self.url(WHAT_IF_PATH, version="beta"), body)
+        if status == 200 and isinstance(document, dict) and isinstance(document.get("value"), list):
+            return list(document["value"])
+        error = document.get("error") if isinstance(document, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        if status == 200:
+            raise GraphError(f"unexpected answer shape from {WHAT_IF_PATH}: no 'value' list", status)
+        text = f"HTTP {status}: {code or 'error'}: {message or ''}".strip()
+        raise GraphError(" ".join(text.split()), status, code if isinstance(code, str) else None)

@@ -57,6 +57,9 @@ TENANTS = "tenants"  # discovery (CIPP ListTenants or GDAP relationships), recor
 CIPP_API_CLIENTS = "cipp.apiClients"
 CIPP_AZURE_CONFIGURATION = "cipp.azureConfiguration"
 CIPP_TENANTS = "cipp.tenants"
+# The lockout prediction (Graph's what-if of CIPP's identity, connectors.whatif): one object per client
+# tenant, run after each full collection; the snapshot's tenants[].cippWhatIf.
+CIPP_WHAT_IF = "cippWhatIf"
 POSTURE = POSTURE_SOURCE  # the evaluation after a full cycle, recorded beside the sources
 
 # Both interactive and non-interactive: the CIPP service account signs in non-interactively, and

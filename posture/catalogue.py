@@ -1,5 +1,5 @@
-"""Catalogue v2 (v1's checks with v2's rules, plus A-4, A-5 and B-9): every check, in the SPEC's order (IDs,
-severities and subjects are a contract)."""
+"""Catalogue v2 (v1's checks with v2's rules, plus A-4, A-5, B-9 and D-3): every check, in the SPEC's
+order (IDs, severities and subjects are a contract)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from posture.checks import (
     cipp,
     clients,
     locations,
+    lockout,
     mfa,
     prerequisites,
     service_account,
@@ -42,6 +43,7 @@ CATALOGUE: tuple[Check, ...] = (
     cipp.azure_configuration_matches,
     clients.client_policies_exclude_msp,
     clients.service_provider_signins_not_blocked,
+    lockout.cipp_not_locked_out,
     mfa.users_mfa_capable,
     mfa.admins_mfa_capable,
     mfa.mfa_enforced,
@@ -80,6 +82,7 @@ CHECK_SOURCES: dict[str, tuple[str, ...]] = {
     "C-3": ("cipp.apiClients", "cipp.azureConfiguration"),
     "D-1": (_POLICIES, "users", "groups", "cipp.tenants"),
     "D-2": ("signIns",),
+    "D-3": (lockout.SNAPSHOT_KEY,),
     "MFA-1": ("userRegistrationDetails", "users"),
     "MFA-2": ("userRegistrationDetails",),
     "MFA-3": ("securityDefaults", _POLICIES),

@@ -26,7 +26,8 @@ TENANT_LIST_KEYS = (
     "userRegistrationDetails",
     "signIns",
 )
-TENANT_OBJECT_KEYS = ("securityDefaults",)
+# cippWhatIf: the lockout prediction (posture.checks.lockout), an optional v1 addition.
+TENANT_OBJECT_KEYS = ("securityDefaults", "cippWhatIf")
 TENANT_ROLES = ("msp", "client")
 ACCESS_MODES = ("gdap", "direct")
 

@@ -7,6 +7,7 @@ line naming the setting: see :func:`load_settings`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from functools import lru_cache
@@ -31,6 +32,9 @@ DEMO_CIPP_APP_ID = "962b8fc5-58cc-4194-8042-4b58129f9a95"
 # The app the demo's technicians sign in to (CIPP's front end): in the simulator's MSP the front end's
 # sign-ins carry the same app id as its CIPP-API registration (demo.CIPP_APP_ID).
 DEMO_CIPP_SIGNIN_APP_IDS: tuple[str, ...] = (DEMO_CIPP_APP_ID,)
+# Where the simulator's CIPP (its Function App in Azure East US) signs in from.
+DEMO_CIPP_EGRESS_IPS: tuple[str, ...] = ("20.119.8.45",)
+DEMO_CIPP_EGRESS_COUNTRY = "US"
 # Perimeter's own Graph app in the demo (token requests, admin-consent links): demo.PERIMETER_APP_ID.
 DEMO_GRAPH_CLIENT_ID = "95e8008c-0f15-46d9-b57b-ae59a234826d"
 # Perimeter's own CIPP-API client in the demo: demo.PERIMETER_CIPP_CLIENT_ID.
@@ -96,6 +100,10 @@ class Settings(BaseSettings):
     # never the CIPP-API client: what a technician block policy may target instead of all cloud apps
     # exported as the snapshot's msp.cippAppIds.
     cipp_signin_app_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The addresses CIPP's back end (its Function App) signs in to client tenants from, and their
+    # country: the lockout prediction (D-3) asks Graph's what-if about CIPP signing in from these.
+    cipp_egress_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cipp_egress_country: str = ""
 
     # --- MSP facts of the snapshot format ---
     service_account_upn: str = ""
@@ -126,10 +134,19 @@ class Settings(BaseSettings):
         default=30, ge=5, le=3600, description="How often the wall display refreshes (?refresh= overrides)."
     )
 
-    @field_validator("break_glass_upns", "trusted_location_names", "cipp_signin_app_ids", mode="before")
+    @field_validator(
+        "break_glass_upns", "trusted_location_names", "cipp_signin_app_ids", "cipp_egress_ips", mode="before"
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("cipp_egress_ips")
+    @classmethod
+    def _egress_ips(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_address(entry.strip())  # a ValueError names the entry
+        return [entry.strip() for entry in value]
 
     @field_validator("database_url")
     @classmethod
@@ -189,6 +206,8 @@ class Settings(BaseSettings):
             self.cipp_app_id = self.cipp_app_id or DEMO_CIPP_APP_ID
             self.cipp_client_id = self.cipp_client_id or DEMO_CIPP_CLIENT_ID
             self.cipp_signin_app_ids = self.cipp_signin_app_ids or list(DEMO_CIPP_SIGNIN_APP_IDS)
+            self.cipp_egress_ips = self.cipp_egress_ips or list(DEMO_CIPP_EGRESS_IPS)
+            self.cipp_egress_country = self.cipp_egress_country or DEMO_CIPP_EGRESS_COUNTRY
             self.service_account_upn = self.service_account_upn or f"cipp@{DEMO_MSP_DOMAIN}"
             self.break_glass_upns = self.break_glass_upns or [f"bg-admin@{DEMO_MSP_DOMAIN}"]
         return self

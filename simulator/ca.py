@@ -34,6 +34,9 @@ MFA_OUTCOMES = ("claim", "ok", "denied", "interrupted", "unregistered", "impossi
 MFA_FAILURE_CODES = {"denied": 500121, "interrupted": 50074, "unregistered": 50079, "impossible": 50076}
 
 
+# The engine's first unmet condition, as what-if's analysisReasons names it.
+WHAT_IF_REASONS = {"clientType": "clientApps"}
+
 _ip = functools.lru_cache(maxsize=8192)(ipaddress.ip_address)
 
 
@@ -208,7 +211,8 @@ class CompiledPolicies:
     """One tenant's named locations and policies, as they were at one moment."""
 
     def __init__(self, policies: list[dict], named_locations: list[dict]):
-        self.policies = [_Policy.compile(p) for p in policies if isinstance(p, dict)]
+        self.raw = [p for p in policies if isinstance(p, dict)]  # as written: what what-if returns
+        self.policies = [_Policy.compile(p) for p in self.raw]
         self.locations = {
             str(n.get("id")): compile_location(n) for n in named_locations if isinstance(n, dict)
         }
@@ -305,6 +309,51 @@ class CompiledPolicies:
                 return False, satisfied, "location"
             satisfied.append("location")
         return True, satisfied, "none"
+
+    # --- what-if ---------------------------------------------------------------------------------
+
+    def _needs_unknown(self, p: _Policy, unknown: frozenset[str]) -> bool:
+        """Whether a condition of ``p`` needs a sign-in detail the what-if request left out."""
+        if "devicePlatform" in unknown and p.platforms:
+            return True
+        if "clientApps" in unknown and p.client_types and "all" not in p.client_types:
+            return True
+        if p.include_locations:
+            ids = [str(v) for v in (*p.include_locations, *p.exclude_locations)]
+            named = [self.locations[i] for i in ids if i in self.locations]
+            if "ipAddress" in unknown and (
+                any(i.lower() == "alltrusted" for i in ids) or any(not n.is_country for n in named)
+            ):
+                return True
+            if "country" in unknown and any(n.is_country for n in named):
+                return True
+        return False
+
+    def what_if(
+        self, facts: SignInFacts, unknown: frozenset[str] = frozenset()
+    ) -> list[tuple[dict, bool, str]]:
+        """Graph's what-if answer for one sign-in: per policy (its JSON, whether it applies, and
+        ``analysisReasons``: ``notSet`` when it applies, else the first condition not met, Graph's
+        names). ``unknown`` names the details the request did not give (``devicePlatform``,
+        ``clientApps``, ``ipAddress``, ``country``): a policy whose condition needs one is
+        ``notEnoughInformation`` once its application and users match, as the What If tool says."""
+        try:
+            ip = _ip(facts.ip)
+        except ValueError:
+            ip = _ip("0.0.0.0")
+        out = []
+        for raw, p in zip(self.raw, self.policies, strict=True):
+            if not p.active:
+                out.append((raw, False, "policyNotEnabled"))
+                continue
+            applies, satisfied, not_satisfied = self._applies(p, facts, ip)
+            if "users" in satisfied and self._needs_unknown(p, unknown):
+                out.append((raw, False, "notEnoughInformation"))
+            elif applies:
+                out.append((raw, True, "notSet"))
+            else:
+                out.append((raw, False, WHAT_IF_REASONS.get(not_satisfied, not_satisfied)))
+        return out
 
     # --- grants -----------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from simulator import cipp, demo, graph, odata
+from simulator import cipp, demo, graph, odata, whatif
 from simulator.signins import Record
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             return
         path = "/" + version + "/" + rest
         try:
-            resolved = graph.resolve(self.command, rest)
+            resolved = graph.resolve(self.command, rest) or whatif.resolve(self.command, rest)
         except graph.GraphError as exc:
             self._graph_error(exc.status, exc.code, exc.message)
             return

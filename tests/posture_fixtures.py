@@ -375,7 +375,34 @@ def msp_tenant() -> dict:
     }
 
 
+def cipp_what_if(policies: list[dict], applies: bool = False) -> dict:
+    """The collectors' lockout prediction (D-3): Graph's what-if of the MSP's service-provider user
+    from CIPP's egress, each policy answered as not applying (``applies``: as applying)."""
+    results = [
+        {**p, "policyApplies": applies, "analysisReasons": "notSet" if applies else "users"} for p in policies
+    ]
+    return {
+        "evaluatedAt": COLLECTED_AT,
+        "identity": {
+            "type": "serviceProvider",
+            "userId": SA_ID,
+            "userPrincipalName": SA_UPN,
+            "externalTenantId": MSP_ID,
+        },
+        "evaluations": [
+            {"appId": CIPP_APP_ID, "ipAddress": "20.119.8.45", "country": "US", "results": results}
+        ],
+        "error": None,
+    }
+
+
 def client_tenant(tenant_id: str = CLIENT_ID, name: str = "Tailspin Toys") -> dict:
+    tenant = _client_tenant(tenant_id, name)
+    tenant["cippWhatIf"] = cipp_what_if(tenant["conditionalAccessPolicies"])
+    return tenant
+
+
+def _client_tenant(tenant_id: str, name: str) -> dict:
     return {
         "tenantId": tenant_id,
         "displayName": name,

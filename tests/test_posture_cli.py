@@ -88,7 +88,8 @@ def test_table_groups_by_tenant_and_ends_with_a_summary(tmp_path):
     assert lines[0].startswith(f"Northwind MSP ({MSP_ID}): 1 fail")
     assert any(line.startswith(f"Tailspin Toys ({CLIENT_ID})") for line in lines)
     assert any(line.split()[:2] == ["FAIL", "C-1"] and "Perimeter collector" in line for line in lines)
-    assert lines[-1] == "31 findings in 2 tenant(s): 1 fail, 1 n/a, 29 pass"  # B-9 are new in v2
+    # B-9 are new in v2; D-3 (the lockout what-if) after it
+    assert lines[-1] == "32 findings in 2 tenant(s): 1 fail, 1 n/a, 30 pass"
 
 
 def test_cipp_app_id_option_reaches_a1(tmp_path):

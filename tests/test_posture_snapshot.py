@@ -354,12 +354,14 @@ SPEC_SEVERITIES = {
     "C-3": "high",
     "D-1": "critical",
     "D-2": "high",
+    "D-3": "critical",
     "MFA-1": "high",
     "MFA-2": "critical",
     "MFA-3": "high",
 }
 SPEC_FIXES = {
     "D-1": "client-policy.exclude-service-provider",
+    "D-3": "client-policy.exclude-service-provider",  # the exclusion of the policy that would block CIPP
     "A-1": "technician-policy.create",
     "A-3": "technician-policy.enable",
     "LOC-1": "trusted-location.add-range",
@@ -485,9 +487,26 @@ def test_snapshot_files_without_source_status_give_the_same_findings_as_before()
 def test_the_collectors_write_exactly_the_snapshot_formats_tenant_keys():
     # One definition of the format (posture.snapshot); the catalogue of what is read from each tenant
     # (connectors.sources) must name the same keys, a single object exactly where the format has one.
-    from connectors.sources import SIGNINS, TENANT_SOURCES
+    # The lockout prediction (cippWhatIf) is the one object the collectors derive rather than read.
+    from connectors.sources import CIPP_WHAT_IF, SIGNINS, TENANT_SOURCES
     from posture.snapshot import TENANT_LIST_KEYS, TENANT_OBJECT_KEYS
 
     lists = {s.name for s in TENANT_SOURCES if not s.single} | {SIGNINS}
-    objects = {s.name for s in TENANT_SOURCES if s.single}
+    objects = {s.name for s in TENANT_SOURCES if s.single} | {CIPP_WHAT_IF}
     assert (lists, objects) == (set(TENANT_LIST_KEYS), set(TENANT_OBJECT_KEYS))
+
+
+def test_a_snapshot_with_a_what_if_that_is_not_an_object_is_refused():
+    snapshot = good_snapshot()
+    snapshot["tenants"][1]["cippWhatIf"] = ["not", "an", "object"]
+    with pytest.raises(SnapshotError, match=r"tenants\[1\]\.cippWhatIf"):
+        validate_snapshot(snapshot)
+
+
+def test_an_older_snapshot_without_a_what_if_is_still_valid_and_d3_is_na():
+    snapshot = good_snapshot()
+    for tenant in snapshot["tenants"]:
+        tenant.pop("cippWhatIf", None)
+    validate_snapshot(snapshot)
+    d3 = [f for f in evaluate(snapshot) if f.check == "D-3"]
+    assert d3 and {f.status for f in d3} == {"n/a"}
