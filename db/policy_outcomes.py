@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from db.models import SignIn, SignInPolicyOutcome
+from db.queries import tenant_objects
 from db.signin_index import OUTCOME_SEPARATOR
+from investigate.impact import DEFAULT_DAYS, Impact, People, WouldBlock, summarise
 
 REPORT_ONLY_FAILURE = "reportOnlyFailure"
 REPORT_ONLY_INTERRUPTED = "reportOnlyInterrupted"
@@ -168,3 +171,89 @@ def first_outcome_hour(
     if results is not None:
         statement = statement.where(o.result.in_(tuple(results)))
     return conn.execute(statement).scalar()
+
+
+def policy_impact(
+    conn: Connection,
+    tenant_id: str,
+    policy_id: str,
+    now: datetime,
+    people: People,
+    days: int = DEFAULT_DAYS,
+    trusted_names: set[str] | None = None,
+    limit: int = 20_000,
+    policy: dict[str, Any] | None = None,
+    named_locations: list[dict[str, Any]] | None = None,
+) -> Impact | None:
+    """What the tenant's policy would have blocked or interrupted in the last ``days`` days (its
+    reportOnlyFailure and reportOnlyInterrupted outcomes), with the people who matter flagged; None
+    when the policy is not among the tenant's collected policies. ``policy`` and ``named_locations``:
+    as just read from Graph (the fixes), instead of the collected ones."""
+    objects = tenant_objects(conn, [tenant_id], ("conditionalAccessPolicies", "namedLocations"))
+    if policy is None:
+        policies = objects.get((tenant_id, "conditionalAccessPolicies"), [])
+        wanted = policy_id.lower()
+        policy = next(
+            (p for p in policies if isinstance(p, dict) and str(p.get("id", "")).lower() == wanted), None
+        )
+    if policy is None:
+        return None
+    start = now - timedelta(days=days)
+    query = OutcomeQuery((tenant_id,), start, now, policy_id=str(policy.get("id")), results=WOULD_BLOCK)
+    signins = [
+        WouldBlock(
+            signin_id=o.signin_id,
+            created_at=o.created_at,
+            result=o.result,
+            user_principal_name=o.user_principal_name,
+            app=o.app_display_name,
+            ip=o.ip_address,
+            country=o.country,
+            role=people.role(tenant_id, o.user_principal_name, o.cross_tenant_access_type, o.home_tenant_id),
+        )
+        for o in policy_outcomes(conn, query, limit)
+    ]
+    counts = result_counts(conn, tenant_id, query.policy_id or "", start, now)
+    applied = sum(count for result, count in counts.items() if result not in NOT_APPLIED)
+    return summarise(
+        tenant_id=tenant_id,
+        policy=policy,
+        start=start,
+        end=now,
+        signins=signins,
+        applied=applied,
+        first_outcome=first_outcome_hour(conn, tenant_id, query.policy_id or ""),
+        named_locations=named_locations
+        if named_locations is not None
+        else [n for n in objects.get((tenant_id, "namedLocations"), []) if isinstance(n, dict)],
+        trusted_names=trusted_names,
+    )
+
+
+@dataclass(frozen=True)
+class ReportOnlyPolicy:
+    tenant_id: str
+    policy_id: str
+    name: str
+    modified: str  # modifiedDateTime as collected ('' when absent)
+
+
+def report_only_policies(conn: Connection, tenant_ids: Sequence[str]) -> list[ReportOnlyPolicy]:
+    """Every collected policy in report-only, in the tenants' order then by name."""
+    objects = tenant_objects(conn, tenant_ids, ("conditionalAccessPolicies",))
+    found = []
+    for tenant_id in tenant_ids:
+        for p in objects.get((tenant_id, "conditionalAccessPolicies"), []):
+            if not isinstance(p, dict) or not p.get("id"):
+                continue
+            if str(p.get("state", "")).lower() != "enabledforreportingbutnotenforced":
+                continue
+            found.append(
+                ReportOnlyPolicy(
+                    tenant_id,
+                    str(p["id"]),
+                    str(p.get("displayName") or p["id"]),
+                    str(p.get("modifiedDateTime") or p.get("createdDateTime") or ""),
+                )
+            )
+    return sorted(found, key=lambda r: (list(tenant_ids).index(r.tenant_id), r.name.lower()))

@@ -8,7 +8,9 @@ the collected data, else from CIPP's tenant list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +24,7 @@ from connectors.sources import CIPP_TENANTS, TENANT_SOURCES
 from db.models import Tenant
 from db.queries import graph_objects
 from fixes.model import BadInput, HttpCall
+from graphjson.times import utcnow
 from graphjson.values import lower, text
 from posture.view import SnapshotView
 from settings import Settings, posture_options
@@ -43,10 +46,13 @@ class ClientTenantFacts:
 class FixContext:
     """Reads and writes for one operation; open with ``async with``."""
 
-    def __init__(self, settings: Settings, db: Engine, pacer: Pacer) -> None:
+    def __init__(
+        self, settings: Settings, db: Engine, pacer: Pacer, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.settings = settings
         self.db = db
         self.pacer = pacer
+        self.clock = clock  # naive UTC: the evidence window of a switch-on (fixes.guards)
         self._graphs: dict[str, TenantGraph] = {}
         self._cipp: CippClient | None = None
         self._msp_views: dict[bool, SnapshotView] = {}

@@ -65,8 +65,10 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine
 
 from connectors.pacing import Pacer
@@ -137,9 +139,17 @@ class Offer:
 
 
 class FixEngine:
-    def __init__(self, settings: Settings, db: Engine, *, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Engine,
+        *,
+        pacer: Pacer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
         self.db = db
+        self.clock = clock  # naive UTC; the evidence of a switch-on is read up to it
         # One pacer for the engine's life, so consecutive operations stay within Graph's limits too.
         self.pacer = pacer or Pacer()
         self._lock = threading.Lock()
@@ -217,7 +227,7 @@ class FixEngine:
 
     def _run(self, operation: Callable[[FixContext], Awaitable[Any]]) -> Any:
         async def run() -> Any:
-            async with FixContext(self.settings, self.db, self.pacer) as ctx:
+            async with FixContext(self.settings, self.db, self.pacer, self.clock) as ctx:
                 return await operation(ctx)
 
         with self._lock:
@@ -399,6 +409,9 @@ class FixEngine:
     ) -> Outcome:
         target = target or plan.target
         sent = sent or []
+        recorded = message
+        if plan.evidence is not None:  # what a switch-on relied on stays with its record
+            recorded = f"{message} | evidence: {orjson.dumps(plan.evidence).decode()}"
         audit_id = audit.append(
             self.db,
             at=utcnow(),
@@ -409,7 +422,7 @@ class FixEngine:
             target_id=target.id,
             target_name=target.name,
             outcome=outcome,
-            message=message,
+            message=recorded,
             before=before,
             after=after,
             requests=[s.as_dict() for s in sent],

@@ -169,6 +169,9 @@ class Plan:
     irreversible: str | None = None
     rollback_of: int | None = None
     planned_at: datetime = field(default_factory=utcnow)
+    # What a switch-on relied on (investigate.impact.evidence: the policy's report-only results in the
+    # window, who it would have blocked); None for other fixes. Shown with the plan, kept in its audit.
+    evidence: dict[str, Any] | None = None
 
     @property
     def tenant_id(self) -> str:
@@ -207,6 +210,7 @@ class Plan:
             "irreversible": self.irreversible,
             "rollbackOf": self.rollback_of,
             "plannedAt": _iso(self.planned_at),
+            "evidence": self.evidence,
         }
 
 

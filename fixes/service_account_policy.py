@@ -21,7 +21,15 @@ from typing import Any
 
 from fixes.context import POLICIES, FixContext
 from fixes.model import BadInput, FixRequest, FixSpec, Plan, Target
-from fixes.plans import create_plan, patch_plan, policy_target, read_policy, require_msp, unchanged
+from fixes.plans import (
+    create_plan,
+    patch_plan,
+    policy_target,
+    read_policy,
+    require_msp,
+    switch_on_evidence,
+    unchanged,
+)
 from graphjson.values import as_dict, as_list, lower, lower_set, text
 from posture.graph import (
     ALL,
@@ -224,9 +232,12 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
         if requires_mfa(policy)
         else [f"'{target.name}' does not require MFA yet (service-account-policy.require-mfa)"]
     )
-    return _patch(
+    plan = _patch(
         ctx, request, ENABLE_TITLE, f"Switch '{target.name}' on", policy, target, {("state",): ENABLED}, notes
     )
+    if plan.ready:
+        await switch_on_evidence(ctx, plan, policy)  # what it did in report-only (fixes.plans)
+    return plan
 
 
 def _spec(fix_id: str, title: str, check: str, planner: Any, target: bool = True) -> FixSpec:

@@ -22,7 +22,15 @@ from typing import Any
 from fixes.cidr import parse_address
 from fixes.context import POLICIES, FixContext
 from fixes.model import FixRequest, FixSpec, Plan, Target
-from fixes.plans import create_plan, patch_plan, policy_target, read_policy, require_msp, unchanged
+from fixes.plans import (
+    create_plan,
+    patch_plan,
+    policy_target,
+    read_policy,
+    require_msp,
+    switch_on_evidence,
+    unchanged,
+)
 from fixes.trusted_location import trusted_candidates
 from graphjson.values import lower, lower_set, text
 from posture.checks.technicians import assess_technician_policy, exclusion_route
@@ -235,6 +243,8 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
     if not assessment.qualifies:
         why = "; ".join(assessment.shortfalls or assessment.undecided)
         plan.refusal = f"'{name}' is not a technician block policy ({why}), which is all this fix switches on"
+    else:
+        await switch_on_evidence(ctx, plan, policy)  # what it did in report-only (fixes.guards)
     # The lockout guard runs in the engine (fixes.guards) on the plan's after-state, as for every write.
     return plan
 

@@ -27,6 +27,10 @@ LOCATIONS = "identity/conditionalAccess/namedLocations"
 OFFICE_IP = demo.MSP_OFFICE_IPS[0]
 TIMESTAMPS = ("createdDateTime", "modifiedDateTime", "@odata.context")
 D1 = "client-policy.exclude-service-provider"
+SWITCH_ON = ("technician-policy.enable", "service-account-policy.enable")
+# A switch-on without sign-ins collected (these tests' database) has thin evidence: a warning to accept
+# (tests/test_switch_on_gate.py tests the gate itself).
+THIN = {"acknowledge_warnings": True}
 IP_LOCATION = "#microsoft.graph.ipNamedLocation"
 
 
@@ -280,7 +284,10 @@ def test_a1_creates_the_block_policy_report_only_then_a3_switches_it_on_guarded(
     assert outcome.outcome == "refused" and fx.audit_entry(outcome.audit_id).outcome == "refused"
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
 
-    on = fx.apply(fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR)
+    # Just created, with no sign-in it applied to: the evidence is thin, so it needs acknowledging.
+    on_plan = fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP))
+    assert any(w.startswith("thin evidence") for w in on_plan.warnings)
+    on = fx.apply(on_plan, OPERATOR, acknowledge_warnings=True)
     assert on.outcome == "applied" and sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
     assert fx.rollback(on.audit_id, OPERATOR).outcome == "rolled-back"
     assert stripped(sim.get(MSP, f"{POLICIES}/{pid}")) == stripped(policy)
@@ -373,7 +380,9 @@ def test_undoing_a_rollback_that_switches_a_block_policy_on_is_guarded_like_enab
     pid = sim.policy_id(MSP, "CIPP - Block outside office")
     temporary = sim.location_id("Trusted - Temporary (remote work)")  # 0.0.0.0/0: nobody would be outside
     sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "isTrusted": False})
-    on = fx.apply(fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR)
+    on = fx.apply(
+        fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR, **THIN
+    )
     off = fx.rollback(on.audit_id, OPERATOR)
     assert (on.outcome, off.outcome) == ("applied", "rolled-back")
     again = fx.rollback(off.audit_id, OPERATOR)
@@ -392,7 +401,9 @@ def test_undoing_a_rollback_is_refused_while_the_block_policy_reaches_the_servic
     pid = sim.policy_id(MSP, "CIPP - Block outside office")  # spares the service account directly
     temporary = sim.location_id("Trusted - Temporary (remote work)")
     sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "isTrusted": False})
-    on = fx.apply(fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR)
+    on = fx.apply(
+        fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR, **THIN
+    )
     off = fx.rollback(on.audit_id, OPERATOR)
     assert (on.outcome, off.outcome) == ("applied", "rolled-back")
     # The policy is unchanged, but CIPP now signs in as another account, which it does not spare.
@@ -406,7 +417,7 @@ def test_undoing_a_rollback_is_refused_while_the_block_policy_reaches_the_servic
 
 def test_a_rollback_can_itself_be_rolled_back(fx, sim):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
-    on = fx.apply(fx.plan(FixRequest("service-account-policy.enable", MSP, pid)), OPERATOR)
+    on = fx.apply(fx.plan(FixRequest("service-account-policy.enable", MSP, pid)), OPERATOR, **THIN)
     off = fx.rollback(on.audit_id, OPERATOR)
     redo = fx.rollback(off.audit_id, OPERATOR)
     assert redo.outcome == "rolled-back" and sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
@@ -535,7 +546,9 @@ def test_loc1_refuses_every_address_and_names_several_candidates(fx, sim):
 )
 def test_b2_to_b5_change_one_property_of_the_service_account_policy(fx, sim, fix_id, check):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
-    before, after = roundtrip(fx, FixRequest(fix_id, MSP, pid), lambda: sim.get(MSP, f"{POLICIES}/{pid}"))
+    before, after = roundtrip(
+        fx, FixRequest(fix_id, MSP, pid), lambda: sim.get(MSP, f"{POLICIES}/{pid}"), fix_id in SWITCH_ON
+    )
     assert check(after) and not check(before)
     changed = {k for k in after if k not in TIMESTAMPS and after[k] != before[k]}
     assert len(changed) == 1  # only the one property the fix is about
@@ -735,7 +748,7 @@ def test_a_cipp_client_changed_between_plan_and_apply_is_stale(fx, sim):
 
 def test_rollback_refuses_when_the_target_changed_since_the_fix(fx, sim):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
-    outcome = fx.apply(fx.plan(FixRequest("service-account-policy.enable", MSP, pid)), OPERATOR)
+    outcome = fx.apply(fx.plan(FixRequest("service-account-policy.enable", MSP, pid)), OPERATOR, **THIN)
     sim.patch(MSP, f"{POLICIES}/{pid}", {"displayName": "CIPP service account (renamed)"})
     undo = fx.rollback(outcome.audit_id, OPERATOR)
     assert undo.outcome == "refused" and "changed since #" in undo.message
@@ -747,7 +760,7 @@ def test_a_plan_handed_back_with_other_requests_is_not_sent(fx, sim):
     plan = fx.plan(FixRequest("service-account-policy.enable", MSP, pid))
     forged = copy.deepcopy(plan)
     forged.requests[0] = type(plan.requests[0])("graph", "PATCH", plan.requests[0].url, {"state": "disabled"})
-    assert fx.apply(forged, OPERATOR).outcome == "refused"
+    assert fx.apply(forged, OPERATOR, **THIN).outcome == "refused"
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
 
 
@@ -759,7 +772,7 @@ def test_a_viewer_cannot_apply_or_roll_back_and_the_attempt_is_recorded(fx, sim)
     with pytest.raises(PermissionError):
         fx.apply(plan, Actor("  ", ["Operator"]))
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
-    applied = fx.apply(plan, OPERATOR)
+    applied = fx.apply(plan, OPERATOR, **THIN)
     with pytest.raises(PermissionError):
         fx.rollback(applied.audit_id, VIEWER)
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
@@ -942,8 +955,11 @@ def test_every_offered_fix_makes_its_check_pass(fx, sim):
             FixRequest("api-client.set-ranges", MSP, ipv6),
         ]
     )
-    for request in requests:  # D-1 on CA005 widens to every tenant's service providers: acknowledged
-        outcome = fx.apply(fx.plan(request), OPERATOR, acknowledge_warnings=request.fix_id == D1)
+    # D-1 on CA005 widens to every tenant's service providers, the switch-ons have no evidence: acknowledged
+    for request in requests:
+        outcome = fx.apply(
+            fx.plan(request), OPERATOR, acknowledge_warnings=request.fix_id in (D1, *SWITCH_ON)
+        )
         assert outcome.outcome == "applied", (request, outcome.message)
     assert (
         fx.apply(
@@ -1120,7 +1136,7 @@ def test_a_change_landing_just_before_the_write_is_recorded_as_a_conflict(fx, si
         return await original(self, tenant_id, call)
 
     monkeypatch.setattr(FixContext, "send", send_after_someone_else)
-    outcome = fx.apply(plan, OPERATOR)
+    outcome = fx.apply(plan, OPERATOR, **THIN)
     assert outcome.outcome == CONFLICT == "applied-with-conflict"
     record = fx.audit_entry(outcome.audit_id)
     assert record.outcome == CONFLICT
@@ -1144,7 +1160,7 @@ def test_a_field_the_plan_sets_changed_differently_just_before_the_write_is_stal
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
     plan = fx.plan(FixRequest("service-account-policy.enable", MSP, pid))
     _after_replan(monkeypatch, lambda: sim.patch(MSP, f"{POLICIES}/{pid}", {"state": "disabled"}))
-    outcome = fx.apply(plan, OPERATOR)
+    outcome = fx.apply(plan, OPERATOR, **THIN)
     assert outcome.outcome == "refused" and "changed just before the write, in state" in outcome.message
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "disabled"
 
@@ -1165,7 +1181,7 @@ def test_a_failed_write_whose_read_back_failed_too_offers_no_rollback(fx, sim, f
         return await original(self, tenant_id, call)
 
     monkeypatch.setattr(FixContext, "send", send_into_an_outage)
-    outcome = fx.apply(plan, OPERATOR)
+    outcome = fx.apply(plan, OPERATOR, **THIN)
     httpx.post(f"{fsim.url}/_sim/faults", json={"faults": []}).raise_for_status()
     record = fx.audit_entry(outcome.audit_id)
     assert (record.outcome, record.after) == ("failed", None)
@@ -1304,7 +1320,9 @@ def test_rolling_back_the_block_policy_switch_opens_access_and_re_creates_a3(fx,
     pid = sim.policy_id(MSP, "CIPP - Block outside office")
     temporary = sim.location_id("Trusted - Temporary (remote work)")
     sim.patch(MSP, f"{LOCATIONS}/{temporary}", {"@odata.type": IP_LOCATION, "isTrusted": False})
-    on = fx.apply(fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR)
+    on = fx.apply(
+        fx.plan(FixRequest("technician-policy.enable", MSP, pid, egress_ip=OFFICE_IP)), OPERATOR, **THIN
+    )
     confirmation = fx.confirmation(fx.plan_rollback(on.audit_id))
     assert confirmation.opens == ("'CIPP - Block outside office (pilot)' is switched off",)
     assert [f.check for f in confirmation.recreates] == ["A-3"]
