@@ -33,6 +33,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("signins.py", "Blocked sign-ins", ":material/block:"),
     PageEntry("mfa.py", "MFA coverage", ":material/phonelink_lock:"),
     PageEntry("posture.py", "Posture", ":material/verified_user:"),
+    PageEntry("report_only.py", "Report-only impact", ":material/preview:"),
     PageEntry("api_clients.py", "API clients", ":material/key:"),
     PageEntry("audit.py", "Audit", ":material/history:"),
     PageEntry("kiosk_links.py", "Kiosk links", ":material/tv:", operator_only=True),
