@@ -35,6 +35,7 @@ from ui import signin_data as sd
 from ui.chrome import plain
 from ui.fix_panel import fix_panel
 from ui.output import chart_label, markdown_table, table
+from ui.whatif_panel import whatif_button, whatif_form
 
 chrome.page_identity()
 # Constant CSS (no tenant text): less empty space above the title, so the list and its explanation fit
@@ -285,6 +286,7 @@ def explanation_panel(signin_id: str) -> None:
             "Select a row of the list: every Conditional Access policy with its result, as Entra "
             "shows it, and what to do."
         )
+        whatif_form()
         return
     found = sd.signin(signin_id)
     if found is None:
@@ -315,6 +317,7 @@ def explanation_panel(signin_id: str) -> None:
         )
     else:
         st.caption("No Conditional Access policy evaluated this sign-in.")
+    whatif_button(tenant_id, body, key=f"whatif-{signin_id}")
     st.text(
         f"Error {explanation.code}: {explanation.meaning} ({explanation.reason or 'success'})\n"
         f"IP {explanation.ip or '—'}: {explanation.trusted_words}"
@@ -347,6 +350,7 @@ def explanation_panel(signin_id: str) -> None:
         )
     elif explanation.blocking:
         st.caption("No one-click fix applies to this sign-in.")
+    whatif_form()
     with st.expander("The sign-in as Graph returned it"):
         st.json(body, expanded=False)
 
