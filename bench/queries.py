@@ -1,5 +1,6 @@
-"""Query benchmark: every data function behind the Blocked sign-ins, MFA coverage and Wall pages, timed on
-a seeded database (bench/seed.py), beside a naive baseline measured in the same run.
+"""Query benchmark: every data function behind the Blocked sign-ins, MFA coverage, Wall and Report-only
+impact pages, timed on a seeded database (bench/seed.py), beside a naive baseline measured in the same
+run.
 
 * ours     — db.signin_scope, signin_aggregates and signin_lists as the pages call them: rollups for
              whole hours/days, the partial covering index `ix_signins_failed` for the rest, the side
@@ -12,7 +13,8 @@ a seeded database (bench/seed.py), beside a naive baseline measured in the same 
 Every function runs over several scenarios (periods of 24 h, 7 and 30 days, all tenants or one, filters);
 p50/p95 are over all its runs after the first of each scenario, which fills the OS cache and is shown
 apart ("1st run", the slowest one); baselines get the same first run. Targets: p95 <= 200 ms
-(investigation, MFA), <= 100 ms (wall), on the warm runs. At the end
+(investigation, MFA, the report-only impact of the five policies with the most would-be blocks),
+<= 100 ms (wall), on the warm runs. At the end
 the three pages run in-process under Streamlit's AppTest and the peak RSS is reported (target < 500 MB).
 
     python bench/queries.py data/bench.db [--now 2026-11-22T12:00] [--repeat 7]

@@ -16,16 +16,20 @@ from functools import partial
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from db import mfa_store, queries
+from db import policy_outcomes as outcomes
 from db import signin_aggregates as agg
 from db import signin_lists as lists
 from db import signin_scope as scope_q
+from db.models import SignInPolicyOutcome as O
 from db.posture_store import current_findings
 from investigate.filters import Filters
+from investigate.impact import People
 
 INVESTIGATION, MFA, WALL, COLLECTOR = "investigation", "mfa", "wall", "(collector)"
+REPORT_ONLY = "report-only"
 DIMENSIONS = ("code", "policy", "app", "country", "ip", "user")
 BASELINE_CASE = "24h, all tenants"  # the case whose answers the naive baseline checks
 
@@ -75,6 +79,7 @@ class Bench:
     fresh: tuple[dict[str, float], float]  # collectors.status.fresh_limits
     filters: list[tuple[str, Filters]]
     ours: dict[str, Any] = field(default_factory=dict)  # answers of the baseline case
+    people: People = field(default_factory=lambda: People(""))
 
 
 def prepare(conn: Connection, now: datetime, tenants: list[str], settings: Any) -> Bench:
@@ -100,7 +105,8 @@ def prepare(conn: Connection, now: datetime, tenants: list[str], settings: Any) 
     if policies:
         filters.append(("30d, blocking policy", Filters(period="30d", policy=policies[0][0])))
     msp, account = settings.msp_tenant_id, settings.service_account_upn
-    return Bench(conn, now, tenants, big, msp, account, fresh_limits(settings), filters)
+    people = People(msp, account, frozenset(u.lower() for u in settings.break_glass_upns))
+    return Bench(conn, now, tenants, big, msp, account, fresh_limits(settings), filters, people=people)
 
 
 @dataclass
@@ -128,6 +134,23 @@ def all_and_one(b: Bench) -> list[Case]:
 
 def once(label: str) -> Callable[[Bench], list[Case]]:
     return lambda b: [Case(label)]
+
+
+def report_only_cases(b: Bench) -> list[Case]:
+    """The report-only policies with the most outcomes stored (the heaviest impact queries), up to
+    five, as (tenant, policy) cases; none when no policy is in report-only."""
+    found = outcomes.report_only_policies(b.conn, b.tenants)
+    if not found:
+        return []
+    wanted = {(p.tenant_id, p.policy_id) for p in found}
+    counted = b.conn.execute(
+        select(O.tenant_id, O.policy_id, func.sum(O.count))
+        .where(O.result.in_(outcomes.WOULD_BLOCK), O.hour >= b.now - timedelta(days=14))
+        .group_by(O.tenant_id, O.policy_id)
+        .order_by(func.sum(O.count).desc())
+    ).all()
+    heaviest = [(t, p) for t, p, _n in counted if (t, p) in wanted][:5] or sorted(wanted)[:5]
+    return [Case(f"{t[:8]}/{p[:8]}", tenants=[t], signin_id=p) for t, p in heaviest]
 
 
 def by_id(b: Bench) -> list[Case]:
@@ -369,6 +392,19 @@ SCENARIOS: list[Scenario] = [
         100,
     ),
 ]
+
+
+SCENARIOS.append(
+    # Report-only impact (page and switch-on fixes): a policy's would-be blocks over 14 days.
+    Scenario(
+        REPORT_ONLY,
+        "policy_impact (14 days)",
+        "what a report-only policy would have blocked, with who matters",
+        lambda b, c: outcomes.policy_impact(b.conn, c.tenants[0], c.signin_id, b.now, b.people),
+        report_only_cases,
+        200,
+    )
+)
 
 
 # --- the run -------------------------------------------------------------------------------------
