@@ -30,7 +30,7 @@ def _statuses(findings: list[dict], check: str) -> set[str]:
     return {f["status"] for f in findings if f["check"] == check}
 
 
-@pytest.mark.parametrize("check", ["A-2", "A-4", "A-5", "B-1", "B-2", "B-6", "D-1", "MFA-3"])
+@pytest.mark.parametrize("check", ["A-2", "A-4", "A-5", "B-1", "B-2", "B-6", "D-1", "D-3", "MFA-3"])
 def test_the_demo_has_a_passing_and_a_failing_case_of(findings, check):
     assert {"pass", "fail"} <= _statuses(findings, check)
 
@@ -92,3 +92,22 @@ def test_unlicensed_and_unconsented_tenants_are_na_with_their_reason(findings):
             reasons[NAMES.get(f["tenantId"])].add(f["message"].split(":")[0])
     assert reasons["Coho Winery"] == reasons["City Power & Light"] == {"not licensed"}
     assert reasons["Graphic Design Institute"] == {"consent needed"}
+
+
+def test_d3_fails_where_d1_fails_on_an_enforced_block_and_names_the_same_policy(findings):
+    d3 = {
+        (f["tenantId"], f["subject"]["id"]) for f in findings if f["check"] == "D-3" and f["status"] == "fail"
+    }
+    d1 = {
+        (f["tenantId"], f["subject"]["id"]) for f in findings if f["check"] == "D-1" and f["status"] == "fail"
+    }
+    assert d3 and d3 <= d1  # every policy the what-if says blocks CIPP lacks the D-1 exclusion
+    tenants = {NAMES.get(t) for t, _ in d3}
+    assert {"Relecloud", "Trey Research", "Adventure Works Cycles"} <= tenants
+
+
+def test_d3_is_na_with_the_reason_where_the_what_if_cannot_run(findings):
+    d3 = {NAMES[f["tenantId"]]: f for f in findings if f["check"] == "D-3" and f["tenantId"] in NAMES}
+    assert d3["Coho Winery"]["status"] == "n/a" and "not licensed" in d3["Coho Winery"]["message"]
+    unconsented = d3["Graphic Design Institute"]
+    assert unconsented["status"] == "n/a" and "not consented" in unconsented["message"]
