@@ -322,3 +322,57 @@ def test_a_members_legacy_sign_in_keeps_its_client_app_and_no_home_tenant():
     }
     query = query_from_signin(signin, RELECLOUD)
     assert (query.client_app_type, query.device_platform, query.external_user_type) == ("other", "iOS", "")
+
+
+# --- the form on the Blocked sign-ins page (AppTest) -----------------------------------------------------
+
+PAGE = "pages/signins.py"
+PERIOD = {"period": "custom", "from": "2026-11-21T12:00", "to": "2026-11-22T12:00"}
+
+
+@pytest.fixture
+def page(quiet_simulator, demo_database, tmp_path_factory, app_test):  # type: ignore[no-untyped-def]
+    from support import collect_demo, run_page
+
+    url, _ = collect_demo(demo_database, tmp_path_factory, "whatif-page")
+    return run_page(app_test(url, quiet_simulator.url, now=FIXED_NOW), PAGE, **PERIOD)
+
+
+def _warnings(at) -> list[str]:  # type: ignore[no-untyped-def]
+    """The page's warnings as read: plain() escapes Markdown with backslashes and word joiners."""
+    return [w.value.replace("\u2060", "").replace("\\", "") for w in at.warning]
+
+
+def _ask(at, tenant_id: str, user: str, app_id: str, ip: str = ""):  # type: ignore[no-untyped-def]
+    at.selectbox(key="whatif_tenant").set_value(tenant_id)
+    at.text_input(key="whatif_user").input(user)
+    at.text_input(key="whatif_app").input(app_id)
+    at.text_input(key="whatif_ip").input(ip)
+    next(b for b in at.button if b.label == "Evaluate").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_form_says_a_tenant_without_p1_is_not_licensed_without_a_traceback(page):
+    at = _ask(page, COHO, _member(COHO).upn, OUTLOOK_WEB.app_id, "81.2.69.160")
+    assert any("no Entra ID P1/P2" in w for w in _warnings(at))
+
+
+def test_the_form_says_which_field_is_wrong(page):
+    at = _ask(page, RELECLOUD, _member(RELECLOUD).upn, OUTLOOK_WEB.app_id, "10.0.0.300")
+    assert any("IP address '10.0.0.300' is not an IPv4 or IPv6 address" in w for w in _warnings(at))
+
+
+def test_the_form_says_an_unknown_user_is_unknown(page):
+    at = _ask(page, RELECLOUD, "nobody@relecloud.example", OUTLOOK_WEB.app_id)
+    assert any("'nobody@relecloud.example' is not among the collected users" in w for w in _warnings(at))
+
+
+def test_the_form_finds_a_member_by_upn_and_shows_every_policy(page, quiet_simulator):
+    at = _ask(page, RELECLOUD, _member(RELECLOUD).upn, OUTLOOK_WEB.app_id, "81.2.69.160")
+    table = next(t for t in at.table if "Outcome" in t.value.columns)
+    policies = quiet_simulator.state.tenants[RELECLOUD].config.policies
+    assert len(table.value) == len(policies)
+    verdicts = [m.value for m in (*at.error, *at.success) if "policies apply" in m.value]
+    assert len(verdicts) == 1
