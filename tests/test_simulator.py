@@ -287,6 +287,26 @@ def test_throttling_follows_graphs_published_limits():
         assert stats["requests"][SMALL.tenant_id]["reports"] == 7
 
 
+def test_what_if_is_paced_as_conditional_access():
+    member = next(p for p in demo.directory(7, SMALL.tenant_id).active_members)
+    body = {
+        "signInIdentity": {"@odata.type": "#microsoft.graph.userSignIn", "userId": member.id},
+        "signInContext": {
+            "@odata.type": "#microsoft.graph.applicationContext",
+            "includeApplications": ["00000002-0000-0ff1-ce00-000000000000"],
+        },
+        "signInConditions": {"ipAddress": "81.2.69.160", "country": "GB"},
+    }
+    with Simulator(SimConfig(seed=7, now=NOW, throttle=True)) as sim:
+        url = f"{sim.url}/beta/identity/conditionalAccess/evaluate"
+        codes = [httpx.post(url, json=body, headers=auth(SMALL.tenant_id)).status_code for _ in range(2)]
+        assert codes == [200, 429]  # one request per second per tenant, as every CA request
+        stats = httpx.get(f"{sim.url}/_sim/stats").json()
+        assert stats["requests"][SMALL.tenant_id] == {"ca": 1} and stats["throttled"][SMALL.tenant_id] == {
+            "ca": 1
+        }
+
+
 # --- faults ----------------------------------------------------------------------------------------
 
 
