@@ -82,7 +82,8 @@ CHECK_SOURCES: dict[str, tuple[str, ...]] = {
     "C-3": ("cipp.apiClients", "cipp.azureConfiguration"),
     "D-1": (_POLICIES, "users", "groups", "cipp.tenants"),
     "D-2": ("signIns",),
-    "D-3": (lockout.SNAPSHOT_KEY,),
+    # The prediction runs right after the tenant's policies are read: their collection dates it.
+    "D-3": (lockout.SNAPSHOT_KEY, _POLICIES),
     "MFA-1": ("userRegistrationDetails", "users"),
     "MFA-2": ("userRegistrationDetails",),
     "MFA-3": ("securityDefaults", _POLICIES),
