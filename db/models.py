@@ -320,6 +320,28 @@ class SignInPolicyOutcome(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class SignInWouldBlock(Base):
+    """A sign-in a report-only policy would have blocked or interrupted (its reportOnlyFailure or
+    reportOnlyInterrupted outcome) with the sign-in's columns the impact reads, so the Report-only
+    impact page and the switch-on fixes walk one key range instead of looking each sign-in up (a few
+    in a hundred outcomes: bench/queries.py). Written with the outcomes (db.signin_index)."""
+
+    __tablename__ = "signin_would_block"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    signin_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[str] = mapped_column(String(32))
+    user_principal_name: Mapped[str] = mapped_column(String(256), default="")
+    app_display_name: Mapped[str] = mapped_column(String(256), default="")
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    country: Mapped[str] = mapped_column(String(8), default="")
+    cross_tenant_access_type: Mapped[str] = mapped_column(String(64), default="")
+    home_tenant_id: Mapped[str] = mapped_column(String(64), default="")
+
+
 class SignInPlace(Base):
     """Coordinates of the places failed sign-ins came from (the map), one row per country and city."""
 

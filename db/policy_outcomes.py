@@ -8,14 +8,14 @@ touches and keeps the sign-ins whose own createdDateTime is inside it, so answer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from db.models import SignIn, SignInPolicyOutcome
+from db.models import SignIn, SignInPolicyOutcome, SignInWouldBlock
 from db.queries import tenant_objects
 from db.signin_index import OUTCOME_SEPARATOR
 from investigate.impact import DEFAULT_DAYS, Impact, People, WouldBlock, summarise
@@ -28,7 +28,7 @@ WOULD_BLOCK = (REPORT_ONLY_FAILURE, REPORT_ONLY_INTERRUPTED)
 # Results that say the policy did not apply to the sign-in (its conditions did not match, or it was off).
 NOT_APPLIED = ("notApplied", "reportOnlyNotApplied", "notEnabled")
 
-_CHUNK = 500  # ids per IN (...) look-up
+_CHUNK = 2000  # ids per IN (...) look-up (SQLite allows 32,766 variables, PostgreSQL 65,535)
 MAX_IDS = 200_000  # sign-ins read per query at most (newest hours first)
 
 
@@ -80,20 +80,28 @@ def _postings(conn: Connection, query: OutcomeQuery) -> Sequence[tuple[str, str,
     return conn.execute(statement.order_by(o.hour.desc())).all()  # type: ignore[return-value]
 
 
-def policy_outcomes(conn: Connection, query: OutcomeQuery, limit: int = 5000) -> list[PolicyOutcome]:
-    """The outcomes matching ``query``, newest first, at most ``limit`` (and at most MAX_IDS sign-ins
-    read: the newest hours' first)."""
-    if not query.tenants or query.start >= query.end or limit <= 0:
-        return []
+def _wanted(conn: Connection, query: OutcomeQuery) -> dict[str, list[tuple[str, str, str]]]:
+    """Sign-in id -> its (tenant, policy, result) outcomes matching the query's key columns."""
     wanted: dict[str, list[tuple[str, str, str]]] = {}
     for tenant_id, policy_id, result, ids in _postings(conn, query):
+        outcome = (tenant_id, policy_id, result)
         for signin_id in ids.split(OUTCOME_SEPARATOR):
-            wanted.setdefault(signin_id, []).append((tenant_id, policy_id, result))
+            found = wanted.get(signin_id)
+            if found is None:
+                wanted[signin_id] = [outcome]
+            else:
+                found.append(outcome)
         if len(wanted) >= MAX_IDS:
             break
-    found: list[PolicyOutcome] = []
-    ids = list(wanted)
+    return wanted
+
+
+def _signin_columns(conn: Connection, query: OutcomeQuery, ids: list[str]) -> Iterator[Any]:
+    """The sign-ins among ``ids`` inside the query's window and filters: (id, created_at, upn,
+    display name, app, IP, country, city, error code, cross-tenant access type, home tenant) each.
+    Ids are looked up in sorted order, so consecutive look-ups walk the primary key forwards."""
     s = SignIn
+    ids = sorted(ids)
     for start in range(0, len(ids), _CHUNK):
         statement = select(
             s.id,
@@ -118,26 +126,19 @@ def policy_outcomes(conn: Connection, query: OutcomeQuery, limit: int = 5000) ->
             statement = statement.where(func.lower(s.app_display_name) == query.app.lower())
         if query.ip is not None:
             statement = statement.where(s.ip_address == query.ip)
-        for row in conn.execute(statement):
-            for tenant_id, policy_id, result in wanted[row.id]:
-                found.append(
-                    PolicyOutcome(
-                        signin_id=row.id,
-                        tenant_id=tenant_id,
-                        created_at=row.created_at,
-                        policy_id=policy_id,
-                        result=result,
-                        user_principal_name=row.user_principal_name,
-                        user_display_name=row.user_display_name,
-                        app_display_name=row.app_display_name,
-                        ip_address=row.ip_address,
-                        country=row.country,
-                        city=row.city,
-                        error_code=row.error_code,
-                        cross_tenant_access_type=row.cross_tenant_access_type,
-                        home_tenant_id=row.home_tenant_id,
-                    )
-                )
+        yield from conn.execute(statement)
+
+
+def policy_outcomes(conn: Connection, query: OutcomeQuery, limit: int = 5000) -> list[PolicyOutcome]:
+    """The outcomes matching ``query``, newest first, at most ``limit`` (and at most MAX_IDS sign-ins
+    read: the newest hours' first)."""
+    if not query.tenants or query.start >= query.end or limit <= 0:
+        return []
+    wanted = _wanted(conn, query)
+    found: list[PolicyOutcome] = []
+    for row in _signin_columns(conn, query, list(wanted)):
+        for tenant_id, policy_id, result in wanted[row[0]]:
+            found.append(PolicyOutcome(row[0], tenant_id, row[1], policy_id, result, *row[2:]))
     found.sort(key=lambda o: (o.created_at, o.signin_id, o.policy_id), reverse=True)
     return found[:limit]
 
@@ -192,27 +193,44 @@ def policy_impact(
     objects = tenant_objects(conn, [tenant_id], ("conditionalAccessPolicies", "namedLocations"))
     if policy is None:
         policies = objects.get((tenant_id, "conditionalAccessPolicies"), [])
-        wanted = policy_id.lower()
+        key = policy_id.lower()
         policy = next(
-            (p for p in policies if isinstance(p, dict) and str(p.get("id", "")).lower() == wanted), None
+            (p for p in policies if isinstance(p, dict) and str(p.get("id", "")).lower() == key), None
         )
     if policy is None:
         return None
     start = now - timedelta(days=days)
     query = OutcomeQuery((tenant_id,), start, now, policy_id=str(policy.get("id")), results=WOULD_BLOCK)
-    signins = [
-        WouldBlock(
-            signin_id=o.signin_id,
-            created_at=o.created_at,
-            result=o.result,
-            user_principal_name=o.user_principal_name,
-            app=o.app_display_name,
-            ip=o.ip_address,
-            country=o.country,
-            role=people.role(tenant_id, o.user_principal_name, o.cross_tenant_access_type, o.home_tenant_id),
+    roles: dict[tuple[str, str, str], str | None] = {}  # a user's role is worked out once
+    signins = []
+    w = SignInWouldBlock
+    rows = conn.execute(
+        select(
+            w.signin_id,
+            w.created_at,
+            w.result,
+            w.user_principal_name,
+            w.app_display_name,
+            w.ip_address,
+            w.country,
+            w.cross_tenant_access_type,
+            w.home_tenant_id,
         )
-        for o in policy_outcomes(conn, query, limit)
-    ]
+        .where(
+            w.tenant_id == tenant_id,
+            w.policy_id == query.policy_id,
+            w.created_at >= start,
+            w.created_at < now,
+        )
+        .order_by(w.created_at.desc(), w.signin_id.desc())
+        .limit(limit)
+    )
+    for signin_id, created, result, upn, app, ip, country, access, home in rows:
+        who = (upn, access, home)
+        role = roles.get(who, "?")
+        if role == "?":
+            role = roles[who] = people.role(tenant_id, upn, access, home)
+        signins.append(WouldBlock(signin_id, created, result, upn, app, ip, country, role))
     counts = result_counts(conn, tenant_id, query.policy_id or "", start, now)
     applied = sum(count for result, count in counts.items() if result not in NOT_APPLIED)
     return summarise(

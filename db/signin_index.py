@@ -33,7 +33,14 @@ from sqlalchemy import (
 )
 
 from db.driver import DriverStatement, dialect_insert, driver_statement
-from db.models import SignIn, SignInBlock, SignInPlace, SignInPolicyOutcome, SignInRollup
+from db.models import (
+    SignIn,
+    SignInBlock,
+    SignInPlace,
+    SignInPolicyOutcome,
+    SignInRollup,
+    SignInWouldBlock,
+)
 from db.rows import SIGNIN_COLUMNS
 from investigate.explain import coordinates, primary_blocking_policy
 
@@ -41,6 +48,7 @@ BLOCKS: Table = SignInBlock.__table__  # type: ignore[assignment]
 PLACES: Table = SignInPlace.__table__  # type: ignore[assignment]
 ROLLUPS: Table = SignInRollup.__table__  # type: ignore[assignment]
 OUTCOMES: Table = SignInPolicyOutcome.__table__  # type: ignore[assignment]
+WOULD_BLOCK_TABLE: Table = SignInWouldBlock.__table__  # type: ignore[assignment]
 OUTCOME_COLUMNS = ("tenant_id", "policy_id", "result", "hour", "first_id", "signin_ids", "count")
 OUTCOME_SEPARATOR = " "  # between the ids of one postings row (Graph's sign-in ids are GUIDs)
 
@@ -84,23 +92,53 @@ def _outcomes_insert(conn: Connection) -> DriverStatement:
     return DriverStatement(conn, insert, OUTCOMES, OUTCOME_COLUMNS, convert=("hour",))
 
 
-SignInOutcomes = tuple[str, datetime, list[tuple[str, str]]]
-"""(sign-in id, createdDateTime, [(policy id, result)]) of one sign-in (db.rows.signin_row_outcomes)."""
+SignInOutcomes = tuple[tuple, list[tuple[str, str]]]
+"""(db.rows tuple, [(policy id, result)]) of one sign-in (db.rows.signin_row_outcomes)."""
+
+# What a report-only policy would have done had it been On: kept with the sign-in's columns too.
+WOULD_BLOCK = frozenset(("reportOnlyFailure", "reportOnlyInterrupted"))
+WOULD_BLOCK_COLUMNS = (
+    "tenant_id",
+    "policy_id",
+    "created_at",
+    "signin_id",
+    "result",
+    "user_principal_name",
+    "app_display_name",
+    "ip_address",
+    "country",
+    "cross_tenant_access_type",
+    "home_tenant_id",
+)
+_UPN, _IP, _ACCESS, _HOME = (
+    SIGNIN_COLUMNS.index(c)
+    for c in ("user_principal_name", "ip_address", "cross_tenant_access_type", "home_tenant_id")
+)
+
+
+def _would_block_insert(conn: Connection) -> DriverStatement:
+    insert = dialect_insert(conn, WOULD_BLOCK_TABLE).values({c: bindparam(c) for c in WOULD_BLOCK_COLUMNS})
+    insert = insert.on_conflict_do_nothing(index_elements=list(WOULD_BLOCK_COLUMNS[:4]))
+    return DriverStatement(conn, insert, WOULD_BLOCK_TABLE, WOULD_BLOCK_COLUMNS, convert=("created_at",))
 
 
 def index_outcomes(
     conn: Connection, tenant_id: str, signins: Iterable[SignInOutcomes], stored: set[str]
 ) -> int:
     """Keep every policy outcome of the sign-ins not in ``stored`` (nor seen earlier in the page), as
-    postings: one row per policy, result and hour. Returns the outcomes kept."""
+    postings: one row per policy, result and hour; a would-be block of a report-only policy also with
+    the sign-in's columns (``signin_would_block``). Returns the outcomes kept."""
     postings: dict[tuple[str, str, datetime], list[str]] = {}
     posting = postings.get
+    would_block: list[tuple] = []
     seen = set(stored)
     n = 0
-    for signin_id, created, applied in signins:  # hot: locals only
+    for row, applied in signins:  # hot: locals only
+        signin_id = row[_ID]
         if signin_id in seen:
             continue
         seen.add(signin_id)
+        created = row[_CREATED]
         hour = created.replace(minute=0, second=0, microsecond=0)
         for policy_id, result in applied:
             key = (policy_id, result, hour)
@@ -109,6 +147,22 @@ def index_outcomes(
                 postings[key] = [signin_id]
             else:
                 ids.append(signin_id)
+            if result in WOULD_BLOCK:
+                would_block.append(
+                    (
+                        tenant_id,
+                        policy_id,
+                        created,
+                        signin_id,
+                        result,
+                        row[_UPN][:256],
+                        row[_APP][:256],
+                        row[_IP][:64],
+                        row[_COUNTRY][:8],
+                        row[_ACCESS][:64],
+                        row[_HOME][:64],
+                    )
+                )
             n += 1
     if postings:
         driver_statement(conn, "outcomes", _outcomes_insert).execute(
@@ -118,6 +172,8 @@ def index_outcomes(
                 for (policy_id, result, hour), ids in postings.items()
             ],
         )
+    if would_block:
+        driver_statement(conn, "would_block", _would_block_insert).execute(conn, would_block)
     return n
 
 
@@ -284,6 +340,7 @@ def purge_before(conn: Connection, cutoff: datetime) -> None:
     # (its purged ids no longer match a sign-in, and every reader goes through the sign-ins).
     hour = cutoff.replace(minute=0, second=0, microsecond=0)
     conn.execute(delete(SignInPolicyOutcome).where(SignInPolicyOutcome.hour < hour))
+    conn.execute(delete(SignInWouldBlock).where(SignInWouldBlock.created_at < cutoff))
     day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
     conn.execute(delete(SignInRollup).where(SignInRollup.grain == HOUR, SignInRollup.bucket < cutoff))
     conn.execute(delete(SignInRollup).where(SignInRollup.grain == DAY, SignInRollup.bucket < day))

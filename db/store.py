@@ -62,7 +62,7 @@ def store_signins(
             continue
         rows.append(row)
         if applied:
-            add_outcomes((row[0], row[2], applied))
+            add_outcomes((row, applied))
         if row[_ERROR_CODE]:
             failed.append((row, failure_fields(signin)))
     if not rows:

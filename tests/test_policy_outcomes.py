@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from db import write_transaction
-from db.models import SignInPolicyOutcome
+from db.models import SignInPolicyOutcome, SignInWouldBlock
 from db.policy_outcomes import (
     WOULD_BLOCK,
     OutcomeQuery,
@@ -177,3 +177,17 @@ def test_retention_deletes_outcomes_with_their_signins(engine):
         hours = conn.execute(select(func.min(SignInPolicyOutcome.hour))).scalar()
     assert {o.signin_id[-3:] for o in found} == {"001"}
     assert hours is not None and hours >= NOON - timedelta(days=1, hours=1)
+
+
+def test_would_be_blocks_are_kept_with_the_signins_columns_once_and_purged_with_them(engine):
+    page = [_signin(1, upn="carol@contoso.com", ip="20.9.9.9"), _signin(2, minutes_ago=60 * 30)]
+    ingest_signin_page(engine, T1, page)
+    ingest_signin_page(engine, T1, page)  # collected again
+    columns = (SignInWouldBlock.signin_id, SignInWouldBlock.user_principal_name, SignInWouldBlock.ip_address)
+    with engine.connect() as conn:
+        kept = {(i[-3:], upn, ip) for i, upn, ip in conn.execute(select(*columns))}
+    assert kept == {("001", "carol@contoso.com", "20.9.9.9"), ("002", "alice@contoso.com", "20.1.1.1")}
+    with write_transaction(engine) as conn:
+        purge_older_than(conn, NOON - timedelta(days=1), NOON - timedelta(days=90))
+    with engine.connect() as conn:
+        assert [i[-3:] for (i,) in conn.execute(select(SignInWouldBlock.signin_id))] == ["001"]

@@ -5,6 +5,7 @@ blocks (reportOnlyFailure, reportOnlyInterrupted) can be found by tenant, policy
 and joined to the sign-in's user, app and IP. Postings: one row per tenant, policy, result, hour and
 ingested page with the sign-ins' ids (db.models.SignInPolicyOutcome). Sign-ins stored before this
 revision have no outcomes (the report-only evidence starts with the next collection).
+`signin_would_block` keeps the report-only would-be blocks with the columns the impact reads.
 
 Revision ID: 0010
 Revises: 0009
@@ -34,7 +35,23 @@ def upgrade() -> None:
     sa.Column('count', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'policy_id', 'result', 'hour', 'first_id')
     )
+    op.create_table('signin_would_block',
+    sa.Column('tenant_id', sa.String(length=64), nullable=False),
+    sa.Column('policy_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('signin_id', sa.String(length=64), nullable=False),
+    sa.Column('result', sa.String(length=32), nullable=False),
+    sa.Column('user_principal_name', sa.String(length=256), nullable=False),
+    sa.Column('app_display_name', sa.String(length=256), nullable=False),
+    sa.Column('ip_address', sa.String(length=64), nullable=False),
+    sa.Column('country', sa.String(length=8), nullable=False),
+    sa.Column('cross_tenant_access_type', sa.String(length=64), nullable=False),
+    sa.Column('home_tenant_id', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'policy_id', 'created_at', 'signin_id'),
+    sqlite_with_rowid=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('signin_would_block')
     op.drop_table('signin_policy_outcomes')
