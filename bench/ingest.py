@@ -10,8 +10,8 @@ then, into fresh SQLite files with the project's schema:
     a background thread as in the collectors (db.engine.checkpoint_in_background), waiting at the
     end until they are done;
   * floor  — the plainest correct thing: json.loads + sqlite3 executemany of the same columns and
-    of the policy outcomes' postings (raw JSON re-serialised with json.dumps), same schema and
-    indexes, one commit per page.
+    of the policy outcomes' postings and would-be blocks (raw JSON re-serialised with json.dumps),
+    same schema and indexes, one commit per page.
 Pages are generated one at a time, so peak memory does not depend on N.
 
     python bench/ingest.py [--pages N] [--rounds R]
@@ -144,17 +144,39 @@ def run_floor(db_path: Path, count: int) -> float:
         "INSERT OR IGNORE INTO signin_policy_outcomes "
         "(tenant_id, policy_id, result, hour, first_id, signin_ids, count) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
+    would_block_sql = (
+        "INSERT OR IGNORE INTO signin_would_block (tenant_id, policy_id, created_at, signin_id, result, "
+        "user_principal_name, app_display_name, ip_address, country, cross_tenant_access_type, "
+        "home_tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
     elapsed = 0.0
     for body in pages(count):
         started = time.perf_counter()
         rows = []
         postings: dict[tuple[str, str, str], list[str]] = {}
+        would_block = []
         for o in json.loads(body)["value"]:
             status, loc = o.get("status") or {}, o.get("location") or {}
             created = o["createdDateTime"].replace("T", " ").rstrip("Z")
             for policy in o.get("appliedConditionalAccessPolicies") or []:
                 key = (policy["id"], policy["result"], created[:13] + ":00:00")
                 postings.setdefault(key, []).append(o["id"])
+                if policy["result"] in ("reportOnlyFailure", "reportOnlyInterrupted"):
+                    would_block.append(
+                        (
+                            "bench-tenant",
+                            policy["id"],
+                            created,
+                            o["id"],
+                            policy["result"],
+                            o.get("userPrincipalName") or "",
+                            o.get("appDisplayName") or "",
+                            o.get("ipAddress") or "",
+                            loc.get("countryOrRegion") or "",
+                            o.get("crossTenantAccessType") or "",
+                            o.get("homeTenantId") or "",
+                        )
+                    )
             rows.append(
                 (
                     o["id"],
@@ -183,6 +205,7 @@ def run_floor(db_path: Path, count: int) -> float:
             outcomes_sql,
             [("bench-tenant", *key, min(ids), " ".join(ids), len(ids)) for key, ids in postings.items()],
         )
+        conn.executemany(would_block_sql, would_block)
         conn.commit()
         elapsed += time.perf_counter() - started
     conn.close()
