@@ -198,6 +198,7 @@ def test_fixes_apply_prompt_and_plan_are_inert_on_a_terminal(world):
             "service-account-policy.enable",
             "--target",
             world["sa_policy"],
+            "--acknowledge-warnings",  # no sign-in history here: a switch-on's thin evidence, acknowledged
             env=world["env"],
             stdin=terminal,
         )

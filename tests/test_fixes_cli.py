@@ -92,8 +92,17 @@ def test_plan_shows_the_request_and_the_diff_and_changes_nothing(env):
 
 def test_apply_then_rollback_from_the_shell_and_both_are_in_the_audit_log(env):
     pid = policy_id(env, MSP, "CIPP service account (legacy)")
+    # No sign-in history here: thin evidence for a switch-on, acknowledged (tests/test_switch_on_gate.py).
     applied = cli(
-        env, "apply", "service-account-policy.enable", "--target", pid, "--yes", "--actor", "ops@msp"
+        env,
+        "apply",
+        "service-account-policy.enable",
+        "--target",
+        pid,
+        "--yes",
+        "--acknowledge-warnings",
+        "--actor",
+        "ops@msp",
     )
     assert applied.returncode == 0, applied.stderr
     last = applied.stdout.strip().splitlines()[-1]
@@ -177,7 +186,7 @@ def test_bad_input_is_one_line_and_exit_2(env, args, fragments):
 
 def test_apply_without_yes_needs_a_terminal(env):
     pid = policy_id(env, MSP, "CIPP service account (legacy)")
-    result = cli(env, "apply", "service-account-policy.enable", "--target", pid)
+    result = cli(env, "apply", "service-account-policy.enable", "--target", pid, "--acknowledge-warnings")
     assert_one_line_error(result, 2, "stdin is not a terminal: pass --yes")
     assert graph_get(env, MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
 
