@@ -100,7 +100,7 @@ def test_a_row_selected_in_a_top_table_filters_the_list(dashboard, page, demo):
     )
     assert metric.locator("[data-testid='stMetricValue']").inner_text() == f"{expected:,}"
     assert 0 < expected < total
-    assert page.get_by_test_id("stTextInput").filter(has_text="User").locator("input").input_value() == user
+    assert page.get_by_role("textbox", name="User (part of the UPN)").input_value() == user
     assert page.locator("[data-testid='stException']").count() == 0
 
 
