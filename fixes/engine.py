@@ -26,6 +26,10 @@ range nor covering every address, the operator's stated egress IP still inside w
 policy exempts, the lockout guard for any write leaving an enabled block policy in the MSP tenant, an API
 client never opened to any IP. A rollback that would switch a block policy on is judged exactly like
 technician-policy.enable: it needs the operator's egress IP (``plan_rollback(audit_id, egress_ip)``).
+Any write that switches a policy On (any tenant, fix or rollback) is also judged by what the policy did
+in report-only (fixes.plans.switch_on_evidence): refused when it would have blocked the CIPP service
+account, a break-glass account or the MSP's service-provider users; warned when it would have blocked
+a technician or the evidence is thin; the evidence goes into the plan and its audit record.
 
 Concurrent edits. Graph's conditionalAccessPolicy and namedLocation updates and CIPP's
 ``ExecApiClient?Action=AddUpdate`` take no If-Match precondition (Microsoft documents only the

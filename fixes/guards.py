@@ -21,13 +21,16 @@ the egress IP inside a location the policy exempts) runs on that after-state, an
 (:func:`fixes.technician_policy.service_account_refusal`): a technician block policy (A-1) that reaches
 the CIPP service account (not excluded through user, group or role, ``TenantView.reach``) is not left on.
 
-Switching a policy On (technician-policy.enable A-3, service-account-policy.enable B-5): the planners
-call :func:`fixes.plans.switch_on_evidence`, which reads the policy's report-only results in the last 14 days
-(db.policy_outcomes.policy_impact, as the Report-only impact page shows them). It refuses when the
-policy would have blocked or interrupted the CIPP service account, a break-glass account or the MSP's
-service-provider users (unless the policy, as read now, excludes that account); it warns when it would
-have blocked a technician, or when the evidence is thin (report-only for under 24 h since its last
-change, or no sign-in it applied to). The evidence goes into the plan and its audit record.
+Switching a policy On, in any tenant, by any fix or rollback (technician-policy.enable A-3,
+service-account-policy.enable B-5, undoing a rollback, any later fix on a client policy): the engine's
+guard (fixes.writes.guard) first calls :func:`fixes.plans.switch_on_evidence` on every plan whose
+before-state is a policy not on and whose after-state is on. It reads the policy's report-only results
+in the last 14 days (db.policy_outcomes.policy_impact, as the Report-only impact page shows them). It
+refuses when the policy would have blocked or interrupted the CIPP service account, a break-glass
+account or the MSP's service-provider users (unless the policy, as read now, excludes that account); it
+warns when it would have blocked a technician, or when the evidence is thin (report-only for under 24 h
+since its last change, or no sign-in it applied to). The evidence goes into the plan and its audit
+record.
 
 API clients (api-client.set-ranges and its rollback): the ranges after the write must not be ``["Any"]``
 (open to any IP) and their union must not cover every address.

@@ -27,7 +27,6 @@ from fixes.plans import (
     policy_target,
     read_policy,
     require_msp,
-    switch_on_evidence,
     unchanged,
 )
 from graphjson.values import as_dict, as_list, lower, lower_set, text
@@ -235,8 +234,6 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
     plan = _patch(
         ctx, request, ENABLE_TITLE, f"Switch '{target.name}' on", policy, target, {("state",): ENABLED}, notes
     )
-    if plan.ready:
-        await switch_on_evidence(ctx, plan, policy)  # what it did in report-only (fixes.plans)
     return plan
 
 

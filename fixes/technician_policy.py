@@ -28,7 +28,6 @@ from fixes.plans import (
     policy_target,
     read_policy,
     require_msp,
-    switch_on_evidence,
     unchanged,
 )
 from fixes.trusted_location import trusted_candidates
@@ -243,9 +242,8 @@ async def plan_enable(ctx: FixContext, request: FixRequest) -> Plan:
     if not assessment.qualifies:
         why = "; ".join(assessment.shortfalls or assessment.undecided)
         plan.refusal = f"'{name}' is not a technician block policy ({why}), which is all this fix switches on"
-    else:
-        await switch_on_evidence(ctx, plan, policy)  # what it did in report-only (fixes.guards)
-    # The lockout guard runs in the engine (fixes.guards) on the plan's after-state, as for every write.
+    # The lockout guard and the switch-on evidence run in the engine (fixes.writes.guard) on the
+    # plan's after-state, as for every write.
     return plan
 
 

@@ -18,7 +18,9 @@ from fixes.model import (
     Plan,
     Target,
 )
+from fixes.plans import switch_on_evidence
 from posture.checks.cipp import client_ranges
+from posture.graph import ENABLED, policy_state
 
 COLLECTIONS = {"policy": POLICIES, "namedLocation": NAMED_LOCATIONS}  # Graph targets by type
 SERVICE_ERRORS = (GraphError, CippError)  # a Graph or CIPP call failed for good (already retried)
@@ -29,10 +31,25 @@ VERIFY_DELAY_S = 1.0
 # --- guarding, rebasing --------------------------------------------------------------------------------
 
 
+def switches_policy_on(plan: Plan) -> bool:
+    """Whether the write takes a policy that exists and is not on (report-only, off) to On."""
+    return (
+        plan.target.type == "policy"
+        and isinstance(plan.before, dict)
+        and isinstance(plan.after, dict)
+        and policy_state(plan.before) != ENABLED
+        and policy_state(plan.after) == ENABLED
+    )
+
+
 async def guard(ctx: FixContext, plan: Plan) -> None:
-    """The one guard set (fixes.guards) on a plan that would write; its refusal goes into the plan."""
+    """The one guard set (fixes.guards) on a plan that would write; its refusal goes into the plan.
+    A write that switches a policy On, in any tenant and by any fix or rollback, is also judged by what
+    the policy did in report-only (fixes.plans.switch_on_evidence): refusal, warnings and evidence."""
     if plan.ready and plan.requests:
-        plan.refusal = await guards.write_refusal(ctx, plan, plan.request.egress_ip)
+        if switches_policy_on(plan):  # first: what the policy really did is the clearest refusal
+            await switch_on_evidence(ctx, plan, plan.after)
+        plan.refusal = plan.refusal or await guards.write_refusal(ctx, plan, plan.request.egress_ip)
 
 
 def stale_before_write(plan: Plan, detail: str = "") -> str:

@@ -391,7 +391,7 @@ def test_undoing_a_rollback_that_switches_a_block_policy_on_is_guarded_like_enab
     outside = fx.rollback(off.audit_id, OPERATOR, egress_ip="198.51.100.7")
     assert outside.outcome == "refused" and "198.51.100.7 is not inside" in outside.message
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabledForReportingButNotEnforced"
-    inside = fx.rollback(off.audit_id, OPERATOR, egress_ip=OFFICE_IP)  # judged like a forward fix
+    inside = fx.rollback(off.audit_id, OPERATOR, egress_ip=OFFICE_IP, **THIN)  # judged like a forward fix
     assert inside.outcome == "rolled-back", inside.message
     assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
 
@@ -419,7 +419,7 @@ def test_a_rollback_can_itself_be_rolled_back(fx, sim):
     pid = sim.policy_id(MSP, "CIPP service account (legacy)")
     on = fx.apply(fx.plan(FixRequest("service-account-policy.enable", MSP, pid)), OPERATOR, **THIN)
     off = fx.rollback(on.audit_id, OPERATOR)
-    redo = fx.rollback(off.audit_id, OPERATOR)
+    redo = fx.rollback(off.audit_id, OPERATOR, **THIN)  # no sign-in evidence here: thin, acknowledged
     assert redo.outcome == "rolled-back" and sim.get(MSP, f"{POLICIES}/{pid}")["state"] == "enabled"
     again = fx.rollback(on.audit_id, OPERATOR)
     assert again.message == f"#{on.audit_id} was already rolled back by #{off.audit_id}"

@@ -3,14 +3,28 @@ end against the simulator: the sign-ins' outcomes in the engine's database are t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from test_fixes_engine import MSP, OFFICE_IP, OPERATOR, POLICIES, Sim, _engine, _spare_service_account
+from test_fixes_engine import (
+    MSP,
+    OFFICE_IP,
+    OPERATOR,
+    POLICIES,
+    THIN,
+    Sim,
+    _engine,
+    _spare_service_account,
+    tenant,
+)
 
 from db.store import ingest_signin_page
 from fixes import FixEngine, FixRequest
+from fixes.context import FixContext
+from fixes.model import Plan, Target
+from fixes.writes import guard
 from graphjson.times import parse_graph_datetime
 from simulator import SimConfig, Simulator, demo
 from support import FIXED_NOW
@@ -175,3 +189,75 @@ def test_no_signin_the_policy_applied_to_is_thin_evidence(fsim, sim, db_url):
         "to no sign-in in the last 14 days"
     ]
     assert plan.evidence["signInsApplied"] == 0
+
+
+def test_undoing_a_rollback_that_switches_a_policy_on_is_gated_by_its_report_only_evidence(fsim, sim, db_url):
+    pid = sim.policy_id(MSP, "CIPP service account (legacy)")
+    sim.patch(MSP, f"{POLICIES}/{pid}", {"conditions": {"users": {"excludeGroups": []}}})  # reaches CIPP
+    fx = _fx(fsim, db_url, _modified(sim, pid) + timedelta(days=2))
+    on = fx.apply(fx.plan(FixRequest("service-account-policy.enable", MSP, pid)), OPERATOR, **THIN)
+    off = fx.rollback(on.audit_id, OPERATOR)
+    assert (on.outcome, off.outcome) == ("applied", "rolled-back")
+    back_in_report_only = _modified(sim, pid)
+    _signins(fx, pid, back_in_report_only, (demo.SERVICE_ACCOUNT_UPN, "52.160.1.1", "reportOnlyFailure"))
+    fx.clock = lambda: back_in_report_only + timedelta(days=2)
+    again = fx.rollback(off.audit_id, OPERATOR, acknowledge_warnings=True)
+    assert again.outcome == "refused"
+    assert again.message.startswith(
+        "in report-only, 'CIPP service account (legacy)' would have blocked the CIPP service account"
+    )
+    assert sim.get(MSP, f"{POLICIES}/{pid}")["state"] == REPORT_ONLY
+
+
+def _client_switch_on(fx: FixEngine, tenant_id: str, policy: dict) -> Plan:
+    """The engine's guard on a write that switches a client tenant's policy On (no fix does this yet:
+    any later one, or a rollback, goes through this same guard)."""
+
+    async def judge() -> Plan:
+        async with FixContext(fx.settings, fx.db, fx.pacer, fx.clock) as ctx:
+            path = f"{POLICIES}/{policy['id']}"
+            plan = Plan(
+                FixRequest("client-policy.enable", tenant_id, policy["id"]),
+                "Switch a client policy on",
+                f"Switch '{policy['displayName']}' on",
+                Target("policy", policy["id"], policy["displayName"]),
+                policy,
+                {**policy, "state": "enabled"},
+                [ctx.graph_call(tenant_id, "PATCH", path, {"state": "enabled"})],
+            )
+            await guard(ctx, plan)
+            return plan
+
+    return asyncio.run(judge())
+
+
+def test_switching_a_client_policy_on_is_refused_when_it_would_have_blocked_the_msps_people(
+    fsim, sim, db_url
+):
+    client = tenant("baseline_good")
+    pid = sim.policies(client)[0]["id"]
+    sim.patch(client, f"{POLICIES}/{pid}", {"state": REPORT_ONLY})
+    policy = sim.get(client, f"{POLICIES}/{pid}")
+    since = parse_graph_datetime(policy["modifiedDateTime"])
+    fx = _fx(fsim, db_url, since + timedelta(days=3))
+    ingest_signin_page(
+        fx.db,
+        client,
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "createdDateTime": (since + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "userPrincipalName": TECHNICIAN,
+                "homeTenantId": MSP,
+                "crossTenantAccessType": "serviceProvider",
+                "appDisplayName": "Microsoft Graph",
+                "ipAddress": "52.160.1.1",
+                "status": {"errorCode": 0},
+                "appliedConditionalAccessPolicies": [{"id": pid, "result": "reportOnlyFailure"}],
+            }
+        ],
+    )
+    plan = _client_switch_on(fx, client, policy)
+    assert plan.refusal and "would have blocked the MSP service-provider user" in plan.refusal
+    assert TECHNICIAN in plan.refusal
+    assert plan.evidence["flagged"] == {"MSP service-provider user": [TECHNICIAN]}
