@@ -425,3 +425,80 @@ class SignInTopValue(Base):
     window_start: Mapped[datetime] = mapped_column(DateTime)
     window_end: Mapped[datetime] = mapped_column(DateTime)
     tenants: Mapped[int] = mapped_column(Integer)  # how many active tenants it covers
+
+
+# --- change history (issue 16)
+
+
+class ObjectVersion(Base):
+    """One content version of a configuration object (a CA policy, a named location, security defaults,
+    a CIPP API client or CIPP's Azure configuration), written by db.store.replace_objects only when the
+    content differs from the object's latest version. body NULL: the object was gone in this version.
+    Who made it: the directory audit entry or Perimeter's own fix (audit_log) that produced it."""
+
+    __tablename__ = "object_versions"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "kind", "object_id", "version", name="uq_object_versions_object_version"
+        ),
+        Index("ix_object_versions_seen_at", "seen_at"),
+        Index("ix_object_versions_tenant_seen", "tenant_id", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(48))  # = graph_objects.kind
+    object_id: Mapped[str] = mapped_column(String(256))  # = graph_objects.object_id
+    version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per object
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)  # the JSON as collected; NULL: deleted
+    # Of the content without volatile fields (modifiedDateTime, @odata.*): a re-collection is no change.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(DateTime)  # the collection that first saw it (naive UTC)
+    directory_audit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fix_audit_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # audit_log.id
+
+
+class DirectoryAudit(Base):
+    """A Graph auditLogs/directoryAudits entry of category Policy (who changed a CA policy or named
+    location, from where), kept for `posture_history_days`."""
+
+    __tablename__ = "directory_audits"
+    __table_args__ = (Index("ix_directory_audits_tenant_activity", "tenant_id", "activity_at"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    activity_at: Mapped[datetime] = mapped_column(DateTime)
+    category: Mapped[str] = mapped_column(String(64), default="")
+    activity: Mapped[str] = mapped_column(String(256), default="")  # activityDisplayName
+    operation_type: Mapped[str] = mapped_column(String(32), default="")
+    result: Mapped[str] = mapped_column(String(32), default="")
+    initiated_by: Mapped[str] = mapped_column(String(256), default="")  # the user's UPN or the app's name
+    initiated_by_type: Mapped[str] = mapped_column(String(8), default="")  # 'user' | 'app'
+    initiated_from_ip: Mapped[str] = mapped_column(String(64), default="")  # '' when none
+    target_ids: Mapped[str] = mapped_column(Text, default="")  # space-separated lower-case ids
+    body: Mapped[str] = mapped_column(Text)  # the entry's JSON as sent
+
+
+class FindingTransition(Base):
+    """A finding's status changed between two posture evaluations ('new' before: it did not exist;
+    'gone' after: it no longer exists), with the configuration version judged to have caused it."""
+
+    __tablename__ = "finding_transitions"
+    __table_args__ = (
+        Index("ix_finding_transitions_at", "at"),
+        Index("ix_finding_transitions_tenant_check", "tenant_id", "check_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime)  # the evaluation's evaluated_at
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    check_id: Mapped[str] = mapped_column(String(16))
+    subject_type: Mapped[str] = mapped_column(String(32), default="")
+    subject_id: Mapped[str] = mapped_column(String(512), default="")
+    subject_name: Mapped[str] = mapped_column(String(512), default="")
+    severity: Mapped[str] = mapped_column(String(16), default="")
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)  # the finding's JSON after (before when gone)
+    cause_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # object_versions.id
