@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from simulator import demo
+from simulator import audits, demo
 from simulator.faults import FaultInjector
 from simulator.server import SimHTTPServer, make_token
 from simulator.state import SimState
@@ -104,3 +104,9 @@ class Simulator:
         with self.state.lock:
             self.state.clock.advance(seconds)
         return self.now()
+
+    def drift_now(self, tenant_id: str | None = None) -> dict | None:
+        """Force one demo drift now (default tenant: the first of `audits.drift_tenants(seed)`): a
+        client admin removes the service-provider exclusion from an enabled policy. Returns the
+        directoryAudit logged, or None when no enabled policy there still has the exclusion."""
+        return audits.drift_now(self.state, tenant_id)

@@ -13,7 +13,7 @@ import re
 import uuid
 from typing import Any
 
-from simulator import demo, odata
+from simulator import audits, demo, odata
 from simulator.graph_api import (
     Collection,
     GraphError,
@@ -25,6 +25,7 @@ from simulator.graph_api import (
     filtered,
     not_found,
     page,
+    require_premium,
     selected,
 )
 from simulator.graph_config import (
@@ -222,19 +223,8 @@ def list_role_members(state: SimState, req: Request) -> Collection:
     return page(req, f"{req.context_base}directoryObjects", selected(req, members), 100, 999)
 
 
-def _require_premium(req: Request) -> None:
-    """Sign-in logs and the reports/ endpoints need Entra ID P1/P2 in the tenant; without it Graph
-    answers 403 with this code and message (REFERENCE.md)."""
-    if not demo.licensed_for_reports(req.tenant_id):
-        raise GraphError(
-            403,
-            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-            "Neither tenant is B2C or tenant doesn't have premium license",
-        )
-
-
 def list_registration_details(state: SimState, req: Request) -> Collection:
-    _require_premium(req)
+    require_premium(req)
     d = _directory(state, req)
     items = [demo.registration_object(p) for p in d.people]
     items = filtered(
@@ -301,7 +291,7 @@ def list_contracts(state: SimState, req: Request) -> Collection:
 
 
 def list_sign_ins(state: SimState, req: Request) -> Collection:
-    _require_premium(req)
+    require_premium(req)
     flt = odata.parse_sign_in_filter(req.q("$filter"))
     top = odata.parse_top(req.q("$top"), 1000, 1000)
     now = state.clock.now_ts()
@@ -367,6 +357,7 @@ ROUTES: list[tuple[str, re.Pattern, Handler]] = [
         ("GET", rf"directoryRoles/{ID}/members", list_role_members),
         ("GET", r"reports/authenticationMethods/userRegistrationDetails", list_registration_details),
         ("GET", r"auditLogs/signIns", list_sign_ins),
+        ("GET", r"auditLogs/directoryAudits", audits.list_directory_audits),
         ("GET", r"tenantRelationships/delegatedAdminRelationships", list_gdap),
         ("GET", r"contracts", list_contracts),
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator import odata
+from simulator import demo, odata
 from simulator.state import SimState
 
 
@@ -30,6 +30,7 @@ class Request:
     tenant_id: str
     base_url: str  # http://127.0.0.1:PORT
     match: re.Match | None = None
+    client_id: str | None = None  # the token's appid: the application making the call
 
     def q(self, name: str) -> str | None:
         """A system query option, with or without its '$'."""
@@ -84,6 +85,17 @@ def family_of(path: str) -> str:
     if lowered.startswith("identity/conditionalaccess"):
         return "ca"
     return "directory"
+
+
+def require_premium(req: Request) -> None:
+    """Sign-in and audit logs and the reports/ endpoints need Entra ID P1/P2 in the tenant; without it
+    Graph answers 403 with this code and message (REFERENCE.md)."""
+    if not demo.licensed_for_reports(req.tenant_id):
+        raise GraphError(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        )
 
 
 def not_found(what: str) -> GraphError:

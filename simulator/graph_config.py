@@ -8,7 +8,7 @@ import ipaddress
 import json
 import uuid
 
-from simulator import demo
+from simulator import audits, demo
 from simulator.graph_api import (
     Collection,
     GraphError,
@@ -110,6 +110,7 @@ def create_policy(state: SimState, req: Request) -> Result:
             obj["sessionControls"] = deep_merge(demo.empty_session_controls(), obj["sessionControls"])
         state.tenants[req.tenant_id].config.policies.append(obj)
         state.commit(req.tenant_id)
+        audits.record_write(state, req, "Add", demo.POLICY_KIND, None, obj)
         out = copy.deepcopy(obj)
     return Result(201, entity(req, POLICIES_PATH, out))
 
@@ -118,17 +119,21 @@ def update_policy(state: SimState, req: Request) -> Result:
     body = _check_policy_body(req.json_body(), creating=False)
     with state.lock:
         obj = find_by_id(state.tenants[req.tenant_id].config.policies, req.match["id"])
+        old = copy.deepcopy(obj)
         deep_merge(obj, body)
         obj["modifiedDateTime"] = demo.iso(state.clock.now())
         state.commit(req.tenant_id)
+        audits.record_write(state, req, "Update", demo.POLICY_KIND, old, obj)
     return Result(204)
 
 
 def delete_policy(state: SimState, req: Request) -> Result:
     with state.lock:
         policies = state.tenants[req.tenant_id].config.policies
-        policies.remove(find_by_id(policies, req.match["id"]))
+        obj = find_by_id(policies, req.match["id"])
+        policies.remove(obj)
         state.commit(req.tenant_id)
+        audits.record_write(state, req, "Delete", demo.POLICY_KIND, obj, None)
     return Result(204)
 
 
@@ -201,6 +206,7 @@ def create_location(state: SimState, req: Request) -> Result:
             obj.update({k: v for k, v in body.items() if k in NL_KEYS})
         state.tenants[req.tenant_id].config.named_locations.append(obj)
         state.commit(req.tenant_id)
+        audits.record_write(state, req, "Add", demo.LOCATION_KIND, None, obj)
         out = copy.deepcopy(obj)
     return Result(201, entity(req, LOCATIONS_PATH, out))
 
@@ -210,9 +216,11 @@ def update_location(state: SimState, req: Request) -> Result:
         obj = find_by_id(state.tenants[req.tenant_id].config.named_locations, req.match["id"])
         body = _check_location_body(req.json_body(), obj.get("@odata.type"))
         body.pop("@odata.type")
+        old = copy.deepcopy(obj)
         obj.update(copy.deepcopy(body))
         obj["modifiedDateTime"] = demo.iso(state.clock.now())
         state.commit(req.tenant_id)
+        audits.record_write(state, req, "Update", demo.LOCATION_KIND, old, obj)
     return Result(204)
 
 
@@ -229,6 +237,7 @@ def delete_location(state: SimState, req: Request) -> Result:
             )
         config.named_locations.remove(obj)
         state.commit(req.tenant_id)
+        audits.record_write(state, req, "Delete", demo.LOCATION_KIND, obj, None)
     return Result(204)
 
 

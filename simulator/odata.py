@@ -77,13 +77,13 @@ def parse_datetime(raw: str) -> float:
 
 
 @dataclass
-class SignInFilter:
+class TimeWindow:
+    """The bounds `prop ge|gt|le|lt|eq <datetime>` clauses put on a log's timestamp."""
+
     lower: float | None = None  # inclusive bound after adjustment for gt
     lower_strict: bool = False
     upper: float | None = None
     upper_strict: bool = False
-    event_types: frozenset[str] = frozenset({"interactiveUser"})
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def accepts_ts(self, ts: float) -> bool:
         if self.lower is not None and (ts <= self.lower if self.lower_strict else ts < self.lower):
@@ -91,6 +91,26 @@ class SignInFilter:
         if self.upper is not None and (ts >= self.upper if self.upper_strict else ts > self.upper):
             return False
         return True
+
+    def narrow(self, clause: str, prop: str) -> bool:
+        """Apply `clause` when it compares `prop` with a datetime; False when it is another clause."""
+        m = re.fullmatch(rf"{prop}\s+(ge|gt|le|lt|eq)\s+(.+)", clause, re.IGNORECASE)
+        if not m:
+            return False
+        op, ts = m.group(1).lower(), parse_datetime(m.group(2))
+        if op in ("ge", "gt", "eq"):
+            if self.lower is None or ts > self.lower or (ts == self.lower and op == "gt"):
+                self.lower, self.lower_strict = ts, op == "gt"
+        if op in ("le", "lt", "eq"):
+            if self.upper is None or ts < self.upper or (ts == self.upper and op == "lt"):
+                self.upper, self.upper_strict = ts, op == "lt"
+        return True
+
+
+@dataclass
+class SignInFilter(TimeWindow):
+    event_types: frozenset[str] = frozenset({"interactiveUser"})
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _EVENT_TYPES = {
@@ -107,15 +127,7 @@ def parse_sign_in_filter(text: str | None) -> SignInFilter:
         return result
     for clause in split_top_level(_strip_parens(text), "and"):
         clause = _strip_parens(clause)
-        m = re.fullmatch(r"createdDateTime\s+(ge|gt|le|lt|eq)\s+(.+)", clause, re.IGNORECASE)
-        if m:
-            op, ts = m.group(1).lower(), parse_datetime(m.group(2))
-            if op in ("ge", "gt", "eq"):
-                if result.lower is None or ts > result.lower or (ts == result.lower and op == "gt"):
-                    result.lower, result.lower_strict = ts, op == "gt"
-            if op in ("le", "lt", "eq"):
-                if result.upper is None or ts < result.upper or (ts == result.upper and op == "lt"):
-                    result.upper, result.upper_strict = ts, op == "lt"
+        if result.narrow(clause, "createdDateTime"):
             continue
         m = re.fullmatch(r"signInEventTypes/any\(\s*(\w+)\s*:\s*(.+)\)", clause, re.IGNORECASE)
         if m:
@@ -132,6 +144,38 @@ def parse_sign_in_filter(text: str | None) -> SignInFilter:
             f"Unsupported or invalid query filter clause specified for resource 'signIn': '{clause}'.",
             "Request_UnsupportedQuery",
         )
+    return result
+
+
+@dataclass
+class AuditFilter(TimeWindow):
+    """`$filter` of auditLogs/directoryAudits: a window on activityDateTime and equality clauses."""
+
+    equals: dict[str, str] = field(default_factory=dict)
+
+
+AUDIT_EQUALITY_PROPERTIES = ("category", "activityDisplayName", "loggedByService", "operationType")
+
+
+def parse_audit_filter(text: str | None) -> AuditFilter:
+    """`activityDateTime ge|gt|le|lt|eq <datetime>` and `<property> eq '<text>'` clauses joined by
+    `and`; anything else is a query Graph refuses (400)."""
+    result = AuditFilter()
+    if not text or not text.strip():
+        return result
+    for clause in split_top_level(_strip_parens(text), "and"):
+        clause = _strip_parens(clause)
+        if result.narrow(clause, "activityDateTime"):
+            continue
+        m = re.fullmatch(r"(\w+)\s+eq\s+'((?:[^']|'')*)'", clause, re.IGNORECASE)
+        name = next((p for p in AUDIT_EQUALITY_PROPERTIES if m and p.lower() == m.group(1).lower()), None)
+        if m is None or name is None:
+            raise ODataError(
+                "Unsupported or invalid query filter clause specified for resource 'directoryAudit': "
+                f"'{clause}'.",
+                "Request_UnsupportedQuery",
+            )
+        result.equals[name] = m.group(2).replace("''", "'")
     return result
 
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from simulator import cipp, demo, graph, odata, whatif
+from simulator import audits, cipp, demo, graph, odata, whatif
 from simulator.signins import Record
 
 if TYPE_CHECKING:
@@ -253,8 +253,17 @@ class SimRequestHandler(BaseHTTPRequestHandler):
             return
 
         req = graph.Request(
-            self.command, version, rest.strip("/"), params, body, tenant_id, self.server.base_url, match
+            self.command,
+            version,
+            rest.strip("/"),
+            params,
+            body,
+            tenant_id,
+            self.server.base_url,
+            match,
+            client_id=str(claims.get("appid") or "") or None,
         )
+        audits.catch_up(state)  # the demo's scheduled drift happens before anything reads the tenant
         try:
             result = handler(state, req)
         except graph.GraphError as exc:
@@ -469,5 +478,19 @@ class SimRequestHandler(BaseHTTPRequestHandler):
                 self._json(400, {"error": str(exc)})
                 return
             self._json(200, {"faults": len(rules)})
+        elif route == ("POST", "/_sim/drift"):
+            tenant = data.get("tenantId") if isinstance(data, dict) else None
+            if tenant is not None and not isinstance(tenant, str):
+                self._json(400, {"error": "tenantId must be a string"})
+                return
+            try:
+                entry = audits.drift_now(state, tenant)
+            except KeyError:
+                self._json(404, {"error": f"unknown tenant {tenant}"})
+                return
+            if entry is None:
+                self._json(409, {"error": "no enabled policy there excludes service providers"})
+                return
+            self._json(200, entry)
         else:
             self._json(404, {"error": f"no admin route {self.command} {path}"})

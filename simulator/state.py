@@ -51,6 +51,8 @@ class TenantState:
     # (effective from, snapshot): a snapshot applies to sign-ins strictly after its time.
     history_times: list[float] = field(default_factory=list)
     history: list[TenantSnapshot] = field(default_factory=list)
+    # The directory audit log, oldest first (simulator/audits.py appends and serves it).
+    audits: list[demo.AuditEntry] = field(default_factory=list)
 
 
 def _snapshot(config: demo.TenantConfig) -> TenantSnapshot:
@@ -65,6 +67,7 @@ class SimState:
         self.lock = threading.RLock()
         self.clock = SimClock(now)
         start = self.clock.now()
+        self.start_ts = start.timestamp()  # the demo's drift schedule counts from here
         self.tenants: dict[str, TenantState] = {}
         for tid in demo.all_tenant_ids():
             config = demo.initial_config(seed, tid, start)
@@ -72,7 +75,12 @@ class SimState:
             # condition for several policies), and a PATCH of one must not change the others.
             config.policies = [copy.deepcopy(p) for p in config.policies]
             config.named_locations = [copy.deepcopy(n) for n in config.named_locations]
-            self.tenants[tid] = TenantState(config, [float("-inf")], [_snapshot(config)])
+            audits = [
+                demo.AuditEntry(ts, seq, body)
+                for seq, (ts, body) in enumerate(demo.audit_history(seed, tid, config, start))
+            ]
+            self.tenants[tid] = TenantState(config, [float("-inf")], [_snapshot(config)], audits)
+        self.drifts_applied = 0  # scheduled demo drifts already made (simulator/audits.py)
         self.gdap_relationships = demo.delegated_admin_relationships(start)
         self.cipp_tenants = demo.cipp_tenants()
         self.api_clients, self.azure_client_ids = demo.initial_api_clients(seed)
@@ -89,10 +97,11 @@ class SimState:
             index = bisect.bisect_left(tenant.history_times, ts) - 1
             return tenant.history[max(index, 0)]
 
-    def commit(self, tenant_id: str) -> None:
-        """Record the tenant's current configuration as effective from now (call with the lock held)."""
+    def commit(self, tenant_id: str, at: float | None = None) -> None:
+        """Record the tenant's current configuration as effective from now, or from `at` (a scheduled
+        change caught up late; never before the last change), with the lock held."""
         tenant = self.tenants[tenant_id]
-        now = self.clock.now_ts()
+        now = self.clock.now_ts() if at is None else max(at, tenant.history_times[-1])
         # Several writes within the same instant: the last one wins for sign-ins after it.
         if tenant.history_times[-1] == now:
             tenant.history[-1] = _snapshot(tenant.config)

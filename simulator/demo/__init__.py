@@ -10,9 +10,23 @@ Modules: `ids` (fixed identities, role ids, id and timestamp formats), `licences
 (the client table), `people` (directories), `directory_objects` (users, groups, roles, SKUs as Graph
 returns them), `ca_objects` (named locations and policies), `msp_policies` (the MSP's Conditional
 Access), `client_profiles` (the clients' Conditional Access, one profile per row), `gdap` (GDAP
-relationships and CIPP's tables). Everything other code uses is re-exported here: `demo.X`.
+relationships and CIPP's tables), `audit_objects` (directory audit entries and their history).
+Everything other code uses is re-exported here: `demo.X`.
 """
 
+from simulator.demo.audit_objects import (
+    AUDIT_CATEGORY,
+    AUDIT_SERVICE,
+    LOCATION_KIND,
+    PERIMETER_APP_NAME,
+    POLICY_KIND,
+    AuditEntry,
+    app_initiator,
+    audit_history,
+    client_admin,
+    directory_audit,
+    user_initiator,
+)
 from simulator.demo.ca_objects import (
     TenantConfig,
     country_location,
@@ -87,6 +101,18 @@ from simulator.demo.tenants import (
 )
 
 __all__ = [
+    # audit_objects
+    "AUDIT_CATEGORY",
+    "AUDIT_SERVICE",
+    "LOCATION_KIND",
+    "PERIMETER_APP_NAME",
+    "POLICY_KIND",
+    "AuditEntry",
+    "app_initiator",
+    "audit_history",
+    "client_admin",
+    "directory_audit",
+    "user_initiator",
     # ids
     "ADMIN_ROLE_IDS_FOR_POLICIES",
     "BREAK_GLASS_UPNS",
