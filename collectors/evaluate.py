@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from collectors.snapshot import build_snapshot
 from collectors.status import collection_health, status_rows
 from db import write_transaction
+from db.history import purge_change_history
 from db.mfa_store import purge_mfa_coverage, store_mfa_coverage
 from db.posture_store import load_accepted, purge_history, store_evaluation
 from db.signin_aggregates import compute_rankings, store_rankings
@@ -48,6 +49,7 @@ def evaluate_and_store(settings: Settings, engine: Engine, now: datetime) -> dic
             sources_failing=health.failing,
         )
         purge_history(conn, (now - timedelta(days=settings.posture_history_days)).date())
+        purge_change_history(conn, now - timedelta(days=settings.posture_history_days))
         if mfa is not None:
             store_mfa_coverage(conn, now.date(), mfa)
         purge_mfa_coverage(conn, (now - timedelta(days=settings.posture_history_days)).date())

@@ -14,7 +14,14 @@ import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from db.models import AcceptedRiskRecord, PostureDaily, PostureEvaluation, PostureFinding
+from db.history import cause_of, changes_by_id, regression_causes
+from db.models import (
+    AcceptedRiskRecord,
+    FindingTransition,
+    PostureDaily,
+    PostureEvaluation,
+    PostureFinding,
+)
 from posture.accepted import AcceptedRisk, apply_accepted
 from posture.findings import ACCEPTED, ACTIONABLE, Finding
 
@@ -38,7 +45,8 @@ def store_evaluation(
     sources_failing: int | None = None,
 ) -> int:
     """Replace the latest findings with ``raw`` and fold ``with_accepted`` into today's history; the
-    evaluation records what it rests on (``data_up_to``, ``sources_failing``)."""
+    evaluation records what it rests on (``data_up_to``, ``sources_failing``). Every finding whose
+    status changed since the previous evaluation is recorded (``record_transitions``)."""
     evaluation_id = conn.execute(
         insert(PostureEvaluation).values(
             evaluated_at=evaluated_at,
@@ -48,6 +56,7 @@ def store_evaluation(
             sources_failing=sources_failing,
         )
     ).inserted_primary_key[0]
+    raw = record_transitions(conn, evaluation_id, evaluated_at, raw)
     conn.execute(delete(PostureFinding))
     if raw:
         conn.execute(
@@ -80,6 +89,112 @@ def store_evaluation(
             [{"day": day, "tenant_id": t, "check_id": c, **cell} for (t, c), cell in cells.items()],
         )
     return evaluation_id
+
+
+FindingKey = tuple[str, str, str, str]  # tenant, check, subject type, subject id
+NEW, GONE = "new", "gone"  # a transition's from status when it did not exist, to status when it is gone
+
+
+def record_transitions(
+    conn: Connection, evaluation_id: int, evaluated_at: datetime, raw: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Compare the stored (previous) findings with ``raw`` and write a finding_transitions row for every
+    (tenant, check, subject) whose status changed, 'new' and 'gone' included; nothing on the first
+    evaluation (every finding would be new). A transition to fail or warn names the configuration
+    version seen since the previous evaluation judged to have caused it (db.history.cause_of).
+
+    Returns ``raw`` with the key ``change`` (db.history.ChangeRow.as_dict) on each finding that regressed
+    now, or kept from the previous evaluation while it stays in the same actionable status."""
+    previous_at = conn.execute(
+        select(PostureEvaluation.evaluated_at)
+        .where(PostureEvaluation.id < evaluation_id)
+        .order_by(PostureEvaluation.id.desc())
+        .limit(1)
+    ).scalar()
+    if previous_at is None:
+        return raw
+    before = {
+        _finding_key(f): f for f in map(orjson.loads, conn.execute(select(PostureFinding.body)).scalars())
+    }
+    after = {_finding_key(f): f for f in raw}
+    causes = regression_causes(conn, previous_at, evaluated_at)
+    changed: list[tuple[FindingKey, dict[str, Any]]] = []
+    for key in [*after, *(k for k in before if k not in after)]:
+        old, new = before.get(key), after.get(key)
+        from_status = old["status"] if old else NEW
+        to_status = new["status"] if new else GONE
+        if from_status == to_status:
+            continue
+        cause = cause_of(causes, key[0], key[2], key[3]) if regressed(from_status, to_status) else None
+        changed.append(
+            (key, _transition(evaluation_id, evaluated_at, key, from_status, to_status, new or old, cause))
+        )
+    described = changes_by_id(
+        conn, (row["cause_version_id"] for _, row in changed if row["cause_version_id"])
+    )
+    blame = {
+        key: described[row["cause_version_id"]].as_dict()
+        for key, row in changed
+        if row["cause_version_id"] in described
+    }
+    for key, row in changed:
+        if key in blame:
+            row["body"] = orjson.dumps({**orjson.loads(row["body"]), "change": blame[key]}).decode()
+    if changed:
+        conn.execute(insert(FindingTransition), [row for _, row in changed])
+    out = []
+    for finding in raw:
+        key = _finding_key(finding)
+        old = before.get(key)
+        if key in blame:
+            finding = {**finding, "change": blame[key]}
+        elif old and old.get("change") and old["status"] == finding["status"] and old["status"] in ACTIONABLE:
+            finding = {**finding, "change": old["change"]}  # still the same regression
+        out.append(finding)
+    return out
+
+
+def regressed(from_status: str, to_status: str) -> bool:
+    """Whether a status change is a regression: to fail or warn from anything better, or warn to fail."""
+    if to_status not in ACTIONABLE:
+        return False
+    return from_status not in ACTIONABLE or (from_status, to_status) == ("warn", "fail")
+
+
+def _finding_key(finding: dict[str, Any]) -> FindingKey:
+    subject = finding.get("subject") or {}
+    return (
+        str(finding.get("tenantId", "")),
+        str(finding.get("check", "")),
+        str(subject.get("type", "")),
+        str(subject.get("id", "")),
+    )
+
+
+def _transition(
+    evaluation_id: int,
+    at: datetime,
+    key: FindingKey,
+    from_status: str,
+    to_status: str,
+    finding: dict[str, Any],
+    cause: int | None,
+) -> dict[str, Any]:
+    tenant_id, check_id, subject_type, subject_id = key
+    return {
+        "evaluation_id": evaluation_id,
+        "at": at,
+        "tenant_id": tenant_id[:64],
+        "check_id": check_id[:16],
+        "subject_type": subject_type[:32],
+        "subject_id": subject_id[:512],
+        "subject_name": str((finding.get("subject") or {}).get("name", ""))[:512],
+        "severity": str(finding.get("severity", ""))[:16],
+        "from_status": from_status,
+        "to_status": to_status,
+        "body": orjson.dumps(finding).decode(),
+        "cause_version_id": cause,
+    }
 
 
 def daily_history(conn: Connection, since: date) -> list[dict[str, Any]]:

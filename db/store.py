@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from db.driver import DriverStatement, driver_statement, insert_ignoring_duplicates
 from db.engine import write_transaction
+from db.history import record_versions
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
 from db.rows import (
     SIGNIN_COLUMNS,
@@ -90,10 +91,11 @@ def ingest_signin_page(
 def replace_objects(
     conn: Connection, tenant_id: str, kind: str, objects: Iterable[Any], collected_at: datetime
 ) -> int:
-    """Replace a tenant's whole set of one kind (deleted policies must disappear too)."""
+    """Replace a tenant's whole set of one kind (deleted policies must disappear too). A configuration
+    kind also gets a new version of each object whose content changed (db.history.record_versions)."""
     conn.execute(delete(GraphObject).where(GraphObject.tenant_id == tenant_id, GraphObject.kind == kind))
     rows = []
-    seen: set[str] = set()
+    seen: dict[str, Any] = {}
     for obj in objects:
         if isinstance(obj, dict):
             oid = object_id(kind, obj)
@@ -101,7 +103,7 @@ def replace_objects(
             oid = f"{kind}:{json.dumps(obj)}"
         if oid in seen:
             continue
-        seen.add(oid)
+        seen[oid] = obj
         rows.append(
             {
                 "tenant_id": tenant_id,
@@ -113,6 +115,7 @@ def replace_objects(
         )
     if rows:
         conn.execute(insert(GraphObject), rows)
+    record_versions(conn, tenant_id, kind, seen, collected_at)
     return len(rows)
 
 
@@ -194,9 +197,14 @@ def record_run(
 
 
 def signin_watermark(conn: Connection, tenant_id: str) -> datetime | None:
+    return source_watermark(conn, tenant_id, "signIns")
+
+
+def source_watermark(conn: Connection, tenant_id: str, source: str) -> datetime | None:
+    """How far an incremental source (sign-ins, directory audits) has been read for a tenant."""
     row = conn.execute(
         select(CollectionState.watermark).where(
-            CollectionState.tenant_id == tenant_id, CollectionState.source == "signIns"
+            CollectionState.tenant_id == tenant_id, CollectionState.source == source
         )
     ).first()
     return row[0] if row else None
