@@ -257,3 +257,26 @@ def test_audit_reads_are_throttled_as_reports():
         assert codes[:5] == [200] * 5
         assert codes[5] == 429
         assert httpx.get(f"{sim.url}/_sim/stats").json()["requests"][DRIFT_TENANT]["reports"] == 6
+
+
+def test_a_refused_write_logs_nothing(fresh):
+    before = entries(fresh, DRIFT_TENANT).json()["value"]
+    pid = before[0]["targetResources"][0]["id"]
+    refused = httpx.patch(f"{fresh.url}{POLICIES}/{pid}", headers=auth(DRIFT_TENANT), json={"state": "on"})
+    assert refused.status_code == 400
+    assert entries(fresh, DRIFT_TENANT).json()["value"] == before
+
+
+def test_another_apps_write_is_attributed_to_that_app(fresh):
+    other_app = "0b5a4c2e-1f3d-4e6a-8b9c-7d0e1f2a3b4c"
+    pid = entries(fresh, DRIFT_TENANT).json()["value"][0]["targetResources"][0]["id"]
+    httpx.patch(
+        f"{fresh.url}{POLICIES}/{pid}", headers=auth(DRIFT_TENANT, appid=other_app), json={"displayName": "X"}
+    )
+    app = entries(fresh, DRIFT_TENANT).json()["value"][0]["initiatedBy"]["app"]
+    assert app["appId"] == other_app and app["displayName"] != "Perimeter"
+
+
+def test_select_keeps_only_the_asked_properties(reader):
+    value = entries(reader, DRIFT_TENANT, **{"$select": "activityDisplayName,initiatedBy"}).json()["value"]
+    assert value and all(set(e) == {"id", "activityDisplayName", "initiatedBy"} for e in value)
