@@ -12,6 +12,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine, update
 
+from alerts.delivery import deliver_due
+from alerts.reports import queue_weekly_reports
+from alerts.state import evaluate_alerts
 from collectors.run import collect_once, purge
 from connectors.auth import close_credentials
 from db import write_transaction
@@ -25,6 +28,7 @@ log = logging.getLogger("perimeter.worker")
 REQUEST_POLL_SECONDS = 5
 FULL_JOB = "full"
 COLLECT_NOW_JOB = "collect-now"
+ALERTS_JOB = "alert-delivery"
 
 
 class Worker:
@@ -34,7 +38,12 @@ class Worker:
         self.scheduler = BlockingScheduler(
             # Collection jobs share one thread, so two cycles never race on a tenant's watermark;
             # polling for "collect now" has its own, so it is never stuck behind a long cycle.
-            executors={"default": ThreadPoolExecutor(1), "poll": ThreadPoolExecutor(1)},
+            # Alert delivery has its own thread too: a message is never held up by a collection.
+            executors={
+                "default": ThreadPoolExecutor(1),
+                "poll": ThreadPoolExecutor(1),
+                "alerts": ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
             timezone=UTC,
         )
@@ -61,6 +70,24 @@ class Worker:
                 .where(CollectRequest.done_at.is_(None), CollectRequest.picked_at <= started)
                 .values(done_at=utcnow(), result=result)
             )
+        self.alerts_after_cycle()
+
+    def alerts_after_cycle(self) -> None:
+        """Alerts judge the data the cycle just stored; weekly reports are queued when due. Both only
+        write the database (the outbox): the delivery job sends, so a worker killed here loses nothing."""
+        now = utcnow()
+        try:
+            log.info("alerts: %s", evaluate_alerts(self.engine, self.settings, now))
+            queued = queue_weekly_reports(self.engine, self.settings, now)
+            if queued:
+                log.info("weekly reports queued for %d audience(s)", queued)
+        except Exception:  # noqa: BLE001 - the worker keeps collecting
+            log.exception("alert evaluation failed")
+
+    def deliver_alerts(self) -> None:
+        result = deliver_due(self.engine, self.settings, utcnow())
+        if result["sent"] or result["failed"]:
+            log.info("alerts delivered: %s", result)
 
     def signin_cycle(self) -> None:
         report = collect_once(self.settings, self.engine, signins_only=True)
@@ -101,6 +128,14 @@ class Worker:
             executor="poll",
         )
         self.scheduler.add_job(self.retention, "interval", hours=6, next_run_time=now, id="purge")
+        self.scheduler.add_job(
+            self.deliver_alerts,
+            "interval",
+            seconds=s.alert_delivery_interval_seconds,
+            next_run_time=now,
+            id=ALERTS_JOB,
+            executor="alerts",
+        )
         # APScheduler logs every run of every job at INFO (the poll job runs every 5 s).
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 

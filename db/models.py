@@ -502,3 +502,97 @@ class FindingTransition(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)  # the finding's JSON after (before when gone)
     cause_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # object_versions.id
+
+
+# --- alerts (issue 16)
+
+
+class AlertRuleConfig(Base):
+    """An operator's choices for one alert rule (alerts.rules.RULES): on or off, its threshold, and the
+    channels it goes to, by name (channel URLs are secrets: never stored). No row: the rule's defaults."""
+
+    __tablename__ = "alert_rules"
+
+    rule_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    threshold: Mapped[str] = mapped_column(String(64), default="")  # '' : the rule's default
+    channels: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of channel names; [] : all
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(256), default="")
+
+
+class AlertState(Base):
+    """One alert (a rule's condition key): open while its condition holds, resolved when it cleared, or
+    an event (a sign-in, a change) that fires once and has nothing to resolve."""
+
+    __tablename__ = "alert_states"
+    __table_args__ = (Index("ix_alert_states_status", "status"),)
+
+    rule_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)  # the condition key beyond the rule
+    tenant_id: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16))  # 'open' | 'resolved' | 'event'
+    since: Mapped[datetime] = mapped_column(DateTime)  # when the condition started holding
+    opened_at: Mapped[datetime] = mapped_column(DateTime)  # the evaluation that saw it first
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    title: Mapped[str] = mapped_column(String(512), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(1024), default="")
+
+
+class AlertOutbox(Base):
+    """One message for one channel (by name), from queueing to sent: delivered once by claiming the row
+    in a transaction before sending and marking it sent right after (alerts.delivery). Rows with a
+    sent_at are the history of what was sent; error holds the latest failure (redacted)."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        Index("ix_alert_outbox_due", "sent_at", "next_attempt_at"),
+        Index("ix_alert_outbox_rule_created", "rule_id", "channel", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # 'firing' | 'resolved' | 'digest' | 'report' | 'test'
+    kind: Mapped[str] = mapped_column(String(16))
+    rule_id: Mapped[str] = mapped_column(String(48), default="")
+    key: Mapped[str] = mapped_column(String(512), default="")
+    channel: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), default="")
+    title: Mapped[str] = mapped_column(String(512), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    attachment: Mapped[str | None] = mapped_column(Text, nullable=True)  # a self-contained HTML report
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Rate-limited: held for the rule's next digest (folded=True), then the digest's id.
+    folded: Mapped[bool] = mapped_column(Boolean, default=False)
+    digest_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class AlertAttempt(Base):
+    """Every delivery attempt of an outbox row, failures included (the Alerts page's history)."""
+
+    __tablename__ = "alert_attempts"
+    __table_args__ = (Index("ix_alert_attempts_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    channel: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReportRun(Base):
+    """A weekly report queued for one audience ('msp' or a client tenant id) and ISO week: the key that
+    makes it once per week per audience, whatever the worker's restarts."""
+
+    __tablename__ = "report_runs"
+
+    audience: Mapped[str] = mapped_column(String(64), primary_key=True)
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)  # '2026-W48'
+    queued_at: Mapped[datetime] = mapped_column(DateTime)

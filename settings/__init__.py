@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -129,17 +130,62 @@ class Settings(BaseSettings):
     posture_history_days: int = Field(default=400, ge=366, description="Daily posture kept (≥ a year).")
     max_concurrent_tenants: int = Field(default=4, ge=1, le=64)
 
+    # --- alerts and weekly reports (alerts/) ---
+    # Channel name -> Apprise URL. Secrets: from PERIMETER_ALERT_CHANNELS (JSON object or
+    # "name=url;name=url") or .streamlit/secrets.toml [perimeter.alert_channels]; never stored, logged
+    # or shown in full (the database names channels, pages show name and scheme://host only).
+    alert_channels: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    dashboard_base_url: str = Field(
+        default="http://127.0.0.1:8501", description="Where alert links point (<base>/posture?tenant=...)."
+    )
+    # Quiet hours: messages are held from start to end (local hours in alert_timezone); start == end:
+    # none. Critical alerts (the CIPP service account blocked, a break-glass sign-in) go through them
+    # unless alert_quiet_hours_hold_critical.
+    alert_quiet_start_hour: int = Field(default=0, ge=0, le=23)
+    alert_quiet_end_hour: int = Field(default=0, ge=0, le=23)
+    alert_timezone: str = "UTC"
+    alert_quiet_hours_hold_critical: bool = False
+    alert_rate_limit_per_hour: int = Field(default=10, ge=1, le=1000, description="Per rule and channel.")
+    alert_claim_seconds: int = Field(default=120, ge=10, le=3600, description="A delivery claim's lease.")
+    alert_delivery_interval_seconds: int = Field(default=15, ge=1, le=3600)
+    alert_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Who gets the weekly posture report: "msp" (every tenant) and/or client tenant ids (that tenant).
+    report_audiences: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["msp"])
+    report_weekday: int = Field(default=0, ge=0, le=6, description="Weekly report day (0 = Monday).")
+    report_hour: int = Field(default=7, ge=0, le=23, description="Weekly report hour (alert_timezone).")
+
     # --- dashboard ---
     wall_refresh_seconds: int = Field(
         default=30, ge=5, le=3600, description="How often the wall display refreshes (?refresh= overrides)."
     )
 
     @field_validator(
-        "break_glass_upns", "trusted_location_names", "cipp_signin_app_ids", "cipp_egress_ips", mode="before"
+        "break_glass_upns",
+        "trusted_location_names",
+        "cipp_signin_app_ids",
+        "cipp_egress_ips",
+        "report_audiences",
+        mode="before",
     )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("alert_channels", mode="before")
+    @classmethod
+    def _channels(cls, value: Any) -> Any:
+        return _parse_channels(value)
+
+    @field_validator("alert_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone: {value!r} (example: Europe/Amsterdam)") from None
+        return value
 
     @field_validator("cipp_egress_ips")
     @classmethod
@@ -237,7 +283,46 @@ class Settings(BaseSettings):
             if secret is not None
         ]
         values += _url_passwords(self.database_url)
+        # A channel's whole URL, and its password / token parts, which an error may echo alone.
+        for url in (secret.get_secret_value() for secret in self.alert_channels.values()):
+            values += [url, *_url_passwords(url), *_url_path_secrets(url)]
         return tuple(dict.fromkeys(v for v in values if v))
+
+
+def _parse_channels(value: Any) -> Any:
+    """PERIMETER_ALERT_CHANNELS as a JSON object or ``name=url;name=url``; with none given, the
+    ``[perimeter.alert_channels]`` table of .streamlit/secrets.toml (the dashboard's secrets file)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        if text.startswith("{"):
+            return json.loads(text)
+        pairs = [part.partition("=") for part in text.split(";") if part.strip()]
+        if any(not sep or not name.strip() for name, sep, _ in pairs):
+            raise ValueError("expected name=url;name=url or a JSON object")
+        return {name.strip(): url.strip() for name, _, url in pairs}
+    return value
+
+
+def secrets_file_channels(path: Path | None = None) -> dict[str, str]:
+    """``[perimeter.alert_channels]`` of .streamlit/secrets.toml (none when the file or table is absent)."""
+    path = path or PROJECT_ROOT / ".streamlit" / "secrets.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    table = data.get("perimeter", {}).get("alert_channels", {})
+    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+def _url_path_secrets(url: str) -> list[str]:
+    """Path segments of a channel URL long enough to be tokens (a Teams or Slack webhook's keys)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    return [p for p in parts.path.split("/") if len(p) >= 16]
 
 
 def _url_passwords(url: str) -> list[str]:
@@ -302,7 +387,10 @@ def describe_error(error: ValidationError) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation errors into a one-line :class:`SettingsError`."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        if not settings.alert_channels and "alert_channels" not in overrides:
+            settings.alert_channels = {k: SecretStr(v) for k, v in secrets_file_channels().items()}
+        return settings
     except ValidationError as error:
         raise SettingsError(describe_error(error)) from None
     except json.JSONDecodeError as error:
