@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, insert, or_, select, update
 
 from alerts.channels import send
-from alerts.state import queue_digests
+from alerts.state import TEST, queue_digests
 from db import write_transaction
 from db.models import AlertAttempt, AlertOutbox
 from settings import Settings
@@ -92,6 +92,7 @@ def deliver_due(
             .where(
                 AlertOutbox.sent_at.is_(None),
                 AlertOutbox.folded.is_(False),
+                AlertOutbox.kind != TEST,  # the page's test sends are sent there, once, never retried
                 AlertOutbox.next_attempt_at <= now,
                 AlertOutbox.attempts < settings.alert_max_attempts,
                 or_(AlertOutbox.claimed_until.is_(None), AlertOutbox.claimed_until < now),

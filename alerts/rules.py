@@ -368,3 +368,15 @@ HISTORY_RULES: tuple[Rule, ...] = (
 
 # The rules evaluated after each full cycle, in the order the Alerts page lists them.
 RULES: tuple[Rule, ...] = (HISTORY_RULES[0], *BASE_RULES, HISTORY_RULES[1])
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
+
+
+def threshold_error(rule: Rule, value: str) -> str | None:
+    """Why ``value`` is not a threshold of ``rule`` (None: it is). Severity thresholds name a severity;
+    the others are whole numbers of at least 1."""
+    if not rule.threshold_label:
+        return None if not value else "this rule has no threshold"
+    if rule.id == FINDING_REGRESSED:
+        return None if value in SEVERITIES else f"one of {', '.join(SEVERITIES)}"
+    return None if value.isdigit() and int(value) >= 1 else "a whole number of at least 1"

@@ -32,11 +32,13 @@ RISK_ACCEPTED = "risk.accept"
 RISK_REVOKED = "risk.revoke"
 KIOSK_LINK_CREATED = "kiosk-link.create"
 KIOSK_LINK_REVOKED = "kiosk-link.revoke"
+ALERT_RULE_CHANGED = "alert-rule.change"
 DASHBOARD_CHANGES = {
     RISK_ACCEPTED: "revoke the acceptance on the Posture page (Accepted risks)",
     RISK_REVOKED: "accept the risk again on the Posture page",
     KIOSK_LINK_CREATED: "revoke the link on the Kiosk links page",
     KIOSK_LINK_REVOKED: "create a new link on the Kiosk links page",
+    ALERT_RULE_CHANGED: "set the rule back on the Alerts page",
 }
 RECORDED = "recorded"  # the outcome of a dashboard change's record
 
