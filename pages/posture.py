@@ -31,6 +31,7 @@ from posture.summary import (
 )
 from safetext.cells import formula_safe
 from ui import actions, chrome, data
+from ui import changes_data as cdata
 from ui.auth import current_identity
 from ui.chrome import plain
 from ui.fix_panel import fix_panel
@@ -38,6 +39,7 @@ from ui.output import chart_label, table
 from ui.posture_view import (
     BAND_METRIC_COLOUR,
     LEGEND,
+    cause_text,
     clicked_cell,
     client_figure,
     evidence_text,
@@ -321,6 +323,32 @@ if choice is not None and choice in by_key:
             st.caption(plain(age))
         st.markdown(f"**Why it matters:** {plain(check.rationale)}")
         st.json(finding.evidence, expanded=False)
+        # A regression names the change the evaluation judged to have caused it (db.posture_store).
+        cause = (
+            cdata.regression_change(
+                finding.tenant_id, finding.check, finding.subject.type, finding.subject.id
+            )
+            if finding.status in ACTIONABLE
+            else None
+        )
+        if cause is not None:
+            with st.container(border=True, key="posture-cause"):
+                st.markdown("**Caused by this change**")
+                st.text(cause_text(cause))
+                st.page_link(
+                    "pages/changes.py",
+                    label="This change and the object's timeline on the Changes page",
+                    icon=":material/difference:",
+                    query_params={"tenant": cause.tenant_id, "change": str(cause.version_id)},
+                )
+                if cause.fix_audit_id is not None:
+                    # Perimeter's own fix made it: undo it where every rollback is planned and guarded.
+                    st.page_link(
+                        "pages/audit.py",
+                        label=f"Plan the rollback of audit entry #{cause.fix_audit_id} on the Audit page",
+                        icon=":material/undo:",
+                        query_params={"entry": str(cause.fix_audit_id)},
+                    )
         fix_request = fix_for_finding(finding.as_dict())
         if fix_request is not None:
             with st.container(border=True):

@@ -34,6 +34,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("mfa.py", "MFA coverage", ":material/phonelink_lock:"),
     PageEntry("posture.py", "Posture", ":material/verified_user:"),
     PageEntry("report_only.py", "Report-only impact", ":material/preview:"),
+    PageEntry("changes.py", "Changes", ":material/difference:"),
     PageEntry("api_clients.py", "API clients", ":material/key:"),
     PageEntry("audit.py", "Audit", ":material/history:"),
     PageEntry("alerts.py", "Alerts", ":material/notifications:", operator_only=True),

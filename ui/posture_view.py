@@ -16,8 +16,10 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from db.history import ChangeRow
 from posture.catalogue import CHECKS_BY_ID
 from posture.summary import PerimeterRow, TenantRow, short_title
+from ui.changes_data import kind_name, when_text, who_text
 from ui.output import chart_label
 
 # Status colours, worst last as STATUS_RANK orders them (n/a 0 … fail 4).
@@ -249,3 +251,16 @@ def evidence_text(evidence: Mapping[str, Any], limit: int = EVIDENCE_CHARS) -> s
     """A finding's evidence on one line for a table cell (the whole of it is in the detail below)."""
     text = json.dumps(evidence, ensure_ascii=False, sort_keys=True, separators=(", ", ": "), default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cause_text(change: ChangeRow) -> str:
+    """What a regressed finding's cause says on the posture page (plain text, for st.text): the object,
+    who changed it from where, when, and the diff in words."""
+    where = f" from {change.from_ip}" if change.from_ip else ""
+    words = "\n".join(f"  {line.words}" for line in change.diff) or "  (no difference recorded)"
+    return (
+        f"Object: {kind_name(change.kind)} {change.name} (version {change.version})\n"
+        f"Changed by: {who_text(change)}{where}\n"
+        f"When: {when_text(change)}\n"
+        f"What changed:\n{words}"
+    )
