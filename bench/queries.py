@@ -1,6 +1,6 @@
-"""Query benchmark: every data function behind the Blocked sign-ins, MFA coverage, Wall and Report-only
-impact pages, timed on a seeded database (bench/seed.py), beside a naive baseline measured in the same
-run.
+"""Query benchmark: every data function behind the Blocked sign-ins, MFA coverage, Wall, Report-only
+impact and Changes pages, timed on a seeded database (bench/seed.py), beside a naive baseline measured in
+the same run.
 
 * ours     — db.signin_scope, signin_aggregates and signin_lists as the pages call them: rollups for
              whole hours/days, the partial covering index `ix_signins_failed` for the rest, the side
@@ -13,7 +13,8 @@ run.
 Every function runs over several scenarios (periods of 24 h, 7 and 30 days, all tenants or one, filters);
 p50/p95 are over all its runs after the first of each scenario, which fills the OS cache and is shown
 apart ("1st run", the slowest one); baselines get the same first run. Targets: p95 <= 200 ms
-(investigation, MFA, the report-only impact of the five policies with the most would-be blocks),
+(investigation, MFA, the report-only impact of the five policies with the most would-be blocks, the
+Changes page's list of the last 7 days: all tenants, the tenant with the most changes, a "who" filter),
 <= 100 ms (wall), on the warm runs. At the end
 the three pages run in-process under Streamlit's AppTest and the peak RSS is reported (target < 500 MB).
 
@@ -26,23 +27,65 @@ import argparse
 import resource
 import statistics
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select, text
 
 from bench import baseline
 from bench.common import database_url, peak_rss_mb
-from bench.scenarios import INVESTIGATION, Results, percentile, prepare, run
-from db import open_database
+from bench.scenarios import INVESTIGATION, SCENARIOS, Bench, Case, Results, Scenario, percentile, prepare, run
+from db import history, open_database
 from db.models import (
     CollectionState,
+    ObjectVersion,
     SignIn,
     Tenant,
 )
 from db.signin_scope import FAILED
+from investigate.filters import Filters
+from ui.changes_data import LIMIT as CHANGES_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
+CHANGES = "changes"
+CHANGES_DAYS = 7  # the Changes page's default range
+
+
+def change_cases(b: Bench) -> list[Case]:
+    """The Changes page as it opens (all tenants), filtered to the tenant with the most changes in the
+    range, and filtered by who (part of a UPN, as typed)."""
+    since = b.now - timedelta(days=CHANGES_DAYS)
+    busiest = b.conn.execute(
+        select(ObjectVersion.tenant_id)
+        .where(ObjectVersion.seen_at >= since)
+        .group_by(ObjectVersion.tenant_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    ).scalar()
+    cases = [Case("7 days, all tenants"), Case("7 days, who: admin", filters=Filters(user="admin"))]
+    if busiest is not None:
+        cases.append(Case("7 days, one tenant", tenants=[busiest]))
+    return cases
+
+
+# The Changes page's one query (db.history.changes: versions, their audit entry or fix, the diff from the
+# version before, the findings each moved), as ui.changes_data calls it (its newest LIMIT).
+CHANGE_SCENARIOS = [
+    Scenario(
+        CHANGES,
+        "changes (7 days)",
+        "the changes of the last 7 days with who, diff and the findings they moved",
+        lambda b, c: history.changes(
+            b.conn,
+            b.now - timedelta(days=CHANGES_DAYS),
+            tenant_id=c.tenants[0] if c.tenants else None,
+            who=c.filters.user or None,
+            limit=CHANGES_LIMIT,
+        ),
+        change_cases,
+        200,
+    )
+]
 
 
 def describe(engine: Engine, url: str, now_arg: str | None, repeat: int) -> tuple[list[str], datetime]:
@@ -138,7 +181,7 @@ def main() -> int:
     tenants, now = describe(engine, url, args.now, args.repeat)
     with engine.connect() as conn:
         bench = prepare(conn, now, tenants, settings)
-        results = run(bench, args.repeat)
+        results = run(bench, args.repeat, [*SCENARIOS, *CHANGE_SCENARIOS])
         base = baseline.measure(conn, tenants, now, bench.ours, args.repeat, month=not args.skip_month)
     failures = report(results, base)
 

@@ -9,7 +9,10 @@ evaluated against each tenant's Conditional Access) in worker processes and stor
 collectors' own path, ``db.store.ingest_signin_page``, one page of up to 1,000 per transaction, so the
 failed-sign-in index and rollups are built exactly as in production. Then the posture evaluation runs
 once (findings, daily posture, MFA coverage); earlier days of MFA coverage are synthesised (a slow
-upward trend) so the MFA page has a trend to draw.
+upward trend) so the MFA page has a trend to draw, and so is a month of change history (the Changes page,
+issue 16): a few changes per tenant per day to its policies and named locations, each a version with the
+directory audit entry of the admin who made it (now and then Perimeter's own fix), and the finding
+transitions some of them caused.
 
     python bench/seed.py data/bench.db [--tenants 100] [--days 30] [--now 2026-11-22T12:00] [--workers 2]
 
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from bench.common import database_url
 from connectors.sources import (
@@ -45,14 +48,28 @@ from connectors.sources import (
     needed_from,
 )
 from db import checkpoint_in_background, open_database, write_transaction
-from db.models import MfaCoverageDaily
+from db.history import directory_audit_row
+from db.models import (
+    AuditRecord,
+    DirectoryAudit,
+    FindingTransition,
+    MfaCoverageDaily,
+    ObjectVersion,
+    PostureEvaluation,
+)
+from db.queries import graph_objects as stored_objects
 from db.rows import decode_signin_page
 from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant
+from investigate.diff import content_hash
 
 BASE_SEED = 7
 COPY_SUFFIXES = ("", " East", " West", " North", " South", " Central", " Pacific", " Atlantic")
 PAGE = 1000
 CYCLE = "bench-seed"
+CHANGES_PER_TENANT_DAY = 3  # configuration changes a day, on average, in each tenant
+CHANGED_KINDS = ("conditionalAccessPolicies", "namedLocations")
+FIX_SHARE = 0.05  # of the changes, made by Perimeter's own fix (an audit record)
+MOVED_SHARE = 0.3  # of the changes, moving a finding (one transition each)
 
 
 # --- the simulated MSP, copied ----------------------------------------------------------------------
@@ -313,6 +330,187 @@ def synthesise_mfa_history(engine: Any, now: datetime, days: int) -> int:
     return len(rows)
 
 
+def _mutate(rng: random.Random, kind: str, body: dict[str, Any], n: int) -> dict[str, Any]:
+    """The next content of an object: a policy's state flips or its excluded users change, a named
+    location's ranges change (each a real difference, as an admin's edit is)."""
+    changed = orjson.loads(orjson.dumps(body))
+    if kind == "namedLocations":  # a range added, or the last one added taken out again
+        ranges = changed.setdefault("ipRanges", [])
+        if ranges and str(ranges[-1].get("cidrAddress", "")).startswith("198.18.") and rng.random() < 0.5:
+            ranges.pop()
+        else:
+            address = f"198.18.{n // 256 % 256}.{n % 256}/32"
+            ranges.append({"@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": address})
+        return changed
+    if rng.random() < 0.4:
+        changed["state"] = (
+            "enabled" if changed.get("state") != "enabled" else "enabledForReportingButNotEnforced"
+        )
+    else:
+        users = (changed.setdefault("conditions", {}) or {}).setdefault("users", {}) or {}
+        excluded = users.setdefault("excludeUsers", []) or []
+        if excluded and rng.random() < 0.5:
+            excluded.pop()
+        else:
+            excluded.append(str(uuid.UUID(int=rng.getrandbits(128))))
+        users["excludeUsers"] = excluded
+    return changed
+
+
+def _audit_entry(
+    tenant_id: str, kind: str, body: dict[str, Any], version: int, at: datetime, upn: str, ip: str
+) -> dict[str, Any]:
+    """A directoryAudit entry (Graph's shape) of an admin's update to one object (its ``version``)."""
+    what = "conditional access policy" if kind == "conditionalAccessPolicies" else "named location"
+    entry_id = uuid.uuid5(uuid.NAMESPACE_URL, "/".join((tenant_id, str(body.get("id")), str(version))))
+    return {
+        "id": f"IPCGraph_{entry_id}",
+        "category": "Policy",
+        "activityDisplayName": f"Update {what}",
+        "activityDateTime": at.isoformat() + "Z",
+        "loggedByService": "Conditional Access",
+        "operationType": "Update",
+        "result": "success",
+        "initiatedBy": {
+            "user": {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, upn)),
+                "userPrincipalName": upn,
+                "ipAddress": ip,
+            }
+        },
+        "targetResources": [{"id": body.get("id"), "displayName": body.get("displayName"), "type": "Policy"}],
+    }
+
+
+def synthesise_change_history(
+    engine: Any, tenants: list[tuple[int, str, str, str, str, str | None]], now: datetime, days: int
+) -> int:
+    """A month of changes (seeded): each tenant's stored policies and named locations become its baseline
+    (first collected ``days`` ago), then about CHANGES_PER_TENANT_DAY changes a day, each a new version
+    linked to the directory audit entry of the tenant's admin who made it (FIX_SHARE of them to an
+    audit record of Perimeter's fix instead), and MOVED_SHARE of them a finding transition naming it as
+    cause. Written directly (the collectors' path would need a collection per change); the versions'
+    bodies are real objects, changed. Returns how many changes."""
+    rng = random.Random(BASE_SEED)
+    start = now - timedelta(days=days)
+    with write_transaction(engine) as conn:
+        conn.execute(update(ObjectVersion).values(seen_at=start))  # the seed's one collection: the baseline
+        evaluation_id = conn.execute(select(func.max(PostureEvaluation.id))).scalar() or 0
+    changes = 0
+    for _copy, _demo, tenant_id, _name, domain, _mode in tenants:
+        with write_transaction(engine) as conn:
+            objects = [
+                (kind, body)
+                for kind in CHANGED_KINDS
+                for body in stored_objects(conn, tenant_id, kind)
+                if body.get("id")
+            ]
+        if not objects:
+            continue
+        latest = {(kind, body["id"]): (1, body) for kind, body in objects}
+        upn, ip = f"admin@{domain}", f"203.0.113.{rng.randrange(1, 255)}"
+        versions: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        fixes: list[tuple[int, dict[str, Any]]] = []  # (index in versions, audit record)
+        moved: list[tuple[int, dict[str, Any]]] = []  # (index in versions, transition)
+        moments = sorted(
+            start + timedelta(minutes=rng.randrange(1, days * 1440))
+            for _ in range(
+                rng.randint(days * CHANGES_PER_TENANT_DAY // 2, days * CHANGES_PER_TENANT_DAY * 3 // 2)
+            )
+        )
+        for seen_at in moments:
+            kind, body = rng.choice(objects)
+            version, current = latest[(kind, body["id"])]
+            after = _mutate(rng, kind, current, len(versions))
+            latest[(kind, body["id"])] = (version + 1, after)
+            made_at = seen_at - timedelta(minutes=rng.randrange(1, 5))
+            row = {
+                "tenant_id": tenant_id,
+                "kind": kind,
+                "object_id": body["id"],
+                "version": version + 1,
+                "body": orjson.dumps(after).decode(),
+                "content_hash": content_hash(after),
+                "seen_at": seen_at,
+                "directory_audit_id": None,
+                "fix_audit_id": None,
+            }
+            if rng.random() < FIX_SHARE:
+                fixes.append(
+                    (
+                        len(versions),
+                        {
+                            "at": made_at,
+                            "actor": "tech@northwindmsp.onmicrosoft.com",
+                            "tenant_id": tenant_id,
+                            "fix_id": "client-policy.exclude-service-provider",
+                            "target_type": "policy",
+                            "target_id": body["id"],
+                            "target_name": str(body.get("displayName", "")),
+                            "outcome": "applied",
+                            "message": "bench seed",
+                            "before": orjson.dumps(current).decode(),
+                            "after": orjson.dumps(after).decode(),
+                        },
+                    )
+                )
+            else:
+                audit = directory_audit_row(
+                    tenant_id, _audit_entry(tenant_id, kind, after, version + 1, made_at, upn, ip)
+                )
+                if audit is not None:
+                    audits.append(audit)
+                    row["directory_audit_id"] = audit["id"]
+            if rng.random() < MOVED_SHARE:
+                regressed = rng.random() < 0.5
+                finding = {
+                    "check": "D-1",
+                    "tenantId": tenant_id,
+                    "status": "fail" if regressed else "pass",
+                    "severity": "critical",
+                    "subject": {"type": "policy", "id": body["id"], "name": str(body.get("displayName", ""))},
+                    "message": "bench seed",
+                    "evidence": {},
+                    "fix": None,
+                }
+                moved.append(
+                    (
+                        len(versions),
+                        {
+                            "evaluation_id": evaluation_id,
+                            "at": seen_at + timedelta(minutes=1),
+                            "tenant_id": tenant_id,
+                            "check_id": "D-1",
+                            "subject_type": "policy",
+                            "subject_id": body["id"],
+                            "subject_name": finding["subject"]["name"][:512],
+                            "severity": "critical",
+                            "from_status": "pass" if regressed else "fail",
+                            "to_status": finding["status"],
+                            "body": orjson.dumps(finding).decode(),
+                        },
+                    )
+                )
+            versions.append(row)
+        with write_transaction(engine) as conn:
+            if audits:
+                conn.execute(insert(DirectoryAudit), audits)
+            for index, record in fixes:
+                versions[index]["fix_audit_id"] = conn.execute(
+                    insert(AuditRecord).values(**record)
+                ).inserted_primary_key[0]
+            ids = [
+                conn.execute(insert(ObjectVersion).values(**row)).inserted_primary_key[0] for row in versions
+            ]
+            if moved:
+                conn.execute(
+                    insert(FindingTransition), [{**t, "cause_version_id": ids[index]} for index, t in moved]
+                )
+        changes += len(versions)
+    return changes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database", help="SQLite file (or a SQLAlchemy URL)")
@@ -380,6 +578,11 @@ def main() -> int:
     settings = load_settings(database_url=url)
     summary = evaluate_and_store(settings, engine, now)
     history = synthesise_mfa_history(engine, now, args.days)
+    changed = synthesise_change_history(engine, tenants, now, args.days)
+    print(
+        f"  {changed:,} configuration changes in {args.days} days ({time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
     print(
         f"  posture evaluated: {summary['findings']} findings, {summary['failing']} failing; "
         f"{history} days×tenants of MFA history ({time.monotonic() - started:.0f} s)",
