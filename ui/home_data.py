@@ -29,7 +29,13 @@ DAY = timedelta(hours=24)
 
 # The pages a tenant's row links to, each filtered to that tenant by ?tenant=<id>: (page, link text).
 # The Collectors page has no tenant filter yet, so a row does not pretend to link to its part of it.
-TENANT_PAGES = (("signins", "Sign-ins"), ("posture", "Posture"), ("mfa", "MFA"), ("collectors", "Collectors"))
+TENANT_PAGES = (
+    ("signins", "Sign-ins"),
+    ("posture", "Posture"),
+    ("mfa", "MFA"),
+    ("changes", "Changes"),
+    ("collectors", "Collectors"),
+)
 
 
 @dataclass(frozen=True)
