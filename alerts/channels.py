@@ -89,7 +89,7 @@ def send(
             ok, captured_error = False, f"{type(error).__name__}: {error}"
         else:
             captured_error = ""
-        log_text = captured.getvalue() if hasattr(captured, "getvalue") else ""
+        log_text = captured.getvalue()
     if ok:
         return SendResult(True)
     lines = [line.strip() for line in f"{captured_error}\n{log_text}".splitlines() if line.strip()]
@@ -98,9 +98,12 @@ def send(
 
 
 def _notify(notifier: apprise.Apprise, title: str, body: str, attachment_html: str | None) -> bool:
+    # Plain text: Apprise escapes it for a channel that renders HTML (mail) or Markdown (Teams, Slack), so
+    # tenant text in a message is never markup there. Bare URLs may still be linked by the service.
+    text = apprise.NotifyFormat.TEXT
     if attachment_html is None:
-        return bool(notifier.notify(title=title, body=body))
+        return bool(notifier.notify(title=title, body=body, body_format=text))
     with tempfile.TemporaryDirectory(prefix="perimeter-report-") as folder:
         path = Path(folder) / ATTACHMENT_NAME
         path.write_text(attachment_html, encoding="utf-8")
-        return bool(notifier.notify(title=title, body=body, attach=str(path)))
+        return bool(notifier.notify(title=title, body=body, body_format=text, attach=str(path)))

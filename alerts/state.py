@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
 from alerts.rules import EVENT_LOOKBACK, RULES, Condition, Rule, RuleContext
 from db import write_transaction
-from db.models import AlertOutbox, AlertRuleConfig, AlertState, PostureEvaluation
+from db.models import AlertAttempt, AlertOutbox, AlertRuleConfig, AlertState, PostureEvaluation
 from db.posture_store import current_findings
 from db.queries import active_tenants
 from settings import Settings
@@ -340,3 +340,18 @@ def open_alerts(conn: Connection) -> list[AlertState]:
             select(AlertState).where(AlertState.status == OPEN).order_by(AlertState.opened_at.desc())
         ).all()
     )
+
+
+def purge_alert_history(conn: Connection, before: datetime) -> int:
+    """Drop what is done and older than ``before`` (the worker's retention, run_history_days): sent,
+    digested and test messages, their attempts, and resolved or event alerts. Messages still to send
+    and open alerts stay whatever their age."""
+    done = or_(AlertOutbox.sent_at.is_not(None), AlertOutbox.digest_id.is_not(None), AlertOutbox.kind == TEST)
+    removed = conn.execute(delete(AlertOutbox).where(AlertOutbox.created_at < before, done)).rowcount
+    removed += conn.execute(delete(AlertAttempt).where(AlertAttempt.at < before)).rowcount
+    removed += conn.execute(
+        delete(AlertState).where(
+            AlertState.status.in_([RESOLVED, EVENT]), AlertState.opened_at < before, AlertState.rule_id != ""
+        )
+    ).rowcount
+    return int(removed)

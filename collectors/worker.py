@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -14,7 +14,7 @@ from sqlalchemy import Engine, update
 
 from alerts.delivery import deliver_due
 from alerts.reports import queue_weekly_reports
-from alerts.state import evaluate_alerts
+from alerts.state import evaluate_alerts, purge_alert_history
 from collectors.run import collect_once, purge
 from connectors.auth import close_credentials
 from db import write_transaction
@@ -95,6 +95,9 @@ class Worker:
 
     def retention(self) -> None:
         log.info("retention purge: %s", purge(self.settings, self.engine))
+        with write_transaction(self.engine) as conn:
+            before = utcnow() - timedelta(days=self.settings.run_history_days)
+            log.info("alert history purged: %d rows", purge_alert_history(conn, before))
 
     def answer_collect_requests(self) -> None:
         """ "Collect now" from the dashboard queues one extra full cycle.

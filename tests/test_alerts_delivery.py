@@ -3,6 +3,7 @@ through aiosmtpd; state and outbox in a real database; the worker's delivery kil
 
 from __future__ import annotations
 
+import email
 import os
 import signal
 import socket
@@ -18,8 +19,8 @@ from sqlalchemy import select
 
 from alerts.channels import MESSAGE_ID_HEADER, send
 from alerts.delivery import backoff, deliver_due
-from alerts.state import evaluate_alerts
-from db import open_database
+from alerts.state import evaluate_alerts, purge_alert_history
+from db import open_database, write_transaction
 from db.models import AlertAttempt, AlertOutbox
 from settings import load_settings
 from support import ROOT
@@ -85,8 +86,8 @@ CHILD = """
 import os, sys, time
 from datetime import datetime
 from alerts.delivery import deliver_due
-from alerts.state import evaluate_alerts
-from db import open_database
+from alerts.state import evaluate_alerts, purge_alert_history
+from db import open_database, write_transaction
 from settings import load_settings
 db_url, url, stage, flag = sys.argv[1:5]
 now = datetime.fromisoformat(sys.argv[5])
@@ -194,7 +195,7 @@ def test_failing_channel_retries_with_backoff_and_records_the_error(engine, db_u
     assert backoff(3) == 4 * backoff(1)
 
 
-def test_mail_channel_delivers_through_a_real_smtp_server(engine, db_url):
+def test_mail_channel_delivers_once_through_a_real_smtp_server_as_plain_text(engine, db_url):
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Sink
 
@@ -220,10 +221,26 @@ def test_mail_channel_delivers_through_a_real_smtp_server(engine, db_url):
     finally:
         controller.stop()
     assert len(handler.mails) == 1
-    assert b"CIPP service account blocked" in handler.mails[0]
+    mail = email.message_from_bytes(handler.mails[0])
+    assert "CIPP service account blocked" in mail["Subject"]
+    # Plain text: the tenant's name as written, never HTML a mail client would render.
+    assert [p.get_content_type() for p in mail.walk()] == ["text/plain"]
+    assert b"blocked in Contoso <b>Ltd</b>" in mail.get_payload(decode=True)
 
 
 def test_bad_channel_url_is_a_result_without_the_url(db_url):
     settings = load_settings(database_url=db_url, alert_channels={"x": "nosuch://user:hunter2@host/tok"})
     result = send(settings, "x", "t", "b")
     assert not result.ok and result.error and "hunter2" not in result.error
+
+
+def test_retention_drops_what_is_done_and_keeps_what_is_still_to_send(engine, db_url, receiver):
+    settings = settings_for(db_url, receiver.url)
+    cycle(engine, settings, NOW, BLOCKED)  # sent
+    receiver.fail_with = 503
+    cycle(engine, settings, NOW, BLOCKED, OPEN_CLIENT)  # a new alert, failing: still to send
+    with write_transaction(engine) as conn:
+        purge_alert_history(conn, NOW + timedelta(days=1))
+    with engine.connect() as conn:
+        left = conn.execute(select(AlertOutbox.rule_id, AlertOutbox.sent_at)).all()
+    assert left == [("api-client-any-ip", None)]
