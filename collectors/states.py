@@ -17,7 +17,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
-from connectors.sources import SIGNINS
+from connectors.sources import DIRECTORY_AUDITS, SIGNINS
 
 NOT_LICENSED = "not-licensed"
 CONSENT_NEEDED = "consent-needed"
@@ -27,8 +27,8 @@ STATES = (NOT_LICENSED, CONSENT_NEEDED)
 FRESH, STALE, FAILING = "fresh", "stale", "failing"
 LABELS = {NOT_LICENSED: "not licensed", CONSENT_NEEDED: "consent needed"}
 
-# The sources Entra ID P1/P2 gates (sign-ins and the reports/ family).
-LICENCE_BOUND = frozenset({SIGNINS, "userRegistrationDetails"})
+# The sources Entra ID P1/P2 gates (sign-ins, directory audits and the reports/ family).
+LICENCE_BOUND = frozenset({SIGNINS, DIRECTORY_AUDITS, "userRegistrationDetails"})
 NON_PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 CONSENT_CODES = ("700016", "7000229", "65001")
 _AADSTS = re.compile(r"AADSTS(\d+)")

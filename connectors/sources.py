@@ -53,6 +53,10 @@ def needed_from(source: GraphSource, role: str, access_mode: str | None) -> bool
 
 
 SIGNINS = "signIns"
+# Who changed a Conditional Access policy or named location (db.history): incremental like sign-ins.
+DIRECTORY_AUDITS = "directoryAudits"
+DIRECTORY_AUDITS_PATH = "auditLogs/directoryAudits"
+DIRECTORY_AUDIT_CATEGORY_FILTER = "category eq 'Policy'"
 TENANTS = "tenants"  # discovery (CIPP ListTenants or GDAP relationships), recorded on the MSP
 CIPP_API_CLIENTS = "cipp.apiClients"
 CIPP_AZURE_CONFIGURATION = "cipp.azureConfiguration"

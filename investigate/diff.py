@@ -55,6 +55,10 @@ LABELS: dict[str, str] = {
     "includeUnknownCountriesAndRegions": "unknown countries included",
     "isEnabled": "enabled",
 }
+for _side in ("include", "exclude"):
+    LABELS[f"conditions.users.{_side}GuestsOrExternalUsers.externalTenants.membershipKind"] = (
+        f"{_side}d external tenants"
+    )
 
 
 @dataclass(frozen=True)

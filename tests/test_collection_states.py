@@ -18,7 +18,7 @@ from collectors.run import collect_once
 from collectors.states import CONSENT_NEEDED, NOT_LICENSED, admin_consent_url, classify
 from collectors.status import status_rows
 from connectors.graph import GraphError
-from connectors.sources import SIGNINS
+from connectors.sources import DIRECTORY_AUDITS, SIGNINS
 from db import open_database
 from db.models import CollectionRun
 from settings import DEMO_GRAPH_CLIENT_ID, load_settings
@@ -28,7 +28,7 @@ from support import ROOT
 CLIENTS = {c.display_name: c.tenant_id for c in demo.client_tenants()}
 UNLICENSED = CLIENTS["Coho Winery"]
 UNCONSENTED = CLIENTS["Graphic Design Institute"]
-LICENCE_BOUND = {SIGNINS, "userRegistrationDetails"}
+LICENCE_BOUND = {SIGNINS, DIRECTORY_AUDITS, "userRegistrationDetails"}
 
 
 def _now() -> datetime:
@@ -196,7 +196,8 @@ def test_status_json_and_table_show_each_sources_state(both):
     assert set(states.values()) <= {"fresh", "stale", "failing", "not licensed", "consent needed"}
     summary = data["summary"]
     assert summary["failing"] == 0
-    assert summary["states"]["not licensed"] == 2 and summary["states"]["consent needed"] >= 7
+    assert summary["states"]["not licensed"] == len(LICENCE_BOUND)
+    assert summary["states"]["consent needed"] >= 7
 
     table = _cli(settings, "status")
     assert table.returncode == 0, table.stderr
@@ -208,7 +209,7 @@ def test_status_json_and_table_show_each_sources_state(both):
         line.startswith("Graphic Design Institute") and line.endswith(f"consent needed: {link}")
         for line in lines
     )
-    assert "2 not licensed" in lines[-1] and "consent needed" in lines[-1]
+    assert f"{len(LICENCE_BOUND)} not licensed" in lines[-1] and "consent needed" in lines[-1]
 
 
 def test_the_snapshot_says_why_a_source_is_missing(both):
@@ -231,7 +232,7 @@ def test_the_collectors_page_shows_not_licensed_and_consent_needed_apart_from_fa
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Failing"] == "0"
-    assert metrics["Not licensed"] == "2"
+    assert metrics["Not licensed"] == str(len(LICENCE_BOUND))
     assert metrics["Consent needed"] == "1"  # one tenant
     table = at.dataframe[0].value
     states = set(table["State"])
@@ -255,4 +256,4 @@ def test_the_tenants_page_says_consent_needed_and_counts_not_licensed_sources(bo
     table = at.dataframe[0].value.set_index("Tenant")
     assert table.loc["Graphic Design Institute", "Freshness"] == "consent needed"
     coho = table.loc["Coho Winery", "Freshness"]
-    assert coho.endswith(" · 2 not licensed") and "failing" not in coho
+    assert coho.endswith(f" · {len(LICENCE_BOUND)} not licensed") and "failing" not in coho
