@@ -109,7 +109,7 @@ def diff(before: Any, after: Any) -> list[DiffLine]:
     if after is None:
         return [DiffLine("", before, None, f"deleted: {_object_words(before)}")]
     lines: list[DiffLine] = []
-    _walk(canonical(before), canonical(after), "", lines)
+    _walk(before, after, "", lines)
     return lines
 
 
@@ -122,11 +122,16 @@ def label(path: str) -> str:
 
 
 def _walk(before: Any, after: Any, path: str, out: list[DiffLine]) -> None:
+    # Equal subtrees are skipped at once (the Changes page diffs every change it lists, and a change
+    # touches one or two fields of an object); lists and flags are compared as sets below.
+    if before == after:
+        return
     if isinstance(before, dict) or isinstance(after, dict):
         if (before is None or isinstance(before, dict)) and (after is None or isinstance(after, dict)):
             old, new = before or {}, after or {}
             for key in sorted(set(old) | set(new)):
-                _walk(old.get(key), new.get(key), f"{path}.{key}" if path else key, out)
+                if not is_volatile(key):
+                    _walk(old.get(key), new.get(key), f"{path}.{key}" if path else key, out)
             return
     if isinstance(before, list) or isinstance(after, list):
         if (before is None or isinstance(before, list)) and (after is None or isinstance(after, list)):
@@ -191,7 +196,7 @@ def _object_words(obj: Any) -> str:
 def _item_key(value: Any) -> str:
     if isinstance(value, str):
         return value.lower()  # ids and enum values: Graph's casing varies
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(canonical(value), sort_keys=True)
 
 
 def _item_words(value: Any) -> str:

@@ -329,3 +329,14 @@ def test_a_change_lists_the_findings_it_moved(engine):
     with engine.connect() as conn:
         [change] = changes(conn, T0)
     assert [(t.check_id, t.to_status) for t in change.moved] == [("D-1", "fail")]
+
+
+def test_changes_filter_by_part_of_who_made_them(engine):
+    _collect(engine, [_policy()], T0)
+    with write_transaction(engine) as conn:
+        store_directory_audits(conn, TENANT, [_audit_entry("the-change", T0 + timedelta(minutes=2))])
+    _collect(engine, [_without_service_providers()], T0 + timedelta(minutes=5))
+    with write_transaction(engine) as conn:
+        attach_changes(conn, T0 - timedelta(days=1))
+        found = [len(changes(conn, T0, who=who)) for who in ("PAT.ADMIN", "someone-else")]
+    assert found == [1, 0]
