@@ -20,7 +20,7 @@ from sqlalchemy import select
 from alerts.channels import MESSAGE_ID_HEADER, send
 from alerts.delivery import backoff, deliver_due
 from alerts.state import evaluate_alerts, purge_alert_history
-from db import open_database, write_transaction
+from db import write_transaction
 from db.models import AlertAttempt, AlertOutbox
 from settings import load_settings
 from support import ROOT
@@ -38,14 +38,18 @@ def receiver():
 
 
 @pytest.fixture
-def engine(db_url):  # type: ignore[no-untyped-def]
-    engine = open_database(db_url)
+def url(engine) -> str:  # type: ignore[no-untyped-def]
+    """The test database's URL (SQLite, and PostgreSQL where conftest's engine runs there too)."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(autouse=True)
+def tenants(engine) -> None:  # type: ignore[no-untyped-def]
     add_tenants(engine, NOW)
-    return engine
 
 
-def settings_for(db_url: str, url: str, **more):  # type: ignore[no-untyped-def]
-    return load_settings(database_url=db_url, alert_channels={"noc": url}, **more)
+def settings_for(database_url: str, channel_url: str, **more):  # type: ignore[no-untyped-def]
+    return load_settings(database_url=database_url, alert_channels={"noc": channel_url}, **more)
 
 
 def cycle(engine, settings, now: datetime, *findings: dict) -> None:  # type: ignore[no-untyped-def]
@@ -55,8 +59,8 @@ def cycle(engine, settings, now: datetime, *findings: dict) -> None:  # type: ig
     deliver_due(engine, settings, now)
 
 
-def test_alert_reaches_the_receiver_once_while_its_condition_holds(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url)
+def test_alert_reaches_the_receiver_once_while_its_condition_holds(engine, url, receiver):
+    settings = settings_for(url, receiver.url)
     for minutes in (0, 5, 10, 15):
         cycle(engine, settings, NOW + timedelta(minutes=minutes), BLOCKED)
     assert len(receiver.messages) == 1
@@ -67,8 +71,8 @@ def test_alert_reaches_the_receiver_once_while_its_condition_holds(engine, db_ur
     assert f"http://127.0.0.1:8501/posture?tenant={CLIENT}" in message["message"]
 
 
-def test_resolved_message_follows_the_fix(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url)
+def test_resolved_message_follows_the_fix(engine, url, receiver):
+    settings = settings_for(url, receiver.url)
     cycle(engine, settings, NOW, BLOCKED)
     cycle(engine, settings, NOW + timedelta(minutes=5), FIXED)
     cycle(engine, settings, NOW + timedelta(minutes=10), FIXED)
@@ -76,23 +80,23 @@ def test_resolved_message_follows_the_fix(engine, db_url, receiver):
     assert receiver.messages[1]["title"].startswith("Resolved: ")
 
 
-def test_message_carries_its_outbox_id_for_receivers_to_deduplicate(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url)
+def test_message_carries_its_outbox_id_for_receivers_to_deduplicate(engine, url, receiver):
+    settings = settings_for(url, receiver.url)
     cycle(engine, settings, NOW, BLOCKED)
     assert receiver.headers[0][MESSAGE_ID_HEADER].startswith("perimeter-")
 
 
 CHILD = """
-import os, sys, time
+import sys, time
 from datetime import datetime
 from alerts.delivery import deliver_due
-from alerts.state import evaluate_alerts, purge_alert_history
-from db import open_database, write_transaction
+from alerts.state import evaluate_alerts
+from db import open_database
 from settings import load_settings
-db_url, url, stage, flag = sys.argv[1:5]
+database_url, channel_url, stage, flag = sys.argv[1:5]
 now = datetime.fromisoformat(sys.argv[5])
-settings = load_settings(database_url=db_url, alert_channels={"noc": url})
-engine = open_database(db_url)
+settings = load_settings(database_url=database_url, alert_channels={"noc": channel_url})
+engine = open_database(database_url)
 if stage == "detected":
     evaluate_alerts(engine, settings, now)
     open(flag, "w").close()
@@ -104,12 +108,16 @@ deliver_due(engine, settings, now, before_send=pause)
 """
 
 
-def run_child_until_flag(tmp_path: Path, db_url: str, url: str, stage: str, now: datetime) -> None:
+def run_child_until_flag(
+    tmp_path: Path, database_url: str, channel_url: str, stage: str, now: datetime
+) -> None:
     """Run the worker's step in a process of its own and SIGKILL it once it reaches ``stage``."""
     flag = tmp_path / f"{stage}.flag"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, db_url, url, stage, str(flag), now.isoformat()], env=env, cwd=ROOT
+        [sys.executable, "-c", CHILD, database_url, channel_url, stage, str(flag), now.isoformat()],
+        env=env,
+        cwd=ROOT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -122,11 +130,11 @@ def run_child_until_flag(tmp_path: Path, db_url: str, url: str, stage: str, now:
         child.wait()
 
 
-def test_worker_killed_between_claim_and_send_neither_loses_nor_repeats(engine, db_url, receiver, tmp_path):
-    settings = settings_for(db_url, receiver.url)
+def test_worker_killed_between_claim_and_send_neither_loses_nor_repeats(engine, url, receiver, tmp_path):
+    settings = settings_for(url, receiver.url)
     store(engine, NOW, BLOCKED)
     evaluate_alerts(engine, settings, NOW)
-    run_child_until_flag(tmp_path, db_url, receiver.url, "claimed", NOW)
+    run_child_until_flag(tmp_path, url, receiver.url, "claimed", NOW)
     assert receiver.messages == []
     deliver_due(engine, settings, NOW + timedelta(seconds=30))  # the dead worker's claim still holds
     assert receiver.messages == []
@@ -137,19 +145,19 @@ def test_worker_killed_between_claim_and_send_neither_loses_nor_repeats(engine, 
 
 
 def test_worker_killed_between_detection_and_delivery_neither_loses_nor_repeats(
-    engine, db_url, receiver, tmp_path
+    engine, url, receiver, tmp_path
 ):
-    settings = settings_for(db_url, receiver.url)
+    settings = settings_for(url, receiver.url)
     store(engine, NOW, BLOCKED)
-    run_child_until_flag(tmp_path, db_url, receiver.url, "detected", NOW)
+    run_child_until_flag(tmp_path, url, receiver.url, "detected", NOW)
     later = NOW + timedelta(minutes=5)
     cycle(engine, settings, later, BLOCKED)  # the restarted worker: evaluates again, then delivers
     cycle(engine, settings, later + timedelta(minutes=5), BLOCKED)
     assert len(receiver.messages) == 1
 
 
-def test_quiet_hours_hold_messages_and_deliver_after(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url, alert_quiet_start_hour=22, alert_quiet_end_hour=7)
+def test_quiet_hours_hold_messages_and_deliver_after(engine, url, receiver):
+    settings = settings_for(url, receiver.url, alert_quiet_start_hour=22, alert_quiet_end_hour=7)
     night = datetime(2026, 11, 22, 23, 0)
     cycle(engine, settings, night, OPEN_CLIENT)
     deliver_due(engine, settings, night + timedelta(hours=3))
@@ -158,14 +166,14 @@ def test_quiet_hours_hold_messages_and_deliver_after(engine, db_url, receiver):
     assert len(receiver.messages) == 1
 
 
-def test_quiet_hours_let_critical_alerts_through(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url, alert_quiet_start_hour=22, alert_quiet_end_hour=7)
+def test_quiet_hours_let_critical_alerts_through(engine, url, receiver):
+    settings = settings_for(url, receiver.url, alert_quiet_start_hour=22, alert_quiet_end_hour=7)
     cycle(engine, settings, datetime(2026, 11, 22, 23, 0), BLOCKED)
     assert len(receiver.messages) == 1
 
 
-def test_rate_limit_folds_the_rest_into_one_digest(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url, alert_rate_limit_per_hour=1)
+def test_rate_limit_folds_the_rest_into_one_digest(engine, url, receiver):
+    settings = settings_for(url, receiver.url, alert_rate_limit_per_hour=1)
     # The service account blocked in one tenant, resolved, blocked again: three messages in an hour.
     cycle(engine, settings, NOW, BLOCKED)
     cycle(engine, settings, NOW + timedelta(minutes=5), FIXED)
@@ -179,8 +187,8 @@ def test_rate_limit_folds_the_rest_into_one_digest(engine, db_url, receiver):
     assert len(receiver.messages) == 2
 
 
-def test_failing_channel_retries_with_backoff_and_records_the_error(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url)
+def test_failing_channel_retries_with_backoff_and_records_the_error(engine, url, receiver):
+    settings = settings_for(url, receiver.url)
     receiver.fail_with = 503
     cycle(engine, settings, NOW, BLOCKED)
     deliver_due(engine, settings, NOW + backoff(1) - timedelta(seconds=1))  # not due yet
@@ -195,7 +203,7 @@ def test_failing_channel_retries_with_backoff_and_records_the_error(engine, db_u
     assert backoff(3) == 4 * backoff(1)
 
 
-def test_mail_channel_delivers_once_through_a_real_smtp_server_as_plain_text(engine, db_url):
+def test_mail_channel_delivers_once_through_a_real_smtp_server_as_plain_text(engine, url):
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Sink
 
@@ -215,7 +223,7 @@ def test_mail_channel_delivers_once_through_a_real_smtp_server_as_plain_text(eng
     controller.start()
     try:
         url = f"mailto://127.0.0.1:{port}?from=perimeter@example.com&to=noc@example.com&mode=insecure"
-        settings = settings_for(db_url, url)
+        settings = settings_for(url, url)
         cycle(engine, settings, NOW, BLOCKED)
         cycle(engine, settings, NOW + timedelta(minutes=5), BLOCKED)
     finally:
@@ -228,14 +236,14 @@ def test_mail_channel_delivers_once_through_a_real_smtp_server_as_plain_text(eng
     assert b"blocked in Contoso <b>Ltd</b>" in mail.get_payload(decode=True)
 
 
-def test_bad_channel_url_is_a_result_without_the_url(db_url):
-    settings = load_settings(database_url=db_url, alert_channels={"x": "nosuch://user:hunter2@host/tok"})
+def test_bad_channel_url_is_a_result_without_the_url(url):
+    settings = load_settings(database_url=url, alert_channels={"x": "nosuch://user:hunter2@host/tok"})
     result = send(settings, "x", "t", "b")
     assert not result.ok and result.error and "hunter2" not in result.error
 
 
-def test_retention_drops_what_is_done_and_keeps_what_is_still_to_send(engine, db_url, receiver):
-    settings = settings_for(db_url, receiver.url)
+def test_retention_drops_what_is_done_and_keeps_what_is_still_to_send(engine, url, receiver):
+    settings = settings_for(url, receiver.url)
     cycle(engine, settings, NOW, BLOCKED)  # sent
     receiver.fail_with = 503
     cycle(engine, settings, NOW, BLOCKED, OPEN_CLIENT)  # a new alert, failing: still to send

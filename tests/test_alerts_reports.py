@@ -10,7 +10,6 @@ from alerts_support import CLIENT, add_tenants, finding, receiving, store
 
 from alerts.delivery import deliver_due
 from alerts.reports import queue_weekly_reports, report_week, weekly_report
-from db import open_database
 from settings import load_settings
 
 MONDAY_8 = datetime(2026, 11, 23, 8, 0)  # a Monday, after the default 07:00
@@ -23,26 +22,30 @@ def receiver():
 
 
 @pytest.fixture
-def engine(db_url):  # type: ignore[no-untyped-def]
-    engine = open_database(db_url)
+def url(engine) -> str:  # type: ignore[no-untyped-def]
+    """The test database's URL (SQLite, and PostgreSQL where conftest's engine runs there too)."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(autouse=True)
+def tenants(engine) -> None:  # type: ignore[no-untyped-def]
     add_tenants(engine, MONDAY_8 - timedelta(days=30))
     store(engine, MONDAY_8 - timedelta(days=3), finding("D-2", CLIENT, "pass"))
     store(engine, MONDAY_8 - timedelta(days=1), finding("D-2", CLIENT, "fail"))
-    return engine
 
 
-def test_the_report_is_due_from_the_configured_hour_of_the_configured_day(db_url):
+def test_the_report_is_due_from_the_configured_hour_of_the_configured_day(url):
     settings = load_settings(
-        database_url=db_url, report_weekday=0, report_hour=7, alert_timezone="Europe/Amsterdam"
+        database_url=url, report_weekday=0, report_hour=7, alert_timezone="Europe/Amsterdam"
     )
     assert report_week(settings, datetime(2026, 11, 23, 5, 59)) is None  # 06:59 in Amsterdam
     assert report_week(settings, datetime(2026, 11, 23, 6, 0)) == "2026-W48"
     assert report_week(settings, datetime(2026, 11, 24, 6, 0)) is None  # Tuesday
 
 
-def test_the_weekly_report_is_sent_once_per_week_per_audience(engine, db_url, receiver):
+def test_the_weekly_report_is_sent_once_per_week_per_audience(engine, url, receiver):
     settings = load_settings(
-        database_url=db_url, alert_channels={"noc": receiver.url}, report_audiences=["msp", CLIENT]
+        database_url=url, alert_channels={"noc": receiver.url}, report_audiences=["msp", CLIENT]
     )
     for minutes in (0, 5, 60, 300):  # the worker's cycles through the day, restarts included
         moment = MONDAY_8 + timedelta(minutes=minutes)
@@ -59,8 +62,8 @@ def test_the_weekly_report_is_sent_once_per_week_per_audience(engine, db_url, re
     assert len(receiver.messages) == 4
 
 
-def test_the_report_says_score_new_findings_and_attaches_the_html_report(engine, db_url, receiver):
-    settings = load_settings(database_url=db_url, alert_channels={"noc": receiver.url})
+def test_the_report_says_score_new_findings_and_attaches_the_html_report(engine, url, receiver):
+    settings = load_settings(database_url=url, alert_channels={"noc": receiver.url})
     queue_weekly_reports(engine, settings, MONDAY_8)
     deliver_due(engine, settings, MONDAY_8)
     (message,) = receiver.messages
@@ -70,8 +73,8 @@ def test_the_report_says_score_new_findings_and_attaches_the_html_report(engine,
     assert message["attachments"] and message["attachments"][0]["filename"] == "perimeter-report.html"
 
 
-def test_the_reports_text_and_html_keep_tenant_text_inert(engine, db_url):
-    settings = load_settings(database_url=db_url)
+def test_the_reports_text_and_html_keep_tenant_text_inert(engine, url):
+    settings = load_settings(database_url=url)
     with engine.connect() as conn:
         _title, body, html = weekly_report(conn, settings, CLIENT, MONDAY_8)
     assert "<b>Ltd</b>" not in html and "&lt;b&gt;Ltd&lt;/b&gt;" in html

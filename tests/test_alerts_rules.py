@@ -19,7 +19,7 @@ from alerts.rules import (
     threshold_error,
 )
 from alerts.state import evaluate_alerts
-from db import open_database, write_transaction
+from db import write_transaction
 from db.models import AlertState, CollectionRun, CollectionState, SignIn, SignInRollup
 from db.posture_store import current_findings
 from db.store import replace_objects
@@ -30,15 +30,19 @@ BG = "bg-admin@northwindmsp.onmicrosoft.com"
 
 
 @pytest.fixture
-def engine(db_url):  # type: ignore[no-untyped-def]
-    engine = open_database(db_url)
+def url(engine) -> str:  # type: ignore[no-untyped-def]
+    """The test database's URL (SQLite, and PostgreSQL where conftest's engine runs there too)."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(autouse=True)
+def tenants(engine) -> None:  # type: ignore[no-untyped-def]
     add_tenants(engine, NOW - timedelta(days=30))
-    return engine
 
 
 @pytest.fixture
-def settings(db_url):  # type: ignore[no-untyped-def]
-    return load_settings(database_url=db_url, break_glass_upns=[BG])
+def settings(url):  # type: ignore[no-untyped-def]
+    return load_settings(database_url=url, break_glass_upns=[BG])
 
 
 def conditions(engine, settings, rule_id: str, since: datetime = NOW - timedelta(hours=1), threshold=None):  # type: ignore[no-untyped-def]
@@ -216,8 +220,8 @@ def test_thresholds_are_checked_per_rule():
     assert threshold_error(RULES_BY_ID[BLOCKED_SIGNIN_SPIKE], "25") is None
 
 
-def test_a_resolved_alert_that_holds_again_opens_again(engine, settings, db_url):
-    settings = load_settings(database_url=db_url, alert_channels={"x": "json://127.0.0.1:9/"})
+def test_a_resolved_alert_that_holds_again_opens_again(engine, settings, url):
+    settings = load_settings(database_url=url, alert_channels={"x": "json://127.0.0.1:9/"})
     store(engine, NOW, finding("D-2", CLIENT, "fail"))
     evaluate_alerts(engine, settings, NOW)
     store(engine, NOW + timedelta(minutes=5), finding("D-2", CLIENT, "pass"))
