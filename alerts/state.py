@@ -124,6 +124,12 @@ def evaluate_alerts(engine: Engine, settings: Settings, now: datetime) -> dict[s
         latest = conn.execute(select(func.max(PostureEvaluation.evaluated_at))).scalar()
         for config in rule_settings(conn, settings):
             if not config.enabled:
+                # Switched off: its open alerts close without a message (nobody is watching the rule).
+                conn.execute(
+                    update(AlertState)
+                    .where(AlertState.rule_id == config.rule.id, AlertState.status == OPEN)
+                    .values(status=RESOLVED, resolved_at=now)
+                )
                 continue
             ctx = RuleContext(settings, now, since, names, current.findings, latest, config.threshold)
             conditions = {c.key: c for c in config.rule.read(conn, ctx)}

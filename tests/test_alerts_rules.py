@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from alerts_support import CLIENT, MSP, add_tenants, finding, store
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from alerts.rules import (
     BLOCKED_SIGNIN_SPIKE,
@@ -15,12 +15,13 @@ from alerts.rules import (
     FINDING_REGRESSED,
     MSP_PERIMETER_CHANGE,
     RULES_BY_ID,
+    SERVICE_ACCOUNT_BLOCKED,
     RuleContext,
     threshold_error,
 )
-from alerts.state import evaluate_alerts
+from alerts.state import evaluate_alerts, open_alerts, save_rule_settings
 from db import write_transaction
-from db.models import AlertState, CollectionRun, CollectionState, SignIn, SignInRollup
+from db.models import AlertOutbox, AlertState, CollectionRun, CollectionState, SignIn, SignInRollup
 from db.posture_store import current_findings
 from db.store import replace_objects
 from settings import load_settings
@@ -235,3 +236,15 @@ def test_a_resolved_alert_that_holds_again_opens_again(engine, settings, url):
             .status
             == "open"
         )
+
+
+def test_a_rule_switched_off_closes_its_open_alerts_without_a_message(engine, url):
+    settings = load_settings(database_url=url, alert_channels={"x": "json://127.0.0.1:9/"})
+    store(engine, NOW, finding("D-2", CLIENT, "fail"))
+    evaluate_alerts(engine, settings, NOW)
+    with write_transaction(engine) as conn:
+        save_rule_settings(conn, SERVICE_ACCOUNT_BLOCKED, False, "", [], "op", NOW)
+    assert evaluate_alerts(engine, settings, NOW + timedelta(minutes=5)) == {"opened": 0, "resolved": 0}
+    with engine.connect() as conn:
+        assert open_alerts(conn) == []
+        assert conn.execute(select(func.count()).select_from(AlertOutbox)).scalar() == 1  # the firing only
