@@ -152,7 +152,7 @@ def claim(
         )
         if done.rowcount != 1:
             return None
-        return conn.execute(select(AlertOutbox).where(AlertOutbox.id == outbox_id)).first()  # type: ignore[return-value]
+        return conn.execute(select(AlertOutbox.__table__).where(AlertOutbox.id == outbox_id)).first()
 
 
 def finish(

@@ -14,6 +14,15 @@ from db import open_database
 from db.models import AlertOutbox, AuditRecord
 
 SECRET = "s3cr3t-pw"
+AUTH = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "microsoft": {
+        "client_id": "a",
+        "client_secret": "s",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    },
+}
 TOKEN = "T0KENabcdefghijklmnopqrstuvwxyz"
 
 
@@ -92,3 +101,13 @@ def test_a_rule_change_is_stored_and_audited(page):
         ).one()
     assert (record.fix_id, record.target_id) == ("alert-rule.change", "collector-failing")
     assert json.loads(record.after)["threshold"] == "5" and json.loads(record.before)["threshold"] == "3"
+
+
+def test_a_viewer_has_no_alerts_page(tmp_path, app_test):
+    app = app_test(f"sqlite:///{tmp_path / 'v.db'}")
+    app.secrets["auth"] = AUTH
+    app.user = {"is_logged_in": True, "email": "viewer@msp.example", "roles": ["Viewer"]}
+    at = app.run()
+    assert not at.exception
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not registered for a Viewer
+        at.switch_page("pages/alerts.py")
