@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from collectors.run import collect_once
+from connectors.pacing import LIMITS, Pacer
 from db import open_database, write_transaction
 from db.history import changes, directory_audit_row, store_directory_audits
 from db.models import CollectionState, DirectoryAudit, PostureFinding
-from graphjson.times import parse_graph_datetime
+from fixes import Actor, FixEngine, FixRequest
+from graphjson.times import parse_graph_datetime, utcnow
 from investigate.diff import diff_words
 from settings import load_settings
 from simulator import SimConfig, Simulator
@@ -28,6 +30,8 @@ TENANT = "11111111-2222-3333-4444-555555555555"
 POLICIES = "identity/conditionalAccess/policies"
 FIRST = FIXED_NOW
 SECOND = FIXED_NOW + timedelta(minutes=15)
+D1 = "client-policy.exclude-service-provider"
+OPERATOR = Actor("alice@northwindmsp.onmicrosoft.com", ["Operator"])
 
 
 def _entry(**overrides: Any) -> dict[str, Any]:
@@ -224,3 +228,35 @@ def test_a_tenant_without_p1_is_not_licensed_for_audits_as_for_sign_ins(drifted)
             )
 
     assert not_licensed("directoryAudits") == not_licensed("signIns") != set()
+
+
+# --- Perimeter's own fix (after the tests above: it undoes the drift) ---
+
+
+@pytest.fixture(scope="module")
+def fixed(drifted) -> Any:
+    """The D-1 fix applied by an operator to the drifted policy, then a third collection on the real
+    clock (the fix engine stamps its audit record with it): (engine, tenant, the fix's audit id)."""
+    sim, engine, tenant, entry, _patched, _policy = drifted
+    url = engine.url.render_as_string(hide_password=False)
+    settings = load_settings(database_url=url, simulator_url=sim.url)
+    fast = Pacer({family: ((10_000, 1.0), (10_000, 1.0)) for family in LIMITS})
+    fx = FixEngine(settings, engine, pacer=fast)
+    policy_id = entry["targetResources"][0]["id"]
+    outcome = fx.apply(fx.plan(FixRequest(D1, tenant, policy_id)), OPERATOR, acknowledge_warnings=True)
+    assert outcome.ok, outcome.message
+    third = collect_once(settings, engine, clock=utcnow)
+    assert not third.errors, third.errors
+    return engine, tenant, outcome.audit_id
+
+
+def test_a_change_made_by_perimeters_fix_names_the_operator(fixed):
+    engine, tenant, audit_id = fixed
+    with engine.connect() as conn:
+        [change] = changes(conn, SECOND + timedelta(seconds=1), tenant_id=tenant)
+    assert (change.who, change.who_type, change.fix_audit_id) == (
+        f"Perimeter (operator {OPERATOR.name})",
+        "perimeter",
+        audit_id,
+    )
+    assert "excluded guest/external types: serviceProvider added" in diff_words(change.diff)
