@@ -25,9 +25,10 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, Row, insert, or_, select, update
 
 from alerts.channels import send
 from alerts.state import TEST, queue_digests
@@ -132,9 +133,7 @@ def deliver_due(
     return {"sent": sent, "failed": failed, "held": held}
 
 
-def claim(
-    engine: Engine, settings: Settings, outbox_id: int, worker: str, now: datetime
-) -> AlertOutbox | None:
+def claim(engine: Engine, settings: Settings, outbox_id: int, worker: str, now: datetime) -> Row[Any] | None:
     """Claim one unsent row for ``worker`` (committed before returning), or None when it is not free."""
     with write_transaction(engine) as conn:
         done = conn.execute(
