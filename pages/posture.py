@@ -323,6 +323,7 @@ if choice is not None and choice in by_key:
             st.caption(plain(age))
         st.markdown(f"**Why it matters:** {plain(check.rationale)}")
         st.json(finding.evidence, expanded=False)
+        fix_request = fix_for_finding(finding.as_dict())
         # A regression names the change the evaluation judged to have caused it (db.posture_store).
         cause = (
             cdata.regression_change(
@@ -349,7 +350,8 @@ if choice is not None and choice in by_key:
                         icon=":material/undo:",
                         query_params={"entry": str(cause.fix_audit_id)},
                     )
-        fix_request = fix_for_finding(finding.as_dict())
+                elif fix_request is not None:
+                    st.caption("The fix below puts it right.")
         if fix_request is not None:
             with st.container(border=True):
                 fix_panel(fix_request, key=f"posture-{choice}")

@@ -147,6 +147,14 @@ def test_a_filter_on_who_keeps_the_admins_change(app_test, drifted):
     assert not at.dataframe
 
 
+def test_a_filter_on_another_kind_leaves_nothing(app_test, drifted):
+    url, _ = drifted
+    at = run_page(app_test(url, now=NOW), PAGE, kind="namedLocations")
+    assert not at.dataframe
+    at = run_page(app_test(url, now=NOW), PAGE, kind=POLICIES)
+    assert len(at.dataframe[0].value) == 1
+
+
 def test_the_tenant_link_presets_the_filter(app_test, drifted):
     url, _ = drifted
     at = run_page(app_test(url, now=NOW), PAGE, tenant=TENANT)
@@ -211,6 +219,7 @@ def test_a_regressed_finding_on_the_posture_page_says_what_changed_it(app_test, 
     shown = _texts(at)
     assert f"Changed by: {ADMIN} from {ADMIN_IP}" in shown
     assert REMOVED in shown
+    assert [link.proto.page for link in at.get("page_link") if "Changes page" in link.proto.label]
 
 
 def test_a_regression_made_by_perimeters_fix_offers_its_rollback(app_test, demo_database, tmp_path_factory):
