@@ -91,7 +91,7 @@ if not found:
     )
 else:
     more = " (the newest shown; narrow the filters for the rest)" if len(found) >= cdata.LIMIT else ""
-    st.caption(f"{len(found)} changes in the last {days} days{more}.")
+    st.caption(f"{len(found)} change{'' if len(found) == 1 else 's'} in the last {days} days{more}.")
     table(cdata.change_rows(found, names), hide_index=True, width="stretch", key="changes_table")
 
 # --- one change -------------------------------------------------------------------------------------------
