@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, false, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from db.driver import dialect_insert
@@ -45,6 +45,10 @@ SUBJECT_KINDS = {
 }
 # Perimeter's own fixes that changed something (fixes.model: APPLIED, ROLLED_BACK, CONFLICT).
 CHANGING_OUTCOMES = ("applied", "rolled-back", "applied-with-conflict")
+# A tenant's first collection: its versioned sources come first in its collection (policies, named
+# locations, security defaults: seconds apart at Conditional Access pacing; CIPP's at the cycle's start),
+# well within this, and a full cycle is 5 minutes apart by default.
+BASELINE_WINDOW = timedelta(minutes=2)
 DELETED_HASH = ""  # content_hash of a deletion version (body NULL)
 PERIMETER = "perimeter"  # who_type of a change made by Perimeter's own fix
 
@@ -252,7 +256,7 @@ def attach_changes(conn: Connection, since: datetime) -> int:
             _OV.seen_at >= since,
             _OV.directory_audit_id.is_(None),
             _OV.fix_audit_id.is_(None),
-            ~_baseline(),
+            ~_baseline(conn, since),
         )
     ).all()
     linked = 0
@@ -309,12 +313,24 @@ def _previous_join() -> Any:
     )
 
 
-def _baseline() -> Any:
-    """A first version seen in the tenant's first collection of its kind: not a change."""
-    older = exists().where(
-        _OLDER.tenant_id == _OV.tenant_id, _OLDER.kind == _OV.kind, _OLDER.seen_at < _OV.seen_at
-    )
-    return and_(_OV.version == 1, ~older)
+def _baseline(conn: Connection, since: datetime) -> Any:
+    """The condition "a first version seen in its tenant's first collection" (within BASELINE_WINDOW of
+    the tenant's earliest version): what the tenant had when history began, not a change. A kind that
+    was empty then (no named location yet) has its first object counted as created. Only tenants
+    whose first collection reaches ``since`` can have such versions in a read from ``since``: found
+    from the version-1 rows in that range and one index seek per such tenant."""
+    recent = select(_OLDER.tenant_id).where(_OLDER.version == 1, _OLDER.seen_at >= since - BASELINE_WINDOW)
+    firsts = conn.execute(
+        select(_OLDER.tenant_id, func.min(_OLDER.seen_at))
+        .where(_OLDER.tenant_id.in_(recent.distinct()))
+        .group_by(_OLDER.tenant_id)
+    ).all()
+    tenants = [
+        and_(_OV.tenant_id == tenant_id, _OV.seen_at < first + BASELINE_WINDOW)
+        for tenant_id, first in firsts
+        if first + BASELINE_WINDOW > since
+    ]
+    return and_(_OV.version == 1, or_(*tenants)) if tenants else false()
 
 
 # --- reads ---
@@ -395,7 +411,7 @@ def changes(
     """Changes seen in [since, until), newest first, each with its diff, who made it and the findings it
     moved (finding_transitions caused by it). ``who`` matches part of the UPN, app name or operator
     (case-insensitive). A tenant's baseline (its first collection of a kind) is not listed."""
-    query = _change_query().where(_OV.seen_at >= since, ~_baseline())
+    query = _change_query().where(_OV.seen_at >= since, ~_baseline(conn, since))
     if until is not None:
         query = query.where(_OV.seen_at < until)
     if tenant_id:
@@ -484,11 +500,12 @@ def object_timeline(conn: Connection, tenant_id: str, kind: str, object_id: str)
     query = _change_query().where(_OV.tenant_id == tenant_id, _OV.kind == kind, _OV.object_id == object_id)
     rows = conn.execute(query.order_by(_OV.version)).all()
     first_seen = conn.execute(
-        select(func.min(ObjectVersion.seen_at)).where(
-            ObjectVersion.tenant_id == tenant_id, ObjectVersion.kind == kind
-        )
+        select(func.min(ObjectVersion.seen_at)).where(ObjectVersion.tenant_id == tenant_id)
     ).scalar()
-    return [_change_row(row, baseline=row.version == 1 and row.seen_at == first_seen) for row in rows]
+    return [
+        _change_row(row, baseline=row.version == 1 and row.seen_at < first_seen + BASELINE_WINDOW)
+        for row in rows
+    ]
 
 
 def version_diff(conn: Connection, version_id_a: int, version_id_b: int) -> list[DiffLine]:
@@ -513,7 +530,7 @@ def regression_causes(
     latest per tenant (for findings about the tenant rather than one object)."""
     rows = conn.execute(
         select(_OV.id, _OV.tenant_id, _OV.kind, _OV.object_id)
-        .where(_OV.seen_at > after, _OV.seen_at <= until, ~_baseline())
+        .where(_OV.seen_at > after, _OV.seen_at <= until, ~_baseline(conn, after))
         .order_by(_OV.seen_at, _OV.id)
     )
     by_object: dict[tuple[str, str, str], int] = {}

@@ -340,3 +340,20 @@ def test_changes_filter_by_part_of_who_made_them(engine):
         attach_changes(conn, T0 - timedelta(days=1))
         found = [len(changes(conn, T0, who=who)) for who in ("PAT.ADMIN", "someone-else")]
     assert found == [1, 0]
+
+
+def test_the_first_object_of_a_kind_that_was_empty_is_a_change(engine):
+    _collect(engine, [_policy()], T0)
+    _collect(engine, [], T0 + timedelta(seconds=5), kind=LOCATIONS)
+    office = {"id": "loc-1", "displayName": "Office", "ipRanges": []}
+    _collect(engine, [office], T0 + timedelta(minutes=5), kind=LOCATIONS)
+    with engine.connect() as conn:
+        [change] = changes(conn, T0 - timedelta(days=1))
+    assert (change.object_id, diff_words(change.diff)) == ("loc-1", ["created: Office"])
+
+
+def test_every_kind_of_a_tenants_first_collection_is_its_baseline(engine):
+    _collect(engine, [_policy()], T0)
+    _collect(engine, [{"id": "loc-1", "displayName": "Office"}], T0 + timedelta(seconds=5), kind=LOCATIONS)
+    with engine.connect() as conn:
+        assert changes(conn, T0 - timedelta(days=1)) == []
