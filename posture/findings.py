@@ -43,10 +43,14 @@ class Finding:
     # collection failed after that): from the snapshot's sourceStatus (posture.freshness); None without.
     data_as_of: str | None = None
     stale_since: str | None = None
+    # The configuration change judged to have made it regress (db.history.ChangeRow.as_dict: versionId,
+    # kind, objectId, seenAt, who, whoType, diff), set by the evaluation that saw it regress.
+    change: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Exactly the SPEC's JSON keys (what users script against), and ``dataAsOf`` / ``staleSince``
-        only when known (a snapshot file without sourceStatus gives neither)."""
+        only when known (a snapshot file without sourceStatus gives neither), ``change`` only for a
+        finding that regressed with a known cause."""
         out = {
             "check": self.check,
             "tenantId": self.tenant_id,
@@ -61,6 +65,8 @@ class Finding:
             out["dataAsOf"] = self.data_as_of
         if self.stale_since:
             out["staleSince"] = self.stale_since
+        if self.change:
+            out["change"] = self.change
         return out
 
     @classmethod
@@ -78,4 +84,5 @@ class Finding:
             fix=data.get("fix"),
             data_as_of=data.get("dataAsOf"),
             stale_since=data.get("staleSince"),
+            change=data["change"] if isinstance(data.get("change"), dict) else None,
         )

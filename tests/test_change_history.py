@@ -22,7 +22,7 @@ from db.history import (
     version_diff,
 )
 from db.models import AuditRecord, FindingTransition, ObjectVersion, PostureFinding
-from db.posture_store import store_evaluation
+from db.posture_store import current_findings, store_evaluation
 from db.store import replace_objects
 from investigate.diff import content_hash, diff, diff_words
 
@@ -357,3 +357,13 @@ def test_every_kind_of_a_tenants_first_collection_is_its_baseline(engine):
     _collect(engine, [{"id": "loc-1", "displayName": "Office"}], T0 + timedelta(seconds=5), kind=LOCATIONS)
     with engine.connect() as conn:
         assert changes(conn, T0 - timedelta(days=1)) == []
+
+
+def test_the_current_findings_json_names_the_change(engine):
+    _collect(engine, [_policy()], T0)
+    _evaluate(engine, T0, [_finding("pass")])
+    _collect(engine, [_without_service_providers()], T0 + timedelta(minutes=5))
+    _evaluate(engine, T0 + timedelta(minutes=6), [_finding("fail")])
+    with engine.connect() as conn:
+        [finding] = current_findings(conn, T0 + timedelta(minutes=7)).findings
+    assert finding.as_dict()["change"]["diff"] == ["excluded guest/external types: serviceProvider removed"]
