@@ -246,7 +246,7 @@ def attach_changes(conn: Connection, since: datetime) -> int:
     """Link each version seen since ``since`` and not yet attributed to what produced it: the latest
     directory audit entry naming the object with activity_at after the previous version's seen_at and
     not after this one's, and Perimeter's own fix (audit_log) on the object in that same window. A
-    tenant's first versions of a kind (its baseline) are not changes and stay unlinked. Returns how
+    tenant's first collection (its baseline) is not a change and stays unlinked. Returns how
     many versions were linked. Run after a collection's audits and versions are stored; entries that
     arrive late (Graph's audit latency) link at a later run."""
     candidates = conn.execute(
@@ -319,7 +319,8 @@ def _baseline(conn: Connection, since: datetime) -> Any:
     was empty then (no named location yet) has its first object counted as created. Only tenants
     whose first collection reaches ``since`` can have such versions in a read from ``since``: found
     from the version-1 rows in that range and one index seek per such tenant."""
-    recent = select(_OLDER.tenant_id).where(_OLDER.version == 1, _OLDER.seen_at >= since - BASELINE_WINDOW)
+    created = aliased(ObjectVersion, name="created")  # not _OLDER: the subquery must not correlate
+    recent = select(created.tenant_id).where(created.version == 1, created.seen_at >= since - BASELINE_WINDOW)
     firsts = conn.execute(
         select(_OLDER.tenant_id, func.min(_OLDER.seen_at))
         .where(_OLDER.tenant_id.in_(recent.distinct()))

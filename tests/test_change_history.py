@@ -367,3 +367,12 @@ def test_the_current_findings_json_names_the_change(engine):
     with engine.connect() as conn:
         [finding] = current_findings(conn, T0 + timedelta(minutes=7)).findings
     assert finding.as_dict()["change"]["diff"] == ["excluded guest/external types: serviceProvider removed"]
+
+
+def test_a_policy_created_long_after_the_baseline_is_a_change_in_a_recent_range(engine):
+    _collect(engine, [_policy()], T0 - timedelta(days=30))
+    created = _policy(id="new-policy", displayName="CA009 New")
+    _collect(engine, [_policy(), created], T0)
+    with engine.connect() as conn:
+        [change] = changes(conn, T0 - timedelta(days=7))
+    assert change.object_id == "new-policy"
