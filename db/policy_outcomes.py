@@ -224,7 +224,7 @@ def policy_impact(
         )
         .order_by(w.created_at.desc(), w.signin_id.desc())
         .limit(limit)
-    )
+    ).all()  # one fetch of every row, not a driver call per row
     for signin_id, created, result, upn, app, ip, country, access, home in rows:
         who = (upn, access, home)
         role = roles.get(who, "?")
