@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import msgspec
 from sqlalchemy import Engine, select
 
 from collectors.evaluate import evaluate_and_store
@@ -246,42 +245,89 @@ class Cycle:
         return None
 
     async def collect_signins(self, graph: TenantGraph, tenant: TenantRef) -> str | None:
-        """Incremental by createdDateTime: re-read a short overlap before the watermark (late
-        arrivals), store page by page (idempotent by id), advance the watermark only at the end."""
-        started = self.clock()
+        """Sign-ins, incremental by createdDateTime (:meth:`collect_incremental`), each page stored in
+        the ingest transaction (db.store.ingest_signin_page)."""
         with self.engine.connect() as conn:
             watermark = signin_watermark(conn, tenant.tenant_id)
-        since = self._read_from(watermark, started, self.settings.retention_days)
-        params = {
-            "$filter": f"createdDateTime ge {graph_datetime(since)} and {SIGNIN_EVENT_FILTER}",
-            "$top": "1000",
-        }
+
+        async def read(since: datetime, store: Callable[[list[Any]], None]) -> None:
+            params = {
+                "$filter": f"createdDateTime ge {graph_datetime(since)} and {SIGNIN_EVENT_FILTER}",
+                "$top": "1000",
+            }
+            await graph.each_signin_page(params, store)
+
+        state, stored = await self.collect_incremental(
+            tenant,
+            SIGNINS,
+            watermark,
+            self.settings.retention_days,
+            read,
+            lambda page: ingest_signin_page(self.engine, tenant.tenant_id, page),
+        )
+        self.report.signins_stored += stored
+        return state
+
+    async def collect_directory_audits(self, graph: TenantGraph, tenant: TenantRef) -> str | None:
+        """Directory audit entries of category Policy (who changed a policy or named location, from
+        where), incremental by activityDateTime (:meth:`collect_incremental`), kept as long as posture
+        history. Paced as the reports family (connectors.pacing: auditLogs)."""
+        with self.engine.connect() as conn:
+            watermark = source_watermark(conn, tenant.tenant_id, DIRECTORY_AUDITS)
+
+        async def read(since: datetime, store: Callable[[list[Any]], None]) -> None:
+            window = f"activityDateTime ge {graph_datetime(since)}"
+            params = {"$filter": f"{window} and {DIRECTORY_AUDIT_CATEGORY_FILTER}", "$top": "1000"}
+            await graph.each_page(DIRECTORY_AUDITS_PATH, params, "v1.0", store)
+
+        def store_page(entries: list[Any]) -> tuple[int, int, datetime | None]:
+            with write_transaction(self.engine) as conn:
+                return store_directory_audits(conn, tenant.tenant_id, entries)
+
+        state, _ = await self.collect_incremental(
+            tenant, DIRECTORY_AUDITS, watermark, self.settings.posture_history_days, read, store_page
+        )
+        return state
+
+    async def collect_incremental(
+        self,
+        tenant: TenantRef,
+        source: str,
+        watermark: datetime | None,
+        keep_days: int,
+        read: Callable[[datetime, Callable[[list[Any]], None]], Awaitable[None]],
+        store_page: Callable[[list[Any]], tuple[int, int, datetime | None]],
+    ) -> tuple[str | None, int]:
+        """The one incremental collection (sign-ins, directory audits): re-read a short overlap before
+        the watermark (late arrivals), store page by page (idempotent by id; ``store_page`` returns
+        stored, skipped, newest time), advance the watermark only when every page is stored; a failure
+        keeps the pages stored so far and leaves the watermark. Returns (standing state, rows stored)."""
+        started = self.clock()
+        since = self._read_from(watermark, started, keep_days)
         stored = skipped = 0
         newest = watermark
 
-        def store(signins: list[msgspec.Raw]) -> None:
+        def store(page: list[Any]) -> None:
             nonlocal stored, skipped, newest
-            count, page_skipped, page_newest = ingest_signin_page(self.engine, tenant.tenant_id, signins)
+            count, page_skipped, page_newest = store_page(page)
             stored += count
             skipped += page_skipped
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest
 
         try:
-            await graph.each_signin_page(params, store)
+            await read(since, store)
         except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
-            state = classify(error, SIGNINS)
+            state = classify(error, source)
             self._record(
-                tenant.tenant_id, SIGNINS, started, stored, failure_text(error, self.host()), state=state
+                tenant.tenant_id, source, started, stored, failure_text(error, self.host()), state=state
             )
-            self.report.signins_stored += stored
-            return state
+            return state, stored
         finally:
             if skipped:  # objects without a usable id or time: nothing to store them under
-                log.warning("%s: %d malformed sign-ins skipped", tenant.tenant_id, skipped)
-        self.report.signins_stored += stored
-        self._record(tenant.tenant_id, SIGNINS, started, stored, None, watermark=newest)
-        return None
+                log.warning("%s: %d malformed %s skipped", tenant.tenant_id, skipped, source)
+        self._record(tenant.tenant_id, source, started, stored, None, watermark=newest)
+        return None, stored
 
     def _read_from(self, watermark: datetime | None, started: datetime, keep_days: int) -> datetime:
         """Where an incremental source starts reading: a short overlap before its watermark (late
@@ -291,50 +337,6 @@ class Cycle:
         else:
             since = watermark - timedelta(minutes=self.settings.signin_overlap_minutes)
         return max(since, started - timedelta(days=keep_days))
-
-    async def collect_directory_audits(self, graph: TenantGraph, tenant: TenantRef) -> str | None:
-        """Directory audit entries of category Policy (who changed a policy or named location, from
-        where), incremental by activityDateTime exactly like sign-ins: a short overlap re-read, each
-        page stored in its own transaction (idempotent by tenant and id), the watermark advanced only
-        when every page is stored. Paced as the reports family (connectors.pacing: auditLogs)."""
-        started = self.clock()
-        with self.engine.connect() as conn:
-            watermark = source_watermark(conn, tenant.tenant_id, DIRECTORY_AUDITS)
-        since = self._read_from(watermark, started, self.settings.posture_history_days)
-        params = {
-            "$filter": f"activityDateTime ge {graph_datetime(since)} and {DIRECTORY_AUDIT_CATEGORY_FILTER}",
-            "$top": "1000",
-        }
-        stored = skipped = 0
-        newest = watermark
-
-        def store(entries: list[Any]) -> None:
-            nonlocal stored, skipped, newest
-            with write_transaction(self.engine) as conn:
-                count, page_skipped, page_newest = store_directory_audits(conn, tenant.tenant_id, entries)
-            stored += count
-            skipped += page_skipped
-            if page_newest is not None and (newest is None or page_newest > newest):
-                newest = page_newest
-
-        try:
-            await graph.each_page(DIRECTORY_AUDITS_PATH, params, "v1.0", store)
-        except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
-            state = classify(error, DIRECTORY_AUDITS)
-            self._record(
-                tenant.tenant_id,
-                DIRECTORY_AUDITS,
-                started,
-                stored,
-                failure_text(error, self.host()),
-                state=state,
-            )
-            return state
-        finally:
-            if skipped:  # entries without an id or a time: nothing to store them under
-                log.warning("%s: %d malformed directory audit entries skipped", tenant.tenant_id, skipped)
-        self._record(tenant.tenant_id, DIRECTORY_AUDITS, started, stored, None, watermark=newest)
-        return None
 
     def attach_changes(self) -> None:
         """Link the versions just collected (and the last day's still unlinked ones) to the audit entry
