@@ -324,3 +324,17 @@ def current_findings(
     if statuses:
         findings = [f for f in findings if f.status in statuses]
     return CurrentFindings(evaluated_at, findings, data_up_to, sources_failing)
+
+
+def regression_versions_of_findings(conn: Connection) -> dict[FindingKey, int]:
+    """(tenant, check, subject type, subject id) -> the object version each current regressed finding
+    names as its cause (the ``change`` key :func:`record_transitions` writes; only fail and warn
+    findings carry one)."""
+    out: dict[FindingKey, int] = {}
+    bodies = conn.execute(select(PostureFinding.body).where(PostureFinding.status.in_(ACTIONABLE))).scalars()
+    for body in bodies:
+        finding = orjson.loads(body)
+        blamed = finding.get("change")
+        if isinstance(blamed, dict) and isinstance(blamed.get("versionId"), int):
+            out[_finding_key(finding)] = blamed["versionId"]
+    return out

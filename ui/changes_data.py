@@ -10,12 +10,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 import streamlit as st
-from sqlalchemy import select
 
 from db.history import ChangeRow, TransitionRow, changes, changes_by_id, object_timeline, version_diff
-from db.models import PostureFinding
+from db.posture_store import regression_versions_of_findings
 from investigate.diff import DiffLine, label
 from ui import data
 
@@ -99,24 +97,7 @@ def regression_versions() -> dict[tuple[str, str, str, str], int]:
     names as its cause (db.posture_store.record_transitions writes the ``change`` key). Only fail and warn
     findings can carry one."""
     with data.engine().connect() as conn:
-        bodies = conn.execute(
-            select(PostureFinding.body).where(PostureFinding.status.in_(("fail", "warn")))
-        ).scalars()
-        out: dict[tuple[str, str, str, str], int] = {}
-        for body in bodies:
-            finding = orjson.loads(body)
-            blamed = finding.get("change")
-            if not isinstance(blamed, dict) or not isinstance(blamed.get("versionId"), int):
-                continue
-            subject = finding.get("subject") or {}
-            key = (
-                finding.get("tenantId", ""),
-                finding.get("check", ""),
-                subject.get("type", ""),
-                subject.get("id", ""),
-            )
-            out[key] = blamed["versionId"]
-    return out
+        return regression_versions_of_findings(conn)
 
 
 def regression_change(tenant_id: str, check: str, subject_type: str, subject_id: str) -> ChangeRow | None:
