@@ -33,6 +33,17 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _minutes(text: str) -> float:
+    """Minutes (a positive number) as seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of minutes: {text!r}")
+    return value * 60
+
+
 def _faults(path: str) -> list[dict]:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -61,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-throttle", action="store_true", help="disable Graph's throttling limits")
     parser.add_argument("--faults", type=_faults, default=[], metavar="FILE.json")
     parser.add_argument("--log-requests", action="store_true")
+    parser.add_argument(
+        "--drift-every",
+        type=_minutes,
+        default=None,
+        metavar="MINUTES",
+        help="a client admin's demo drift this often (default: every 8 simulated hours)",
+    )
     args = parser.parse_args(argv)
 
     sim = Simulator(
@@ -72,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             log_requests=args.log_requests,
+            drift_every_s=args.drift_every,
         )
     )
     try:

@@ -124,7 +124,8 @@ def catch_up(state: SimState) -> None:
     with state.lock:
         now = state.clock.now_ts()
         while True:
-            slot = state.start_ts + (state.drifts_applied + 1) * DRIFT_EVERY_SECONDS
+            every = state.drift_every_s or DRIFT_EVERY_SECONDS
+            slot = state.start_ts + (state.drifts_applied + 1) * every
             if slot > now:
                 return
             _drift(state, tenants[state.drifts_applied % len(tenants)], int(slot))

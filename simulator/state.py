@@ -81,6 +81,7 @@ class SimState:
             ]
             self.tenants[tid] = TenantState(config, [float("-inf")], [_snapshot(config)], audits)
         self.drifts_applied = 0  # scheduled demo drifts already made (simulator/audits.py)
+        self.drift_every_s: float | None = None  # the drift's period; None: audits.DRIFT_EVERY_SECONDS
         self.gdap_relationships = demo.delegated_admin_relationships(start)
         self.cipp_tenants = demo.cipp_tenants()
         self.api_clients, self.azure_client_ids = demo.initial_api_clients(seed)

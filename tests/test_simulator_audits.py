@@ -280,3 +280,12 @@ def test_another_apps_write_is_attributed_to_that_app(fresh):
 def test_select_keeps_only_the_asked_properties(reader):
     value = entries(reader, DRIFT_TENANT, **{"$select": "activityDisplayName,initiatedBy"}).json()["value"]
     assert value and all(set(e) == {"id", "activityDisplayName", "initiatedBy"} for e in value)
+
+
+def test_the_drift_period_is_a_setting_the_demo_launcher_shortens():
+    with Simulator(SimConfig(seed=7, now=FIXED_NOW, throttle=False, drift_every_s=1800)) as sim:
+        before = entries(sim, DRIFT_TENANT).json()["value"]
+        sim.advance(1799)
+        assert entries(sim, DRIFT_TENANT).json()["value"] == before
+        sim.advance(1)
+        assert len(entries(sim, DRIFT_TENANT).json()["value"]) == len(before) + 1
