@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from alerts_support import Receiver, receiving
 from browser_support import launch_chromium, running_dashboard
 
 from support import FIXED_NOW, collect_demo, collect_into, dashboard_app
@@ -155,3 +156,16 @@ def browser() -> Iterator:
     """Debian's headless Chromium, one per module."""
     with launch_chromium() as chromium:
         yield chromium
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local HTTP server receiving Apprise's json:// webhook (the alert tests' channel)."""
+    with receiving() as r:
+        yield r
+
+
+@pytest.fixture
+def url(engine) -> str:  # type: ignore[no-untyped-def]
+    """The test database's URL (SQLite, and PostgreSQL where ``engine`` runs there too)."""
+    return engine.url.render_as_string(hide_password=False)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alerts_support import CLIENT, MSP, add_tenants, finding, receiving, store
+from alerts_support import CLIENT, MSP, add_tenants, finding, store
 from sqlalchemy import select
 
 from alerts.channels import MESSAGE_ID_HEADER, send
@@ -29,18 +29,6 @@ NOW = datetime(2026, 11, 22, 12, 0, 0)
 BLOCKED = finding("D-2", CLIENT, "fail")
 FIXED = finding("D-2", CLIENT, "pass")
 OPEN_CLIENT = finding("C-1", MSP, "fail", "high", IPRange=["Any"])
-
-
-@pytest.fixture
-def receiver():
-    with receiving() as r:
-        yield r
-
-
-@pytest.fixture
-def url(engine) -> str:  # type: ignore[no-untyped-def]
-    """The test database's URL (SQLite, and PostgreSQL where conftest's engine runs there too)."""
-    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(autouse=True)

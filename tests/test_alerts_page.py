@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from alerts_support import receiving
 from sqlalchemy import select
 
 from alerts.rules import COLLECTOR_FAILING, RULES
@@ -24,12 +23,6 @@ AUTH = {
     },
 }
 TOKEN = "T0KENabcdefghijklmnopqrstuvwxyz"
-
-
-@pytest.fixture
-def receiver():
-    with receiving() as r:
-        yield r
 
 
 @pytest.fixture

@@ -6,25 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from alerts_support import CLIENT, add_tenants, finding, receiving, store
+from alerts_support import CLIENT, add_tenants, finding, store
 
 from alerts.delivery import deliver_due
 from alerts.reports import queue_weekly_reports, report_week, weekly_report
 from settings import load_settings
 
 MONDAY_8 = datetime(2026, 11, 23, 8, 0)  # a Monday, after the default 07:00
-
-
-@pytest.fixture
-def receiver():
-    with receiving() as r:
-        yield r
-
-
-@pytest.fixture
-def url(engine) -> str:  # type: ignore[no-untyped-def]
-    """The test database's URL (SQLite, and PostgreSQL where conftest's engine runs there too)."""
-    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(autouse=True)

@@ -30,12 +30,6 @@ NOW = datetime(2026, 11, 22, 12, 0, 0)
 BG = "bg-admin@northwindmsp.onmicrosoft.com"
 
 
-@pytest.fixture
-def url(engine) -> str:  # type: ignore[no-untyped-def]
-    """The test database's URL (SQLite, and PostgreSQL where conftest's engine runs there too)."""
-    return engine.url.render_as_string(hide_password=False)
-
-
 @pytest.fixture(autouse=True)
 def tenants(engine) -> None:  # type: ignore[no-untyped-def]
     add_tenants(engine, NOW - timedelta(days=30))
