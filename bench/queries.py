@@ -182,7 +182,12 @@ def main() -> int:
     with engine.connect() as conn:
         bench = prepare(conn, now, tenants, settings)
         results = run(bench, args.repeat, [*SCENARIOS, *CHANGE_SCENARIOS])
-        base = baseline.measure(conn, tenants, now, bench.ours, args.repeat, month=not args.skip_month)
+        # The naive baseline's plain scans are SQLite's SQL (INDEXED BY, json_extract): none on PostgreSQL.
+        base = (
+            baseline.measure(conn, tenants, now, bench.ours, args.repeat, month=not args.skip_month)
+            if engine.dialect.name == "sqlite"
+            else baseline.Baseline()
+        )
     failures = report(results, base)
 
     rss = 0.0
