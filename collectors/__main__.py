@@ -141,9 +141,9 @@ def _command(args: argparse.Namespace, settings, engine) -> int:  # type: ignore
         write_output(json.dumps(document, indent=2))
         return 0 if not report.errors else 1
     if args.command == "worker":
-        Worker(settings, engine).run()
+        code = Worker(settings, engine).run()
         logging.shutdown()
-        os._exit(0)  # a cycle still running in its thread is safe to drop: nothing half-committed
+        os._exit(code)  # a cycle still running in its thread is safe to drop: nothing half-committed
     if args.command == "status":
         return _status(settings, engine, args.format)
     if args.command == "export-snapshot":

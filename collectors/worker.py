@@ -1,11 +1,17 @@
 """The background worker: APScheduler in its own process (never inside Streamlit, where it would
-duplicate itself on cache clears and across replicas)."""
+duplicate itself on cache clears and across replicas).
+
+One worker collects per database: at start it takes the database's worker lock (db.worker_lock); a
+second worker started by mistake logs who holds it, waits, and takes over when the holder stops or dies.
+Only the holder answers "collect now" (the collect_requests table), so requests made from any dashboard
+replica are served by whichever worker collects."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import threading
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -20,6 +26,7 @@ from connectors.auth import close_credentials
 from db import write_transaction
 from db.models import CollectRequest
 from db.queries import pending_collect_request
+from db.worker_lock import WorkerLock
 from graphjson.times import utcnow
 from settings import Settings
 
@@ -29,6 +36,9 @@ REQUEST_POLL_SECONDS = 5
 FULL_JOB = "full"
 COLLECT_NOW_JOB = "collect-now"
 ALERTS_JOB = "alert-delivery"
+LOCK_POLL_SECONDS = 5  # a waiting worker tries the lock this often
+LOCK_CHECK_SECONDS = 30  # the holder checks this often that its PostgreSQL session still holds it
+EXIT_LOCK_LOST = 1  # the holder lost the lock to another worker: a supervisor restarts it as a waiter
 
 
 class Worker:
@@ -47,6 +57,9 @@ class Worker:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
             timezone=UTC,
         )
+        self.lock = WorkerLock(engine)
+        self._stopping = threading.Event()
+        self.lock_lost = False
 
     def full_cycle(self) -> None:
         started = utcnow()
@@ -116,7 +129,66 @@ class Worker:
         self.scheduler.add_job(self.full_cycle, id=COLLECT_NOW_JOB, replace_existing=True)
         log.info("collect-now requested by %s", request.requested_by)
 
-    def run(self) -> None:
+    def wait_for_lock(self) -> bool:
+        """Take the worker lock, waiting as long as another worker holds it. False: stopped while
+        waiting (SIGTERM), nothing collected."""
+        if self.lock.try_acquire():
+            return True
+        log.warning(
+            "another worker already collects into this database (%s): this one waits and takes over "
+            "when it stops (checking every %ss)",
+            self.lock.holder(),
+            LOCK_POLL_SECONDS,
+        )
+        while not self._stopping.wait(LOCK_POLL_SECONDS):
+            try:
+                if self.lock.try_acquire():
+                    log.info("the other worker stopped: this worker holds the lock and collects now")
+                    return True
+            except Exception as error:  # noqa: BLE001 - e.g. the database restarting: keep waiting
+                log.warning("cannot try the worker lock yet: %s", error)
+        return False
+
+    def check_lock(self) -> None:
+        """The PostgreSQL session holding the lock can be cut (server restart, network) and the lock
+        with it: take it again, or stop collecting if another worker has it by now."""
+        if self.lock.still_held():
+            return
+        self.lock.release()
+        try:
+            if self.lock.try_acquire():
+                log.warning("the worker lock's database session was lost; the lock is taken again")
+                return
+            holder = self.lock.holder()
+        except Exception as error:  # noqa: BLE001 - the database is away: try again at the next check
+            log.warning("the worker lock's database session was lost and cannot be renewed yet: %s", error)
+            return
+        log.error("another worker took the lock (%s): this worker stops collecting", holder)
+        self.lock_lost = True
+        self.scheduler.shutdown(wait=False)
+
+    def run(self) -> int:
+        """Collect until SIGTERM/SIGINT; the process's exit status (EXIT_LOCK_LOST when another worker
+        took over)."""
+
+        def stop(*_: object) -> None:
+            # Ctrl-C reaches the whole process group and the launcher then sends SIGTERM too.
+            self._stopping.set()
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        if not self.wait_for_lock():
+            log.info("worker stopped while waiting for the lock")
+            return 0
+        try:
+            self._schedule_and_run()
+        finally:
+            self.lock.release()
+        return EXIT_LOCK_LOST if self.lock_lost else 0
+
+    def _schedule_and_run(self) -> None:
         now = datetime.now(UTC)
         s = self.settings
         self.scheduler.add_job(
@@ -139,16 +211,13 @@ class Worker:
             id=ALERTS_JOB,
             executor="alerts",
         )
+        self.scheduler.add_job(
+            self.check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock", executor="poll"
+        )
         # APScheduler logs every run of every job at INFO (the poll job runs every 5 s).
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
-
-        def stop(*_: object) -> None:
-            # Ctrl-C reaches the whole process group and the launcher then sends SIGTERM too.
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=False)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        if self._stopping.is_set():  # SIGTERM just as the lock was taken
+            return
         log.info(
             "worker started: full every %ss, sign-ins every %ss",
             s.collect_interval_seconds,
