@@ -14,15 +14,19 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 
 from db import write_transaction
 from db.models import CollectionRun, CollectRequest
-from db.worker_lock import WorkerLock
+from db.worker_lock import WORKER_LOCK_KEY, WorkerLock
 from support import ROOT
 
 WAITING = "another worker already collects into this database"
 TOOK_OVER = "this worker holds the lock and collects now"
+_HOLDER_PID = text(
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :key "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 class Worker:
@@ -154,3 +158,16 @@ def test_the_waiting_side_is_told_who_holds_the_lock(engine, url):
     finally:
         holder.kill()
         holder.wait(timeout=20)
+
+
+def test_a_worker_whose_lock_session_is_cut_takes_the_lock_again(engine, workers):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only a PostgreSQL session can be cut while the worker lives")
+    worker = workers("only")
+    _wait(lambda: "worker started" in worker.output(), 60, "the worker to start", worker)
+    with engine.connect() as conn:
+        holder = conn.execute(_HOLDER_PID, {"key": WORKER_LOCK_KEY}).scalar()
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder}).scalar()
+    _wait(lambda: "the lock is taken again" in worker.output(), 120, "the lock to be taken again", worker)
+    with engine.connect() as conn:
+        assert conn.execute(_HOLDER_PID, {"key": WORKER_LOCK_KEY}).scalar() not in (None, holder)
