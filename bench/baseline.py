@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from bench.scenarios import Runs, timed
+from db.signin_raw import raw_json
 from investigate.codes import BLOCKED_CODES
 
 DIMENSIONS = ("code", "policy", "app", "country", "ip", "user")
@@ -71,7 +72,7 @@ def naive(conn: Connection, kind: str, tenants: list[str], start: datetime, end:
 
         counts: dict[str, int] = {}
         for (raw,) in conn.exec_driver_sql(_failed_sql(tenants, start, end, "", "raw")):
-            pid, _name = primary_blocking_policy(json.loads(raw))
+            pid, _name = primary_blocking_policy(json.loads(raw_json(conn, raw)))
             if pid:
                 counts[pid] = counts.get(pid, 0) + 1
         return sorted(counts.items(), key=lambda kv: -kv[1])[:10]
@@ -85,16 +86,16 @@ def naive(conn: Connection, kind: str, tenants: list[str], start: datetime, end:
             "substr(created_at, 1, 13), error_code, count(*)",
         )
         return sum(n for _h, _c, n in rows)
-    if kind == "places":
-        rows = naive_rows(
-            conn,
-            tenants,
-            start,
-            end,
-            "GROUP BY country, city ORDER BY count(*) DESC LIMIT 300",
-            "country, city, count(*), avg(json_extract(raw, '$.location.geoCoordinates.latitude'))",
-        )
-        return len(rows)
+    if kind == "places":  # each sign-in's coordinates read from its JSON (streamed)
+        places: dict[tuple[str, str], list[float]] = {}
+        for country, city, raw in conn.exec_driver_sql(
+            _failed_sql(tenants, start, end, "", "country, city, raw")
+        ):
+            where = json.loads(raw_json(conn, raw)).get("location") or {}
+            places.setdefault((country, city), []).append(
+                (where.get("geoCoordinates") or {}).get("latitude") or 0
+            )
+        return len(sorted(places.items(), key=lambda kv: -len(kv[1]))[:300])
     if kind == "rows":
         return [
             (r[0], r[1][:19])

@@ -25,6 +25,7 @@ from db.queries import (
     latest_collection_at,
     source_status,
 )
+from db.signin_raw import raw_json
 from graphjson.times import graph_datetime, utcnow
 from posture.snapshot import SNAPSHOT_VERSION
 from settings import Settings
@@ -81,7 +82,7 @@ def build_snapshot(
                 if signins == "posture":
                     query = query.where(_msp_people(settings))
                 rows = conn.execute(query)
-                entry["signIns"] = [orjson.loads(raw) for (raw,) in rows]
+                entry["signIns"] = [orjson.loads(raw_json(conn, raw)) for (raw,) in rows]
             tenants.append(entry)
         msp_id = settings.msp_tenant_id
         cipp: dict[str, Any] = {}

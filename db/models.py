@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -89,6 +90,20 @@ class SigninTime(TypeDecorator):
         return value
 
 
+class SigninRaw(TypeDecorator):
+    """``signins.raw``: the sign-in's JSON, a zstd frame (db.signin_raw) or, for rows written before
+    compression, its text. Bytes on PostgreSQL (bytea); on SQLite the column keeps its first declared
+    type (TEXT: changing it rebuilds the table) and holds blobs, read back as bytes, and old text."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        # SQLite: no bind or result processing (a plain Text passes bytes and str through as they are;
+        # LargeBinary's would fail on an old row's text).
+        return dialect.type_descriptor(Text() if dialect.name == "sqlite" else LargeBinary())
+
+
 class SignIn(Base):
     __tablename__ = "signins"
     __table_args__ = (
@@ -134,7 +149,19 @@ class SignIn(Base):
     authentication_requirement: Mapped[str] = mapped_column(String(48), default="")
     cross_tenant_access_type: Mapped[str] = mapped_column(String(48), default="")
     home_tenant_id: Mapped[str] = mapped_column(String(64), default="")
-    raw: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(SigninRaw)  # read with db.signin_raw.raw_json
+
+
+class SignInDictionary(Base):
+    """The zstd dictionaries sign-ins are compressed with (db.signin_raw), under the id zstd writes in
+    each frame: every stored sign-in names the one it needs."""
+
+    __tablename__ = "signin_dictionaries"
+
+    dict_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    trained_at: Mapped[datetime] = mapped_column(DateTime)
+    samples: Mapped[int] = mapped_column(Integer)  # sign-ins it was trained on
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CollectionState(Base):

@@ -2,9 +2,9 @@
 
 Sign-ins arrive in the thousands per second, so no SDK models on this path (REFERENCE.md: model
 parsing manages ~220 objects/s). A page of sign-ins is decoded with msgspec into each sign-in's own
-JSON, untouched (kept as the ``raw`` column), and each of those into just the fields the columns take:
-no dict is built for the other ~40 properties and nothing is serialised again (bench/ingest.py).
-Other Graph and CIPP documents are parsed whole with orjson.
+JSON, untouched (kept, compressed, as the ``raw`` column: db.signin_raw), and each of those into just
+the fields the columns take: no dict is built for the other ~40 properties and nothing is serialised
+again (bench/ingest.py). Other Graph and CIPP documents are parsed whole with orjson.
 """
 
 from __future__ import annotations
@@ -113,12 +113,14 @@ def decode_signin_page(body: bytes) -> SigninPage:
         raise MalformedPage(str(error)) from None
 
 
-class _AppliedPolicy(msgspec.Struct, gc=False):
-    """One entry of appliedConditionalAccessPolicies: only what db.signin_index keeps (its other
-    properties are skipped by the decoder, not built)."""
+class _AppliedPolicy(msgspec.Struct, rename="camel", gc=False):
+    """One entry of appliedConditionalAccessPolicies: only what db.signin_index keeps and what
+    explaining a failure reads (its other properties are skipped by the decoder, not built)."""
 
     id: Any = None
     result: Any = None
+    display_name: Any = None
+    enforced_grant_controls: Any = None
 
 
 class _SigninFields(msgspec.Struct, rename="camel", gc=False):
@@ -166,13 +168,6 @@ def _loose_fields(raw: bytes | msgspec.Raw) -> _SigninFields:
     return _SigninFields(**values)
 
 
-class _FailureFields(msgspec.Struct, rename="camel", gc=False):
-    applied_conditional_access_policies: Any = None
-    location: Any = None
-
-
-_FAILURE_FIELDS = msgspec.json.Decoder(_FailureFields)
-
 SigninJson = bytes | msgspec.Raw | dict[str, Any]
 """One sign-in: its JSON as Graph sent it (bytes, or a msgspec.Raw of a page), or a dict built in
 Python (tests, tools), which is serialised first."""
@@ -188,8 +183,9 @@ def signin_json(signin: SigninJson) -> bytes | msgspec.Raw:
 
 
 def signin_row(tenant_id: str, signin: SigninJson) -> tuple:
-    """One sign-in → a tuple in :data:`SIGNIN_COLUMNS` order, ``raw`` its JSON text unchanged (hot
-    path: keep it flat). Raises MalformedObject for anything that is not a sign-in object."""
+    """One sign-in → a tuple in :data:`SIGNIN_COLUMNS` order, ``raw`` its JSON unchanged (bytes or the
+    page's msgspec.Raw; db.signin_raw compresses it for storage). Hot path: keep it flat. Raises
+    MalformedObject for anything that is not a sign-in object."""
     return signin_row_outcomes(tenant_id, signin)[0]
 
 
@@ -200,6 +196,13 @@ Outcome = tuple[str, str]
 def signin_row_outcomes(tenant_id: str, signin: SigninJson) -> tuple[tuple, list[Outcome]]:
     """:func:`signin_row` and the sign-in's Conditional Access outcomes, from one decode. An entry
     without an id is left out; a result that is not text is kept as its JSON text."""
+    row, outcomes, _failure = signin_row_details(tenant_id, signin)
+    return row, outcomes
+
+
+def signin_row_details(tenant_id: str, signin: SigninJson) -> tuple[tuple, list[Outcome], dict | None]:
+    """:func:`signin_row_outcomes` and, for a failed sign-in, :func:`failure_fields`, all from one
+    decode (the ingest path: db.store.store_signins)."""
     raw = signin_json(signin)
     try:
         fields = _SIGNIN_FIELDS.decode(raw)
@@ -215,7 +218,7 @@ def signin_row_outcomes(tenant_id: str, signin: SigninJson) -> tuple[tuple, list
     except (TypeError, ValueError, AttributeError, IndexError):
         raise MalformedObject(f"sign-in {signin_id} without a usable createdDateTime ({when!r})") from None
     try:
-        text = str(raw, "utf-8")  # bytes and Raw alike, one copy
+        text = str(raw, "utf-8")  # bytes and Raw alike: JSON is UTF-8, and the pages show it as text
     except UnicodeDecodeError as error:
         raise MalformedObject(f"sign-in {signin_id} is not UTF-8 ({error})") from None
     status = fields.status
@@ -234,6 +237,13 @@ def signin_row_outcomes(tenant_id: str, signin: SigninJson) -> tuple[tuple, list
     is_interactive = fields.is_interactive
     outcomes: list[Outcome] = []
     applied = fields.applied_conditional_access_policies
+    failure = None
+    if error_code:
+        failure = {
+            "appliedConditionalAccessPolicies": [_applied_dict(p) for p in applied] if applied else applied,
+            "location": fields.location,
+            "status": {"errorCode": error_code},
+        }
     if applied:
         for policy in applied:
             if policy.__class__ is not _AppliedPolicy:  # the loose road: JSON objects as dicts
@@ -265,9 +275,28 @@ def signin_row_outcomes(tenant_id: str, signin: SigninJson) -> tuple[tuple, list
         fields.authentication_requirement or "",
         fields.cross_tenant_access_type or "",
         fields.home_tenant_id or "",
-        text,
+        raw,  # compressed by db.signin_raw before it is stored
     )
-    return row, outcomes
+    if "\\u0000" in text:  # a NUL in a text value: PostgreSQL's text cannot hold it (the page would fail)
+        row = (*(_without_nul(value) for value in row[:-1]), raw)
+        outcomes = [(_without_nul(policy_id), _without_nul(result)) for policy_id, result in outcomes]
+    return row, outcomes, failure
+
+
+def _applied_dict(policy: Any) -> Any:
+    """An applied policy as explaining a failure reads it (investigate.explain: a JSON object)."""
+    if policy.__class__ is not _AppliedPolicy:
+        return policy  # the loose road: as it came
+    return {
+        "id": policy.id,
+        "displayName": policy.display_name,
+        "result": policy.result,
+        "enforcedGrantControls": policy.enforced_grant_controls,
+    }
+
+
+def _without_nul(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if value.__class__ is str else value
 
 
 def _applied_values(policy: Any) -> dict[str, Any]:
@@ -284,13 +313,9 @@ def _text(value: Any) -> str:
 
 
 def failure_fields(signin: SigninJson) -> dict[str, Any]:
-    """What explaining a failed sign-in reads (its Conditional Access results and location), as a
-    dict for investigate.explain; decoded only for the failed ones."""
-    fields = _FAILURE_FIELDS.decode(signin_json(signin))
-    return {
-        "appliedConditionalAccessPolicies": fields.applied_conditional_access_policies,
-        "location": fields.location,
-    }
+    """What explaining a failed sign-in reads (its Conditional Access results, location and error
+    code), as a dict for investigate.explain; empty for a sign-in that did not fail."""
+    return signin_row_details("", signin)[2] or {}
 
 
 def object_id(kind: str, obj: dict[str, Any]) -> str:

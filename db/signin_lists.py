@@ -19,6 +19,7 @@ from db.models import (
     SignIn,
     SignInBlock,
 )
+from db.signin_raw import UnreadableRaw, raw_json
 from db.signin_scope import HOUR_SPAN, Scope, signin_conditions
 from posture.graph import is_msp_person_elsewhere
 
@@ -115,8 +116,8 @@ def signin_raw(conn: Connection, signin_id: str) -> tuple[str, dict[str, Any]] |
     if row is None:
         return None
     try:
-        body = orjson.loads(row[1])
-    except orjson.JSONDecodeError:
+        body = orjson.loads(raw_json(conn, row[1]))
+    except (orjson.JSONDecodeError, UnreadableRaw):
         body = {}
     return row[0], body if isinstance(body, dict) else {}
 

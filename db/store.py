@@ -18,15 +18,14 @@ from db.rows import (
     MalformedObject,
     SigninJson,
     cyclic_gc_paused,
-    failure_fields,
     object_id,
-    signin_json,
-    signin_row_outcomes,
+    signin_row_details,
 )
 from db.signin_index import SignInOutcomes, index_failures, index_outcomes, purge_before, stored_ids, unseen
+from db.signin_raw import compress_raw_column, maintain_dictionaries
+from graphjson.times import utcnow
 
 _SIGNINS: Table = SignIn.__table__  # type: ignore[assignment]
-_ERROR_CODE = SIGNIN_COLUMNS.index("error_code")
 
 
 def _signin_insert(conn: Connection) -> DriverStatement:
@@ -56,22 +55,24 @@ def store_signins(
     skipped = 0
     for signin in signins:
         try:
-            signin = signin_json(signin)  # once: a dict is serialised here, not again below
-            row, applied = signin_row_outcomes(tenant_id, signin)
+            row, applied, failure = signin_row_details(tenant_id, signin)
         except MalformedObject:
             skipped += 1
             continue
         rows.append(row)
         if applied:
             add_outcomes((row, applied))
-        if row[_ERROR_CODE]:
-            failed.append((row, failure_fields(signin)))
+        if failure is not None:
+            failed.append((row, failure))
     if not rows:
         return 0, skipped, None
     newest = max(row[2] for row in rows)
     stored = stored_ids(conn, tenant_id, rows)
     fresh = unseen(conn, tenant_id, failed, stored) if failed else []
-    driver_statement(conn, "signins", _signin_insert).execute(conn, rows)
+    new_rows = [row for row in rows if row[0] not in stored] if stored else rows
+    driver_statement(conn, "signins", _signin_insert).execute(
+        conn, compress_raw_column(conn, new_rows, utcnow())
+    )
     if fresh:
         index_failures(conn, tenant_id, fresh)
     if outcomes:
@@ -215,4 +216,5 @@ def purge_older_than(conn: Connection, signins_before: datetime, runs_before: da
     purge_before(conn, signins_before)
     signins = conn.execute(delete(SignIn).where(SignIn.created_at < signins_before)).rowcount
     runs = conn.execute(delete(CollectionRun).where(CollectionRun.started_at < runs_before)).rowcount
-    return {"signins": signins or 0, "runs": runs or 0}
+    dictionaries = maintain_dictionaries(conn, utcnow(), signins_before)
+    return {"signins": signins or 0, "runs": runs or 0, **dictionaries}

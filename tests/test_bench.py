@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAST_LINE = re.compile(r"^ingest: ([\d,]+) rows/s, floor: ([\d,]+) rows/s, ratio: (\d+\.\d\d)$")
+RATES = re.compile(r"^ingest: ([\d,]+) rows/s, floor: ([\d,]+) rows/s, ratio: (\d+\.\d\d)$")
+CEILING = re.compile(r"^ceiling: ([\d,]+) rows/s, ingest's share of it: (\d+\.\d\d)$")
 
 
-def test_ingest_benchmark_ends_with_rates_and_their_ratio() -> None:
+def test_ingest_benchmark_ends_with_rates_their_ratio_and_the_share_of_the_ceiling() -> None:
     result = subprocess.run(
         [sys.executable, "bench/ingest.py", "--pages", "2", "--rounds", "2"],
         cwd=ROOT,
@@ -22,11 +23,12 @@ def test_ingest_benchmark_ends_with_rates_and_their_ratio() -> None:
         check=True,
     )
     lines = result.stdout.strip().splitlines()
-    match = LAST_LINE.match(lines[-1])
-    assert match, lines[-1]
+    match, ceiling = RATES.match(lines[-2]), CEILING.match(lines[-1])
+    assert match and ceiling, lines[-2:]
     ingest, floor = (int(group.replace(",", "")) for group in match.groups()[:2])
     assert ingest > 0 and floor > 0
     assert abs(float(match.group(3)) - ingest / floor) < 0.01
+    assert abs(float(ceiling.group(2)) - ingest / int(ceiling.group(1).replace(",", ""))) < 0.01
     assert sum(line.startswith("round ") for line in lines) == 2
 
 

@@ -12,6 +12,7 @@ from browser_support import wait_until_idle
 from sqlalchemy import select
 
 from db.models import SignIn
+from db.signin_raw import raw_json
 from simulator import demo
 from support import FIXED_NOW
 
@@ -29,7 +30,7 @@ def blocked_by_office_policy(engine) -> dict:  # type: ignore[no-untyped-def]
             select(SignIn.raw).where(SignIn.tenant_id == RELECLOUD).order_by(SignIn.created_at.desc())
         )
         for (raw,) in rows:
-            signin = orjson.loads(raw)
+            signin = orjson.loads(raw_json(conn, raw))
             failed = [
                 p["displayName"]
                 for p in signin.get("appliedConditionalAccessPolicies") or []

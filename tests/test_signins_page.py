@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from db.models import SignIn, Tenant
+from db.signin_raw import raw_json
 from investigate.codes import BLOCKED_CODES, is_blocked
 from support import FIXED_NOW, collect_demo, run_page
 
@@ -208,7 +209,9 @@ def test_a_shared_sign_in_opens_with_its_explanation_raw_json_and_fix(app, demo)
 def test_the_explanation_lists_every_policy_with_its_result_and_what_to_do(app, demo):
     signin_id, _tenant = blocked_service_provider(demo[2])
     with demo[2].connect() as conn:
-        raw = json.loads(conn.execute(select(SignIn.raw).where(SignIn.id == signin_id)).scalar_one())
+        raw = json.loads(
+            raw_json(conn, conn.execute(select(SignIn.raw).where(SignIn.id == signin_id)).scalar_one())
+        )
     applied = raw["appliedConditionalAccessPolicies"]
     at = open_page(app, signin=signin_id, period="30d")
     policies = next(t.value for t in at.table if "What to do" in t.value.columns)

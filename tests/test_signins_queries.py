@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from posture_fixtures import MSP_ID
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from db import queries, write_transaction
 from db import signin_aggregates as agg
 from db import signin_lists as lists
 from db import signin_scope as scope_q
 from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup
+from db.signin_raw import raw_json
 from db.store import ingest_signin_page, purge_older_than, upsert_tenant
 from investigate.codes import ALL_FAILURES, BLOCKED
 from investigate.filters import Filters
@@ -484,6 +485,14 @@ def test_migration_0004_indexes_the_sign_ins_stored_before_it_as_ingest_does(fil
     with write_transaction(filled) as conn:
         for table in (SignInRollup, SignInBlock, SignInPlace):
             conn.execute(delete(table))
+        # Before 0004 (and 0013) each sign-in's JSON was kept as it came, uncompressed.
+        for signin_id, raw in conn.execute(select(SignIn.id, SignIn.raw)).all():
+            plain = raw_json(conn, raw)
+            conn.execute(
+                update(SignIn)
+                .where(SignIn.id == signin_id)
+                .values(raw=plain.decode() if conn.dialect.name == "sqlite" else plain)
+            )
         _migration_0004()._backfill(conn, batch=2)
     with filled.connect() as conn:
         assert _index_tables(conn) == expected

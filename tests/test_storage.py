@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db import write_transaction
-from db.models import SignIn
+from db.models import SignIn, SignInBlock
 from db.rows import (
     NOT_JSON,
     MalformedObject,
@@ -73,9 +73,9 @@ def test_raw_is_the_signin_json_exactly_as_graph_sent_it():
     name = "signins_beta_list_ex1_password_failure_50126.response.json"
     body = (SAMPLES / name).read_bytes()
     (signin,) = decode_signin_page(body).value
-    raw = signin_row("t1", signin)[-1]
-    assert raw.encode() == bytes(signin)  # whitespace, key order and escapes as sent
-    assert raw.encode() in body
+    raw = bytes(signin_row("t1", signin)[-1])
+    assert raw == bytes(signin)  # whitespace, key order and escapes as sent
+    assert raw in body
     assert orjson.loads(raw) == sample(name)["value"][0]
 
 
@@ -103,11 +103,30 @@ def test_odd_values_in_a_signin_are_judged_per_field_not_per_page():
             signin_row("t1", bad)
 
 
-def test_a_failed_signin_gives_its_policies_and_place_for_explaining_it():
+def test_a_failed_signin_gives_its_policies_place_and_error_code_for_explaining_it():
     fields = failure_fields(_signin(5))
-    assert set(fields) == {"appliedConditionalAccessPolicies", "location"}
-    assert fields["appliedConditionalAccessPolicies"] == _signin(5)["appliedConditionalAccessPolicies"]
+    assert set(fields) == {"appliedConditionalAccessPolicies", "location", "status"}
+    assert [(p["id"], p["result"]) for p in fields["appliedConditionalAccessPolicies"]] == [
+        (p["id"], p["result"]) for p in _signin(5)["appliedConditionalAccessPolicies"]
+    ]
     assert fields["location"]["city"] == "Redmond"
+    assert fields["status"] == {"errorCode": 50126}
+
+
+def test_the_stored_blocking_policy_is_the_one_that_explains_the_error_code(engine):
+    obj = _signin(11)
+    obj["status"] = {"errorCode": 50074, "failureReason": "Strong Authentication is required."}
+    obj["appliedConditionalAccessPolicies"] = [
+        {"id": "p-block", "displayName": "Block", "result": "failure", "enforcedGrantControls": ["Block"]},
+        {"id": "p-mfa", "displayName": "MFA", "result": "failure", "enforcedGrantControls": ["Mfa"]},
+    ]
+    with write_transaction(engine) as conn:
+        store_signins(conn, "t1", [obj])
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(SignInBlock.policy_id).where(SignInBlock.signin_id == obj["id"])
+        ).scalar_one()
+    assert stored == "p-mfa"  # an MFA failure is explained by the MFA policy, not by the block one
 
 
 def test_a_page_is_parsed_and_used_with_the_cycle_collector_paused():
@@ -202,3 +221,14 @@ def test_sqlite_runs_in_wal_mode(engine):
         pytest.skip("SQLite only")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_nul_in_a_signins_text_is_stored_as_a_replacement_character_not_a_failed_page(engine):
+    obj = _signin(9)
+    obj["userDisplayName"] = "Eve\u0000Admin"
+    with write_transaction(engine) as conn:
+        stored, skipped, _ = store_signins(conn, "t1", [obj, _signin(10)])
+    assert (stored, skipped) == (2, 0)
+    with engine.connect() as conn:
+        name = conn.execute(select(SignIn.user_display_name).where(SignIn.id == obj["id"])).scalar_one()
+    assert name == "Eve\ufffdAdmin"
