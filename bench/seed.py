@@ -57,6 +57,7 @@ from db.models import (
     ObjectVersion,
     PostureEvaluation,
 )
+from db.partitions import ensure_partitions
 from db.queries import graph_objects as stored_objects
 from db.rows import decode_signin_page
 from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant
@@ -530,6 +531,8 @@ def main() -> int:
     started = time.monotonic()
     engine = open_database(url)
     checkpoint_in_background(engine)  # as the collectors do
+    with write_transaction(engine) as conn:  # PostgreSQL: a partition for each seeded day (db.partitions)
+        ensure_partitions(conn, now - timedelta(days=args.days), ahead=args.days + 1)
     tenants = plan(args.tenants)
     print(
         f"seeding {url}: {len(tenants)} tenants × {args.days} days up to {now:%Y-%m-%d %H:%M} UTC", flush=True

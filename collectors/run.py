@@ -40,6 +40,7 @@ from connectors.whatif import LockoutIdentity, find_user_id, lockout_error, pred
 from db import checkpoint_in_background, write_transaction
 from db.history import attach_changes, store_directory_audits
 from db.models import CollectionState
+from db.partitions import drop_partitions_before, ensure_partitions
 from db.queries import active_tenants, graph_objects
 from db.store import (
     ingest_signin_page,
@@ -612,9 +613,12 @@ def collect_once(
 
 def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str, int]:
     now = clock()
+    signins_before = now - timedelta(days=settings.retention_days)
     with write_transaction(engine) as conn:
-        return purge_older_than(
-            conn,
-            now - timedelta(days=settings.retention_days),
-            now - timedelta(days=settings.run_history_days),
-        )
+        # PostgreSQL: whole days past retention go as partitions and the coming days get theirs (no-ops
+        # on SQLite); the row-deleting purge then only trims the rest of the cut's day.
+        dropped = drop_partitions_before(conn, signins_before)
+        ensure_partitions(conn, now)
+        counts = purge_older_than(conn, signins_before, now - timedelta(days=settings.run_history_days))
+    counts["signins"] += dropped
+    return counts

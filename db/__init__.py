@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import Engine
 
 from db.engine import (
@@ -12,6 +14,7 @@ from db.engine import (
     write_transaction,
 )
 from db.migrate import upgrade
+from db.partitions import ensure_partitions_now
 
 __all__ = [
     "open_database",
@@ -30,5 +33,6 @@ def open_database(url: str) -> Engine:
     engine = get_engine(url)
     if url not in _migrated:
         upgrade(engine)
+        ensure_partitions_now(engine, datetime.now(UTC).replace(tzinfo=None))  # PostgreSQL's coming days
         _migrated.add(url)
     return engine

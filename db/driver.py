@@ -24,7 +24,11 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table, key: str) -> Any:
-    """INSERT … ON CONFLICT (key) DO NOTHING for the connection's dialect."""
+    """INSERT … ON CONFLICT (key) DO NOTHING for the connection's dialect; on PostgreSQL ON CONFLICT DO
+    NOTHING on any unique key, as a partitioned table's keys include its partition key, so none is
+    ``key`` alone (db.partitions: the sign-ins' is (id, created_at), one per id)."""
+    if conn.dialect.name == "postgresql":
+        return dialect_insert(conn, table).on_conflict_do_nothing()
     return dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[key])
 
 

@@ -1,0 +1,228 @@
+"""PostgreSQL's time partitions of ``signins`` (issue 17): the PostgreSQL-only SQL lives here, as the
+SQLite-only SQL lives in db/engine.py. On SQLite every function is a no-op (one file, rows deleted).
+
+On PostgreSQL ``signins`` is partitioned by RANGE on ``created_at`` (migration 0014): one partition a
+day (``signins_pYYYYMMDD``) and a DEFAULT partition (``signins_default``) so an odd timestamp (far past,
+far future) never fails an ingest page. The primary key is (id, created_at), as a partitioned table's
+must include its partition key; a sign-in's createdDateTime never changes between reads, so the ingest's
+ON CONFLICT DO NOTHING still keeps each id once (db.driver.insert_ignoring_duplicates).
+
+A day rather than a week: with 30 days kept, retention drops a thirtieth of the rows at a time and the
+row-deleting purge (db.store.purge_older_than) only trims what is left of one day (under 24 h of rows;
+a week would leave up to 7 days to delete row by row, or keep them too long). About 40 partitions (30
+kept, a week ahead, the default) is far below where planning over partitions costs anything noticeable,
+and every page query bounds created_at, so it is pruned to the days it reads.
+
+The other time-keyed sign-in tables (blocks, would-be blocks, policy outcomes, rollups) stay single
+tables: each holds a fraction of the sign-ins' bytes and retention deletes their rows by index range.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Connection, Engine
+
+from db.engine import write_transaction
+
+PARENT = "signins"
+DEFAULT = "signins_default"
+PREFIX = "signins_p"
+AHEAD_DAYS = 7  # partitions made ahead of today: a week without a retention run still finds its day
+# Existing rows older than this when the table is converted go to the default partition, not one each.
+CONVERT_MAX_DAYS = 400
+_LOCK = "perimeter.signin_partitions"  # advisory lock: one process changes partitions at a time
+_LIKE = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE"
+
+
+def is_postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def partition_name(day: date) -> str:
+    return f"{PREFIX}{day:%Y%m%d}"
+
+
+def is_partitioned(conn: Connection) -> bool:
+    """Whether ``signins`` is a partitioned table (PostgreSQL after migration 0014)."""
+    if not is_postgresql(conn):
+        return False
+    return bool(
+        conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+            "WHERE c.oid = to_regclass(%(parent)s))",
+            {"parent": PARENT},
+        ).scalar()
+    )
+
+
+def day_partitions(conn: Connection) -> dict[date, str]:
+    """The day partitions of ``signins`` by day (the default partition apart)."""
+    names = conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass(%(parent)s)",
+        {"parent": PARENT},
+    ).scalars()
+    out: dict[date, str] = {}
+    for name in names:
+        if name.startswith(PREFIX) and len(name) == len(PREFIX) + 8 and name[len(PREFIX) :].isdigit():
+            out[datetime.strptime(name[len(PREFIX) :], "%Y%m%d").date()] = name
+    return out
+
+
+def _has_default(conn: Connection) -> bool:
+    return (
+        conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = to_regclass(%(parent)s) "
+            "AND inhrelid = to_regclass(%(default)s))",
+            {"parent": PARENT, "default": DEFAULT},
+        ).scalar()
+        is True
+    )
+
+
+def _bounds(day: date) -> str:
+    return f"FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+
+
+def _create_day(conn: Connection, parent: str, day: date, with_default: bool) -> None:
+    """One day's partition. Rows of that day already in the default partition (an odd timestamp that
+    came before its day's partition) are moved into it first: PostgreSQL refuses a partition whose
+    range the default partition still holds rows of."""
+    name, bounds = partition_name(day), _bounds(day)
+    in_default = (
+        with_default
+        and conn.exec_driver_sql(
+            f"SELECT EXISTS (SELECT 1 FROM {DEFAULT} WHERE created_at >= %(start)s AND created_at < %(end)s)",
+            {"start": day, "end": day + timedelta(days=1)},
+        ).scalar()
+    )
+    if not in_default:
+        conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {parent} FOR VALUES {bounds}")
+        return
+    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {parent} {_LIKE})")
+    conn.exec_driver_sql(
+        f"WITH moved AS (DELETE FROM {DEFAULT} WHERE created_at >= %(start)s AND created_at < %(end)s "
+        f"RETURNING *) INSERT INTO {name} SELECT * FROM moved",
+        {"start": day, "end": day + timedelta(days=1)},
+    )
+    conn.exec_driver_sql(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES {bounds}")
+
+
+def ensure_partitions(conn: Connection, now: datetime, ahead: int = AHEAD_DAYS) -> list[str]:
+    """Partitions for today and ``ahead`` days after it, and the default partition, where missing
+    (PostgreSQL, partitioned ``signins`` only). Returns the partitions made."""
+    if not is_partitioned(conn):
+        return []
+    today = now.date()
+    wanted = [today + timedelta(days=n) for n in range(ahead + 1)]
+    existing = day_partitions(conn)
+    if all(day in existing for day in wanted) and _has_default(conn):
+        return []  # the usual case: a catalog read, no lock
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(lock)s))", {"lock": _LOCK})
+    existing = day_partitions(conn)  # another process may have made them while this one waited
+    made = []
+    with_default = _has_default(conn)
+    for day in wanted:
+        if day not in existing:
+            _create_day(conn, PARENT, day, with_default)
+            made.append(partition_name(day))
+    if not with_default:
+        conn.exec_driver_sql(f"CREATE TABLE {DEFAULT} PARTITION OF {PARENT} DEFAULT")
+        made.append(DEFAULT)
+    return made
+
+
+def ensure_partitions_now(engine: Engine, now: datetime) -> list[str]:
+    """:func:`ensure_partitions` in a transaction of its own (on opening the database)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with write_transaction(engine) as conn:
+        return ensure_partitions(conn, now)
+
+
+def drop_partitions_before(conn: Connection, cutoff: datetime) -> int:
+    """Retention on PostgreSQL: drop the day partitions that end at or before ``cutoff`` (whole days
+    past the keep period), with the blocking policies of their failed sign-ins (``signin_blocks`` is
+    found through the sign-ins: db.signin_index.purge_before). Call before the row-deleting purge,
+    which then only trims the rest. Returns the sign-ins dropped."""
+    if not is_partitioned(conn):
+        return 0
+    old = sorted(
+        (day, name) for day, name in day_partitions(conn).items() if day + timedelta(days=1) <= cutoff.date()
+    )
+    if not old:
+        return 0
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(lock)s))", {"lock": _LOCK})
+    dropped = 0
+    for _day, name in old:
+        if conn.exec_driver_sql("SELECT to_regclass(%(name)s)", {"name": name}).scalar() is None:
+            continue  # dropped by another process while this one waited
+        dropped += conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() or 0
+        conn.exec_driver_sql(
+            f"DELETE FROM signin_blocks WHERE signin_id IN (SELECT id FROM {name} WHERE error_code != 0)"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {name}")
+    return dropped
+
+
+def _index_definitions(conn: Connection, table: str) -> list[str]:
+    """CREATE INDEX statements of ``table``'s indexes other than its primary key."""
+    definitions = conn.exec_driver_sql(
+        "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = to_regclass(%(table)s) "
+        "AND NOT i.indisprimary ORDER BY i.indexrelid",
+        {"table": table},
+    ).scalars()
+    # A partitioned table's read "ON ONLY" (the parent alone): made again, they must cover every partition.
+    return [d.replace(" ON ONLY ", " ON ", 1) for d in definitions]
+
+
+def _swap_in(conn: Connection, new: str, indexes: list[str]) -> None:
+    """Replace ``signins`` by ``new`` (same columns), under the old name, with the old indexes."""
+    conn.exec_driver_sql(f"DROP TABLE {PARENT}")
+    conn.exec_driver_sql(f"ALTER TABLE {new} RENAME TO {PARENT}")
+    conn.exec_driver_sql(f"ALTER TABLE {PARENT} RENAME CONSTRAINT {new}_pkey TO {PARENT}_pkey")
+    for definition in indexes:  # made after the copy: faster than keeping them up to date row by row
+        conn.exec_driver_sql(definition)
+    conn.exec_driver_sql(f"ANALYZE {PARENT}")
+
+
+def partition_signins(conn: Connection, now: datetime) -> None:
+    """Migration 0014: make ``signins`` a table partitioned by day, its rows moved in (PostgreSQL;
+    a no-op on SQLite or when it is partitioned already). Columns (whatever earlier migrations added),
+    defaults and indexes are kept; the primary key becomes (id, created_at)."""
+    if not is_postgresql(conn) or is_partitioned(conn):
+        return
+    new = f"{PARENT}_partitioned"
+    indexes = _index_definitions(conn, PARENT)
+    conn.exec_driver_sql(f"CREATE TABLE {new} (LIKE {PARENT} {_LIKE}) PARTITION BY RANGE (created_at)")
+    conn.exec_driver_sql(f"ALTER TABLE {new} ADD CONSTRAINT {new}_pkey PRIMARY KEY (id, created_at)")
+    today = now.date()
+    days = set(
+        conn.exec_driver_sql(
+            f"SELECT DISTINCT created_at::date FROM {PARENT} WHERE created_at >= %(oldest)s "
+            "AND created_at < %(newest)s",
+            {
+                "oldest": today - timedelta(days=CONVERT_MAX_DAYS),
+                "newest": today + timedelta(days=AHEAD_DAYS + 1),
+            },
+        ).scalars()
+    )
+    days.update(today + timedelta(days=n) for n in range(AHEAD_DAYS + 1))
+    for day in sorted(days):
+        _create_day(conn, new, day, with_default=False)
+    conn.exec_driver_sql(f"CREATE TABLE {DEFAULT} PARTITION OF {new} DEFAULT")
+    conn.exec_driver_sql(f"INSERT INTO {new} SELECT * FROM {PARENT}")
+    _swap_in(conn, new, indexes)
+
+
+def unpartition_signins(conn: Connection) -> None:
+    """Migration 0014's downgrade: one plain ``signins`` table again, primary key (id)."""
+    if not is_partitioned(conn):
+        return
+    new = f"{PARENT}_plain"
+    indexes = _index_definitions(conn, PARENT)
+    conn.exec_driver_sql(f"CREATE TABLE {new} (LIKE {PARENT} {_LIKE})")
+    conn.exec_driver_sql(f"ALTER TABLE {new} ADD CONSTRAINT {new}_pkey PRIMARY KEY (id)")
+    conn.exec_driver_sql(f"INSERT INTO {new} SELECT * FROM {PARENT} ON CONFLICT (id) DO NOTHING")
+    _swap_in(conn, new, indexes)
