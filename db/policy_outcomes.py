@@ -8,6 +8,7 @@ touches and keeps the sign-ins whose own createdDateTime is inside it, so answer
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,19 @@ from sqlalchemy import Connection, func, select
 from db.models import SignIn, SignInPolicyOutcome, SignInWouldBlock
 from db.queries import tenant_objects
 from db.signin_index import OUTCOME_SEPARATOR
-from investigate.impact import DEFAULT_DAYS, Impact, People, WouldBlock, summarise
+from db.signin_scope import day_key, hour_key, parse_bucket_key
+from investigate.impact import (
+    DEFAULT_DAYS,
+    Impact,
+    People,
+    Tallies,
+    Tally,
+    UserTally,
+    WouldBlock,
+    hourly_timeline,
+    offers_ranges,
+    summarise,
+)
 
 REPORT_ONLY_FAILURE = "reportOnlyFailure"
 REPORT_ONLY_INTERRUPTED = "reportOnlyInterrupted"
@@ -30,6 +43,7 @@ NOT_APPLIED = ("notApplied", "reportOnlyNotApplied", "notEnabled")
 
 _CHUNK = 2000  # ids per IN (...) look-up (SQLite allows 32,766 variables, PostgreSQL 65,535)
 MAX_IDS = 200_000  # sign-ins read per query at most (newest hours first)
+NEWEST_ROWS = 500  # would-be blocks listed on the Report-only impact page (the rest are counted)
 
 
 @dataclass(frozen=True)
@@ -174,36 +188,55 @@ def first_outcome_hour(
     return conn.execute(statement).scalar()
 
 
-def policy_impact(
+def _would_block_window(tenant_id: str, policy_id: str, start: datetime, end: datetime) -> tuple[Any, ...]:
+    """The policy's would-be blocks in [start, end): one range of signin_would_block's clustered key."""
+    w = SignInWouldBlock
+    return (w.tenant_id == tenant_id, w.policy_id == policy_id, w.created_at >= start, w.created_at < end)
+
+
+def would_block_tallies(
     conn: Connection,
     tenant_id: str,
     policy_id: str,
-    now: datetime,
-    people: People,
-    days: int = DEFAULT_DAYS,
-    trusted_names: set[str] | None = None,
-    limit: int = 20_000,
-    policy: dict[str, Any] | None = None,
-    named_locations: list[dict[str, Any]] | None = None,
-) -> Impact | None:
-    """What the tenant's policy would have blocked or interrupted in the last ``days`` days (its
-    reportOnlyFailure and reportOnlyInterrupted outcomes), with the people who matter flagged; None
-    when the policy is not among the tenant's collected policies. ``policy`` and ``named_locations``:
-    as just read from Graph (the fixes), instead of the collected ones."""
-    objects = tenant_objects(conn, [tenant_id], ("conditionalAccessPolicies", "namedLocations"))
-    if policy is None:
-        policies = objects.get((tenant_id, "conditionalAccessPolicies"), [])
-        key = policy_id.lower()
-        policy = next(
-            (p for p in policies if isinstance(p, dict) and str(p.get("id", "")).lower() == key), None
-        )
-    if policy is None:
-        return None
-    start = now - timedelta(days=days)
-    query = OutcomeQuery((tenant_id,), start, now, policy_id=str(policy.get("id")), results=WOULD_BLOCK)
-    roles: dict[tuple[str, str, str], str | None] = {}  # a user's role is worked out once
-    signins = []
+    start: datetime,
+    end: datetime,
+    *,
+    hourly: bool,
+    with_ips_by_user: bool,
+    newest: int = NEWEST_ROWS,
+) -> Tallies:
+    """The policy's would-be blocks in [start, end) counted in SQL over their key range (a busy policy
+    has thousands: reading and summing every row in Python cost several times more): by user, app, IP,
+    country, timeline bucket (hourly or daily) and result; by IP and user when ``with_ips_by_user``
+    (the MSP tenant's LOC-1 offers); and the ``newest`` rows. Each GROUP BY walks the range once and
+    returns a few hundred to a few thousand groups, summed further here: by app, country, bucket and
+    result; by user and IP (or by user, and by IP)."""
     w = SignInWouldBlock
+    window = _would_block_window(tenant_id, policy_id, start, end)
+
+    def grouped(*columns: Any) -> Sequence[Any]:
+        return conn.execute(select(*columns, func.count()).where(*window).group_by(*columns)).all()
+
+    apps: Counter[str] = Counter()
+    countries: Counter[str] = Counter()
+    buckets: Counter[tuple[str, str]] = Counter()
+    bucket = hour_key(w.created_at) if hourly else day_key(w.created_at)
+    for app, country, key, result, n in grouped(w.app_display_name, w.country, bucket, w.result):
+        apps[app] += n
+        countries[country] += n
+        buckets[(key, result)] += n
+    user = (w.user_principal_name, w.cross_tenant_access_type, w.home_tenant_id)
+    users: Counter[tuple[str, str, str]] = Counter()
+    ips: Counter[str] = Counter()
+    ip_users: tuple[UserTally, ...] = ()
+    if with_ips_by_user:
+        ip_users = tuple(UserTally(u, a, h, n, ip) for u, a, h, ip, n in grouped(*user, w.ip_address))
+        for t in ip_users:
+            users[(t.upn, t.cross_tenant_access_type, t.home_tenant_id)] += t.count
+            ips[t.ip] += t.count
+    else:  # by user and by IP: cheaper than by both (fewer, narrower groups)
+        users.update({(u, a, h): n for u, a, h, n in grouped(*user)})
+        ips.update({ip: n for ip, n in grouped(w.ip_address)})
     rows = conn.execute(
         select(
             w.signin_id,
@@ -216,34 +249,77 @@ def policy_impact(
             w.cross_tenant_access_type,
             w.home_tenant_id,
         )
-        .where(
-            w.tenant_id == tenant_id,
-            w.policy_id == query.policy_id,
-            w.created_at >= start,
-            w.created_at < now,
-        )
+        .where(*window)
         .order_by(w.created_at.desc(), w.signin_id.desc())
-        .limit(limit)
-    ).all()  # one fetch of every row, not a driver call per row
-    for signin_id, created, result, upn, app, ip, country, access, home in rows:
-        who = (upn, access, home)
-        role = roles.get(who, "?")
-        if role == "?":
-            role = roles[who] = people.role(tenant_id, upn, access, home)
-        signins.append(WouldBlock(signin_id, created, result, upn, app, ip, country, role))
-    counts = result_counts(conn, tenant_id, query.policy_id or "", start, now)
+        .limit(newest)
+    ).all()
+    return Tallies(
+        users=tuple(UserTally(*user, n) for user, n in users.items()),
+        apps=tuple(Tally(app, n) for app, n in apps.items()),
+        ips=tuple(Tally(ip, n) for ip, n in ips.items()),
+        countries=tuple(Tally(country, n) for country, n in countries.items()),
+        ip_users=ip_users,
+        timeline=tuple(sorted((parse_bucket_key(key), result, n) for (key, result), n in buckets.items())),
+        newest=tuple(
+            WouldBlock(i, at, result, upn, app, ip, country, None, access, home)
+            for i, at, result, upn, app, ip, country, access, home in rows
+        ),
+    )
+
+
+def policy_impact(
+    conn: Connection,
+    tenant_id: str,
+    policy_id: str,
+    now: datetime,
+    people: People,
+    days: int = DEFAULT_DAYS,
+    trusted_names: set[str] | None = None,
+    newest: int = NEWEST_ROWS,
+    policy: dict[str, Any] | None = None,
+    named_locations: list[dict[str, Any]] | None = None,
+) -> Impact | None:
+    """What the tenant's policy would have blocked or interrupted in the last ``days`` days (its
+    reportOnlyFailure and reportOnlyInterrupted outcomes), with the people who matter flagged, counted
+    over every one of them, and the ``newest`` of them; None when the policy is not among the tenant's
+    collected policies. ``policy`` and ``named_locations``: as just read from Graph (the fixes),
+    instead of the collected ones."""
+    objects = tenant_objects(conn, [tenant_id], ("conditionalAccessPolicies", "namedLocations"))
+    if policy is None:
+        policies = objects.get((tenant_id, "conditionalAccessPolicies"), [])
+        key = policy_id.lower()
+        policy = next(
+            (p for p in policies if isinstance(p, dict) and str(p.get("id", "")).lower() == key), None
+        )
+    if policy is None:
+        return None
+    start = now - timedelta(days=days)
+    found_id = str(policy.get("id"))
+    if named_locations is None:
+        named_locations = [n for n in objects.get((tenant_id, "namedLocations"), []) if isinstance(n, dict)]
+    tallies = would_block_tallies(
+        conn,
+        tenant_id,
+        found_id,
+        start,
+        now,
+        hourly=hourly_timeline(start, now),
+        # LOC-1 offers: for the technicians (of the MSP tenant), when the policy exempts a trusted location
+        with_ips_by_user=people.in_msp(tenant_id) and offers_ranges(policy, named_locations, trusted_names),
+        newest=newest,
+    )
+    counts = result_counts(conn, tenant_id, found_id, start, now)
     applied = sum(count for result, count in counts.items() if result not in NOT_APPLIED)
     return summarise(
         tenant_id=tenant_id,
         policy=policy,
         start=start,
         end=now,
-        signins=signins,
+        tallies=tallies,
+        people=people,
         applied=applied,
-        first_outcome=first_outcome_hour(conn, tenant_id, query.policy_id or ""),
-        named_locations=named_locations
-        if named_locations is not None
-        else [n for n in objects.get((tenant_id, "namedLocations"), []) if isinstance(n, dict)],
+        first_outcome=first_outcome_hour(conn, tenant_id, found_id),
+        named_locations=named_locations,
         trusted_names=trusted_names,
     )
 

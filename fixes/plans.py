@@ -177,7 +177,7 @@ async def switch_on_evidence(ctx: FixContext, plan: Plan, policy: dict[str, Any]
         )
     technicians = impact.flagged.get(TECHNICIAN, ())
     if technicians:
-        count = sum(1 for s in impact.signins if s.role == TECHNICIAN)
+        count = impact.role_signins.get(TECHNICIAN, 0)
         offices = ", ".join(o.ip for o in impact.range_offers[:3])
         where = f", from {offices} outside the trusted location: add an office IP there first (LOC-1)"
         plan.warnings.append(

@@ -82,10 +82,9 @@ else:
 for reason in impact.thin_evidence(now):
     st.caption(f"Thin evidence: {plain(reason)}.")
 
-blocked = sum(1 for s in impact.signins if s.result == "reportOnlyFailure")
 with st.container(horizontal=True):
-    st.metric("Would have blocked", f"{blocked:,}")
-    st.metric("Would have interrupted", f"{len(impact.signins) - blocked:,}")
+    st.metric("Would have blocked", f"{impact.blocked:,}")
+    st.metric("Would have interrupted", f"{impact.interrupted:,}")
     st.metric("Users", f"{len(impact.users):,}")
     st.metric("Sign-ins it applied to", f"{impact.applied:,}")
 
@@ -121,7 +120,7 @@ if impact.timeline:
         height=220,
     )
 
-if impact.signins:
+if impact.total:
     left, right = st.columns(2)
     with left:
         st.markdown("**Users**")
@@ -134,4 +133,6 @@ if impact.signins:
         st.markdown("**Countries**")
         table(idata.count_rows(impact.countries, "Country"), hide_index=True, key="ro_countries")
     st.subheader("Sign-ins")
+    if impact.total > len(impact.newest):
+        st.caption(f"The newest {len(impact.newest):,} of {impact.total:,}; every one is counted above.")
     table(idata.signin_rows(impact), hide_index=True, key="ro_signins")

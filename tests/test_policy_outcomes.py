@@ -4,6 +4,7 @@ PostgreSQL (the `engine` fixture)."""
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from db import write_transaction
@@ -12,11 +13,14 @@ from db.policy_outcomes import (
     WOULD_BLOCK,
     OutcomeQuery,
     first_outcome_hour,
+    policy_impact,
     policy_outcomes,
     result_counts,
+    would_block_tallies,
 )
 from db.rows import signin_row_outcomes
 from db.store import ingest_signin_page, purge_older_than
+from investigate.impact import SERVICE_ACCOUNT, TECHNICIAN, People, Tallies, WouldBlock, tally
 
 T1, T2 = "tenant-1", "tenant-2"
 MFA, PILOT, OFF = "policy-mfa", "policy-pilot", "policy-off"
@@ -191,3 +195,84 @@ def test_would_be_blocks_are_kept_with_the_signins_columns_once_and_purged_with_
         purge_older_than(conn, NOON - timedelta(days=1), NOON - timedelta(days=90))
     with engine.connect() as conn:
         assert [i[-3:] for (i,) in conn.execute(select(SignInWouldBlock.signin_id))] == ["001"]
+
+
+# --- a policy's would-be blocks, counted in SQL ----------------------------------------------------------
+
+MSP_PEOPLE = People(T1, "svc@contoso.com", frozenset({"glass@contoso.com"}))
+
+
+def _varied_would_blocks(engine) -> None:
+    """Would-be blocks of PILOT in T1 over three days: users in two spellings and a service provider,
+    apps, IPs and countries repeated, both results, times on and off the hour (a fraction too)."""
+    page = []
+    for n in range(60):
+        obj = _signin(
+            n,
+            minutes_ago=n * 71,
+            upn=("Alice@Contoso.com", "alice@contoso.com", "svc@contoso.com", "bob@contoso.com")[n % 4],
+            app=("Azure Portal", "CIPP", "Outlook")[n % 3],
+            ip=("20.1.1.1", "198.51.100.7", "203.0.113.9", "")[n % 4 if n % 5 else 0],
+            results={PILOT: ("reportOnlyFailure", "reportOnlyInterrupted")[n % 2 if n % 7 else 0]},
+        )
+        obj["location"]["countryOrRegion"] = ("GB", "US", "")[n % 3]
+        if n % 6 == 0:
+            obj["createdDateTime"] = obj["createdDateTime"].replace("Z", ".250000Z")
+        if n % 9 == 0:
+            obj["crossTenantAccessType"] = "serviceProvider"
+            obj["homeTenantId"] = T2
+        page.append(obj)
+    ingest_signin_page(engine, T1, page)
+
+
+def _every_row(conn) -> list[WouldBlock]:
+    w = SignInWouldBlock
+    columns = (w.signin_id, w.created_at, w.result, w.user_principal_name, w.app_display_name)
+    rest = (w.ip_address, w.country, w.cross_tenant_access_type, w.home_tenant_id)
+    return [
+        WouldBlock(i, at, result, upn, app, ip, country, None, access, home)
+        for i, at, result, upn, app, ip, country, access, home in conn.execute(select(*columns, *rest))
+    ]
+
+
+def _same(tallies: Tallies) -> tuple:
+    """The tallies in one order (SQL groups come in any order)."""
+    return (
+        sorted(tallies.users, key=repr),
+        sorted(tallies.apps, key=repr),
+        sorted(tallies.ips, key=repr),
+        sorted(tallies.countries, key=repr),
+        sorted(tallies.ip_users, key=repr),
+        tallies.timeline,
+        tallies.newest,
+    )
+
+
+@pytest.mark.parametrize("with_ips", [True, False], ids=["by-user-and-ip", "by-user-by-ip"])
+@pytest.mark.parametrize("hourly", [True, False], ids=["hourly", "daily"])
+def test_would_be_blocks_are_counted_in_sql_as_over_every_row(engine, hourly, with_ips):
+    _varied_would_blocks(engine)
+    start, end = NOON - timedelta(days=3), NOON + timedelta(hours=1)
+    with engine.connect() as conn:
+        counted = would_block_tallies(
+            conn, T1, PILOT, start, end, hourly=hourly, with_ips_by_user=with_ips, newest=25
+        )
+        every = tally(_every_row(conn), hourly=hourly, with_ips_by_user=with_ips, newest=25)
+    assert counted.timeline and bool(counted.ip_users) == with_ips
+    assert any(u.home_tenant_id for u in counted.users)
+    assert _same(counted) == _same(every)
+
+
+def test_the_impact_counts_every_would_be_block_and_lists_the_newest(engine):
+    _varied_would_blocks(engine)
+    policy = {"id": PILOT, "displayName": "Pilot", "state": "enabledForReportingButNotEnforced"}
+    with engine.connect() as conn:
+        end = NOON + timedelta(hours=1)
+        impact = policy_impact(conn, T1, PILOT, end, MSP_PEOPLE, policy=policy, newest=5)
+        every = _every_row(conn)
+    assert impact is not None
+    assert impact.total == len(every) == 60
+    assert impact.blocked == sum(1 for s in every if s.result == "reportOnlyFailure")
+    newest_first = sorted(every, key=lambda s: (s.created_at, s.signin_id), reverse=True)
+    assert [s.signin_id for s in impact.newest] == [s.signin_id for s in newest_first[:5]]
+    assert impact.role_signins == {SERVICE_ACCOUNT: 15, TECHNICIAN: 45}

@@ -15,6 +15,7 @@ from db import write_transaction
 from db.models import GraphObject, SignIn
 from db.policy_outcomes import WOULD_BLOCK, policy_impact, report_only_policies
 from db.queries import active_tenants
+from db.signin_raw import raw_json
 from db.store import ingest_signin_page
 from investigate.impact import (
     BREAK_GLASS,
@@ -22,8 +23,10 @@ from investigate.impact import (
     SERVICE_PROVIDER,
     TECHNICIAN,
     People,
+    Tallies,
     WouldBlock,
     summarise,
+    tally,
 )
 from simulator import demo
 from support import FIXED_NOW, collect_demo, run_page
@@ -85,10 +88,15 @@ def test_the_sentence_says_what_changes_and_names_who_would_be_locked_out():
         policy={"id": "p", "displayName": "Pilot", "state": "enabledForReportingButNotEnforced"},
         start=FIXED_NOW - timedelta(days=14),
         end=FIXED_NOW,
-        signins=[
-            _would_block(demo.SERVICE_ACCOUNT_UPN),
-            _would_block(TECHNICIAN_UPN, result="reportOnlyInterrupted"),
-        ],
+        tallies=tally(
+            [
+                _would_block(demo.SERVICE_ACCOUNT_UPN),
+                _would_block(TECHNICIAN_UPN, result="reportOnlyInterrupted"),
+            ],
+            hourly=False,
+            with_ips_by_user=True,
+        ),
+        people=PEOPLE,
         applied=10,
         first_outcome=None,
     )
@@ -111,7 +119,8 @@ def test_a_policy_that_applied_to_nothing_says_there_is_no_evidence():
         },
         start=FIXED_NOW - timedelta(days=14),
         end=FIXED_NOW,
-        signins=[],
+        tallies=Tallies(),
+        people=PEOPLE,
         applied=0,
         first_outcome=None,
     )
@@ -143,17 +152,17 @@ def test_the_impact_of_a_report_only_policy_on_the_demo_names_the_service_accoun
         expected = sum(
             1
             for raw in raws
-            for applied in orjson.loads(raw).get("appliedConditionalAccessPolicies") or []
+            for applied in orjson.loads(raw_json(conn, raw)).get("appliedConditionalAccessPolicies") or []
             if applied.get("id") == policy.policy_id and applied.get("result") in WOULD_BLOCK
         )
     assert expected > 0
-    assert sum(1 for s in impact.signins if s.role == SERVICE_ACCOUNT) == expected
+    assert impact.role_signins[SERVICE_ACCOUNT] == expected
 
 
 def test_every_report_only_policy_of_the_demo_has_an_impact(demo_copy):
     impacts = _report_only_impacts(demo_copy[1])
     assert impacts and all(impact is not None for _p, impact in impacts)
-    assert any(impact.signins for _p, impact in impacts)
+    assert any(impact.total for _p, impact in impacts)
 
 
 # --- the page ---------------------------------------------------------------------------------------------

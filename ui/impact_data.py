@@ -69,5 +69,5 @@ def signin_rows(found: Impact, limit: int = 500) -> list[dict[str, Any]]:
             "IP": s.ip,
             "Country": s.country,
         }
-        for s in found.signins[:limit]
+        for s in found.newest[:limit]
     ]
