@@ -123,6 +123,17 @@ class _AppliedPolicy(msgspec.Struct, rename="camel", gc=False):
     enforced_grant_controls: Any = None
 
 
+class _Status(msgspec.Struct, rename="camel", gc=False):
+    error_code: Any = None
+    failure_reason: Any = None
+
+
+class _Location(msgspec.Struct, rename="camel", gc=False):
+    city: Any = None
+    country_or_region: Any = None
+    geo_coordinates: Any = None
+
+
 class _SigninFields(msgspec.Struct, rename="camel", gc=False):
     """What the columns take from a sign-in. Text is typed as text so that an odd value cannot reach
     the database driver (and fail the whole page); such a sign-in takes the slow road
@@ -136,8 +147,8 @@ class _SigninFields(msgspec.Struct, rename="camel", gc=False):
     app_display_name: str | None = None
     app_id: str | None = None
     ip_address: str | None = None
-    location: Any = None
-    status: Any = None
+    location: _Location | None = None  # objects, not dicts: nothing built for what the row skips
+    status: _Status | None = None
     conditional_access_status: str | None = None
     is_interactive: Any = None
     authentication_requirement: str | None = None
@@ -165,6 +176,15 @@ def _loose_fields(raw: bytes | msgspec.Raw) -> _SigninFields:
             values[name] = orjson.dumps(values[name]).decode()
     if not isinstance(values["applied_conditional_access_policies"], list):
         values["applied_conditional_access_policies"] = None
+    status, location = values["status"], values["location"]
+    values["status"] = (
+        _Status(status.get("errorCode"), status.get("failureReason")) if isinstance(status, dict) else None
+    )
+    values["location"] = (
+        _Location(location.get("city"), location.get("countryOrRegion"), location.get("geoCoordinates"))
+        if isinstance(location, dict)
+        else None
+    )
     return _SigninFields(**values)
 
 
@@ -221,14 +241,9 @@ def signin_row_details(tenant_id: str, signin: SigninJson) -> tuple[tuple, list[
         text = str(raw, "utf-8")  # bytes and Raw alike: JSON is UTF-8, and the pages show it as text
     except UnicodeDecodeError as error:
         raise MalformedObject(f"sign-in {signin_id} is not UTF-8 ({error})") from None
-    status = fields.status
-    if status.__class__ is not dict:
-        status = {}
-    location = fields.location
-    if location.__class__ is not dict:
-        location = {}
+    status, location = fields.status, fields.location
     # `status: {}` happens in real data: no errorCode means success.
-    error_code = status.get("errorCode") or 0
+    error_code = (status.error_code or 0) if status is not None else 0
     if error_code.__class__ is not int:
         try:
             error_code = int(error_code)
@@ -241,7 +256,7 @@ def signin_row_details(tenant_id: str, signin: SigninJson) -> tuple[tuple, list[
     if error_code:
         failure = {
             "appliedConditionalAccessPolicies": [_applied_dict(p) for p in applied] if applied else applied,
-            "location": fields.location,
+            "location": {"geoCoordinates": location.geo_coordinates} if location is not None else None,
             "status": {"errorCode": error_code},
         }
     if applied:
@@ -266,10 +281,10 @@ def signin_row_details(tenant_id: str, signin: SigninJson) -> tuple[tuple, list[
         fields.app_display_name or "",
         fields.app_id or "",
         fields.ip_address or "",
-        _text(location.get("countryOrRegion")),
-        _text(location.get("city")),
+        _text(location.country_or_region) if location is not None else "",
+        _text(location.city) if location is not None else "",
         error_code,
-        _text(status.get("failureReason")),
+        _text(status.failure_reason) if status is not None else "",
         fields.conditional_access_status or "",
         True if is_interactive is None else bool(is_interactive),
         fields.authentication_requirement or "",

@@ -16,6 +16,7 @@ from db.signin_lists import signin_raw
 from db.signin_raw import (
     MIN_SAMPLES,
     RETRAIN_AFTER,
+    TRAIN_SAMPLES,
     UnreadableRaw,
     maintain_dictionaries,
     newest_dictionary,
@@ -155,3 +156,21 @@ def test_the_drill_down_shows_an_unreadable_signin_as_empty_instead_of_failing(e
         conn.execute(insert(SignIn).values(id="lost", tenant_id="t1", created_at=NOW, raw=frame))
     with engine.connect() as conn:
         assert signin_raw(conn, "lost") == ("t1", {})
+
+
+def test_a_first_page_dictionary_is_retrained_on_every_tenant_once_enough_signins_are_stored(engine):
+    _store(engine, [_signin(i) for i in range(MIN_SAMPLES)])
+    with write_transaction(engine) as conn:
+        now = conn.execute(select(SignInDictionary.trained_at)).scalar_one() + timedelta(hours=6)
+        early = maintain_dictionaries(conn, now, kept_from=NOW - timedelta(days=30))
+        first = newest_dictionary(conn)[0]
+        for start in range(MIN_SAMPLES, TRAIN_SAMPLES, 500):
+            page = [_signin(i, appDisplayName=f"App {i % 9}") for i in range(start, start + 500)]
+            store_signins(conn, "t1", page)
+        later = maintain_dictionaries(conn, now, kept_from=NOW - timedelta(days=30))
+        trained = conn.execute(
+            select(SignInDictionary.samples).order_by(SignInDictionary.trained_at)
+        ).scalars()
+        assert newest_dictionary(conn)[0] != first
+    assert early["dictionaries trained"] == 0 and later["dictionaries trained"] == 1
+    assert list(trained)[-1] == TRAIN_SAMPLES
