@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import NoReturn
 
+from simulator import demo
 from simulator.app import SimConfig, Simulator
 from simulator.faults import Fault
 
@@ -42,6 +43,14 @@ def _minutes(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"not a positive number of minutes: {text!r}")
     return value * 60
+
+
+def _clients(text: str) -> int:
+    if not text.isdigit() or not demo.DEMO_CLIENTS <= int(text) <= demo.MAX_CLIENTS:
+        raise argparse.ArgumentTypeError(
+            f"not a number of client tenants from {demo.DEMO_CLIENTS} to {demo.MAX_CLIENTS}: {text!r}"
+        )
+    return int(text)
 
 
 def _faults(path: str) -> list[dict]:
@@ -79,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MINUTES",
         help="a client admin's demo drift this often (default: every 8 simulated hours)",
     )
+    parser.add_argument(
+        "--tenants",
+        type=_clients,
+        default=demo.DEMO_CLIENTS,
+        metavar="N",
+        help=f"client tenants (default {demo.DEMO_CLIENTS}, the demo's; more are copies of them, e.g. 500)",
+    )
     args = parser.parse_args(argv)
 
     sim = Simulator(
@@ -91,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             log_requests=args.log_requests,
             drift_every_s=args.drift_every,
+            clients=args.tenants,
         )
     )
     try:

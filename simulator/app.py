@@ -24,6 +24,7 @@ class SimConfig:
     port: int = 0  # 0: any free port
     log_requests: bool = False
     drift_every_s: float | None = None  # the demo drift's period (None: every 8 simulated hours)
+    clients: int = demo.DEMO_CLIENTS  # client tenants: the demo's 25, or more (copies of them)
 
 
 def _user_count(tenant_id: str) -> int:
@@ -36,7 +37,7 @@ class Simulator:
 
     def __init__(self, config: SimConfig | None = None):
         self.config = config or SimConfig()
-        self.state = SimState(self.config.seed, self.config.now)
+        self.state = SimState(self.config.seed, self.config.now, self.config.clients)
         self.state.drift_every_s = self.config.drift_every_s
         self.faults = FaultInjector(self.config.faults, self.config.seed)
         self.throttler = Throttler(self.config.throttle, _user_count)

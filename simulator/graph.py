@@ -281,7 +281,7 @@ def list_contracts(state: SimState, req: Request) -> Collection:
                 "defaultDomainName": c.default_domain,
                 "displayName": c.display_name,
             }
-            for c in demo.client_tenants()
+            for c in state.clients
             if c.access_mode == "gdap"
         ]
     return page(req, f"{req.context_base}contracts", selected(req, items), 100, 999)

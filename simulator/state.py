@@ -62,14 +62,15 @@ def _snapshot(config: demo.TenantConfig) -> TenantSnapshot:
 
 
 class SimState:
-    def __init__(self, seed: int, now: datetime | None):
+    def __init__(self, seed: int, now: datetime | None, clients: int = demo.DEMO_CLIENTS):
         self.seed = seed
+        self.clients = demo.client_tenants(clients)
         self.lock = threading.RLock()
         self.clock = SimClock(now)
         start = self.clock.now()
         self.start_ts = start.timestamp()  # the demo's drift schedule counts from here
         self.tenants: dict[str, TenantState] = {}
-        for tid in demo.all_tenant_ids():
+        for tid in demo.all_tenant_ids(clients):
             config = demo.initial_config(seed, tid, start)
             # Each object its own copy: the demo builds policies from shared pieces (one exclusion
             # condition for several policies), and a PATCH of one must not change the others.
@@ -82,8 +83,8 @@ class SimState:
             self.tenants[tid] = TenantState(config, [float("-inf")], [_snapshot(config)], audits)
         self.drifts_applied = 0  # scheduled demo drifts already made (simulator/audits.py)
         self.drift_every_s: float | None = None  # the drift's period; None: audits.DRIFT_EVERY_SECONDS
-        self.gdap_relationships = demo.delegated_admin_relationships(start)
-        self.cipp_tenants = demo.cipp_tenants()
+        self.gdap_relationships = demo.delegated_admin_relationships(start, clients)
+        self.cipp_tenants = demo.cipp_tenants(clients)
         self.api_clients, self.azure_client_ids = demo.initial_api_clients(seed)
         self.signins = SignInSource(seed, self.snapshot_at)
         self.requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

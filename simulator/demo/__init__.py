@@ -89,6 +89,8 @@ from simulator.demo.licences import SERVICE_PLANS, SKUS, has_premium
 from simulator.demo.msp_policies import msp_config
 from simulator.demo.people import Directory, Group, Person, directory, partner_technicians
 from simulator.demo.tenants import (
+    DEMO_CLIENTS,
+    MAX_CLIENTS,
     UNCONSENTED_DOMAINS,
     ClientTenant,
     all_tenant_ids,
@@ -153,6 +155,8 @@ __all__ = [
     "SKUS",
     "has_premium",
     # tenants
+    "DEMO_CLIENTS",
+    "MAX_CLIENTS",
     "UNCONSENTED_DOMAINS",
     "ClientTenant",
     "all_tenant_ids",

@@ -13,12 +13,12 @@ from simulator.demo.ids import (
     iso,
     new_guid,
 )
-from simulator.demo.tenants import client_tenants
+from simulator.demo.tenants import DEMO_CLIENTS, client_tenants
 
 
-def delegated_admin_relationships(now: datetime) -> list[dict]:
+def delegated_admin_relationships(now: datetime, clients: int = DEMO_CLIENTS) -> list[dict]:
     out = []
-    for c in client_tenants():
+    for c in client_tenants(clients):
         if c.access_mode != "gdap":
             continue
         rng = random.Random(f"gdap:{c.tenant_id}")
@@ -44,10 +44,10 @@ def delegated_admin_relationships(now: datetime) -> list[dict]:
     return out
 
 
-def cipp_tenants() -> list[dict]:
+def cipp_tenants(clients: int = DEMO_CLIENTS) -> list[dict]:
     """ListTenants rows."""
     rows = []
-    for c in client_tenants():
+    for c in client_tenants(clients):
         row = {
             "customerId": c.tenant_id,
             "displayName": c.display_name,

@@ -5,6 +5,7 @@ Tenants, their names and ids do not depend on the seed; their offices' addresses
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import random
@@ -98,9 +99,31 @@ _CLIENTS: tuple[tuple, ...] = (
 # fmt: on
 
 
+DEMO_CLIENTS = len(_CLIENTS)  # the demo MSP's client tenants; a larger count adds copies of them
+MAX_CLIENTS = 5000
+_by_id: dict[str, ClientTenant] = {}  # every client of every table built, by id (ids never collide)
+
+
+def _copy(spec: ClientTenant, copy: int) -> ClientTenant:
+    """Copy ``copy`` (1-based) of a demo client: its own domain, id, name and people; same profile."""
+    head, _, tail = spec.default_domain.partition(".")
+    domain = f"{head}{copy + 1}.{tail}"
+    upn = spec.direct_sa_upn.replace(f"@{spec.default_domain}", f"@{domain}") if spec.direct_sa_upn else None
+    return dataclasses.replace(
+        spec,
+        tenant_id=_tid(domain),
+        display_name=f"{spec.display_name} {copy + 1}",
+        default_domain=domain,
+        direct_sa_upn=upn,
+    )
+
+
 @functools.cache
-def client_tenants() -> tuple[ClientTenant, ...]:
-    """The 25 client tenants, in a fixed order (largest first)."""
+def client_tenants(count: int = DEMO_CLIENTS) -> tuple[ClientTenant, ...]:
+    """The client tenants, in a fixed order: the demo's 25 (largest first), then, for a larger
+    ``count`` (a scale profile), copies of them in the same order until there are ``count``."""
+    if not DEMO_CLIENTS <= count <= MAX_CLIENTS:
+        raise ValueError(f"client tenants: expected {DEMO_CLIENTS} to {MAX_CLIENTS}, got {count}")
     out = []
     for row in _CLIENTS:
         name, domain, users, mode, profile, city, sku, secdef, mfa_rate, admin_gap, *rest = row
@@ -120,11 +143,15 @@ def client_tenants() -> tuple[ClientTenant, ...]:
                 rest[0] if rest else None,
             )
         )
+    out += [_copy(out[i % DEMO_CLIENTS], 1 + i // DEMO_CLIENTS) for i in range(count - DEMO_CLIENTS)]
+    _by_id.update((c.tenant_id, c) for c in out)
     return tuple(out)
 
 
 def client_by_id(tenant_id: str) -> ClientTenant | None:
-    return next((c for c in client_tenants() if c.tenant_id == tenant_id), None)
+    if not _by_id:
+        client_tenants()
+    return _by_id.get(tenant_id)
 
 
 # A client onboarded in CIPP (listed by ListTenants, with a GDAP relationship) where Perimeter's app
@@ -151,8 +178,8 @@ def co_managed(tenant_id: str) -> bool:
     return spec is not None and spec.default_domain in CO_MANAGED_DOMAINS
 
 
-def all_tenant_ids() -> tuple[str, ...]:
-    return (MSP_TENANT_ID, *(c.tenant_id for c in client_tenants()))
+def all_tenant_ids(clients: int = DEMO_CLIENTS) -> tuple[str, ...]:
+    return (MSP_TENANT_ID, *(c.tenant_id for c in client_tenants(clients)))
 
 
 def office_range(seed: int, spec: ClientTenant) -> tuple[str, list[str]]:

@@ -1,0 +1,89 @@
+"""The one pacing policy (connectors/pacing.py): requests stay inside every published window, per tenant
+and across tenants, and go at once while they fit. Time is virtual: the pacer's clock moves only when a
+waiting request wakes."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+
+import pytest
+
+from connectors import pacing
+from connectors.pacing import WINDOW_MARGIN, WINDOW_SLACK_S, Pacer
+
+PER_TENANT, ACROSS = 5, 20
+LIMITS = {"reports": ((PER_TENANT, 10.0), (ACROSS, 10.0))}
+WINDOW = 10.0 * WINDOW_MARGIN + WINDOW_SLACK_S  # the window the pacer keeps: published plus its margin
+real_sleep = asyncio.sleep
+
+
+class VirtualTime:
+    """A clock and a sleep for the pacer: sleepers wake one at a time, earliest first."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._count = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, self._count, future))
+        self._count += 1
+        await future
+
+    async def run(self, *jobs) -> None:  # type: ignore[no-untyped-def]
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        while not all(t.done() for t in tasks):
+            for _ in range(5):  # every runnable job reaches its next sleep or its end
+                await real_sleep(0)
+            if self._sleepers:
+                self.now, _, future = heapq.heappop(self._sleepers)
+                future.set_result(None)
+        for t in tasks:
+            t.result()
+
+
+@pytest.fixture
+def send_times(monkeypatch):  # type: ignore[no-untyped-def]
+    """``send_times(tenants, per_tenant)``: when each reports request, all wanted at once, went out."""
+
+    def run(tenants: int, per_tenant: int) -> list[float]:
+        clock = VirtualTime()
+        monkeypatch.setattr(pacing.asyncio, "sleep", clock.sleep)
+        pacer = Pacer(LIMITS, clock)
+        sent: list[float] = []
+
+        async def tenant(tenant_id: str) -> None:
+            for _ in range(per_tenant):
+                async with pacer.slot(tenant_id, "reports"):
+                    sent.append(clock.now)
+
+        asyncio.run(clock.run(*(tenant(f"t{i}") for i in range(tenants))))
+        return sorted(sent)
+
+    return run
+
+
+def most_in_any_window(times: list[float]) -> int:
+    return max(sum(1 for t in times if start <= t < start + WINDOW) for start in times)
+
+
+def test_requests_across_tenants_never_exceed_the_shared_window(send_times):
+    assert most_in_any_window(send_times(tenants=20, per_tenant=4)) == ACROSS
+
+
+def test_one_tenant_never_exceeds_its_own_window(send_times):
+    assert most_in_any_window(send_times(tenants=1, per_tenant=12)) == PER_TENANT
+
+
+def test_requests_that_fit_every_window_go_at_once(send_times):
+    assert send_times(tenants=ACROSS // PER_TENANT, per_tenant=PER_TENANT) == [0.0] * ACROSS
+
+
+def test_a_full_window_reopens_when_its_oldest_request_leaves_it(send_times):
+    times = send_times(tenants=1, per_tenant=PER_TENANT + 1)
+    assert times[-1] == pytest.approx(WINDOW)
