@@ -1,0 +1,190 @@
+"""Sign-ins partitioned by day on PostgreSQL (db.partitions, migration 0014): partitions made ahead, whole
+days dropped by retention, each sign-in kept once, odd timestamps in the default partition. PostgreSQL
+only (the ``engine`` fixture's PostgreSQL half); on SQLite the same calls change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from collectors.run import purge
+from db import write_transaction
+from db.models import SignIn, SignInBlock
+from db.partitions import (
+    AHEAD_DAYS,
+    DEFAULT,
+    day_partitions,
+    drop_partitions_before,
+    ensure_partitions,
+    is_partitioned,
+    partition_name,
+    partition_signins,
+    unpartition_signins,
+)
+from db.store import store_signins
+from settings import load_settings
+from support import sample
+
+postgresql_only = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+NOW = datetime(2026, 11, 22, 12, 0)
+
+
+def _signin(i: int, created: datetime, blocked: bool = False) -> dict:
+    obj = dict(sample("signins_beta_list_ex1_password_failure_50126.response.json")["value"][0])
+    obj["id"] = f"00000000-0000-0000-0000-{i:012d}"
+    obj["createdDateTime"] = created.isoformat() + "Z"
+    if blocked:  # blocked by a Conditional Access policy: kept in signin_blocks too
+        obj["status"] = {"errorCode": 53003, "failureReason": "Blocked by Conditional Access"}
+        obj["appliedConditionalAccessPolicies"] = [
+            {
+                "id": "p-block",
+                "displayName": "Block abroad",
+                "result": "failure",
+                "enforcedGrantControls": ["Block"],
+            }
+        ]
+    return obj
+
+
+def _store(engine: Engine, *signins: dict) -> None:
+    with write_transaction(engine) as conn:
+        store_signins(conn, "t1", list(signins))
+
+
+def _partition_of(engine: Engine, signin_id: str) -> str:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT tableoid::regclass::text FROM signins WHERE id = %(id)s", {"id": signin_id}
+        ).scalar_one()
+
+
+def _ids(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return conn.execute(select(SignIn.id).order_by(SignIn.id)).scalars().all()  # type: ignore[return-value]
+
+
+@postgresql_only
+def test_opening_the_database_makes_partitions_for_today_and_the_days_ahead(engine):
+    today = datetime.now(UTC).date()
+    with engine.connect() as conn:
+        assert is_partitioned(conn)
+        days = day_partitions(conn)
+    assert all(today + timedelta(days=n) in days for n in range(AHEAD_DAYS + 1))
+
+
+@postgresql_only
+def test_partitions_are_made_ahead_of_a_later_day(engine):
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=20)
+    with write_transaction(engine) as conn:
+        made = ensure_partitions(conn, later)
+        days = day_partitions(conn)
+    wanted = [later.date() + timedelta(days=n) for n in range(AHEAD_DAYS + 1)]
+    assert made == [partition_name(day) for day in wanted]
+    assert all(day in days for day in wanted)
+
+
+@postgresql_only
+def test_making_partitions_again_makes_none(engine):
+    with write_transaction(engine) as conn:
+        ensure_partitions(conn, NOW)
+        assert ensure_partitions(conn, NOW) == []
+
+
+@postgresql_only
+def test_a_signin_is_stored_in_its_days_partition(engine):
+    with write_transaction(engine) as conn:
+        ensure_partitions(conn, NOW)
+    _store(engine, _signin(1, NOW))
+    assert _partition_of(engine, _signin(1, NOW)["id"]) == partition_name(NOW.date())
+
+
+@postgresql_only
+def test_a_signin_stored_twice_is_kept_once(engine):
+    with write_transaction(engine) as conn:
+        ensure_partitions(conn, NOW)
+    _store(engine, _signin(1, NOW), _signin(1, NOW))
+    _store(engine, _signin(1, NOW))
+    assert _ids(engine) == [_signin(1, NOW)["id"]]
+
+
+@postgresql_only
+def test_a_signin_out_of_every_days_range_lands_in_the_default_partition(engine):
+    odd = datetime(1999, 1, 1, 3, 0)
+    _store(engine, _signin(1, odd))
+    assert _partition_of(engine, _signin(1, odd)["id"]) == DEFAULT
+
+
+@postgresql_only
+def test_a_day_partition_made_after_its_signins_takes_them_from_the_default_partition(engine):
+    future = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=60)
+    _store(engine, _signin(1, future))
+    with write_transaction(engine) as conn:
+        ensure_partitions(conn, future)
+    assert _partition_of(engine, _signin(1, future)["id"]) == partition_name(future.date())
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {DEFAULT}").scalar() == 0
+
+
+@postgresql_only
+def test_retention_drops_whole_days_and_keeps_the_newer_ones(engine):
+    old, cut_day, recent = NOW - timedelta(days=35), NOW - timedelta(days=30), NOW - timedelta(days=1)
+    with write_transaction(engine) as conn:
+        for day in (old, cut_day, recent):
+            ensure_partitions(conn, day, ahead=0)
+    _store(
+        engine,
+        _signin(1, old),
+        _signin(2, cut_day - timedelta(hours=1)),  # before the cut, on the cut's day: a row trimmed
+        _signin(3, cut_day + timedelta(hours=1)),  # after it, the same day: kept
+        _signin(4, recent),
+    )
+    purged = purge(load_settings(retention_days=30), engine, clock=lambda: NOW)
+    with engine.connect() as conn:
+        days = day_partitions(conn)
+    assert old.date() not in days
+    assert cut_day.date() in days and recent.date() in days
+    assert _ids(engine) == [_signin(3, NOW)["id"], _signin(4, NOW)["id"]]
+    assert purged["signins"] == 2
+
+
+@postgresql_only
+def test_retention_drops_the_blocking_policies_of_the_dropped_days(engine):
+    old, recent = NOW - timedelta(days=35), NOW - timedelta(days=1)
+    with write_transaction(engine) as conn:
+        for day in (old, recent):
+            ensure_partitions(conn, day, ahead=0)
+    _store(engine, _signin(1, old, blocked=True), _signin(2, recent, blocked=True))
+    with write_transaction(engine) as conn:
+        drop_partitions_before(conn, NOW - timedelta(days=30))
+    with engine.connect() as conn:
+        blocked = conn.execute(select(SignInBlock.signin_id)).scalars().all()
+    assert blocked == [_signin(2, NOW)["id"]]
+
+
+@postgresql_only
+def test_existing_signins_are_moved_into_day_partitions(engine):
+    with write_transaction(engine) as conn:
+        unpartition_signins(conn)
+        assert not is_partitioned(conn)
+    days = [NOW - timedelta(days=n) for n in (0, 3, 9)]
+    _store(engine, *(_signin(i, day) for i, day in enumerate(days)))
+    with write_transaction(engine) as conn:
+        partition_signins(conn, NOW)
+    for i, day in enumerate(days):
+        assert _partition_of(engine, _signin(i, day)["id"]) == partition_name(day.date())
+    with engine.connect() as conn:
+        indexes = set(
+            conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'signins'").scalars()
+        )
+    assert {"signins_pkey", "ix_signins_tenant_created", "ix_signins_failed"} <= indexes
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_sqlite_has_no_partitions_to_make_or_drop(engine):
+    _store(engine, _signin(1, NOW - timedelta(days=40)))
+    with write_transaction(engine) as conn:
+        assert ensure_partitions(conn, NOW) == []
+        assert drop_partitions_before(conn, NOW) == 0
+        assert conn.execute(select(func.count()).select_from(SignIn)).scalar() == 1
