@@ -343,8 +343,11 @@ class SignInPolicyOutcome(Base):
     result: Mapped[str] = mapped_column(String(32), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime, primary_key=True)  # the sign-ins' hour (UTC)
     first_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the smallest id: a page's row
+    # The ids space-separated, or '' when they are all canonical GUIDs (Graph's sign-in ids): then
+    # packed_ids holds them as 16 bytes each, in order (db.signin_index.pack_ids: 16 B an id, not 37).
     signin_ids: Mapped[str] = mapped_column(Text)
     count: Mapped[int] = mapped_column(Integer)
+    packed_ids: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, default=None)
 
 
 class SignInWouldBlock(Base):

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 
 from db.models import SignIn, SignInPolicyOutcome, SignInWouldBlock
 from db.queries import tenant_objects
-from db.signin_index import OUTCOME_SEPARATOR
+from db.signin_index import unpack_ids
 from db.signin_scope import day_key, hour_key, parse_bucket_key
 from investigate.impact import (
     DEFAULT_DAYS,
@@ -81,10 +81,10 @@ class PolicyOutcome:
     home_tenant_id: str
 
 
-def _postings(conn: Connection, query: OutcomeQuery) -> Sequence[tuple[str, str, str, str]]:
+def _postings(conn: Connection, query: OutcomeQuery) -> Sequence[tuple[str, str, str, str, bytes | None]]:
     first_hour = query.start.replace(minute=0, second=0, microsecond=0)
     o = SignInPolicyOutcome
-    statement = select(o.tenant_id, o.policy_id, o.result, o.signin_ids).where(
+    statement = select(o.tenant_id, o.policy_id, o.result, o.signin_ids, o.packed_ids).where(
         o.tenant_id.in_(query.tenants), o.hour >= first_hour, o.hour < query.end
     )
     if query.policy_id is not None:
@@ -97,9 +97,9 @@ def _postings(conn: Connection, query: OutcomeQuery) -> Sequence[tuple[str, str,
 def _wanted(conn: Connection, query: OutcomeQuery) -> dict[str, list[tuple[str, str, str]]]:
     """Sign-in id -> its (tenant, policy, result) outcomes matching the query's key columns."""
     wanted: dict[str, list[tuple[str, str, str]]] = {}
-    for tenant_id, policy_id, result, ids in _postings(conn, query):
+    for tenant_id, policy_id, result, ids, packed in _postings(conn, query):
         outcome = (tenant_id, policy_id, result)
-        for signin_id in ids.split(OUTCOME_SEPARATOR):
+        for signin_id in unpack_ids(ids, packed):
             found = wanted.get(signin_id)
             if found is None:
                 wanted[signin_id] = [outcome]

@@ -19,6 +19,7 @@ counter increment; statements are compiled once per dialect and sent straight to
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -49,8 +50,40 @@ PLACES: Table = SignInPlace.__table__  # type: ignore[assignment]
 ROLLUPS: Table = SignInRollup.__table__  # type: ignore[assignment]
 OUTCOMES: Table = SignInPolicyOutcome.__table__  # type: ignore[assignment]
 WOULD_BLOCK_TABLE: Table = SignInWouldBlock.__table__  # type: ignore[assignment]
-OUTCOME_COLUMNS = ("tenant_id", "policy_id", "result", "hour", "first_id", "signin_ids", "count")
-OUTCOME_SEPARATOR = " "  # between the ids of one postings row (Graph's sign-in ids are GUIDs)
+OUTCOME_COLUMNS = (
+    "tenant_id",
+    "policy_id",
+    "result",
+    "hour",
+    "first_id",
+    "signin_ids",
+    "packed_ids",
+    "count",
+)
+OUTCOME_SEPARATOR = " "  # between the ids of a postings row that are not all GUIDs
+_GUIDS = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})+")
+
+
+def pack_ids(ids: list[str]) -> tuple[str, bytes | None]:
+    """(signin_ids, packed_ids) of a postings row: canonical lower-case GUIDs (Graph's sign-in ids) as
+    16 bytes each, anything else space-separated as written."""
+    joined = "".join(ids)
+    if len(joined) == 36 * len(ids) and set(map(len, ids)) == {36} and _GUIDS.fullmatch(joined):
+        return "", bytes.fromhex(joined.replace("-", ""))
+    return OUTCOME_SEPARATOR.join(ids), None
+
+
+def unpack_ids(signin_ids: str, packed_ids: bytes | None) -> list[str]:
+    """The ids of a postings row (:func:`pack_ids`, or a row written before packing)."""
+    if packed_ids is None:
+        return signin_ids.split(OUTCOME_SEPARATOR)
+    hexed = bytes(packed_ids).hex()
+    return [
+        f"{hexed[i : i + 8]}-{hexed[i + 8 : i + 12]}-{hexed[i + 12 : i + 16]}-{hexed[i + 16 : i + 20]}-"
+        f"{hexed[i + 20 : i + 32]}"
+        for i in range(0, len(hexed), 32)
+    ]
+
 
 HOUR, DAY = "h", "d"
 # Which dimensions are counted at which grain: hours serve the wall and short timelines, days long
@@ -168,7 +201,7 @@ def index_outcomes(
         driver_statement(conn, "outcomes", _outcomes_insert).execute(
             conn,
             [
-                (tenant_id, policy_id, result, hour, min(ids), " ".join(ids), len(ids))
+                (tenant_id, policy_id, result, hour, min(ids), *pack_ids(ids), len(ids))
                 for (policy_id, result, hour), ids in postings.items()
             ],
         )
@@ -229,11 +262,17 @@ def stored_ids(conn: Connection, tenant_id: str, rows: Iterable[tuple]) -> set[s
     oldest, newest = span(conn, tenant_id)
     if oldest is None or newest is None:
         return set()
-    maybe = list({row[_ID] for row in rows if oldest <= row[_CREATED] <= newest})
+    inside = [row for row in rows if oldest <= row[_CREATED] <= newest]
+    if not inside:
+        return set()
+    maybe = list({row[_ID] for row in inside})
+    # The page's own time span too: PostgreSQL then looks in those days' partitions only.
+    first, last = min(row[_CREATED] for row in inside), max(row[_CREATED] for row in inside)
     found: set[str] = set()
     for start in range(0, len(maybe), _CHUNK):
         chunk = maybe[start : start + _CHUNK]
-        found.update(i for (i,) in conn.execute(select(SignIn.id).where(SignIn.id.in_(chunk))))
+        statement = select(SignIn.id).where(SignIn.id.in_(chunk), SignIn.created_at.between(first, last))
+        found.update(i for (i,) in conn.execute(statement))
     return found
 
 

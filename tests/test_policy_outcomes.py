@@ -5,7 +5,7 @@ PostgreSQL (the `engine` fixture)."""
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from db import write_transaction
 from db.models import SignInPolicyOutcome, SignInWouldBlock
@@ -85,6 +85,46 @@ def test_outcomes_are_stored_for_successful_and_failed_signins(engine):
         ("001", PILOT, "reportOnlyFailure"),
         ("002", MFA, "failure"),
     }
+
+
+def test_guid_signin_ids_are_kept_packed_16_bytes_each_and_read_back(engine):
+    ingest_signin_page(engine, T1, [_signin(1), _signin(2)])
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(SignInPolicyOutcome.signin_ids, SignInPolicyOutcome.packed_ids).where(
+                SignInPolicyOutcome.policy_id == MFA
+            )
+        ).one()
+        found = policy_outcomes(conn, _query(policy_id=MFA))
+    assert stored[0] == "" and len(stored[1]) == 2 * 16
+    assert sorted(o.signin_id for o in found) == [_signin(1)["id"], _signin(2)["id"]]
+
+
+def test_signin_ids_that_are_not_all_guids_are_kept_as_written(engine):
+    odd = {**_signin(3), "id": "Not-A-GUID 3"}
+    ingest_signin_page(engine, T1, [_signin(1), odd])
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(SignInPolicyOutcome.signin_ids, SignInPolicyOutcome.packed_ids).where(
+                SignInPolicyOutcome.policy_id == MFA
+            )
+        ).one()
+        found = policy_outcomes(conn, _query(policy_id=MFA))
+    assert stored[1] is None and "Not-A-GUID" in stored[0]
+    assert {o.signin_id for o in found} >= {_signin(1)["id"]}
+
+
+def test_postings_written_before_packing_are_read(engine):
+    ingest_signin_page(engine, T1, [_signin(1), _signin(2)])
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(SignInPolicyOutcome)
+            .where(SignInPolicyOutcome.policy_id == MFA)
+            .values(signin_ids=f"{_signin(1)['id']} {_signin(2)['id']}", packed_ids=None)
+        )
+    with engine.connect() as conn:
+        found = policy_outcomes(conn, _query(policy_id=MFA))
+    assert sorted(o.signin_id for o in found) == [_signin(1)["id"], _signin(2)["id"]]
 
 
 def test_a_signin_collected_twice_keeps_its_outcomes_once(engine):
