@@ -1,6 +1,7 @@
 """The one pacing policy (connectors/pacing.py): requests stay inside every published window, per tenant
-and across tenants, and go at once while they fit. Time is virtual: the pacer's clock moves only when a
-waiting request wakes."""
+and across tenants, and go at once while they fit; the window shared by all tenants is spread evenly once
+half used instead of released in bursts. Time is virtual: the pacer's clock moves only when a waiting
+request wakes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import heapq
 import pytest
 
 from connectors import pacing
-from connectors.pacing import WINDOW_MARGIN, WINDOW_SLACK_S, Pacer
+from connectors.pacing import SMOOTH_FROM, WINDOW_MARGIN, WINDOW_SLACK_S, Pacer
 
 PER_TENANT, ACROSS = 5, 20
 LIMITS = {"reports": ((PER_TENANT, 10.0), (ACROSS, 10.0))}
@@ -80,10 +81,30 @@ def test_one_tenant_never_exceeds_its_own_window(send_times):
     assert most_in_any_window(send_times(tenants=1, per_tenant=12)) == PER_TENANT
 
 
-def test_requests_that_fit_every_window_go_at_once(send_times):
-    assert send_times(tenants=ACROSS // PER_TENANT, per_tenant=PER_TENANT) == [0.0] * ACROSS
+def test_requests_that_fit_half_the_shared_window_go_at_once(send_times):
+    half = int(ACROSS * SMOOTH_FROM)
+    assert send_times(tenants=half // PER_TENANT, per_tenant=PER_TENANT) == [0.0] * half
 
 
 def test_a_full_window_reopens_when_its_oldest_request_leaves_it(send_times):
     times = send_times(tenants=1, per_tenant=PER_TENANT + 1)
     assert times[-1] == pytest.approx(WINDOW)
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+
+
+def test_the_shared_window_goes_at_once_up_to_half_then_one_request_every_window_over_limit(send_times):
+    times = send_times(tenants=ACROSS, per_tenant=3)
+    burst = int(ACROSS * SMOOTH_FROM)
+    assert times[:burst] == [0.0] * burst
+    # The rest of the first window spaced evenly; the next opens when the burst leaves it, and from
+    # then on the requests are spaced evenly throughout.
+    assert times[ACROSS] == pytest.approx(WINDOW)
+    for spaced in (times[burst - 1 : ACROSS], times[ACROSS:]):
+        assert all(gap == pytest.approx(WINDOW / ACROSS, abs=0.002) for gap in gaps(spaced))
+
+
+def test_a_tenants_own_window_is_not_spread(send_times):
+    assert send_times(tenants=1, per_tenant=PER_TENANT) == [0.0] * PER_TENANT
