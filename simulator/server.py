@@ -60,6 +60,9 @@ def iso_now(ts: float) -> str:
 class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog (socketserver's default is 5): a collector opening 64 tenants' connections at
+    # once overflows 5, and a connection the kernel then leaves half-open answers nothing for a minute.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sim: Simulator):
         self.sim = sim
