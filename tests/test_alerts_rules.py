@@ -65,7 +65,7 @@ def signin(engine, signin_id: str, upn: str, at: datetime, tenant: str = CLIENT)
                 created_at=at,
                 user_principal_name=upn,
                 ip_address="203.0.113.9",
-                raw="{}",
+                raw=b"{}",
             )
         )
 
