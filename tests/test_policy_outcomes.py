@@ -87,14 +87,16 @@ def test_outcomes_are_stored_for_successful_and_failed_signins(engine):
     }
 
 
+def _mfa_postings(conn) -> tuple:  # type: ignore[no-untyped-def]
+    """(signin_ids, packed_ids) of the MFA policy's one postings row."""
+    o = SignInPolicyOutcome
+    return tuple(conn.execute(select(o.signin_ids, o.packed_ids).where(o.policy_id == MFA)).one())
+
+
 def test_guid_signin_ids_are_kept_packed_16_bytes_each_and_read_back(engine):
     ingest_signin_page(engine, T1, [_signin(1), _signin(2)])
     with engine.connect() as conn:
-        stored = conn.execute(
-            select(SignInPolicyOutcome.signin_ids, SignInPolicyOutcome.packed_ids).where(
-                SignInPolicyOutcome.policy_id == MFA
-            )
-        ).one()
+        stored = _mfa_postings(conn)
         found = policy_outcomes(conn, _query(policy_id=MFA))
     assert stored[0] == "" and len(stored[1]) == 2 * 16
     assert sorted(o.signin_id for o in found) == [_signin(1)["id"], _signin(2)["id"]]
@@ -104,11 +106,7 @@ def test_signin_ids_that_are_not_all_guids_are_kept_as_written(engine):
     odd = {**_signin(3), "id": "Not-A-GUID 3"}
     ingest_signin_page(engine, T1, [_signin(1), odd])
     with engine.connect() as conn:
-        stored = conn.execute(
-            select(SignInPolicyOutcome.signin_ids, SignInPolicyOutcome.packed_ids).where(
-                SignInPolicyOutcome.policy_id == MFA
-            )
-        ).one()
+        stored = _mfa_postings(conn)
         found = policy_outcomes(conn, _query(policy_id=MFA))
     assert stored[1] is None and "Not-A-GUID" in stored[0]
     assert {o.signin_id for o in found} >= {_signin(1)["id"]}
