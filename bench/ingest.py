@@ -2,19 +2,21 @@
 
 Builds N pages of 1,000 Graph-shaped beta sign-ins (from Microsoft's documented sample, varied),
 then, into fresh SQLite files with the project's schema:
-  * ingest  — what the collectors do per page (connectors.graph.TenantGraph.each_signin_page): the
-    page decoded into each sign-in's own JSON (db.rows.decode_signin_page), then
-    db.store.ingest_signin_page: db.rows mapping, idempotent insert, each sign-in's JSON compressed
-    with the database's zstd dictionary (db.signin_raw), every sign-in's policy outcomes (six policies
-    each) and the failed sign-ins' index and rollups, one committed transaction per page, the cycle
-    collector paused; WAL checkpoints on a background thread as in the collectors
-    (db.engine.checkpoint_in_background), waiting at the end until they are done;
+  * ingest  — what the collectors do with each page (connectors.graph.TenantGraph.each_signin_page,
+    collectors.run): the page checked (db.rows.decode_signin_page) and handed to the worker's
+    db.signin_pipeline.SigninPipeline, which prepares it in its parsing process (db.rows mapping,
+    each sign-in's JSON compressed with the database's zstd dictionary (db.signin_raw), every
+    sign-in's policy outcomes (six policies each), the failed sign-ins' index and rollups) while the
+    caller writes the pages before it: idempotent insert, one committed transaction per page; WAL
+    checkpoints on a background thread as in the collectors (db.engine.checkpoint_in_background),
+    waiting at the end until they are done. The parsing process is started before the clock, as the
+    worker starts it once; the pages are made before it too (the pipeline would overlap their making);
   * floor   — the plainest correct thing: json.loads + sqlite3 executemany of the same columns and
     of the policy outcomes' postings and would-be blocks (raw JSON re-serialised with json.dumps and
     compressed with the same dictionary), same schema and indexes, one commit per page;
   * ceiling — no parsing at all: the very statements and rows the ingest wrote (recorded once from
     the project's path), replayed with sqlite3 executemany into the same schema, one commit per page:
-    what SQLite alone costs for this data.
+    what SQLite alone costs for this data, in one thread (the ingest has a second core for parsing).
 Each round's file starts with the dictionary already trained, as a database after its first page;
 training (once per database, on its first page) is timed apart. Pages are generated one at a time
 for ingest and floor, so their peak memory does not depend on N.
@@ -47,9 +49,10 @@ from sqlalchemy import insert, select
 
 from bench.common import peak_rss_mb
 from db import checkpoint_in_background, drain_checkpoints, open_database, write_transaction
-from db.driver import DriverStatement
+from db.driver import observing_writes
 from db.models import SignInDictionary
 from db.rows import SIGNIN_COLUMNS, decode_signin_page
+from db.signin_pipeline import SigninPipeline
 from db.signin_raw import LEVEL
 from db.store import ingest_signin_page
 
@@ -161,17 +164,23 @@ def _with_dictionary(db_path: Path, dictionary: Dictionary) -> None:
 
 def run_ingest(db_path: Path, count: int, dictionary: Dictionary) -> float:
     _with_dictionary(db_path, dictionary)
+    bodies = list(pages(count))  # made before the clock starts: the pipeline overlaps what it times
     engine = open_database(f"sqlite:///{db_path}")
     checkpoint_in_background(engine)  # as collectors.run.Cycle does
-    elapsed = 0.0
-    for body in pages(count):
+    with SigninPipeline(engine) as pipeline:
+        pipeline.start()  # the worker's parsing process lives as long as the worker
         started = time.perf_counter()
-        ingest_signin_page(engine, "bench-tenant", decode_signin_page(body).value)
-        elapsed += time.perf_counter() - started
-    started = time.perf_counter()
-    drain_checkpoints(engine)  # the WAL copied back counts: the floor pays for its checkpoints too
-    elapsed += time.perf_counter() - started
+        written = []
+        for body in bodies:
+            decode_signin_page(body)  # as connectors.graph.TenantGraph.each_signin_page does
+            written.append(pipeline.submit("bench-tenant", body))
+        pipeline.drain()
+        drain_checkpoints(engine)  # the WAL copied back counts: the floor pays for its checkpoints too
+        elapsed = time.perf_counter() - started
     engine.dispose()
+    stored = sum(page.result()[0] for page in written)  # a failed page raises here
+    if stored != count * PAGE_SIZE:
+        raise SystemExit(f"ingest stored {stored:,} sign-ins, not {count * PAGE_SIZE:,}")
     return elapsed
 
 
@@ -179,25 +188,18 @@ Statements = list[list[tuple[str, list]]]  # per page: (SQL, the driver's rows) 
 
 
 def record_writes(db_path: Path, count: int, dictionary: Dictionary) -> Statements:
-    """The statements and rows the project's path writes for each page (db.driver.DriverStatement is
-    the only way the ingest writes: wrapped here, for the ceiling to replay)."""
+    """The statements and rows the project's path writes for each page (db.driver sends every write
+    of the ingest; db.driver.observing_writes hands them over), for the ceiling to replay. Page by
+    page in this thread: the pipeline writes the very same rows."""
     recorded: Statements = []
-    execute = DriverStatement.execute
-
-    def recording(self: DriverStatement, conn, rows: list[tuple]) -> None:  # type: ignore[no-untyped-def]
-        if rows:
-            recorded[-1].append((self.sql, self.parameters(rows)))
-        execute(self, conn, rows)
-
     _with_dictionary(db_path, dictionary)
     engine = open_database(f"sqlite:///{db_path}")
-    DriverStatement.execute = recording  # type: ignore[method-assign]
     try:
-        for body in pages(count):
-            recorded.append([])
-            ingest_signin_page(engine, "bench-tenant", decode_signin_page(body).value)
+        with observing_writes(lambda sql, parameters: recorded[-1].append((sql, parameters))):
+            for body in pages(count):
+                recorded.append([])
+                ingest_signin_page(engine, "bench-tenant", decode_signin_page(body).value)
     finally:
-        DriverStatement.execute = execute  # type: ignore[method-assign]
         engine.dispose()
     return recorded
 

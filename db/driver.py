@@ -7,29 +7,45 @@ second (bench/ingest.py). The SQL is still SQLAlchemy's, so no dialect-specific 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def dialect_insert(conn: Connection, table: Table) -> Any:
+def dialect_insert(dialect: Dialect, table: Table) -> Any:
     """An INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL)."""
-    if conn.dialect.name == "sqlite":
+    if dialect.name == "sqlite":
         return sqlite.insert(table)
-    if conn.dialect.name == "postgresql":
+    if dialect.name == "postgresql":
         return postgresql.insert(table)
-    raise RuntimeError(f"unsupported database dialect {conn.dialect.name!r}")  # pragma: no cover
+    raise RuntimeError(f"unsupported database dialect {dialect.name!r}")  # pragma: no cover
 
 
-def insert_ignoring_duplicates(conn: Connection, table: Table, key: str) -> Any:
-    """INSERT … ON CONFLICT (key) DO NOTHING for the connection's dialect; on PostgreSQL ON CONFLICT DO
-    NOTHING on any unique key, as a partitioned table's keys include its partition key, so none is
-    ``key`` alone (db.partitions: the sign-ins' is (id, created_at), one per id)."""
-    if conn.dialect.name == "postgresql":
-        return dialect_insert(conn, table).on_conflict_do_nothing()
-    return dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[key])
+def insert_ignoring_duplicates(dialect: Dialect, table: Table, key: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING for the dialect; on PostgreSQL ON CONFLICT DO NOTHING on
+    any unique key, as a partitioned table's keys include its partition key, so none is ``key`` alone
+    (db.partitions: the sign-ins' is (id, created_at), one per id)."""
+    if dialect.name == "postgresql":
+        return dialect_insert(dialect, table).on_conflict_do_nothing()
+    return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=[key])
+
+
+WriteObserver = Callable[[str, list[Any]], None]
+_observers: list[WriteObserver] = []
+
+
+@contextmanager
+def observing_writes(observer: WriteObserver) -> Iterator[None]:
+    """Call ``observer(sql, parameters)`` with every batch a DriverStatement sends to the driver, as it
+    sends it (bench/ingest.py records the ingest's writes to replay them as its ceiling)."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
 
 
 class DriverStatement:
@@ -42,13 +58,13 @@ class DriverStatement:
 
     def __init__(
         self,
-        conn: Connection,
+        dialect: Dialect,
         statement: Any,
         table: Table,
         columns: Sequence[str],
         convert: Sequence[str] = (),
     ) -> None:
-        compiled = statement.compile(dialect=conn.dialect)
+        compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = compiled.positional
         self.columns = tuple(columns)
@@ -57,7 +73,7 @@ class DriverStatement:
         self.processors = [
             (self.columns.index(name), process)
             for name in convert
-            if (process := table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
+            if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
         ]
 
     def parameters(self, rows: list[tuple]) -> list[Any]:
@@ -82,6 +98,8 @@ class DriverStatement:
         if not rows:
             return
         parameters = self.parameters(rows)
+        for observe in _observers:
+            observe(self.sql, parameters)
         # The DB-API cursor of the transaction's own connection: this runs for every page.
         cursor = conn.connection.driver_connection.cursor()
         try:
@@ -94,11 +112,11 @@ _statements: dict[tuple[str, str], DriverStatement] = {}
 
 
 def driver_statement(
-    conn: Connection, name: str, build: Callable[[Connection], DriverStatement]
+    dialect: Dialect, name: str, build: Callable[[Dialect], DriverStatement]
 ) -> DriverStatement:
-    """The statement ``name`` for the connection's dialect, built on first use."""
-    key = (conn.dialect.name, name)
+    """The statement ``name`` for the dialect, built on first use."""
+    key = (dialect.name, name)
     found = _statements.get(key)
     if found is None:
-        found = _statements[key] = build(conn)
+        found = _statements[key] = build(dialect)
     return found

@@ -233,7 +233,7 @@ def store_directory_audits(
         return 0, skipped, None
     table = DirectoryAudit.__table__
     conn.execute(
-        dialect_insert(conn, table).on_conflict_do_nothing(index_elements=["tenant_id", "id"]),  # type: ignore[arg-type]
+        dialect_insert(conn.dialect, table).on_conflict_do_nothing(index_elements=["tenant_id", "id"]),  # type: ignore[arg-type]
         rows,
     )
     return len(rows), skipped, max(row["activity_at"] for row in rows)

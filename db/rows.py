@@ -18,6 +18,7 @@ import msgspec
 import orjson
 
 from graphjson.times import parse_graph_datetime
+from graphjson.values import lower
 
 T = TypeVar("T")
 
@@ -255,7 +256,8 @@ def signin_row_details(tenant_id: str, signin: SigninJson) -> tuple[tuple, list[
     failure = None
     if error_code:
         failure = {
-            "appliedConditionalAccessPolicies": [_applied_dict(p) for p in applied] if applied else applied,
+            # Only the failing ones: what choosing the blocking policy reads (investigate.explain).
+            "appliedConditionalAccessPolicies": [_applied_dict(p) for p in applied or () if _failed(p)],
             "location": {"geoCoordinates": location.geo_coordinates} if location is not None else None,
             "status": {"errorCode": error_code},
         }
@@ -310,6 +312,13 @@ def _applied_dict(policy: Any) -> Any:
     }
 
 
+def _failed(policy: Any) -> bool:
+    """An applied policy whose result is ``failure``, read as investigate.explain reads it."""
+    if policy.__class__ is _AppliedPolicy:
+        return lower(policy.result) == "failure"
+    return isinstance(policy, dict) and lower(policy.get("result")) == "failure"
+
+
 def _without_nul(value: Any) -> Any:
     return value.replace("\x00", "\ufffd") if value.__class__ is str else value
 
@@ -328,8 +337,9 @@ def _text(value: Any) -> str:
 
 
 def failure_fields(signin: SigninJson) -> dict[str, Any]:
-    """What explaining a failed sign-in reads (its Conditional Access results, location and error
-    code), as a dict for investigate.explain; empty for a sign-in that did not fail."""
+    """What the index of a failed sign-in reads (its failing Conditional Access results, to choose the
+    blocking policy with investigate.explain; its coordinates; its error code), as a dict; empty for a
+    sign-in that did not fail."""
     return signin_row_details("", signin)[2] or {}
 
 

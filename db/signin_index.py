@@ -1,16 +1,21 @@
-"""Kept with every failed sign-in, in the same transaction as its insert (db.store calls :func:`unseen`
-before the insert and :func:`index_failures` after it): the blocking policy (``signin_blocks``), the
-place's coordinates (``signin_places``) and counters per hour and day (``signin_rollups``). The failed
-sign-ins' own filter columns live in the partial covering index ``ix_signins_failed`` (db.models).
+"""What is kept beside the sign-ins, written in the same transaction as their insert
+(db.signin_ingest: :func:`failure_rows` and :func:`outcome_rows` build the rows, pure; the page's
+writer sends them with :data:`STATEMENTS`).
 
-Kept with EVERY sign-in (:func:`index_outcomes`): each Conditional Access policy's result
-(``signin_policy_outcomes``, postings of sign-in ids per policy, result and hour), for what report-only
-policies would have done (db.policy_outcomes); idempotent the same way (:func:`stored_ids`).
+Kept with every failed sign-in: the blocking policy (``signin_blocks``), the place's coordinates
+(``signin_places``) and counters per hour and day (``signin_rollups``). The failed sign-ins' own filter
+columns live in the partial covering index ``ix_signins_failed`` (db.models).
 
-Idempotent: only sign-ins not stored before are counted. A stored sign-in of the tenant has a
-createdDateTime between the tenant's oldest and newest stored one, so only rows inside that span (the
-collectors' overlap re-reads) are looked up by id; SQLite serialises writers (BEGIN IMMEDIATE) and the
-collectors never collect one tenant twice at once, so the check and the insert see the same table.
+Kept with EVERY sign-in: each Conditional Access policy's result (``signin_policy_outcomes``, postings
+of sign-in ids per policy, result and hour), and each would-be block of a report-only policy with the
+sign-in's columns (``signin_would_block``), for what report-only policies would have done
+(db.policy_outcomes).
+
+Idempotent: only sign-ins not stored before are counted (:func:`stored_ids`). A stored sign-in of the
+tenant has a createdDateTime between the tenant's oldest and newest stored one, so only rows inside that
+span (the collectors' overlap re-reads) are looked up by id; SQLite serialises writers (BEGIN
+IMMEDIATE) and the collectors never collect one tenant twice at once, so the check and the insert see
+the same table.
 
 This is the hot path (bench/ingest.py): per failed sign-in it costs one dict look-up or two and one
 counter increment; statements are compiled once per dialect and sent straight to the driver
@@ -21,19 +26,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     Table,
     bindparam,
     delete,
     select,
 )
 
-from db.driver import DriverStatement, dialect_insert, driver_statement
+from db.driver import DriverStatement, dialect_insert
 from db.models import (
     SignIn,
     SignInBlock,
@@ -103,26 +109,26 @@ _ID, _CREATED, _APP, _COUNTRY, _CITY, _CODE = (
 _CHUNK = 500  # ids per IN (...) look-up
 
 
-def _rollups_upsert(conn: Connection) -> DriverStatement:
-    upsert = dialect_insert(conn, ROLLUPS).values({c: bindparam(c) for c in ROLLUP_COLUMNS})
+def _rollups_upsert(dialect: Dialect) -> DriverStatement:
+    upsert = dialect_insert(dialect, ROLLUPS).values({c: bindparam(c) for c in ROLLUP_COLUMNS})
     upsert = upsert.on_conflict_do_update(
         index_elements=["grain", "dim", "bucket", "tenant_id", "value"],
         set_={"count": ROLLUPS.c.count + upsert.excluded.count, "label": upsert.excluded.label},
     )
-    return DriverStatement(conn, upsert, ROLLUPS, ROLLUP_COLUMNS, convert=("bucket",))
+    return DriverStatement(dialect, upsert, ROLLUPS, ROLLUP_COLUMNS, convert=("bucket",))
 
 
-def _blocks_insert(conn: Connection) -> DriverStatement:
-    insert = dialect_insert(conn, BLOCKS).values({c: bindparam(c) for c in BLOCK_COLUMNS})
+def _blocks_insert(dialect: Dialect) -> DriverStatement:
+    insert = dialect_insert(dialect, BLOCKS).values({c: bindparam(c) for c in BLOCK_COLUMNS})
     insert = insert.on_conflict_do_nothing(index_elements=["signin_id"])
-    return DriverStatement(conn, insert, BLOCKS, BLOCK_COLUMNS, convert=("created_at",))
+    return DriverStatement(dialect, insert, BLOCKS, BLOCK_COLUMNS, convert=("created_at",))
 
 
-def _outcomes_insert(conn: Connection) -> DriverStatement:
-    insert = dialect_insert(conn, OUTCOMES).values({c: bindparam(c) for c in OUTCOME_COLUMNS})
+def _outcomes_insert(dialect: Dialect) -> DriverStatement:
+    insert = dialect_insert(dialect, OUTCOMES).values({c: bindparam(c) for c in OUTCOME_COLUMNS})
     # A key seen twice can only be a page written again after a rollback elsewhere: same ids.
     insert = insert.on_conflict_do_nothing(index_elements=list(OUTCOME_COLUMNS[:5]))
-    return DriverStatement(conn, insert, OUTCOMES, OUTCOME_COLUMNS, convert=("hour",))
+    return DriverStatement(dialect, insert, OUTCOMES, OUTCOME_COLUMNS, convert=("hour",))
 
 
 SignInOutcomes = tuple[tuple, list[tuple[str, str]]]
@@ -149,28 +155,21 @@ _UPN, _IP, _ACCESS, _HOME = (
 )
 
 
-def _would_block_insert(conn: Connection) -> DriverStatement:
-    insert = dialect_insert(conn, WOULD_BLOCK_TABLE).values({c: bindparam(c) for c in WOULD_BLOCK_COLUMNS})
+def _would_block_insert(dialect: Dialect) -> DriverStatement:
+    insert = dialect_insert(dialect, WOULD_BLOCK_TABLE).values({c: bindparam(c) for c in WOULD_BLOCK_COLUMNS})
     insert = insert.on_conflict_do_nothing(index_elements=list(WOULD_BLOCK_COLUMNS[:4]))
-    return DriverStatement(conn, insert, WOULD_BLOCK_TABLE, WOULD_BLOCK_COLUMNS, convert=("created_at",))
+    return DriverStatement(dialect, insert, WOULD_BLOCK_TABLE, WOULD_BLOCK_COLUMNS, convert=("created_at",))
 
 
-def index_outcomes(
-    conn: Connection, tenant_id: str, signins: Iterable[SignInOutcomes], stored: set[str]
-) -> int:
-    """Keep every policy outcome of the sign-ins not in ``stored`` (nor seen earlier in the page), as
-    postings: one row per policy, result and hour; a would-be block of a report-only policy also with
-    the sign-in's columns (``signin_would_block``). Returns the outcomes kept."""
+def outcome_rows(tenant_id: str, signins: Iterable[SignInOutcomes]) -> tuple[list[tuple], list[tuple]]:
+    """Every policy outcome of the sign-ins (each sign-in once: new ones only), as postings rows
+    (OUTCOME_COLUMNS: one per policy, result and hour) and, for a would-be block of a report-only
+    policy, a row with the sign-in's columns (WOULD_BLOCK_COLUMNS, ``signin_would_block``). Pure."""
     postings: dict[tuple[str, str, datetime], list[str]] = {}
     posting = postings.get
     would_block: list[tuple] = []
-    seen = set(stored)
-    n = 0
     for row, applied in signins:  # hot: locals only
         signin_id = row[_ID]
-        if signin_id in seen:
-            continue
-        seen.add(signin_id)
         created = row[_CREATED]
         hour = created.replace(minute=0, second=0, microsecond=0)
         for policy_id, result in applied:
@@ -196,25 +195,26 @@ def index_outcomes(
                         row[_HOME][:64],
                     )
                 )
-            n += 1
-    if postings:
-        driver_statement(conn, "outcomes", _outcomes_insert).execute(
-            conn,
-            [
-                (tenant_id, policy_id, result, hour, min(ids), *pack_ids(ids), len(ids))
-                for (policy_id, result, hour), ids in postings.items()
-            ],
-        )
-    if would_block:
-        driver_statement(conn, "would_block", _would_block_insert).execute(conn, would_block)
-    return n
+    return [
+        (tenant_id, policy_id, result, hour, min(ids), *pack_ids(ids), len(ids))
+        for (policy_id, result, hour), ids in postings.items()
+    ], would_block
 
 
-def _places_insert(conn: Connection) -> DriverStatement:
-    insert = dialect_insert(conn, PLACES).values({c: bindparam(c) for c in PLACE_COLUMNS})
+def _places_insert(dialect: Dialect) -> DriverStatement:
+    insert = dialect_insert(dialect, PLACES).values({c: bindparam(c) for c in PLACE_COLUMNS})
     insert = insert.on_conflict_do_nothing(index_elements=["country", "city"])
-    return DriverStatement(conn, insert, PLACES, PLACE_COLUMNS)
+    return DriverStatement(dialect, insert, PLACES, PLACE_COLUMNS)
 
+
+STATEMENTS: dict[str, Callable[[Dialect], DriverStatement]] = {
+    "outcomes": _outcomes_insert,
+    "would_block": _would_block_insert,
+    "rollups": _rollups_upsert,
+    "blocks": _blocks_insert,
+    "places": _places_insert,
+}
+"""The index's statements by name (db.driver.driver_statement), in the order a page writes them."""
 
 _written_places: dict[str, set[tuple[str, str]]] = {}
 
@@ -253,21 +253,21 @@ class _Span:
 _spans: dict[str, _Span] = {}
 
 
-def stored_ids(conn: Connection, tenant_id: str, rows: Iterable[tuple]) -> set[str]:
-    """The ids among ``rows`` (db.rows tuples) stored before: looked up only for rows inside the
-    tenant's stored span. Call before the page's sign-ins are inserted."""
+def stored_ids(conn: Connection, tenant_id: str, keys: Iterable[tuple[str, datetime]]) -> set[str]:
+    """The ids among ``keys`` ((id, createdDateTime) of sign-ins) stored before: looked up only for
+    those inside the tenant's stored span. Call before the page's sign-ins are inserted."""
     span = _spans.get(conn.dialect.name)
     if span is None:
         span = _spans[conn.dialect.name] = _Span(conn)
     oldest, newest = span(conn, tenant_id)
     if oldest is None or newest is None:
         return set()
-    inside = [row for row in rows if oldest <= row[_CREATED] <= newest]
+    inside = [(signin_id, created) for signin_id, created in keys if oldest <= created <= newest]
     if not inside:
         return set()
-    maybe = list({row[_ID] for row in inside})
+    maybe = list({signin_id for signin_id, _ in inside})
     # The page's own time span too: PostgreSQL then looks in those days' partitions only.
-    first, last = min(row[_CREATED] for row in inside), max(row[_CREATED] for row in inside)
+    first, last = min(created for _, created in inside), max(created for _, created in inside)
     found: set[str] = set()
     for start in range(0, len(maybe), _CHUNK):
         chunk = maybe[start : start + _CHUNK]
@@ -276,33 +276,20 @@ def stored_ids(conn: Connection, tenant_id: str, rows: Iterable[tuple]) -> set[s
     return found
 
 
-def unseen(
-    conn: Connection,
-    tenant_id: str,
-    failed: list[tuple[tuple, dict[str, Any]]],
-    stored: set[str] | None = None,
-) -> list[tuple[tuple, dict[str, Any]]]:
-    """The page's failed sign-ins (db.rows tuple, db.rows.failure_fields) not stored yet, each once.
-    Call before the page's sign-ins are inserted (or pass ``stored``, :func:`stored_ids` of the page)."""
-    by_id: dict[str, tuple[tuple, dict[str, Any]]] = {}
-    for pair in failed:
-        by_id.setdefault(pair[0][_ID], pair)
-    if stored is None:
-        stored = stored_ids(conn, tenant_id, (row for row, _ in by_id.values()))
-    return [pair for signin_id, pair in by_id.items() if signin_id not in stored]
+FailureRows = tuple[list[tuple], list[tuple], list[tuple]]
+"""(rollups rows, blocks rows, places rows) of a page's failed sign-ins (:func:`failure_rows`)."""
 
 
-def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple, dict[str, Any]]]) -> int:
-    """Keep the blocking policy, place and counters of failed sign-ins stored for the first time."""
-    blocks: list[tuple[str, str, datetime, str, str]] = []
+def failure_rows(tenant_id: str, fresh: Iterable[tuple[tuple, dict[str, Any]]]) -> FailureRows:
+    """The blocking policy (BLOCK_COLUMNS), counters (ROLLUP_COLUMNS) and places with coordinates
+    (PLACE_COLUMNS) of failed sign-ins stored for the first time (each once). Pure."""
+    blocks: list[tuple] = []
     places: dict[tuple[str, str], tuple[float, float] | None] = {}
     policy_names: dict[str, str] = {}
     combos: dict[tuple[datetime, int, str, str, str, str], int] = {}  # hour, code, policy, app, country, city
     combo = combos.get
     i_id, i_created, i_code, i_app, i_country, i_city = _ID, _CREATED, _CODE, _APP, _COUNTRY, _CITY
-    n = 0
     for row, obj in fresh:  # hot: locals only
-        n += 1
         policy_id = ""
         if obj.get("appliedConditionalAccessPolicies"):
             policy_id, policy_name = primary_blocking_policy(obj)
@@ -322,8 +309,6 @@ def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple
             *place,
         )
         combos[key] = combo(key, 0) + 1
-    if not n:
-        return 0
     counts: Counter[tuple[str, str, datetime, str]] = Counter()
     for (hour, code, policy_id, app, country, city), count in combos.items():
         day = hour.replace(hour=0)
@@ -339,34 +324,26 @@ def index_failures(conn: Connection, tenant_id: str, fresh: Iterable[tuple[tuple
             counts[(DAY, "app", day, app)] += count
         if country:
             counts[(DAY, "country", day, country)] += count
-    driver_statement(conn, "rollups", _rollups_upsert).execute(
-        conn,
-        [
-            (
-                grain,
-                dim,
-                bucket,
-                tenant_id,
-                value,
-                policy_names.get(value, "") if dim == "policy" else "",
-                count,
-            )
-            for (grain, dim, bucket, value), count in counts.items()
-        ],
-    )
-    driver_statement(conn, "blocks", _blocks_insert).execute(conn, blocks)
-    # A place's coordinates are written once; skip those this process wrote already (a rolled-back
-    # page can only leave one without its dot on the map until the next restart).
-    known = _written_places.setdefault(str(conn.engine.url), set())
-    new_places = [
+    rollups = [
+        (grain, dim, bucket, tenant_id, value, policy_names.get(value, "") if dim == "policy" else "", count)
+        for (grain, dim, bucket, value), count in counts.items()
+    ]
+    located = [
         (country[:8], city[:128], *where)
         for (country, city), where in places.items()
-        if where is not None and (country or city) and (country, city) not in known
+        if where is not None and (country or city)
     ]
-    if new_places:
-        driver_statement(conn, "places", _places_insert).execute(conn, new_places)
-        known.update((country, city) for country, city, _lat, _lon in new_places)
-    return n
+    return rollups, blocks, located
+
+
+def places_not_written(conn: Connection, places: list[tuple]) -> list[tuple]:
+    """A place's coordinates are written once: the ``places`` rows this process has not written to
+    this database yet (a rolled-back page can only leave one without its dot on the map until the
+    next restart). Marks them written."""
+    known = _written_places.setdefault(str(conn.engine.url), set())
+    new = [place for place in places if (place[0], place[1]) not in known]
+    known.update((place[0], place[1]) for place in new)
+    return new
 
 
 def purge_before(conn: Connection, cutoff: datetime) -> None:

@@ -6,8 +6,8 @@ seeded month, instead of ~4.5 KB). Dictionaries are kept in ``signin_dictionarie
 writes into every frame's header, so each row names the dictionary it needs and old rows stay
 readable after a newer dictionary is trained. Decoding gives back the exact bytes Graph sent.
 
-* Ingest (db.store.store_signins): :func:`compress_raw_column` compresses a page's ``raw`` values with
-  the newest dictionary. A database without one trains it from the first page that has
+* Ingest (db.signin_ingest): each sign-in's JSON is compressed with the newest dictionary
+  (:func:`page_dictionary`, :func:`compressor`). A database without one trains it from the first page that has
   :data:`MIN_SAMPLES` sign-ins (a one-off ~0.4 s); a smaller first page is compressed without one.
 * Retention (db.store.purge_older_than, every 6 h in the worker): :func:`maintain_dictionaries`
   trains a new dictionary from every tenant's newest sign-ins when the newest dictionary was trained
@@ -22,7 +22,7 @@ Compressor and decompressor objects are not thread-safe: each thread keeps its o
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,22 +107,45 @@ def train_dictionary(conn: Connection, samples: Sequence[bytes], now: datetime) 
     return dict_id
 
 
-def compress_raw_column(conn: Connection, rows: list[tuple], now: datetime) -> list[tuple]:
-    """A page of db.rows sign-in tuples (``raw``, last, the JSON as sent) with ``raw`` compressed."""
-    if not rows:
-        return rows
+def page_dictionary(conn: Connection, samples: Callable[[], Sequence[bytes]], now: datetime) -> int:
+    """The id of the dictionary a page of sign-ins is compressed with: the newest, else one trained on
+    the page (``samples``: its sign-ins' JSON, asked for only then) when it has :data:`MIN_SAMPLES`
+    sign-ins, else none (:data:`NO_DICTIONARY`). Its body is then loaded (:func:`dictionary_body`)."""
+    newest = newest_loaded(conn)
+    if newest is None:
+        page = samples()
+        if len(page) >= MIN_SAMPLES:
+            return train_dictionary(conn, page, now)
+        return NO_DICTIONARY
+    return newest
+
+
+def newest_loaded(conn: Connection) -> int | None:
+    """The newest dictionary's id, its body loaded; None while the database has none."""
     newest = newest_dictionary(conn)
     if newest is None:
-        if len(rows) >= MIN_SAMPLES:
-            dict_id = train_dictionary(conn, [bytes(row[-1]) for row in rows], now)
-        else:
-            dict_id = NO_DICTIONARY
-    else:
-        dict_id = newest[0]
-        if not _load(conn, dict_id):  # pragma: no cover - it was just listed
-            dict_id = NO_DICTIONARY
-    compress = _compressor(dict_id).compress
-    return [(*row[:-1], compress(row[-1])) for row in rows]
+        return None
+    if not _load(conn, newest[0]):  # pragma: no cover - it was just listed
+        return NO_DICTIONARY
+    return newest[0]
+
+
+def dictionary_body(dict_id: int) -> bytes | None:
+    """A loaded dictionary's body (None for :data:`NO_DICTIONARY`): what another process needs to
+    compress with it (:func:`add_dictionary`)."""
+    return _bodies[dict_id] if dict_id else None
+
+
+def add_dictionary(dict_id: int, body: bytes | None) -> None:
+    """Make a dictionary known to this process without a database (a parsing process:
+    db.signin_pipeline)."""
+    if dict_id and body is not None:
+        _bodies.setdefault(dict_id, body)
+
+
+def compressor(dict_id: int) -> Callable[[Any], bytes]:
+    """Compress one sign-in's JSON with the dictionary ``dict_id`` (loaded or added before)."""
+    return _compressor(dict_id).compress
 
 
 def raw_json(conn: Connection, value: Any) -> bytes:

@@ -7,77 +7,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from db.driver import DriverStatement, driver_statement, insert_ignoring_duplicates
 from db.engine import write_transaction
 from db.history import record_versions
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
-from db.rows import (
-    SIGNIN_COLUMNS,
-    MalformedObject,
-    SigninJson,
-    cyclic_gc_paused,
-    object_id,
-    signin_row_details,
-)
-from db.signin_index import SignInOutcomes, index_failures, index_outcomes, purge_before, stored_ids, unseen
-from db.signin_raw import compress_raw_column, maintain_dictionaries
+from db.rows import SigninJson, cyclic_gc_paused, object_id
+from db.signin_index import purge_before
+from db.signin_ingest import store_signins
+from db.signin_raw import maintain_dictionaries
 from graphjson.times import utcnow
-
-_SIGNINS: Table = SignIn.__table__  # type: ignore[assignment]
-
-
-def _signin_insert(conn: Connection) -> DriverStatement:
-    return DriverStatement(
-        conn,
-        insert_ignoring_duplicates(conn, _SIGNINS, "id"),
-        _SIGNINS,
-        SIGNIN_COLUMNS,
-        convert=("created_at",),
-    )
-
-
-def store_signins(
-    conn: Connection, tenant_id: str, signins: Iterable[SigninJson]
-) -> tuple[int, int, datetime | None]:
-    """Insert sign-ins (each its JSON, as db.rows.signin_row takes it), each id once however often
-    it is collected.
-
-    Returns (rows offered, malformed objects skipped, newest createdDateTime seen). Failed sign-ins
-    are also indexed for the investigation pages, and every sign-in's Conditional Access outcomes
-    kept (db.signin_index), in this same transaction.
-    """
-    rows: list[tuple] = []
-    failed: list[tuple[tuple, dict]] = []
-    outcomes: list[SignInOutcomes] = []
-    add_outcomes = outcomes.append
-    skipped = 0
-    for signin in signins:
-        try:
-            row, applied, failure = signin_row_details(tenant_id, signin)
-        except MalformedObject:
-            skipped += 1
-            continue
-        rows.append(row)
-        if applied:
-            add_outcomes((row, applied))
-        if failure is not None:
-            failed.append((row, failure))
-    if not rows:
-        return 0, skipped, None
-    newest = max(row[2] for row in rows)
-    stored = stored_ids(conn, tenant_id, rows)
-    fresh = unseen(conn, tenant_id, failed, stored) if failed else []
-    new_rows = [row for row in rows if row[0] not in stored] if stored else rows
-    driver_statement(conn, "signins", _signin_insert).execute(
-        conn, compress_raw_column(conn, new_rows, utcnow())
-    )
-    if fresh:
-        index_failures(conn, tenant_id, fresh)
-    if outcomes:
-        index_outcomes(conn, tenant_id, outcomes, stored)
-    return len(rows), skipped, newest
 
 
 def ingest_signin_page(

@@ -103,13 +103,17 @@ def test_odd_values_in_a_signin_are_judged_per_field_not_per_page():
             signin_row("t1", bad)
 
 
-def test_a_failed_signin_gives_its_policies_place_and_error_code_for_explaining_it():
-    fields = failure_fields(_signin(5))
-    assert set(fields) == {"appliedConditionalAccessPolicies", "location", "status"}
-    assert [(p["id"], p["result"]) for p in fields["appliedConditionalAccessPolicies"]] == [
-        (p["id"], p["result"]) for p in _signin(5)["appliedConditionalAccessPolicies"]
+def test_a_failed_signin_gives_its_failing_policies_place_and_error_code_for_explaining_it():
+    obj = _signin(5)
+    obj["appliedConditionalAccessPolicies"] = [
+        {"id": "p-block", "displayName": "Block", "result": "failure", "enforcedGrantControls": ["Block"]},
+        {"id": "p-mfa", "displayName": "MFA", "result": "notApplied", "enforcedGrantControls": ["Mfa"]},
+        {"id": "p-ro", "displayName": "RO", "result": " Failure ", "enforcedGrantControls": ["Mfa"]},
     ]
-    assert fields["location"]["geoCoordinates"] == _signin(5)["location"]["geoCoordinates"]  # the map's dot
+    fields = failure_fields(obj)
+    assert set(fields) == {"appliedConditionalAccessPolicies", "location", "status"}
+    assert [p["id"] for p in fields["appliedConditionalAccessPolicies"]] == ["p-block", "p-ro"]
+    assert fields["location"]["geoCoordinates"] == obj["location"]["geoCoordinates"]  # the map's dot
     assert fields["status"] == {"errorCode": 50126}
 
 

@@ -1,0 +1,166 @@
+"""Sign-in pages stored with two cores: each page is prepared in a parsing process while the caller
+writes the pages before it.
+
+Preparing a page (db.signin_ingest.prepare_signins: mapping, compression, the index's rows) is Python
+work that holds the interpreter lock, about half of the ingest; the other half is the database's own
+work. One interpreter does them one after the other, so a second process prepares the next pages
+meanwhile: it gets each page's body as Graph sent it and returns plain rows (bench/ingest.py measures
+the gain). A thread would not do: the driver releases the lock around each row it writes and waits for
+it back, so a busy parsing thread slows the writer down more than it helps (measured).
+
+Everything else stays in the caller: pages are written in the order they were submitted, each in its
+own transaction (db.signin_ingest.write_prepared), and a page whose sign-ins were partly stored before
+(the collectors' overlap re-reads) is prepared again here without them, as db.store.ingest_signin_page
+does. A database without a compression dictionary gets its first pages written here too, the first
+of them training it (db.signin_raw). If the parsing process fails or dies, its pages are prepared here
+instead: the pipeline is only ever faster, never different.
+
+    with SigninPipeline(engine) as pipeline:
+        handle = pipeline.submit(tenant_id, body)   # a page's bytes (db.rows.decode_signin_page)
+        ...
+        pipeline.drain()                            # every submitted page written
+        stored, skipped, newest = handle.result()
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from db.engine import write_transaction
+from db.rows import cyclic_gc_paused, decode_signin_page
+from db.signin_ingest import PreparedSignins, prepare_signins, store_signins, stored_ids_of, write_prepared
+from db.signin_raw import add_dictionary, dictionary_body, newest_loaded
+
+log = logging.getLogger(__name__)
+
+PageResult = tuple[int, int, datetime | None]
+"""(sign-ins offered, malformed ones skipped, newest createdDateTime) of one page, as
+db.store.ingest_signin_page returns it."""
+
+DEPTH = 3  # pages prepared ahead of the writer: enough to keep both busy, little memory (~3 pages)
+
+
+def prepare_page(tenant_id: str, body: bytes, dict_id: int, dictionary: bytes | None) -> PreparedSignins:
+    """In the parsing process: a page's body → its prepared rows."""
+    add_dictionary(dict_id, dictionary)
+    with cyclic_gc_paused():
+        return prepare_signins(tenant_id, decode_signin_page(body).value, dict_id)
+
+
+class _Page:
+    __slots__ = ("tenant_id", "body", "prepared", "result")
+
+    def __init__(self, tenant_id: str, body: bytes, prepared: Future[PreparedSignins] | None) -> None:
+        self.tenant_id, self.body, self.prepared = tenant_id, body, prepared
+        self.result: Future[PageResult] = Future()
+
+
+class SigninPipeline:
+    """Pages of one database's sign-ins, prepared in a parsing process and written by the caller."""
+
+    def __init__(self, engine: Engine, depth: int = DEPTH) -> None:
+        self.engine = engine
+        self.depth = depth
+        self._pending: deque[_Page] = deque()
+        self._pool: ProcessPoolExecutor | None = None
+        self._dict_id: int | None = None  # the dictionary pages are compressed with, once known
+        self._sent: set[int] = set()  # dictionaries the parsing process has
+        self.parsed_elsewhere = 0  # pages the parsing process prepared (the others: the writer)
+
+    def start(self) -> None:
+        """Start the parsing process now (it takes a second to import), not with the first page."""
+        self._parser().submit(int).result()
+
+    def _parser(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn: a fresh interpreter, nothing inherited from a process with threads and sockets
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._sent.clear()
+        return self._pool
+
+    def submit(self, tenant_id: str, body: bytes) -> Future[PageResult]:
+        """Queue a page (its body as Graph sent it, already checked by db.rows.decode_signin_page);
+        writes the oldest pending pages while more than ``depth`` wait. The future is done once the
+        page is written (its result, or the error that failed its transaction)."""
+        prepared = None
+        dict_id = self._dictionary()
+        if dict_id is not None:
+            dictionary = None if dict_id in self._sent else dictionary_body(dict_id)
+            try:
+                prepared = self._parser().submit(prepare_page, tenant_id, body, dict_id, dictionary)
+                self._sent.add(dict_id)
+            except RuntimeError:  # the process pool is broken or shut down: this page is prepared here
+                self._discard_parser()
+        page = _Page(tenant_id, body, prepared)
+        self._pending.append(page)
+        while len(self._pending) > self.depth:
+            self._write(self._pending.popleft())
+        return page.result
+
+    def drain(self) -> None:
+        """Write every pending page; the next pages read the newest dictionary again."""
+        while self._pending:
+            self._write(self._pending.popleft())
+        self._dict_id = None
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self._discard_parser()
+
+    def __enter__(self) -> SigninPipeline:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:  # the caller failed: its pending pages are not written
+            self._pending.clear()
+            self._discard_parser()
+
+    def _discard_parser(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _dictionary(self) -> int | None:
+        """The newest dictionary's id, None while the database has none (its first page trains it)."""
+        if self._dict_id is None:
+            with self.engine.connect() as conn:
+                self._dict_id = newest_loaded(conn)
+        return self._dict_id
+
+    def _write(self, page: _Page) -> None:
+        prepared = None
+        if page.prepared is not None:
+            try:
+                with cyclic_gc_paused():
+                    prepared = page.prepared.result()
+                self.parsed_elsewhere += 1
+            except Exception:  # noqa: BLE001 - the parsing process failed: this page is prepared here
+                log.warning("sign-in parsing process failed; preparing the page in the writer", exc_info=True)
+                self._discard_parser()
+        try:
+            with cyclic_gc_paused(), write_transaction(self.engine) as conn:
+                if prepared is None:
+                    result = store_signins(conn, page.tenant_id, decode_signin_page(page.body).value)
+                else:
+                    stored = stored_ids_of(conn, prepared)
+                    if stored:
+                        signins = decode_signin_page(page.body).value
+                        prepared = prepare_signins(page.tenant_id, signins, prepared.dict_id, stored)
+                    result = write_prepared(conn, prepared)
+        except Exception as error:  # noqa: BLE001 - handed to the page's submitter
+            page.result.set_exception(error)
+            return
+        page.result.set_result(result)
