@@ -95,9 +95,12 @@ class DriverStatement:
         return [tuple(row[i] for i in self.order) for row in rows]
 
     def execute(self, conn: Connection, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        parameters = self.parameters(rows)
+        if rows:
+            self.send(conn, self.parameters(rows))
+
+    def send(self, conn: Connection, parameters: list[Any]) -> None:
+        """Execute for ``parameters`` (:meth:`parameters` of the rows, made here or in another
+        process by the same dialect)."""
         for observe in _observers:
             observe(self.sql, parameters)
         # The DB-API cursor of the transaction's own connection: this runs for every page.

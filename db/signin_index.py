@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -253,21 +253,20 @@ class _Span:
 _spans: dict[str, _Span] = {}
 
 
-def stored_ids(conn: Connection, tenant_id: str, keys: Iterable[tuple[str, datetime]]) -> set[str]:
-    """The ids among ``keys`` ((id, createdDateTime) of sign-ins) stored before: looked up only for
-    those inside the tenant's stored span. Call before the page's sign-ins are inserted."""
+def stored_ids(
+    conn: Connection, tenant_id: str, ids: Sequence[str], first: datetime, last: datetime
+) -> set[str]:
+    """The ids among ``ids`` (sign-ins created between ``first`` and ``last``) stored before: looked
+    up only where that span meets the tenant's stored one. Call before the sign-ins are inserted."""
     span = _spans.get(conn.dialect.name)
     if span is None:
         span = _spans[conn.dialect.name] = _Span(conn)
     oldest, newest = span(conn, tenant_id)
-    if oldest is None or newest is None:
+    if oldest is None or newest is None or last < oldest or first > newest:
         return set()
-    inside = [(signin_id, created) for signin_id, created in keys if oldest <= created <= newest]
-    if not inside:
-        return set()
-    maybe = list({signin_id for signin_id, _ in inside})
-    # The page's own time span too: PostgreSQL then looks in those days' partitions only.
-    first, last = min(created for _, created in inside), max(created for _, created in inside)
+    # Both spans bound the look-up: PostgreSQL then looks in those days' partitions only.
+    first, last = max(first, oldest), min(last, newest)
+    maybe = list(set(ids))
     found: set[str] = set()
     for start in range(0, len(maybe), _CHUNK):
         chunk = maybe[start : start + _CHUNK]

@@ -55,16 +55,24 @@ class PreparedSignins:
     offered: int = 0  # usable sign-ins read, duplicates and ones stored before included
     skipped: int = 0  # malformed ones (db.rows.MalformedObject)
     newest: datetime | None = None
-    keys: list[tuple[str, datetime]] = field(default_factory=list)  # (id, created) of each new sign-in
-    writes: list[tuple[str, list[tuple]]] = field(default_factory=list)  # (statement, rows) in order
-    places: list[tuple] = field(default_factory=list)  # written once per process (signin_index)
+    ids: list[str] = field(default_factory=list)  # the sign-ins to insert, created between:
+    first: datetime | None = None
+    last: datetime | None = None
+    # (statement, its driver parameters: db.driver.DriverStatement.parameters) in order
+    writes: list[tuple[str, list[Any]]] = field(default_factory=list)
+    places: list[tuple] = field(default_factory=list)  # rows; written once per process (signin_index)
 
 
 def prepare_signins(
-    tenant_id: str, signins: Iterable[SigninJson], dict_id: int, stored: Set[str] = frozenset()
+    dialect: Dialect,
+    tenant_id: str,
+    signins: Iterable[SigninJson],
+    dict_id: int,
+    stored: Set[str] = frozenset(),
 ) -> PreparedSignins:
-    """Everything a page writes, for its sign-ins not in ``stored`` (each id once). Pure, apart from
-    the dictionary ``dict_id``, which must be loaded or added (db.signin_raw) in this process."""
+    """Everything a page writes, for its sign-ins not in ``stored`` (each id once), as the driver of
+    ``dialect`` takes it. Pure, apart from the dictionary ``dict_id``, which must be loaded or added
+    (db.signin_raw) in this process."""
     compress = compressor(dict_id)
     prepared = PreparedSignins(tenant_id, dict_id)
     rows: list[tuple] = []
@@ -95,7 +103,9 @@ def prepare_signins(
     prepared.offered, prepared.skipped, prepared.newest = offered, skipped, newest
     if not rows:
         return prepared
-    prepared.keys = [(row[_ID], row[_CREATED]) for row in rows]
+    prepared.ids = [row[_ID] for row in rows]
+    created = [row[_CREATED] for row in rows]
+    prepared.first, prepared.last = min(created), max(created)
     writes = [("signins", [(*row[:-1], compress(row[-1])) for row in rows])]
     if failed:
         rollups, blocks, prepared.places = failure_rows(tenant_id, failed)
@@ -103,7 +113,11 @@ def prepare_signins(
     if outcomes:
         postings, would_block = outcome_rows(tenant_id, outcomes)
         writes += [("outcomes", postings), ("would_block", would_block)]
-    prepared.writes = [(name, rows) for name, rows in writes if rows]
+    prepared.writes = [
+        (name, driver_statement(dialect, name, _BUILDERS[name]).parameters(rows))
+        for name, rows in writes
+        if rows
+    ]
     return prepared
 
 
@@ -111,8 +125,8 @@ def write_prepared(conn: Connection, prepared: PreparedSignins) -> tuple[int, in
     """Write a prepared page in the caller's transaction (its sign-ins must not be stored yet: see
     :func:`stored_ids_of`). Returns (sign-ins offered, malformed ones skipped, newest createdDateTime)."""
     dialect = conn.dialect
-    for name, rows in prepared.writes:
-        driver_statement(dialect, name, _BUILDERS[name]).execute(conn, rows)
+    for name, parameters in prepared.writes:
+        driver_statement(dialect, name, _BUILDERS[name]).send(conn, parameters)
     places = places_not_written(conn, prepared.places)
     if places:
         driver_statement(dialect, "places", _BUILDERS["places"]).execute(conn, places)
@@ -121,7 +135,9 @@ def write_prepared(conn: Connection, prepared: PreparedSignins) -> tuple[int, in
 
 def stored_ids_of(conn: Connection, prepared: PreparedSignins) -> set[str]:
     """The prepared page's sign-ins stored before (call in the writing transaction)."""
-    return stored_ids(conn, prepared.tenant_id, prepared.keys) if prepared.keys else set()
+    if prepared.first is None or prepared.last is None:
+        return set()
+    return stored_ids(conn, prepared.tenant_id, prepared.ids, prepared.first, prepared.last)
 
 
 def _samples(signins: list[SigninJson]) -> list[bytes]:
@@ -143,8 +159,8 @@ def store_signins(
     Returns (rows offered, malformed objects skipped, newest createdDateTime seen)."""
     page = signins if isinstance(signins, list) else list(signins)
     dict_id = page_dictionary(conn, lambda: _samples(page), utcnow())
-    prepared = prepare_signins(tenant_id, page, dict_id)
+    prepared = prepare_signins(conn.dialect, tenant_id, page, dict_id)
     stored = stored_ids_of(conn, prepared)
     if stored:
-        prepared = prepare_signins(tenant_id, page, dict_id, stored)
+        prepared = prepare_signins(conn.dialect, tenant_id, page, dict_id, stored)
     return write_prepared(conn, prepared)

@@ -31,7 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy import Engine
+from sqlalchemy import Dialect, Engine
 
 from db.engine import write_transaction
 from db.rows import cyclic_gc_paused, decode_signin_page
@@ -44,14 +44,24 @@ PageResult = tuple[int, int, datetime | None]
 """(sign-ins offered, malformed ones skipped, newest createdDateTime) of one page, as
 db.store.ingest_signin_page returns it."""
 
-DEPTH = 3  # pages prepared ahead of the writer: enough to keep both busy, little memory (~3 pages)
+DEPTH = 4  # pages prepared ahead of the writer: enough to keep every process busy, little memory
+PARSERS = 2  # parsing processes: preparing a page takes longer than writing it (bench/ingest.py)
 
 
-def prepare_page(tenant_id: str, body: bytes, dict_id: int, dictionary: bytes | None) -> PreparedSignins:
-    """In the parsing process: a page's body → its prepared rows."""
+_dialects: dict[type[Dialect], Dialect] = {}
+
+
+def prepare_page(
+    dialect_class: type[Dialect], tenant_id: str, body: bytes, dict_id: int, dictionary: bytes | None
+) -> PreparedSignins:
+    """In a parsing process: a page's body → what the writer sends to the driver (a dialect of the
+    writer's class converts the values as the writer's would)."""
+    dialect = _dialects.get(dialect_class)
+    if dialect is None:
+        dialect = _dialects[dialect_class] = dialect_class()
     add_dictionary(dict_id, dictionary)
     with cyclic_gc_paused():
-        return prepare_signins(tenant_id, decode_signin_page(body).value, dict_id)
+        return prepare_signins(dialect, tenant_id, decode_signin_page(body).value, dict_id)
 
 
 class _Page:
@@ -71,18 +81,20 @@ class SigninPipeline:
         self._pending: deque[_Page] = deque()
         self._pool: ProcessPoolExecutor | None = None
         self._dict_id: int | None = None  # the dictionary pages are compressed with, once known
-        self._sent: set[int] = set()  # dictionaries the parsing process has
         self.parsed_elsewhere = 0  # pages the parsing process prepared (the others: the writer)
 
     def start(self) -> None:
-        """Start the parsing process now (it takes a second to import), not with the first page."""
-        self._parser().submit(int).result()
+        """Start the parsing processes now (each takes a second to import), not with the first pages."""
+        pool = self._parser()
+        for started in [pool.submit(int) for _ in range(PARSERS)]:
+            started.result()
 
     def _parser(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn: a fresh interpreter, nothing inherited from a process with threads and sockets
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            self._sent.clear()
+            self._pool = ProcessPoolExecutor(
+                max_workers=PARSERS, mp_context=multiprocessing.get_context("spawn")
+            )
         return self._pool
 
     def submit(self, tenant_id: str, body: bytes) -> Future[PageResult]:
@@ -92,10 +104,15 @@ class SigninPipeline:
         prepared = None
         dict_id = self._dictionary()
         if dict_id is not None:
-            dictionary = None if dict_id in self._sent else dictionary_body(dict_id)
-            try:
-                prepared = self._parser().submit(prepare_page, tenant_id, body, dict_id, dictionary)
-                self._sent.add(dict_id)
+            try:  # the dictionary goes with every page (~100 KB, copied once): any process takes any page
+                prepared = self._parser().submit(
+                    prepare_page,
+                    type(self.engine.dialect),
+                    tenant_id,
+                    body,
+                    dict_id,
+                    dictionary_body(dict_id),
+                )
             except RuntimeError:  # the process pool is broken or shut down: this page is prepared here
                 self._discard_parser()
         page = _Page(tenant_id, body, prepared)
@@ -158,7 +175,9 @@ class SigninPipeline:
                     stored = stored_ids_of(conn, prepared)
                     if stored:
                         signins = decode_signin_page(page.body).value
-                        prepared = prepare_signins(page.tenant_id, signins, prepared.dict_id, stored)
+                        prepared = prepare_signins(
+                            conn.dialect, page.tenant_id, signins, prepared.dict_id, stored
+                        )
                     result = write_prepared(conn, prepared)
         except Exception as error:  # noqa: BLE001 - handed to the page's submitter
             page.result.set_exception(error)
