@@ -52,7 +52,7 @@ from db import checkpoint_in_background, drain_checkpoints, open_database, write
 from db.driver import observing_writes
 from db.models import SignInDictionary
 from db.rows import SIGNIN_COLUMNS, decode_signin_page
-from db.signin_pipeline import SigninPipeline
+from db.signin_pipeline import SigninPipeline, start_parsers
 from db.signin_raw import LEVEL
 from db.store import ingest_signin_page
 
@@ -167,8 +167,8 @@ def run_ingest(db_path: Path, count: int, dictionary: Dictionary) -> float:
     bodies = list(pages(count))  # made before the clock starts: the pipeline overlaps what it times
     engine = open_database(f"sqlite:///{db_path}")
     checkpoint_in_background(engine)  # as collectors.run.Cycle does
+    start_parsers()  # the worker's parsing processes live as long as the worker
     with SigninPipeline(engine) as pipeline:
-        pipeline.start()  # the worker's parsing process lives as long as the worker
         started = time.perf_counter()
         written = []
         for body in bodies:

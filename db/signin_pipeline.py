@@ -15,6 +15,7 @@ does. A database without a compression dictionary gets its first pages written h
 of them training it (db.signin_raw). If the parsing process fails or dies, its pages are prepared here
 instead: the pipeline is only ever faster, never different.
 
+    start_parsers()                                 # once per process, optional
     with SigninPipeline(engine) as pipeline:
         handle = pipeline.submit(tenant_id, body)   # a page's bytes (db.rows.decode_signin_page)
         ...
@@ -26,8 +27,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from types import TracebackType
 
@@ -65,47 +68,68 @@ def prepare_page(
 
 
 class _Page:
-    __slots__ = ("tenant_id", "body", "prepared", "result")
+    __slots__ = ("tenant_id", "body", "pool", "prepared", "result")
 
-    def __init__(self, tenant_id: str, body: bytes, prepared: Future[PreparedSignins] | None) -> None:
-        self.tenant_id, self.body, self.prepared = tenant_id, body, prepared
+    def __init__(self, tenant_id: str, body: bytes) -> None:
+        self.tenant_id, self.body = tenant_id, body
+        self.pool: ProcessPoolExecutor | None = None
+        self.prepared: Future[PreparedSignins] | None = None  # None: prepared by the writer
         self.result: Future[PageResult] = Future()
 
 
+# The parsing processes: one pool for the whole process (the worker lives for weeks and runs a cycle
+# every few minutes; starting the pool costs a second of CPU per process), shared by its pipelines.
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def parsers() -> ProcessPoolExecutor:
+    """The process's parsing processes, started on first use (and again after they broke)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            # spawn: a fresh interpreter, nothing inherited from a process with threads and sockets
+            _pool = ProcessPoolExecutor(max_workers=PARSERS, mp_context=multiprocessing.get_context("spawn"))
+        return _pool
+
+
+def start_parsers() -> None:
+    """Start the parsing processes now (each takes a second to import), not with the first pages."""
+    pool = parsers()
+    for started in [pool.submit(int) for _ in range(PARSERS)]:
+        started.result()
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    """Drop a broken pool: the next page starts new processes."""
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 class SigninPipeline:
-    """Pages of one database's sign-ins, prepared in a parsing process and written by the caller."""
+    """One writer's pages of one database's sign-ins, prepared by the parsing processes and written by
+    the caller, in order. Not shared between threads: each has its own (they share the processes)."""
 
     def __init__(self, engine: Engine, depth: int = DEPTH) -> None:
         self.engine = engine
         self.depth = depth
         self._pending: deque[_Page] = deque()
-        self._pool: ProcessPoolExecutor | None = None
         self._dict_id: int | None = None  # the dictionary pages are compressed with, once known
-        self.parsed_elsewhere = 0  # pages the parsing process prepared (the others: the writer)
-
-    def start(self) -> None:
-        """Start the parsing processes now (each takes a second to import), not with the first pages."""
-        pool = self._parser()
-        for started in [pool.submit(int) for _ in range(PARSERS)]:
-            started.result()
-
-    def _parser(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn: a fresh interpreter, nothing inherited from a process with threads and sockets
-            self._pool = ProcessPoolExecutor(
-                max_workers=PARSERS, mp_context=multiprocessing.get_context("spawn")
-            )
-        return self._pool
+        self.parsed_elsewhere = 0  # pages the parsing processes prepared (the others: the writer)
 
     def submit(self, tenant_id: str, body: bytes) -> Future[PageResult]:
         """Queue a page (its body as Graph sent it, already checked by db.rows.decode_signin_page);
         writes the oldest pending pages while more than ``depth`` wait. The future is done once the
         page is written (its result, or the error that failed its transaction)."""
-        prepared = None
+        page = _Page(tenant_id, body)
         dict_id = self._dictionary()
         if dict_id is not None:
+            pool = page.pool = parsers()
             try:  # the dictionary goes with every page (~100 KB, copied once): any process takes any page
-                prepared = self._parser().submit(
+                page.prepared = pool.submit(
                     prepare_page,
                     type(self.engine.dialect),
                     tenant_id,
@@ -113,9 +137,8 @@ class SigninPipeline:
                     dict_id,
                     dictionary_body(dict_id),
                 )
-            except RuntimeError:  # the process pool is broken or shut down: this page is prepared here
-                self._discard_parser()
-        page = _Page(tenant_id, body, prepared)
+            except RuntimeError:  # the pool broke (a process died): this page is prepared here
+                _discard(pool)
         self._pending.append(page)
         while len(self._pending) > self.depth:
             self._write(self._pending.popleft())
@@ -127,11 +150,13 @@ class SigninPipeline:
             self._write(self._pending.popleft())
         self._dict_id = None
 
-    def close(self) -> None:
-        try:
-            self.drain()
-        finally:
-            self._discard_parser()
+    def discard(self) -> None:
+        """Forget the pending pages, unwritten (their futures are cancelled)."""
+        while self._pending:
+            page = self._pending.popleft()
+            if page.prepared is not None:
+                page.prepared.cancel()
+            page.result.cancel()
 
     def __enter__(self) -> SigninPipeline:
         return self
@@ -140,15 +165,9 @@ class SigninPipeline:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         if kind is None:
-            self.close()
+            self.drain()
         else:  # the caller failed: its pending pages are not written
-            self._pending.clear()
-            self._discard_parser()
-
-    def _discard_parser(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self.discard()
 
     def _dictionary(self) -> int | None:
         """The newest dictionary's id, None while the database has none (its first page trains it)."""
@@ -164,9 +183,12 @@ class SigninPipeline:
                 with cyclic_gc_paused():
                     prepared = page.prepared.result()
                 self.parsed_elsewhere += 1
-            except Exception:  # noqa: BLE001 - the parsing process failed: this page is prepared here
-                log.warning("sign-in parsing process failed; preparing the page in the writer", exc_info=True)
-                self._discard_parser()
+            except BrokenProcessPool:  # a parsing process died: new ones for the next pages
+                log.warning("a sign-in parsing process died; its pages are prepared in the writer")
+                if page.pool is not None:
+                    _discard(page.pool)
+            except Exception:  # noqa: BLE001 - failed there: prepared here (raising here too, if it must)
+                log.warning("sign-in parsing failed; preparing the page in the writer", exc_info=True)
         try:
             with cyclic_gc_paused(), write_transaction(self.engine) as conn:
                 if prepared is None:
