@@ -24,7 +24,6 @@ counter increment; statements are compiled once per dialect and sent straight to
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -67,15 +66,22 @@ OUTCOME_COLUMNS = (
     "count",
 )
 OUTCOME_SEPARATOR = " "  # between the ids of a postings row that are not all GUIDs
-_GUIDS = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})+")
 
 
 def pack_ids(ids: list[str]) -> tuple[str, bytes | None]:
     """(signin_ids, packed_ids) of a postings row: canonical lower-case GUIDs (Graph's sign-in ids) as
     16 bytes each, anything else space-separated as written."""
-    joined = "".join(ids)
-    if len(joined) == 36 * len(ids) and set(map(len, ids)) == {36} and _GUIDS.fullmatch(joined):
-        return "", bytes.fromhex(joined.replace("-", ""))
+    n = len(ids)
+    if n and set(map(len, ids)) == {36}:
+        joined, dashes = "".join(ids), "-" * n
+        if joined[8::36] == joined[13::36] == joined[18::36] == joined[23::36] == dashes:
+            compact = joined.replace("-", "")
+            try:
+                packed = bytes.fromhex(compact)
+            except ValueError:
+                packed = b""
+            if packed.hex() == compact:  # lower-case hex digits only: written back as they came
+                return "", packed
     return OUTCOME_SEPARATOR.join(ids), None
 
 

@@ -19,6 +19,7 @@ from db.policy_outcomes import (
     would_block_tallies,
 )
 from db.rows import signin_row_outcomes
+from db.signin_index import pack_ids, unpack_ids
 from db.store import ingest_signin_page, purge_older_than
 from investigate.impact import SERVICE_ACCOUNT, TECHNICIAN, People, Tallies, WouldBlock, tally
 
@@ -314,3 +315,25 @@ def test_the_impact_counts_every_would_be_block_and_lists_the_newest(engine):
     newest_first = sorted(every, key=lambda s: (s.created_at, s.signin_id), reverse=True)
     assert [s.signin_id for s in impact.newest] == [s.signin_id for s in newest_first[:5]]
     assert impact.role_signins == {SERVICE_ACCOUNT: 15, TECHNICIAN: 45}
+
+
+GUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+@pytest.mark.parametrize(
+    ("ids", "packed"),
+    [
+        ([GUID, GUID.replace("0f8f", "1234")], True),
+        ([GUID.upper()], False),  # upper case would come back lower
+        ([GUID[:8] + " " + GUID[9:]], False),  # a space where a dash goes (fromhex skips spaces)
+        ([GUID.replace("-", "") + "abcd"], False),  # 36 characters, no dashes
+        ([GUID[:35] + "g"], False),
+        ([GUID, "short"], False),
+        (["Not-A-GUID 3"], False),
+    ],
+)
+def test_postings_ids_are_packed_only_when_they_come_back_exactly(ids, packed):
+    signin_ids, packed_ids = pack_ids(ids)
+    assert (packed_ids is not None) is packed
+    if not any(" " in i for i in ids):  # the unpacked form is space-separated
+        assert unpack_ids(signin_ids, packed_ids) == ids
