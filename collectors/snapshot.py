@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, Engine, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select
 
 from connectors.sources import (
     CIPP_API_CLIENTS,
@@ -16,7 +16,7 @@ from connectors.sources import (
     SIGNINS,
     TENANT_SOURCES,
 )
-from db.models import SignIn
+from db.models import GraphObject, SignIn, Tenant
 from db.queries import (
     active_tenants,
     collected_sources,
@@ -49,8 +49,17 @@ def build_snapshot(
         window_start = collected_at - timedelta(hours=settings.signin_window_hours)
         collected_kinds = collected_sources(conn)
         source_status = _source_status(conn)
+        active = active_tenants(conn)
+        objects = _active_tenants_objects(conn, [*(s.name for s in TENANT_SOURCES), CIPP_WHAT_IF])
+        signins_of = _signins(
+            conn,
+            [t.tenant_id for t in active if (t.tenant_id, SIGNINS) in collected_kinds],
+            window_start,
+            collected_at,
+            _msp_people(settings) if signins == "posture" else None,
+        )
         tenants = []
-        for tenant in active_tenants(conn):
+        for tenant in active:
             entry: dict[str, Any] = {
                 "tenantId": tenant.tenant_id,
                 "displayName": tenant.display_name,
@@ -64,25 +73,13 @@ def build_snapshot(
             for source in TENANT_SOURCES:
                 if (tenant.tenant_id, source.name) not in collected_kinds:
                     continue
-                objects = graph_objects(conn, tenant.tenant_id, source.name)
-                entry[source.name] = (objects[0] if objects else {}) if source.single else objects
-            what_if = graph_objects(conn, tenant.tenant_id, CIPP_WHAT_IF)
+                found = objects.get((tenant.tenant_id, source.name), [])
+                entry[source.name] = (found[0] if found else {}) if source.single else found
+            what_if = objects.get((tenant.tenant_id, CIPP_WHAT_IF))
             if what_if and isinstance(what_if[0], dict):  # the lockout prediction (check D-3)
                 entry[CIPP_WHAT_IF] = what_if[0]
             if (tenant.tenant_id, SIGNINS) in collected_kinds:
-                query = (
-                    select(SignIn.raw)
-                    .where(
-                        SignIn.tenant_id == tenant.tenant_id,
-                        SignIn.created_at >= window_start,
-                        SignIn.created_at <= collected_at,
-                    )
-                    .order_by(SignIn.created_at.desc())
-                )
-                if signins == "posture":
-                    query = query.where(_msp_people(settings))
-                rows = conn.execute(query)
-                entry["signIns"] = [orjson.loads(raw_json(conn, raw)) for (raw,) in rows]
+                entry["signIns"] = signins_of.get(tenant.tenant_id, [])
             tenants.append(entry)
         msp_id = settings.msp_tenant_id
         cipp: dict[str, Any] = {}
@@ -106,6 +103,50 @@ def build_snapshot(
         "tenants": tenants,
         "cipp": cipp,
     }
+
+
+def _active_tenants_objects(conn: Connection, kinds: list[str]) -> dict[tuple[str, str], list[Any]]:
+    """Every active tenant's stored objects of ``kinds`` by (tenant, kind), in the order stored.
+
+    One query for all tenants instead of one per tenant and source (500 tenants: ~4,000 queries, 8 s
+    of 10); joined to the tenants rather than filtered by a list of ids, so SQLite reads the table in
+    its own order and sorts nothing (~0.4 s less on 500,000 objects). Each body is parsed once.
+    """
+    rows = conn.execute(
+        select(GraphObject.tenant_id, GraphObject.kind, GraphObject.body)
+        .join(Tenant, Tenant.tenant_id == GraphObject.tenant_id)
+        .where(Tenant.active, GraphObject.kind.in_(kinds))
+        .order_by(GraphObject.id)
+    ).all()
+    out: dict[tuple[str, str], list[Any]] = {}
+    for tenant_id, kind, body in rows:
+        out.setdefault((tenant_id, kind), []).append(orjson.loads(body))
+    return out
+
+
+def _signins(
+    conn: Connection,
+    tenant_ids: list[str],
+    start: datetime,
+    end: datetime,
+    where: ColumnElement[bool] | None,
+) -> dict[str, list[Any]]:
+    """Each tenant's sign-ins from ``start`` to ``end``, newest first (then by id), in one query for all
+    tenants."""
+    out: dict[str, list[Any]] = {}
+    if not tenant_ids:
+        return out
+    query = (
+        select(SignIn.tenant_id, SignIn.raw)
+        .where(SignIn.tenant_id.in_(tenant_ids), SignIn.created_at >= start, SignIn.created_at <= end)
+        # Sign-ins of the same second by id, so the order does not hang on the query plan.
+        .order_by(SignIn.tenant_id, SignIn.created_at.desc(), SignIn.id.desc())
+    )
+    if where is not None:
+        query = query.where(where)
+    for tenant_id, raw in conn.execute(query).all():
+        out.setdefault(tenant_id, []).append(orjson.loads(raw_json(conn, raw)))
+    return out
 
 
 def _msp_people(settings: Settings) -> ColumnElement[bool]:
