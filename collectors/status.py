@@ -20,6 +20,7 @@ from collectors.states import (
 )
 from connectors.sources import SIGNINS
 from db.queries import signin_counts_by_tenant, source_status
+from db.rows import cyclic_gc_paused
 from settings import Settings
 
 FRESH_FACTOR = 3  # a source is fresh while its last success is younger than 3 of its intervals
@@ -37,7 +38,9 @@ def status_rows(settings: Settings, engine: Engine, now: datetime | None = None)
     """Per tenant and source, in a reader's words, as of ``now`` (default: the clock)."""
     per_source, default = fresh_limits(settings)
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    with engine.connect() as conn:
+    # 500 tenants are ~4,000 rows of new objects: without the cycle collector's passes over the whole
+    # process on the way (the posture page's p95).
+    with engine.connect() as conn, cyclic_gc_paused():
         rows = [row.as_dict() for row in source_status(conn, now, per_source, default)]
         counts = signin_counts_by_tenant(conn)
     for row in rows:

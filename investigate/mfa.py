@@ -46,8 +46,12 @@ class TenantMfa:
         return self.mfa_capable / self.enabled_members if self.enabled_members else None
 
 
-def _finding(findings: Iterable[Any], check: str, tenant_id: str) -> Any | None:
-    return next((f for f in findings if f.check == check and lower(f.tenant_id) == lower(tenant_id)), None)
+def _first_by_check_and_tenant(findings: Iterable[Any]) -> dict[tuple[str, str], Any]:
+    """The first finding of each (check, lower-case tenant id): found once, not searched per tenant."""
+    first: dict[tuple[str, str], Any] = {}
+    for f in findings:
+        first.setdefault((f.check, lower(f.tenant_id)), f)
+    return first
 
 
 def enforcement(finding: Any | None) -> tuple[str, str]:
@@ -73,6 +77,7 @@ def coverage(
 ) -> list[TenantMfa]:
     """One row per tenant whose registration details were collected."""
     view = SnapshotView(snapshot, options or PostureOptions())
+    first = _first_by_check_and_tenant(findings)
     out = []
     for tenant in view.tenants:
         registrations = tenant.objects("userRegistrationDetails")
@@ -91,14 +96,14 @@ def coverage(
             for method in registration.get("methodsRegistered") or []:
                 if isinstance(method, str):
                     methods[method] += 1
-        mfa1 = _finding(findings, "MFA-1", tenant.id)
+        mfa1 = first.get(("MFA-1", lower(tenant.id)))
         evidence = (mfa1.evidence if mfa1 is not None else {}) or {}
         enabled_members = int(evidence.get("enabledMembers", len(members)))
         capable = int(evidence.get("mfaCapable", sum(r.get("isMfaCapable") is True for r in members)))
-        mfa2 = _finding(findings, "MFA-2", tenant.id)
+        mfa2 = first.get(("MFA-2", lower(tenant.id)))
         admins_evidence = (mfa2.evidence if mfa2 is not None else {}) or {}
         admins = int(admins_evidence.get("admins", 0))
-        how, detail = enforcement(_finding(findings, "MFA-3", tenant.id))
+        how, detail = enforcement(first.get(("MFA-3", lower(tenant.id))))
         out.append(
             TenantMfa(
                 tenant_id=tenant.id,

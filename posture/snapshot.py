@@ -85,7 +85,9 @@ class _Validator:
             return
         self.expect(value, list, field, what)
         for index, item in enumerate(value):
-            self.expect(item, kind, f"{field}[{index}]", item_what)
+            if not isinstance(item, kind) or (kind is int and isinstance(item, bool)):
+                # The field's name only for the one that fails: 500 tenants are 500,000 items.
+                self.expect(item, kind, f"{field}[{index}]", item_what)
 
     def choice(self, parent: dict[str, Any], key: str, field: str, allowed: tuple[str, ...]) -> None:
         value = parent.get(key)

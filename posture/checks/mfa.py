@@ -32,7 +32,11 @@ def _label(registration: dict[str, Any]) -> str:
 
 
 def enabled_ids(tenant: TenantView) -> set[str]:
-    return {key for key, user in tenant.users_by_id.items() if user.get("accountEnabled") is not False}
+    """The tenant's enabled users' ids (read once per evaluation: MFA-1 and MFA-2 both ask)."""
+    return tenant.snapshot.memo(
+        f"enabled_ids {id(tenant)}",
+        lambda: {key for key, user in tenant.users_by_id.items() if user.get("accountEnabled") is not False},
+    )
 
 
 def is_member(registration: dict[str, Any], tenant: TenantView) -> bool:
