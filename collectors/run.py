@@ -7,19 +7,20 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from collectors.evaluate import evaluate_and_store
 from collectors.states import CONSENT_NEEDED, LICENCE_BOUND, classify, due
 from connectors.cipp import CippClient
 from connectors.graph import GraphError, TenantGraph
-from connectors.pacing import Pacer
+from connectors.pacing import Pacer, family_of
 from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
@@ -59,6 +60,7 @@ from settings import Settings
 log = logging.getLogger("perimeter.collectors")
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 # Graph's audit entries can arrive well after the change they record: versions of the last day not yet
 # linked to who made them are matched again after every full cycle (db.history.attach_changes).
@@ -114,6 +116,23 @@ class Cycle:
         self.clock = clock
         self.pacer = Pacer()
         self.report = CycleReport(cycle_id=uuid.uuid4().hex, started_at=clock())
+        # The cycle's database writes run here, one at a time and in order (SQLite has one writer
+        # anyway), so a commit never stalls every tenant's requests on the event loop.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perimeter-writer")
+
+    # --- the database, off the event loop ---
+    async def write(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(*args)`` on the cycle's writer thread and wait for it."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work, *args)
+
+    async def transact(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(conn)`` in one write transaction on the cycle's writer thread."""
+
+        def run() -> T:
+            with write_transaction(self.engine) as conn:
+                return work(conn)
+
+        return await self.write(run)
 
     # --- bookkeeping ---
     def host(self, cipp: bool = False) -> str:
@@ -123,7 +142,7 @@ class Cycle:
         parts = urlsplit(url)
         return parts.netloc.rpartition("@")[2] or url  # never a user:password@ part
 
-    def _record(
+    async def _record(
         self,
         tenant_id: str,
         source: str,
@@ -135,19 +154,21 @@ class Cycle:
     ) -> None:
         if error:  # a service's error text may echo a URL or a credential: never store or log secrets
             error = redact(error, self.settings.secret_values())
-        with write_transaction(self.engine) as conn:
-            record_run(
+        finished = self.clock()
+        await self.transact(
+            lambda conn: record_run(
                 conn,
                 cycle_id=self.report.cycle_id,
                 tenant_id=tenant_id,
                 source=source,
                 started_at=started,
-                finished_at=self.clock(),
+                finished_at=finished,
                 rows=rows,
                 error=error,
                 watermark=watermark,
                 state=state,
             )
+        )
         if state:  # a standing answer (no licence, no consent): shown as such, not an error
             self.report.states.append(f"{tenant_id} {source}: {state}")
             log.info("collect %s %s: %s", tenant_id, source, state)
@@ -189,14 +210,19 @@ class Cycle:
                     f"no client tenant listed while {len(known)} are known; every known tenant is kept"
                 )
             if cipp is not None:
-                with write_transaction(self.engine) as conn:
-                    count = replace_objects(conn, msp.tenant_id, CIPP_TENANTS, rows, self.clock())
-                self._record(msp.tenant_id, CIPP_TENANTS, started, count, None)
+                now = self.clock()
+                count = await self.transact(
+                    lambda conn: replace_objects(conn, msp.tenant_id, CIPP_TENANTS, rows, now)
+                )
+                await self._record(msp.tenant_id, CIPP_TENANTS, started, count, None)
         except Exception as error:  # noqa: BLE001 - recorded; every known tenant stays active
-            self._record(msp.tenant_id, TENANTS, started, 0, failure_text(error, self.host(cipp is not None)))
+            await self._record(
+                msp.tenant_id, TENANTS, started, 0, failure_text(error, self.host(cipp is not None))
+            )
             return [msp, *self._known_clients()]
         now = self.clock()
-        with write_transaction(self.engine) as conn:
+
+        def store(conn: Connection) -> None:
             for ref in [msp, *clients]:
                 upsert_tenant(
                     conn,
@@ -209,7 +235,9 @@ class Cycle:
                     discovered_from=ref.discovered_from,
                 )
             mark_missing_tenants_inactive(conn, {msp.tenant_id, *(c.tenant_id for c in clients)})
-        self._record(msp.tenant_id, TENANTS, started, len(clients) + 1, None)
+
+        await self.transact(store)
+        await self._record(msp.tenant_id, TENANTS, started, len(clients) + 1, None)
         return [msp, *clients]
 
     def _known_clients(self) -> list[TenantRef]:
@@ -234,15 +262,17 @@ class Cycle:
                     obj.pop("@odata.context", None)
             else:
                 objects = await graph.collection(source)
-            with write_transaction(self.engine) as conn:
-                count = replace_objects(conn, tenant.tenant_id, source.name, objects, self.clock())
+            now = self.clock()
+            count = await self.transact(
+                lambda conn: replace_objects(conn, tenant.tenant_id, source.name, objects, now)
+            )
         except Exception as error:  # noqa: BLE001 - recorded per tenant and source
             state = classify(error, source.name)
-            self._record(
+            await self._record(
                 tenant.tenant_id, source.name, started, 0, failure_text(error, self.host()), state=state
             )
             return state
-        self._record(tenant.tenant_id, source.name, started, count, None)
+        await self._record(tenant.tenant_id, source.name, started, count, None)
         return None
 
     async def collect_signins(self, graph: TenantGraph, tenant: TenantRef) -> str | None:
@@ -279,7 +309,22 @@ class Cycle:
         async def read(since: datetime, store: Callable[[list[Any]], None]) -> None:
             window = f"activityDateTime ge {graph_datetime(since)}"
             params = {"$filter": f"{window} and {DIRECTORY_AUDIT_CATEGORY_FILTER}", "$top": "1000"}
-            await graph.each_page(DIRECTORY_AUDITS_PATH, params, "v1.0", store)
+            loop = asyncio.get_running_loop()
+            # Each page is stored on the writer thread, in order, while the next is read; every page
+            # read is stored (or has failed) before this returns, so the counts are complete.
+            stores: list[asyncio.Future[None]] = []
+            try:
+                await graph.each_page(
+                    DIRECTORY_AUDITS_PATH,
+                    params,
+                    "v1.0",
+                    lambda page: stores.append(loop.run_in_executor(self._writer, store, page)),
+                )
+            finally:
+                outcomes = await asyncio.gather(*stores, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
 
         def store_page(entries: list[Any]) -> tuple[int, int, datetime | None]:
             with write_transaction(self.engine) as conn:
@@ -320,14 +365,14 @@ class Cycle:
             await read(since, store)
         except Exception as error:  # noqa: BLE001 - pages stored so far stay; watermark does not move
             state = classify(error, source)
-            self._record(
+            await self._record(
                 tenant.tenant_id, source, started, stored, failure_text(error, self.host()), state=state
             )
             return state, stored
         finally:
             if skipped:  # objects without a usable id or time: nothing to store them under
                 log.warning("%s: %d malformed %s skipped", tenant.tenant_id, skipped, source)
-        self._record(tenant.tenant_id, source, started, stored, None, watermark=newest)
+        await self._record(tenant.tenant_id, source, started, stored, None, watermark=newest)
         return None, stored
 
     def _read_from(self, watermark: datetime | None, started: datetime, keep_days: int) -> datetime:
@@ -385,22 +430,36 @@ class Cycle:
                 return True
             return False
 
-        async with limit, TenantGraph(self.settings, tenant.tenant_id, self.pacer) as graph:
-            answer = None
-            for source in sources:
-                if skip(source.name):
-                    continue
-                answer = await self.collect_source(graph, tenant, source)
-                if answer == CONSENT_NEEDED:
-                    break
-            if audits and answer != CONSENT_NEEDED and not skip(DIRECTORY_AUDITS):
-                answer = await self.collect_directory_audits(graph, tenant)
-            if answer != CONSENT_NEEDED and not skip(SIGNINS):
-                answer = await self.collect_signins(graph, tenant)
-            if answer == CONSENT_NEEDED:
-                self._consent_needed(tenant.tenant_id, names)
+        consent_needed = False
 
-    def _consent_needed(self, tenant_id: str, names: list[str]) -> None:
+        async def lane(steps: list[tuple[str, Callable[[], Awaitable[str | None]]]]) -> None:
+            nonlocal consent_needed
+            for name, step in steps:
+                if consent_needed:  # met in the other lane: no token for this tenant
+                    return
+                if skip(name):
+                    continue
+                if await step() == CONSENT_NEEDED:
+                    consent_needed = True
+                    return
+
+        async with limit, TenantGraph(self.settings, tenant.tenant_id, self.pacer) as graph:
+
+            def source_step(source: GraphSource) -> tuple[str, Callable[[], Awaitable[str | None]]]:
+                return source.name, lambda: self.collect_source(graph, tenant, source)
+
+            # Two lanes at once: the reports family (the scarcest limit, shared by every tenant) from
+            # the start of the tenant's turn, beside its Conditional Access and directory sources.
+            reports = [source_step(s) for s in sources if family_of(s.path) == "reports"]
+            if audits:
+                reports.append((DIRECTORY_AUDITS, lambda: self.collect_directory_audits(graph, tenant)))
+            reports.append((SIGNINS, lambda: self.collect_signins(graph, tenant)))
+            others = [source_step(s) for s in sources if family_of(s.path) != "reports"]
+            await asyncio.gather(lane(reports), lane(others))
+            if consent_needed:
+                await self._consent_needed(tenant.tenant_id, names)
+
+    async def _consent_needed(self, tenant_id: str, names: list[str]) -> None:
         """No token for this tenant: every source it would collect is in that state now (the
         source that met the answer is recorded already; the others get its text)."""
         with self.engine.connect() as conn:
@@ -414,7 +473,8 @@ class Cycle:
         done = {source for source, _ in recorded}
         detail = next((d for _, d in recorded if d), None)
         now = self.clock()
-        with write_transaction(self.engine) as conn:
+
+        def store(conn: Connection) -> None:
             for name in names:
                 if name not in done:
                     record_run(
@@ -429,6 +489,8 @@ class Cycle:
                         state=CONSENT_NEEDED,
                     )
 
+        await self.transact(store)
+
     async def collect_cipp(self, cipp: CippClient) -> None:
         msp_id = self.settings.msp_tenant_id
         for name, fetch in (
@@ -439,12 +501,14 @@ class Cycle:
             try:
                 result = await fetch()
                 objects = result if isinstance(result, list) else [result]
-                with write_transaction(self.engine) as conn:
-                    count = replace_objects(conn, msp_id, name, objects, self.clock())
+                now = self.clock()
+                count = await self.transact(
+                    lambda conn: replace_objects(conn, msp_id, name, objects, now)  # noqa: B023 - awaited here
+                )
             except Exception as error:  # noqa: BLE001
-                self._record(msp_id, name, started, 0, failure_text(error, self.host(cipp=True)))
+                await self._record(msp_id, name, started, 0, failure_text(error, self.host(cipp=True)))
                 continue
-            self._record(msp_id, name, started, count, None)
+            await self._record(msp_id, name, started, count, None)
 
     # --- lockout prediction (D-3) ---
     def lockout_identity(self, tenant: TenantRef) -> LockoutIdentity | str:
@@ -489,25 +553,27 @@ class Cycle:
                     result = await predict_lockout(graph, self.settings, identity, now)
         except Exception as error:  # noqa: BLE001 - one tenant's failure never stops the others
             result = lockout_error("error", failure_text(error, self.host()), now, None)
-        with write_transaction(self.engine) as conn:
-            replace_objects(conn, tenant.tenant_id, CIPP_WHAT_IF, [result], self.clock())
+        stored_at = self.clock()
+        await self.transact(
+            lambda conn: replace_objects(conn, tenant.tenant_id, CIPP_WHAT_IF, [result], stored_at)
+        )
 
     async def predict_lockouts(self, tenants: list[TenantRef]) -> None:
         limit = asyncio.Semaphore(self.settings.max_concurrent_tenants)
         await asyncio.gather(*(self.predict_lockout(t, limit) for t in tenants if t.role == "client"))
 
-    def evaluate_posture(self) -> None:
+    async def evaluate_posture(self) -> None:
         """Findings of what was just collected (recorded like a source, on the MSP tenant)."""
         started = self.clock()
         try:
             summary = evaluate_and_store(self.settings, self.engine, started)
         except Exception as error:  # noqa: BLE001 - collection results stay; the error is recorded
             log.exception("posture evaluation failed")
-            self._record(
+            await self._record(
                 self.settings.msp_tenant_id, POSTURE, started, 0, failure_text(error, "this machine")
             )
             return
-        self._record(self.settings.msp_tenant_id, POSTURE, started, summary["findings"], None)
+        await self._record(self.settings.msp_tenant_id, POSTURE, started, summary["findings"], None)
 
     async def run(self, signins_only: bool = False, only_tenants: set[str] | None = None) -> CycleReport:
         """One cycle. ``only_tenants`` narrows collection (not discovery) to those tenant ids."""
@@ -530,10 +596,11 @@ class Cycle:
                 await self.predict_lockouts(tenants)
                 self.attach_changes()
             if not signins_only and only_tenants is None:
-                self.evaluate_posture()
+                await self.evaluate_posture()
         finally:
             if cipp is not None:
                 await cipp.__aexit__()
+            self._writer.shutdown(wait=True)
         self.report.finished_at = self.clock()
         return self.report
 
