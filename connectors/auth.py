@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import inspect
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import ClientAuthenticationError
 
 from settings import DEMO_GRAPH_CLIENT_ID, Settings
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"  # a managed identity's assertion
+TOKEN_TIMEOUT_S = 30.0
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS context for its httpx clients (connectors.graph's, the token requests'),
+    as httpx builds it by default. Built per client it loads the CA bundle each time: ~40 ms of the
+    event loop per tenant and cycle (bench/collect.py)."""
+    return httpx.create_ssl_context()
 
 
 def _b64url(data: bytes) -> str:
@@ -64,14 +77,25 @@ class SimulatorCredential:
     """Client credentials against the simulator's token endpoint (``POST {url}/{tenant}/oauth2/v2.0/
     token``), as azure-identity asks Entra ID: the token names the tenant, and a tenant where the app
     is not consented fails here with Entra's AADSTS answer, raised as azure-identity raises it
-    (``ClientAuthenticationError``). The token is kept until shortly before it expires."""
+    (``ClientAuthenticationError``). The token is kept until shortly before it expires.
+
+    Async, as azure.identity.aio's credentials are: a token request never stalls the event loop, and a
+    kept token is handed out without leaving it. One request at a time per credential: a tenant's
+    concurrent requests wait for the first one's token instead of asking again."""
 
     def __init__(self, simulator_url: str, tenant_id: str, client_id: str) -> None:
         self.url = f"{simulator_url.rstrip('/')}/{tenant_id}/oauth2/v2.0/token"
         self.client_id = client_id
         self._token: AccessToken | None = None
+        # asyncio.Lock binds to the loop that first waits on it; the credential outlives a cycle's loop.
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
-    def get_token(
+    def _kept(self) -> AccessToken | None:
+        token = self._token
+        return token if token is not None and token.expires_on > time.time() + 300 else None
+
+    async def get_token(
         self,
         *scopes: str,
         claims: str | None = None,
@@ -79,41 +103,46 @@ class SimulatorCredential:
         enable_cae: bool = False,
         **kwargs: Any,
     ) -> AccessToken:
-        if self._token is not None and self._token.expires_on > time.time() + 300:
-            return self._token
-        import urllib.error
-        import urllib.parse
-        import urllib.request
+        token = self._kept()
+        if token is not None:
+            return token
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        async with self._lock:
+            token = self._kept()  # fetched while this request waited
+            if token is None:
+                token = self._token = await self._fetch(scopes)
+            return token
 
-        from azure.core.exceptions import ClientAuthenticationError
-
-        form = urllib.parse.urlencode(
-            {
-                "grant_type": "client_credentials",
-                "client_id": self.client_id,
-                "client_secret": "demo",
-                "scope": " ".join(scopes) or GRAPH_SCOPE,
-            }
-        ).encode()
+    async def _fetch(self, scopes: tuple[str, ...]) -> AccessToken:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": "demo",
+            "scope": " ".join(scopes) or GRAPH_SCOPE,
+        }
         try:
-            with urllib.request.urlopen(urllib.request.Request(self.url, data=form), timeout=30) as reply:
-                document = json.loads(reply.read())
-        except urllib.error.HTTPError as error:
-            try:
-                description = json.loads(error.read()).get("error_description") or ""
-            except ValueError:
-                description = ""
-            raise ClientAuthenticationError(
-                message=f"Authentication failed: {description or f'HTTP {error.code}'}"
-            ) from None
-        except (urllib.error.URLError, OSError, ValueError) as error:
+            # A client of its own per fetch (once an hour per tenant): pooled connections belong to
+            # the loop that opened them.
+            async with httpx.AsyncClient(timeout=TOKEN_TIMEOUT_S, verify=tls_context()) as client:
+                reply = await client.post(self.url, data=form)
+            if reply.is_error:
+                try:
+                    description = reply.json().get("error_description") or ""
+                except (ValueError, AttributeError):
+                    description = ""
+                raise ClientAuthenticationError(
+                    message=f"Authentication failed: {description or f'HTTP {reply.status_code}'}"
+                )
+            document = reply.json()
+            return AccessToken(
+                document["access_token"], int(time.time()) + int(document.get("expires_in", 3599))
+            )
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
             raise ClientAuthenticationError(message=f"token request failed: {error}") from None
-        self._token = AccessToken(
-            document["access_token"], int(time.time()) + int(document.get("expires_in", 3599))
-        )
-        return self._token
 
-    def close(self) -> None:  # TokenCredential protocol
+    async def close(self) -> None:  # TokenCredential protocol (async, as azure.identity.aio's)
         pass
 
 
@@ -196,20 +225,35 @@ _credentials_lock = threading.RLock()  # a credential's builder may take a share
 
 class ThreadedCredential:
     """An async face for a synchronous credential: ``get_token`` runs in a worker thread, never on
-    the event loop, one call at a time (the credential's own token cache then answers the rest)."""
+    the event loop, one call at a time (the credential's own token cache then answers the rest). The
+    token it answered is handed out again until shortly before it expires without going to a thread:
+    kiota asks for a token before every request."""
 
     def __init__(self, credential: Any) -> None:
         self.credential = credential
         self._lock = threading.Lock()
+        self._kept: dict[tuple[Any, ...], AccessToken] = {}
 
     def _get_token(self, scopes: tuple[str, ...], kwargs: dict[str, Any]) -> AccessToken:
         with self._lock:
             return self.credential.get_token(*scopes, **kwargs)
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return await asyncio.to_thread(self._get_token, scopes, kwargs)
+        # A claims challenge (CAE) asks for a new token: never answered from what is kept.
+        key = None if kwargs.get("claims") else (scopes, tuple(sorted(kwargs.items(), key=str)))
+        try:
+            token = self._kept.get(key) if key is not None else None
+        except TypeError:  # an option that cannot be a key: asked every time
+            key = token = None
+        if token is not None and token.expires_on > time.time() + 300:
+            return token
+        token = await asyncio.to_thread(self._get_token, scopes, kwargs)
+        if key is not None:
+            self._kept[key] = token
+        return token
 
     async def close(self) -> None:
+        self._kept.clear()
         await _close(self.credential)
 
 

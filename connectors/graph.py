@@ -27,7 +27,7 @@ from kiota_http.middleware.options import ResponseHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from connectors.auth import GRAPH_SCOPE, shared_graph_credential
+from connectors.auth import GRAPH_SCOPE, shared_graph_credential, tls_context
 from connectors.pacing import MAX_ATTEMPTS, Pacer, backoff_delay, family_of
 from connectors.sources import GraphSource
 from db.rows import NOT_JSON, MalformedPage, decode_signin_page, parse_json, use_parsed_json
@@ -86,7 +86,7 @@ class TenantGraph:
         self.pacer = pacer
         self.root = settings.graph_base_url
         self._http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S)
+            client=httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, verify=tls_context())
         )
         auth = AzureIdentityAuthenticationProvider(
             shared_graph_credential(settings, tenant_id), scopes=[GRAPH_SCOPE]
