@@ -117,6 +117,7 @@ def coverage(
                 methods=dict(methods.most_common()),
             )
         )
+    view.release()  # the snapshot is freed as soon as the caller lets go (SnapshotView.release)
     return out
 
 

@@ -19,7 +19,7 @@ def evaluate(snapshot: dict[str, Any], options: PostureOptions | None = None) ->
     tenant (the MSP first, then the snapshot's order), in catalogue order within a tenant. Each finding is
     dated by the collection status of the sources its check reads, when the snapshot records it.
     """
-    view = SnapshotView(validate_snapshot(snapshot), options or PostureOptions())
-    findings = [finding for check in CATALOGUE for finding in check.evaluate(view)]
-    ordered = sorted(findings, key=lambda f: view.tenant_order(f.tenant_id))  # stable: catalogue order kept
-    return with_data_age(ordered, view)
+    with SnapshotView(validate_snapshot(snapshot), options or PostureOptions()) as view:
+        findings = [finding for check in CATALOGUE for finding in check.evaluate(view)]
+        ordered = sorted(findings, key=lambda f: view.tenant_order(f.tenant_id))  # stable: catalogue order
+        return with_data_age(ordered, view)
