@@ -108,3 +108,12 @@ def test_the_shared_window_goes_at_once_up_to_half_then_one_request_every_window
 
 def test_a_tenants_own_window_is_not_spread(send_times):
     assert send_times(tenants=1, per_tenant=PER_TENANT) == [0.0] * PER_TENANT
+
+
+def test_a_saturated_shared_window_sends_at_the_published_rate_within_two_percent(send_times):
+    times = send_times(tenants=2 * ACROSS, per_tenant=PER_TENANT - 2)  # the shared limit binds
+    spaced = times[ACROSS:]  # past the first window: one request every window ÷ limit
+    published_gap = 10.0 / ACROSS
+    assert sum(gaps(spaced)) / (len(spaced) - 1) == pytest.approx(published_gap, rel=0.02)
+    # ... and never more than the published limit in any published window
+    assert max(sum(1 for t in times if start <= t < start + 10.0) for start in times) <= ACROSS
