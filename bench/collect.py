@@ -3,7 +3,8 @@ throttling, then the posture evaluation and the wall and posture pages' data fun
 
 1. The simulator (``python -m simulator --tenants 500``: the demo's 25 clients and copies of them) is
    started in a child process on loopback, so its work does not share the collectors' interpreter lock,
-   with Graph's published limits on (simulator/throttle.py) and every throttling decision recorded.
+   with Graph's published limits on (simulator/throttle.py) and every throttling decision recorded; what
+   it would otherwise work out on the first requests (its drift tenants) is worked out before.
 2. One full collection cycle through the worker's own path (collectors.run.collect_once: discovery,
    every source of every tenant, lockout prediction, posture evaluation) into a fresh SQLite file in a
    temporary directory. The collectors' clock is the simulator's fixed instant and the sign-in window is
@@ -53,7 +54,7 @@ from db.posture_store import accepted_risks, current_findings, daily_history, re
 from db.queries import active_tenants, signin_counts_by_tenant
 from posture import evaluate
 from settings import Settings, load_settings, posture_options
-from simulator import SimConfig, Simulator, demo
+from simulator import SimConfig, Simulator, audits, demo
 from simulator.throttle import Decision, Throttler
 
 # Graph's published ceiling for the reports family, per app across all tenants (REFERENCE.md).
@@ -86,6 +87,11 @@ class RecordingThrottler(Throttler):
 def serve(clients: int, now: datetime, pipe: Pipe) -> None:
     """The child: serve until told to stop, then send back the decisions and the request counters."""
     sim = Simulator(SimConfig(now=now, clients=clients))
+    # The simulator works out its drift tenants (simulator/audits.py) on its first Graph requests, in
+    # every request thread that arrives before the first one is done (functools.cache holds none back):
+    # 64 tenants' first requests spent 10-20 s of its interpreter on it, answering nothing meanwhile.
+    # Graph has no such pause: worked out here, before the measured collection.
+    audits.drift_tenants(sim.state.seed)
     recorder = RecordingThrottler(sim.throttler)
     sim.throttler = recorder
     with sim:
