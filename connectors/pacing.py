@@ -52,17 +52,32 @@ class _Window:
     seconds: float
     sent: deque[list[float]]  # one mutable stamp per request: send time, then completion time
     smooth: bool = False  # space requests evenly once SMOOTH_FROM of the window is used
-    last_sent: float = float("-inf")
+    next_slot: float = float("-inf")  # when spaced, the next request's turn
+
+    def smoothing(self) -> bool:
+        return self.smooth and len(self.sent) >= self.limit * SMOOTH_FROM
 
     def wait_needed(self, now: float) -> float:
         while self.sent and now - self.sent[0][0] >= self.seconds:
             self.sent.popleft()
         if len(self.sent) >= self.limit:
-            return max(self.seconds - (now - self.sent[0][0]), 0.01)
-        if self.smooth and len(self.sent) >= self.limit * SMOOTH_FROM:
-            gap = self.seconds / self.limit - (now - self.last_sent)
+            return max(self.seconds - (now - self.sent[0][0]), 0.001)
+        if self.smoothing():
+            gap = self.next_slot - now
             return max(gap, 0.001) if gap > 0 else 0.0
         return 0.0
+
+    def sent_at(self, now: float) -> None:
+        """Book the next turn. Spaced, it follows the schedule, not the send: a request woken late (the
+        event loop busy, every tenant's waiter waking at once) by less than a turn lets the next go that
+        much sooner, so the spacing keeps to window ÷ limit on average (bench/collect.py: 10-20 % of the
+        reports family lost to late wake-ups before)."""
+        interval = self.seconds / self.limit
+        late = now - self.next_slot
+        if self.smoothing() and 0 <= late < interval:
+            self.next_slot += interval
+        else:  # not spaced yet, or after a pause (the window was full): one turn from now
+            self.next_slot = now + interval
 
 
 class Pacer:
@@ -102,8 +117,8 @@ class Pacer:
             await asyncio.sleep(wait)
         stamp = [now]
         for w in windows:
+            w.sent_at(now)
             w.sent.append(stamp)
-            w.last_sent = now
         try:
             yield
         finally:

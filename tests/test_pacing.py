@@ -117,3 +117,26 @@ def test_a_saturated_shared_window_sends_at_the_published_rate_within_two_percen
     assert sum(gaps(spaced)) / (len(spaced) - 1) == pytest.approx(published_gap, rel=0.02)
     # ... and never more than the published limit in any published window
     assert max(sum(1 for t in times if start <= t < start + 10.0) for start in times) <= ACROSS
+
+
+def test_requests_woken_late_keep_the_spaced_rate(monkeypatch):
+    """A busy event loop wakes every waiter late: the turns stay on schedule instead of each late send
+    pushing every later one back."""
+    clock = VirtualTime()
+    late = 0.2 * WINDOW / ACROSS  # a fifth of a turn, every wake-up
+
+    async def late_sleep(seconds: float) -> None:
+        await clock.sleep(seconds + late)
+
+    monkeypatch.setattr(pacing.asyncio, "sleep", late_sleep)
+    pacer = Pacer(LIMITS, clock)
+    sent: list[float] = []
+
+    async def tenant(tenant_id: str) -> None:
+        for _ in range(PER_TENANT - 2):
+            async with pacer.slot(tenant_id, "reports"):
+                sent.append(clock.now)
+
+    asyncio.run(clock.run(*(tenant(f"t{i}") for i in range(2 * ACROSS))))
+    spaced = sorted(sent)[ACROSS:]
+    assert sum(gaps(spaced)) / (len(spaced) - 1) == pytest.approx(WINDOW / ACROSS, rel=0.05)
