@@ -7,7 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -43,8 +43,8 @@ from db.history import attach_changes, store_directory_audits
 from db.models import CollectionState
 from db.partitions import drop_partitions_before, ensure_partitions
 from db.queries import active_tenants, graph_objects
+from db.signin_pipeline import PageResult, SigninPipeline
 from db.store import (
-    ingest_signin_page,
     mark_missing_tenants_inactive,
     purge_older_than,
     record_run,
@@ -61,6 +61,7 @@ log = logging.getLogger("perimeter.collectors")
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+Page = TypeVar("Page")  # what an incremental source hands its store: a page, or its stored result
 
 # Graph's audit entries can arrive well after the change they record: versions of the last day not yet
 # linked to who made them are matched again after every full cycle (db.history.attach_changes).
@@ -119,6 +120,9 @@ class Cycle:
         # The cycle's database writes run here, one at a time and in order (SQLite has one writer
         # anyway), so a commit never stalls every tenant's requests on the event loop.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="perimeter-writer")
+        # Sign-in pages go through the pipeline (db.signin_pipeline): prepared in the parsing processes,
+        # written by the writer thread, the only thread that touches it.
+        self._signins = SigninPipeline(engine)
 
     # --- the database, off the event loop ---
     async def write(self, work: Callable[..., T], *args: Any) -> T:
@@ -276,25 +280,44 @@ class Cycle:
         return None
 
     async def collect_signins(self, graph: TenantGraph, tenant: TenantRef) -> str | None:
-        """Sign-ins, incremental by createdDateTime (:meth:`collect_incremental`), each page stored in
-        the ingest transaction (db.store.ingest_signin_page)."""
+        """Sign-ins, incremental by createdDateTime (:meth:`collect_incremental`). Each page's body
+        goes to the cycle's sign-in pipeline as it is read (db.signin_pipeline: prepared in a parsing
+        process, written in its own transaction on the writer thread, in order) while the next is
+        read; every page read is written, or has failed, before this returns, and the first failed
+        page fails the source (the watermark stays; the pages written are kept)."""
         with self.engine.connect() as conn:
             watermark = signin_watermark(conn, tenant.tenant_id)
 
-        async def read(since: datetime, store: Callable[[list[Any]], None]) -> None:
+        async def read(since: datetime, store: Callable[[PageResult], None]) -> None:
             params = {
                 "$filter": f"createdDateTime ge {graph_datetime(since)} and {SIGNIN_EVENT_FILTER}",
                 "$top": "1000",
             }
-            await graph.each_signin_page(params, store)
+            loop = asyncio.get_running_loop()
+            submitted: list[asyncio.Future[Future[PageResult]]] = []
+
+            def submit(body: bytes) -> None:
+                submitted.append(
+                    loop.run_in_executor(self._writer, self._signins.submit, tenant.tenant_id, body)
+                )
+
+            try:
+                await graph.each_signin_page(params, submit)
+            finally:
+                handles = await asyncio.gather(*submitted, return_exceptions=True)
+                await self.write(self._signins.drain)  # this tenant's pages written, not held back
+            failed: BaseException | None = None
+            for handle in handles:
+                error = handle if isinstance(handle, BaseException) else handle.exception()
+                if error is None:
+                    store(handle.result())  # type: ignore[union-attr]
+                elif failed is None:
+                    failed = error
+            if failed is not None:
+                raise failed
 
         state, stored = await self.collect_incremental(
-            tenant,
-            SIGNINS,
-            watermark,
-            self.settings.retention_days,
-            read,
-            lambda page: ingest_signin_page(self.engine, tenant.tenant_id, page),
+            tenant, SIGNINS, watermark, self.settings.retention_days, read, lambda result: result
         )
         self.report.signins_stored += stored
         return state
@@ -341,8 +364,8 @@ class Cycle:
         source: str,
         watermark: datetime | None,
         keep_days: int,
-        read: Callable[[datetime, Callable[[list[Any]], None]], Awaitable[None]],
-        store_page: Callable[[list[Any]], tuple[int, int, datetime | None]],
+        read: Callable[[datetime, Callable[[Page], None]], Awaitable[None]],
+        store_page: Callable[[Page], tuple[int, int, datetime | None]],
     ) -> tuple[str | None, int]:
         """The one incremental collection (sign-ins, directory audits): re-read a short overlap before
         the watermark (late arrivals), store page by page (idempotent by id; ``store_page`` returns
@@ -353,7 +376,7 @@ class Cycle:
         stored = skipped = 0
         newest = watermark
 
-        def store(page: list[Any]) -> None:
+        def store(page: Page) -> None:
             nonlocal stored, skipped, newest
             count, page_skipped, page_newest = store_page(page)
             stored += count

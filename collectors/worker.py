@@ -26,6 +26,7 @@ from connectors.auth import close_credentials
 from db import write_transaction
 from db.models import CollectRequest
 from db.queries import pending_collect_request
+from db.signin_pipeline import start_parsers, stop_parsers
 from db.worker_lock import WorkerLock
 from graphjson.times import utcnow
 from settings import Settings
@@ -183,8 +184,10 @@ class Worker:
             log.info("worker stopped while waiting for the lock")
             return 0
         try:
+            start_parsers()  # the sign-in parsing processes live as long as the worker (db.signin_pipeline)
             self._schedule_and_run()
         finally:
+            stop_parsers()
             self.lock.release()
         return EXIT_LOCK_LOST if self.lock_lost else 0
 

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
-import msgspec
 import orjson
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
@@ -174,11 +173,9 @@ class TenantGraph:
             self.url(path, params, version), path, lambda body: use_parsed_json(body, take)
         )
 
-    async def each_signin_page(
-        self, params: dict[str, str], use: Callable[[list[msgspec.Raw]], object]
-    ) -> None:
-        """Call ``use`` with each non-empty page of beta sign-ins, each sign-in its own JSON as sent
-        (db.rows.decode_signin_page: what db.store.ingest_signin_page takes)."""
+    async def each_signin_page(self, params: dict[str, str], use: Callable[[bytes], object]) -> None:
+        """Call ``use`` with the body of each non-empty page of beta sign-ins, as sent, once its shape
+        is checked (db.rows.decode_signin_page: what db.signin_pipeline.SigninPipeline.submit takes)."""
         path = "auditLogs/signIns"
 
         def take(body: bytes) -> tuple[bool, str | None]:
@@ -187,7 +184,7 @@ class TenantGraph:
             except MalformedPage as error:
                 raise GraphError(f"unexpected page shape from {path}: {error}") from None
             if page.value:
-                use(page.value)
+                use(body)
             return bool(page.value), page.next_link or None
 
         await self._follow_pages(self.url(path, params, "beta"), path, take)

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import signal
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -83,13 +86,34 @@ _pool_lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
 
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _parser_started(parent: int) -> None:
+    """In each parsing process: Ctrl-C is the parent's to handle (it reaches the whole process group),
+    and the process ends once its parent is gone, however it went (a killed worker leaves no orphan)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="perimeter-parent-watch", daemon=True).start()
+
+
 def parsers() -> ProcessPoolExecutor:
     """The process's parsing processes, started on first use (and again after they broke)."""
     global _pool
     with _pool_lock:
         if _pool is None:
             # spawn: a fresh interpreter, nothing inherited from a process with threads and sockets
-            _pool = ProcessPoolExecutor(max_workers=PARSERS, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(
+                max_workers=PARSERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_parser_started,
+                initargs=(os.getpid(),),
+            )
         return _pool
 
 
@@ -98,6 +122,15 @@ def start_parsers() -> None:
     pool = parsers()
     for started in [pool.submit(int) for _ in range(PARSERS)]:
         started.result()
+
+
+def stop_parsers() -> None:
+    """Stop the parsing processes (the worker, as it stops); the next page would start new ones."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:

@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 from collectors.run import collect_once
 from collectors.snapshot import build_snapshot
 from collectors.status import status_rows
-from db import open_database
+from connectors.graph import TenantGraph
+from db import open_database, signin_pipeline
 from db.models import CollectionRun, SignIn, Tenant
 from db.queries import graph_objects
+from db.store import signin_watermark
 from support import FIXED_NOW, ROOT
 
 
@@ -210,8 +212,6 @@ def test_a_failed_page_keeps_what_was_stored_and_the_watermark(sim, tmp_path):
         {"path": "/auditLogs/signIns", "count": None, "rate": 1.0, "kind": "status", "status": 500},
     )
     assert len(report.errors) == 1 and "HTTP 500" in report.errors[0]
-    from db.store import signin_watermark
-
     with engine.connect() as conn:
         assert signin_watermark(conn, settings.msp_tenant_id) is None
 
@@ -594,3 +594,33 @@ def test_cipp_signin_app_ids_setting_is_a1s_cipp_app_and_a_cipp_api_app_id_alone
     snapshot["msp"]["cippAppIds"] = ["api-app"]  # the same id named as the sign-in app qualifies
     verdict = next(f for f in evaluate(snapshot, posture_options(api_only)) if f.check == "A-1")
     assert verdict.status == "pass"
+
+
+def test_a_signin_page_the_database_refuses_fails_the_source_keeping_the_other_pages(sim, tmp_path):
+    read_pages = TenantGraph.each_signin_page
+
+    async def pages_of_100(graph, params, use):  # several pages from the MSP's few hundred sign-ins
+        await read_pages(graph, {**params, "$top": "100"}, use)
+
+    _, engine_ok, _ = _msp_signins_run(sim, tmp_path / "ok")
+    everything = _signin_count(engine_ok)
+    assert everything > 300
+    real = signin_pipeline.write_transaction
+    writes = []
+
+    def second_page_refused(engine):
+        writes.append(engine)
+        if len(writes) == 2:
+            raise OSError("disk I/O error")
+        return real(engine)
+
+    with (
+        unittest.mock.patch.object(TenantGraph, "each_signin_page", pages_of_100),
+        unittest.mock.patch.object(signin_pipeline, "write_transaction", second_page_refused),
+    ):
+        settings, engine, report = _msp_signins_run(sim, tmp_path / "refused")
+    assert len(report.errors) == 1 and "disk I/O error" in report.errors[0]
+    assert 0 < _signin_count(engine) < everything  # the pages before and after it are kept
+    assert len(writes) > 2
+    with engine.connect() as conn:
+        assert signin_watermark(conn, settings.msp_tenant_id) is None  # read again next cycle
