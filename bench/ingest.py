@@ -7,10 +7,10 @@ then, into fresh SQLite files with the project's schema:
     db.signin_pipeline.SigninPipeline, which prepares it in its parsing process (db.rows mapping,
     each sign-in's JSON compressed with the database's zstd dictionary (db.signin_raw), every
     sign-in's policy outcomes (six policies each), the failed sign-ins' index and rollups) while the
-    caller writes the pages before it: idempotent insert, one committed transaction per page; WAL
-    checkpoints on a background thread as in the collectors (db.engine.checkpoint_in_background),
-    waiting at the end until they are done. The parsing process is started before the clock, as the
-    worker starts it once; the pages are made before it too (the pipeline would overlap their making);
+    caller writes the pages before it: idempotent insert, one committed transaction per page; SQLite's
+    own WAL checkpoints, in the commits, as in the collectors, and the last one as the engine closes,
+    on the clock. The parsing processes are started before the clock, as the worker starts them once;
+    the pages are made before it too (the pipeline would overlap their making);
   * floor   — the plainest correct thing: json.loads + sqlite3 executemany of the same columns and
     of the policy outcomes' postings and would-be blocks (raw JSON re-serialised with json.dumps and
     compressed with the same dictionary), same schema and indexes, one commit per page;
@@ -18,8 +18,8 @@ then, into fresh SQLite files with the project's schema:
     the project's path), replayed with sqlite3 executemany into the same schema, one commit per page:
     what SQLite alone costs for this data, in one thread (the ingest has a second core for parsing).
 Each round's file starts with the dictionary already trained, as a database after its first page;
-training (once per database, on its first page) is timed apart. Pages are generated one at a time
-for ingest and floor, so their peak memory does not depend on N.
+training (once per database, on its first page) is timed apart. The floor generates its pages one at
+a time; the ingest's pages and the ceiling's recorded rows are held (peak memory grows with N).
 
     python bench/ingest.py [--pages N] [--rounds R]
 The three are measured in turn, R rounds (a slow spell of a shared machine hits all sides). The last
@@ -48,7 +48,7 @@ import zstandard
 from sqlalchemy import insert, select
 
 from bench.common import peak_rss_mb
-from db import checkpoint_in_background, drain_checkpoints, open_database, write_transaction
+from db import open_database, write_transaction
 from db.driver import observing_writes
 from db.models import SignInDictionary
 from db.rows import SIGNIN_COLUMNS, decode_signin_page
@@ -166,7 +166,6 @@ def run_ingest(db_path: Path, count: int, dictionary: Dictionary) -> float:
     _with_dictionary(db_path, dictionary)
     bodies = list(pages(count))  # made before the clock starts: the pipeline overlaps what it times
     engine = open_database(f"sqlite:///{db_path}")
-    checkpoint_in_background(engine)  # as collectors.run.Cycle does
     start_parsers()  # the worker's parsing processes live as long as the worker
     with SigninPipeline(engine) as pipeline:
         started = time.perf_counter()
@@ -175,9 +174,8 @@ def run_ingest(db_path: Path, count: int, dictionary: Dictionary) -> float:
             decode_signin_page(body)  # as connectors.graph.TenantGraph.each_signin_page does
             written.append(pipeline.submit("bench-tenant", body))
         pipeline.drain()
-        drain_checkpoints(engine)  # the WAL copied back counts: the floor pays for its checkpoints too
+        engine.dispose()  # its last checkpoint counts: the floor and the ceiling pay for theirs too
         elapsed = time.perf_counter() - started
-    engine.dispose()
     stored = sum(page.result()[0] for page in written)  # a failed page raises here
     if stored != count * PAGE_SIZE:
         raise SystemExit(f"ingest stored {stored:,} sign-ins, not {count * PAGE_SIZE:,}")
@@ -355,7 +353,7 @@ def main() -> int:
     print(f"dictionary training, once per database: its first page took {first_page * 1000:.0f} ms")
     print(
         f"peak RSS: {rss_before:.0f} MB before ingest, {rss_after:.0f} MB after "
-        f"(ingest and floor stream their pages; the ceiling's recorded rows are held)"
+        f"(the floor streams its pages; the ingest's pages and the ceiling's rows are held)"
     )
     print(
         f"best rounds: ingest {max(ingest_rates):,.0f} rows/s, floor {max(floor_rates):,.0f} rows/s, "

@@ -19,7 +19,7 @@ from db.models import (
     SignInWouldBlock,
 )
 from db.rows import decode_signin_page
-from db.signin_pipeline import SigninPipeline
+from db.signin_pipeline import SigninPipeline, spooled_bodies
 from db.signin_raw import MIN_SAMPLES, raw_json
 from db.store import ingest_signin_page
 from support import sample
@@ -117,6 +117,7 @@ def test_the_pipeline_stores_what_the_one_thread_path_stores(engine, pipeline, r
     # all but the pages submitted before the first one (which trains the dictionary) was written
     assert pipeline.parsed_elsewhere == len(handles) - (pipeline.depth + 1)
     assert contents["signin_blocks"] and contents["signin_would_block"] and contents["signin_places"]
+    assert spooled_bodies() == []  # each page's body, handed over as a file, is gone once read
 
 
 def test_a_database_without_a_dictionary_trains_it_from_its_first_page_and_the_rest_use_it(engine, pipeline):
@@ -147,6 +148,7 @@ def test_a_dead_parsing_process_loses_no_page(engine, pipeline, reference):
     pipeline.drain()
     assert [handle.result() for handle in handles] == reference["results"]
     assert _contents(engine)["signins"] == reference["signins"]
+    assert spooled_bodies() == []  # the dead process's unread bodies too
 
 
 def test_a_page_whose_transaction_fails_fails_its_own_future_only(engine, pipeline):
