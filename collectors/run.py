@@ -41,7 +41,7 @@ from connectors.whatif import LockoutIdentity, find_user_id, lockout_error, pred
 from db import write_transaction
 from db.history import attach_changes, store_directory_audits
 from db.models import CollectionState
-from db.partitions import drop_partitions_before, ensure_partitions
+from db.partitions import analyze_signins, drop_partitions_before, ensure_partitions
 from db.queries import active_tenants, graph_objects
 from db.signin_pipeline import PageResult, SigninPipeline
 from db.store import (
@@ -712,4 +712,6 @@ def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str
         ensure_partitions(conn, now)
         counts = purge_older_than(conn, signins_before, now - timedelta(days=settings.run_history_days))
     counts["signins"] += dropped
+    with write_transaction(engine) as conn:  # apart: the retention's locks are not held meanwhile
+        analyze_signins(conn)
     return counts

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 def get_engine(url: str) -> Engine:
     """One engine per database URL per process."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return _postgresql_engine(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
 
@@ -56,6 +58,23 @@ def get_engine(url: str) -> Engine:
         # once with "database is locked", ignoring the busy timeout: writers take the lock up front.
         immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _postgresql_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _postgresql_settings(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # No JIT compilation: the pages' queries over a month are costly enough by the planner's
+        # estimate for PostgreSQL to compile them, 50-150 ms each time, more than they take to run
+        # (bench/queries.py on 2.5 M sign-ins: top_values p95 267 -> 139 ms). Committed: a SET in a
+        # transaction rolled back would be undone.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET jit = off")
+        cursor.close()
+        dbapi_connection.commit()
 
     return engine
 

@@ -150,6 +150,28 @@ def test_retention_drops_whole_days_and_keeps_the_newer_ones(engine):
 
 
 @postgresql_only
+def test_retention_refreshes_the_statistics_of_the_partitioned_table(engine):
+    with write_transaction(engine) as conn:
+        ensure_partitions(conn, NOW - timedelta(days=1), ahead=0)
+    _store(engine, *(_signin(i, NOW - timedelta(days=1, minutes=i)) for i in range(50)))
+    purge(load_settings(retention_days=30), engine, clock=lambda: NOW)
+    with engine.connect() as conn:  # the parent's own (inherited = the rows of all its partitions)
+        sampled = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'signins' AND inherited"
+        ).scalar()
+    assert sampled > 0
+
+
+@postgresql_only
+def test_postgresql_connections_do_not_compile_queries(engine):
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+        conn.rollback()
+    with engine.connect() as conn:  # the pooled connection again, after a rollback
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+
+
+@postgresql_only
 def test_retention_drops_the_blocking_policies_of_the_dropped_days(engine):
     old, recent = NOW - timedelta(days=35), NOW - timedelta(days=1)
     with write_transaction(engine) as conn:
