@@ -61,7 +61,7 @@ from db.models import (
     PostureEvaluation,
     SignIn,
 )
-from db.partitions import ensure_partitions
+from db.partitions import analyze_signins, ensure_partitions
 from db.queries import graph_objects as stored_objects
 from db.rows import decode_signin_page
 from db.signin_raw import maintain_dictionaries
@@ -602,6 +602,8 @@ def main() -> int:
     with write_transaction(engine) as conn:
         for _copy, _demo, tenant_id, *_ in tenants:
             _record_ok(conn, tenant_id, SIGNINS, 0, now, watermark=newest.get(tenant_id))
+    with write_transaction(engine) as conn:  # PostgreSQL: as the worker's retention job does after a day
+        analyze_signins(conn)
 
     from collectors.evaluate import evaluate_and_store
     from settings import load_settings
