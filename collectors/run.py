@@ -712,6 +712,11 @@ def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str
         ensure_partitions(conn, now)
         counts = purge_older_than(conn, signins_before, now - timedelta(days=settings.run_history_days))
     counts["signins"] += dropped
-    with write_transaction(engine) as conn:  # apart: the retention's locks are not held meanwhile
-        analyze_signins(conn)
     return counts
+
+
+def refresh_statistics(engine: Engine) -> bool:
+    """After retention, in a transaction of its own (the purge's locks are not held meanwhile): the
+    partitioned sign-ins' statistics (db.partitions.analyze_signins; nothing on SQLite)."""
+    with write_transaction(engine) as conn:
+        return analyze_signins(conn)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, update
 from alerts.delivery import deliver_due
 from alerts.reports import queue_weekly_reports
 from alerts.state import evaluate_alerts, purge_alert_history
-from collectors.run import collect_once, purge
+from collectors.run import collect_once, purge, refresh_statistics
 from connectors.auth import close_credentials
 from db import write_transaction
 from db.models import CollectRequest
@@ -109,6 +109,7 @@ class Worker:
 
     def retention(self) -> None:
         log.info("retention purge: %s", purge(self.settings, self.engine))
+        refresh_statistics(self.engine)
         with write_transaction(self.engine) as conn:
             before = utcnow() - timedelta(days=self.settings.run_history_days)
             log.info("alert history purged: %d rows", purge_alert_history(conn, before))

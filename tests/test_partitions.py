@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from collectors.run import purge
+from collectors.worker import Worker
 from db import write_transaction
 from db.models import SignIn, SignInBlock
 from db.partitions import (
@@ -154,7 +155,7 @@ def test_retention_refreshes_the_statistics_of_the_partitioned_table(engine):
     with write_transaction(engine) as conn:
         ensure_partitions(conn, NOW - timedelta(days=1), ahead=0)
     _store(engine, *(_signin(i, NOW - timedelta(days=1, minutes=i)) for i in range(50)))
-    purge(load_settings(retention_days=30), engine, clock=lambda: NOW)
+    Worker(load_settings(retention_days=30), engine).retention()
     with engine.connect() as conn:  # the parent's own (inherited = the rows of all its partitions)
         sampled = conn.exec_driver_sql(
             "SELECT count(*) FROM pg_stats WHERE tablename = 'signins' AND inherited"
