@@ -51,7 +51,7 @@ from collectors.status import status_rows
 from db import open_database
 from db.models import Tenant
 from db.posture_store import accepted_risks, current_findings, daily_history, regression_versions_of_findings
-from db.queries import active_tenants, signin_counts_by_tenant
+from db.queries import active_tenants
 from posture import evaluate
 from settings import Settings, load_settings, posture_options
 from simulator import SimConfig, Simulator, audits, demo
@@ -144,7 +144,7 @@ def posture_scenarios(settings: Settings, engine: Engine) -> list[Scenario]:
         return [Case("all tenants")]
 
     def tenant_rows(b: Bench, c: Case) -> object:
-        return status_rows(settings, engine, b.now), active_tenants(b.conn), signin_counts_by_tenant(b.conn)
+        return status_rows(settings, engine, b.now), active_tenants(b.conn)
 
     def history(b: Bench, c: Case) -> object:
         return daily_history(b.conn, (b.now - timedelta(days=90)).date())

@@ -19,7 +19,7 @@ from collectors.states import (
     reader_state,
 )
 from connectors.sources import SIGNINS
-from db.queries import signin_counts_by_tenant, source_status
+from db.queries import source_status
 from db.rows import cyclic_gc_paused
 from settings import Settings
 
@@ -42,12 +42,9 @@ def status_rows(settings: Settings, engine: Engine, now: datetime | None = None)
     # process on the way (the posture page's p95).
     with engine.connect() as conn, cyclic_gc_paused():
         rows = [row.as_dict() for row in source_status(conn, now, per_source, default)]
-        counts = signin_counts_by_tenant(conn)
     for row in rows:
         # The reader's word lives with the collectors' states vocabulary (db/ knows the stored state only).
         row["state"] = reader_state(row.pop("standing"), row["failing"], row["fresh"])
-        if row["source"] == SIGNINS:
-            row["storedSignIns"] = counts.get(row["tenantId"], 0)
         # Only from the stored tenant id (checked to be a GUID) and our own client id: never text.
         row["adminConsentUrl"] = (
             admin_consent_url(row["tenantId"], settings.app_client_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from collectors.states import CONSENT_RECHECK, NOT_LICENSED_RECHECK
+from connectors.sources import SIGNINS
 from safetext.markdown import markdown_text
 from ui import actions, chrome, data
 from ui.chrome import humanize_age, plain
@@ -109,6 +110,7 @@ shown = [
     if (not only_problems or r["state"] != "fresh") and (not tenants or r["tenantId"] in tenants)
 ]
 st.subheader("Per tenant and source")
+stored = data.stored_signin_counts()
 table(
     [
         {
@@ -118,7 +120,7 @@ table(
             "Last success": r["lastSuccess"] or "never",
             "Age": humanize_age(r["ageSeconds"]),
             "Rows (last run)": r["rows"],
-            "Sign-ins stored": r.get("storedSignIns"),
+            "Sign-ins stored": stored.get(r["tenantId"], 0) if r["source"] == SIGNINS else None,
             "Last error": r["lastError"] or "",
             "State since": r.get("stateSince") or "",
             "Service's answer": r.get("stateDetail") or "",

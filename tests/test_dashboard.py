@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from db import write_transaction
 from db.models import CollectRequest
+from db.queries import signin_counts_by_tenant
 from support import collect_demo
 
 
@@ -62,6 +63,18 @@ def test_collectors_page_shows_sources_and_demo_marker(app):
     table = at.dataframe[0].value
     assert {"signIns", "conditionalAccessPolicies"} <= set(table["Source"])
     assert not (table["State"] == "failing").any()
+
+
+def test_collectors_page_counts_each_tenants_stored_signins_on_its_signin_row(app, filled_db):
+    *_, engine = filled_db
+    with engine.connect() as conn:
+        stored = signin_counts_by_tenant(conn)
+    at = app.run()
+    at.switch_page("pages/collectors.py").run()
+    table = at.dataframe[0].value
+    signin_rows = table[table["Source"] == "signIns"]
+    assert sum(signin_rows["Sign-ins stored"]) == sum(stored.values()) > 0
+    assert table[table["Source"] != "signIns"]["Sign-ins stored"].isna().all()
 
 
 def test_collect_now_queues_a_request_for_the_worker(app, filled_db):
