@@ -1,10 +1,12 @@
 import gc
+from contextlib import contextmanager
 from datetime import datetime
 
 import orjson
 import pytest
 from sqlalchemy import func, select
 
+import collectors.run
 from db import write_transaction
 from db.models import SignIn, SignInBlock
 from db.rows import (
@@ -16,8 +18,9 @@ from db.rows import (
     signin_row,
     use_parsed_json,
 )
-from db.store import purge_older_than, replace_objects, store_signins
+from db.store import oldest_signin_at, purge_older_than, replace_objects, store_signins, upsert_tenant
 from graphjson.times import parse_graph_datetime
+from settings import load_settings
 from support import SAMPLES, sample
 
 
@@ -236,3 +239,28 @@ def test_a_nul_in_a_signins_text_is_stored_as_a_replacement_character_not_a_fail
     with engine.connect() as conn:
         name = conn.execute(select(SignIn.user_display_name).where(SignIn.id == obj["id"])).scalar_one()
     assert name == "Eve\ufffdAdmin"
+
+
+def test_retention_deletes_a_backlog_of_signins_an_hour_per_transaction(engine, monkeypatch):
+    now = datetime(2026, 11, 22, 12, 0)
+    with write_transaction(engine) as conn:
+        upsert_tenant(conn, now, tenant_id="t1", display_name="Tenant 1", role="client")
+        # five hours of sign-ins past the 30 days kept, and one inside them
+        store_signins(conn, "t1", [_signin(i, f"2026-10-23T0{i}:30:00Z") for i in range(1, 6)])
+        store_signins(conn, "t1", [_signin(9, "2026-10-23T12:30:00Z")])
+    transactions = []
+
+    @contextmanager
+    def counted(engine):
+        with write_transaction(engine) as conn:
+            before = conn.execute(select(func.count()).select_from(SignIn)).scalar()
+            yield conn
+            transactions.append(before - conn.execute(select(func.count()).select_from(SignIn)).scalar())
+
+    monkeypatch.setattr(collectors.run, "write_transaction", counted)
+    purged = collectors.run.purge(load_settings(retention_days=30), engine, clock=lambda: now)
+    assert purged["signins"] == 5
+    assert max(transactions) == 1  # never more than an hour's sign-ins at once
+    with engine.connect() as conn:
+        assert conn.execute(select(SignIn.id)).scalars().all() == ["00000000-0000-0000-0000-000000000009"]
+        assert oldest_signin_at(conn) == datetime(2026, 10, 23, 12, 30)
