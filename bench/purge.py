@@ -223,6 +223,7 @@ def main() -> int:
         f"\nthe purge: {purge_end - purge_start:.1f} s in {len(held)} write transactions, "
         f"the longest holding the write lock {max(held, default=0):.1f} s"
     )
+    print("  each, in order (s): " + " ".join(f"{h:.1f}" for h in held))
     print(f"writes (a page of {WRITE_SIGNINS} sign-ins every {WRITE_EVERY} s)")
     print(f"  before the purge: {summary(writes_before)}")
     print(f"  during it:        {summary(writes_during)}")
