@@ -38,6 +38,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Dialect, Engine
@@ -55,6 +56,7 @@ db.store.ingest_signin_page returns it."""
 
 DEPTH = 4  # pages prepared ahead of the writer: enough to keep every process busy, little memory
 PARSERS = 2  # parsing processes: preparing a page takes longer than writing it (bench/ingest.py)
+PARENT_CHECK_SECONDS = 1.0  # how soon a parsing process notices its parent is gone
 
 
 _dialects: dict[type[Dialect], Dialect] = {}
@@ -106,9 +108,6 @@ _pool: ProcessPoolExecutor | None = None
 # page of reading (measured: ~10 % of the whole ingest's CPU), a file ~1 ms. Private (0700) to this user.
 _spool_dir: str | None = None
 _spooled = 0
-
-
-PARENT_CHECK_SECONDS = 1.0
 
 
 def _parser_started(parent: int) -> None:
@@ -188,13 +187,6 @@ def _discard(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _forget(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 class SigninPipeline:
     """One writer's pages of one database's sign-ins, prepared by the parsing processes and written by
     the caller, in order. Not shared between threads: each has its own (they share the processes)."""
@@ -244,7 +236,7 @@ class SigninPipeline:
         while self._pending:
             page = self._pending.popleft()
             if page.prepared is not None and page.prepared.cancel() and page.spooled is not None:
-                _forget(page.spooled)
+                Path(page.spooled).unlink(missing_ok=True)
             page.result.cancel()
 
     def __enter__(self) -> SigninPipeline:
@@ -279,7 +271,7 @@ class SigninPipeline:
             except Exception:  # noqa: BLE001 - failed there: prepared here (raising here too, if it must)
                 log.warning("sign-in parsing failed; preparing the page in the writer", exc_info=True)
         if page.spooled is not None and prepared is None:  # not read there: nobody else removes it
-            _forget(page.spooled)
+            Path(page.spooled).unlink(missing_ok=True)
         try:
             with cyclic_gc_paused(), write_transaction(self.engine) as conn:
                 if prepared is None:
