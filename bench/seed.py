@@ -14,7 +14,11 @@ issue 16): a few changes per tenant per day to its policies and named locations,
 directory audit entry of the admin who made it (now and then Perimeter's own fix), and the finding
 transitions some of them caused.
 
-    python bench/seed.py data/bench.db [--tenants 100] [--days 30] [--now 2026-11-22T12:00] [--workers 2]
+    python bench/seed.py data/bench.db [more databases] [--tenants 100] [--days 30] [--now 2026-11-22T12:00]
+                         [--workers 2]
+
+Given several databases (say a SQLite file and a PostgreSQL URL), it generates the sign-ins once and
+stores each page into every one of them, so they hold the same month.
 
 Prints progress, then the storage it takes (`bytes per sign-in`: the whole database ÷ sign-ins); the last
 line reads `seeded: <sign-ins> sign-ins, <tenants> tenants in <s> s`.
@@ -536,7 +540,12 @@ def stored_size(engine: Any) -> tuple[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("database", help="SQLite file (or a SQLAlchemy URL)")
+    parser.add_argument(
+        "databases",
+        nargs="+",
+        metavar="database",
+        help="SQLite file (or a SQLAlchemy URL); several: the same sign-ins, generated once, into each",
+    )
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--now", help="end of the month, naive UTC ISO (default: now)")
@@ -544,22 +553,25 @@ def main() -> int:
     args = parser.parse_args()
     if args.tenants < 1 or not 1 <= args.days <= 30:
         parser.error("--tenants must be at least 1 and --days between 1 and 30 (retention)")
-    url = database_url(args.database)
-    if "://" not in args.database and Path(args.database).exists():
-        parser.error(f"{args.database} exists: seed a new file")
+    for database in args.databases:
+        if "://" not in database and Path(database).exists():
+            parser.error(f"{database} exists: seed a new file")
+    urls = [database_url(database) for database in args.databases]
     now = (datetime.fromisoformat(args.now) if args.now else datetime.now(UTC).replace(tzinfo=None)).replace(
         second=0, microsecond=0
     )
     started = time.monotonic()
-    engine = open_database(url)
-    checkpoint_in_background(engine)  # as the collectors do
-    with write_transaction(engine) as conn:  # PostgreSQL: a partition for each seeded day (db.partitions)
-        ensure_partitions(conn, now - timedelta(days=args.days), ahead=args.days + 1)
+    engines = [open_database(url) for url in urls]
     tenants = plan(args.tenants)
-    print(
-        f"seeding {url}: {len(tenants)} tenants × {args.days} days up to {now:%Y-%m-%d %H:%M} UTC", flush=True
-    )
-    store_configuration(engine, tenants, now)
+    for url, engine in zip(urls, engines, strict=True):
+        checkpoint_in_background(engine)  # as the collectors do
+        with write_transaction(engine) as conn:  # PostgreSQL: a partition for each seeded day (db.partitions)
+            ensure_partitions(conn, now - timedelta(days=args.days), ahead=args.days + 1)
+        print(
+            f"seeding {url}: {len(tenants)} tenants × {args.days} days up to {now:%Y-%m-%d %H:%M} UTC",
+            flush=True,
+        )
+        store_configuration(engine, tenants, now)
     print(f"  configuration stored ({time.monotonic() - started:.0f} s)", flush=True)
 
     total = pages = 0
@@ -581,17 +593,18 @@ def main() -> int:
             if following is not None:
                 pending.append(pool.submit(signin_pages, following))
             for body in bodies:
-                _stored, _skipped, page_newest = ingest_signin_page(
-                    engine, tenant_id, decode_signin_page(body).value
-                )
+                signins = decode_signin_page(body).value
+                for engine in engines:
+                    _stored, _skipped, page_newest = ingest_signin_page(engine, tenant_id, signins)
                 pages += 1
                 if page_newest is not None and page_newest > newest.get(tenant_id, datetime.min):
                     newest[tenant_id] = page_newest
             total += count
             done += 1
             if done == retrain_after:  # the worker's retention job, 6-hourly, does this in production
-                with write_transaction(engine) as conn:
-                    maintain_dictionaries(conn, utcnow(), now - timedelta(days=args.days))
+                for engine in engines:
+                    with write_transaction(engine) as conn:
+                        maintain_dictionaries(conn, utcnow(), now - timedelta(days=args.days))
             if done % report_every == 0 or done == count_jobs:
                 elapsed = time.monotonic() - started
                 print(
@@ -599,34 +612,36 @@ def main() -> int:
                     f"({elapsed:.0f} s, {total / max(elapsed, 1e-9):,.0f}/s overall)",
                     flush=True,
                 )
-    with write_transaction(engine) as conn:
-        for _copy, _demo, tenant_id, *_ in tenants:
-            _record_ok(conn, tenant_id, SIGNINS, 0, now, watermark=newest.get(tenant_id))
-    with write_transaction(engine) as conn:  # PostgreSQL: as the worker's retention job does after a day
-        analyze_signins(conn)
 
     from collectors.evaluate import evaluate_and_store
     from settings import load_settings
 
-    settings = load_settings(database_url=url)
-    summary = evaluate_and_store(settings, engine, now)
-    history = synthesise_mfa_history(engine, now, args.days)
-    changed = synthesise_change_history(engine, tenants, now, args.days)
-    print(
-        f"  {changed:,} configuration changes in {args.days} days ({time.monotonic() - started:.0f} s)",
-        flush=True,
-    )
-    print(
-        f"  posture evaluated: {summary['findings']} findings, {summary['failing']} failing; "
-        f"{history} days×tenants of MFA history ({time.monotonic() - started:.0f} s)",
-        flush=True,
-    )
-    stored, size = stored_size(engine)
-    print(
-        f"  storage: {size / 1e6:,.0f} MB for {stored:,} sign-ins = "
-        f"{size / max(stored, 1):,.0f} bytes per sign-in ({engine.dialect.name}: the whole database, "
-        "indexes, rollups and history included; goal <= 1,200)"
-    )
+    for url, engine in zip(urls, engines, strict=True):
+        with write_transaction(engine) as conn:
+            for _copy, _demo, tenant_id, *_ in tenants:
+                _record_ok(conn, tenant_id, SIGNINS, 0, now, watermark=newest.get(tenant_id))
+        with write_transaction(engine) as conn:  # PostgreSQL: as the worker's retention job does after a day
+            analyze_signins(conn)
+        summary = evaluate_and_store(load_settings(database_url=url), engine, now)
+        history = synthesise_mfa_history(engine, now, args.days)
+        changed = synthesise_change_history(engine, tenants, now, args.days)
+        print(
+            f"  {url}: {changed:,} configuration changes in {args.days} days "
+            f"({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+        print(
+            f"  posture evaluated: {summary['findings']} findings, {summary['failing']} failing; "
+            f"{history} days×tenants of MFA history ({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+        stored, size = stored_size(engine)
+        print(
+            f"  storage: {size / 1e6:,.0f} MB for {stored:,} sign-ins = "
+            f"{size / max(stored, 1):,.0f} bytes per sign-in ({engine.dialect.name}: the whole database, "
+            "indexes, rollups and history included; goal <= 1,200)",
+            flush=True,
+        )
     print(f"seeded: {total:,} sign-ins, {len(tenants)} tenants in {time.monotonic() - started:.0f} s")
     return 0
 
