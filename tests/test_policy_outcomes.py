@@ -5,7 +5,7 @@ PostgreSQL (the `engine` fixture)."""
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from db import write_transaction
 from db.models import SignInPolicyOutcome, SignInWouldBlock
@@ -300,6 +300,47 @@ def test_would_be_blocks_are_counted_in_sql_as_over_every_row(engine, hourly, wi
     assert counted.timeline and bool(counted.ip_users) == with_ips
     assert any(u.home_tenant_id for u in counted.users)
     assert _same(counted) == _same(every)
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("with_ips", [True, False], ids=["by-user-and-ip", "by-user-by-ip"])
+@pytest.mark.parametrize("hourly", [True, False], ids=["hourly", "daily"])
+def test_postgresql_counts_would_be_blocks_in_one_grouping_sets_pass_as_the_separate_group_bys_do(
+    engine, hourly, with_ips
+):
+    _varied_would_blocks(engine)
+    start, end = NOON - timedelta(days=3), NOON + timedelta(hours=1)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with engine.connect() as conn:
+        planner_setting = conn.exec_driver_sql("SHOW hash_mem_multiplier").scalar()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            at_once = would_block_tallies(
+                conn, T1, PILOT, start, end, hourly=hourly, with_ips_by_user=with_ips, newest=25
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert conn.exec_driver_sql("SHOW hash_mem_multiplier").scalar() == planner_setting  # restored
+        apart = would_block_tallies(
+            conn,
+            T1,
+            PILOT,
+            start,
+            end,
+            hourly=hourly,
+            with_ips_by_user=with_ips,
+            newest=25,
+            grouping_sets=False,
+        )
+    reads = [statement for statement in statements if "FROM signin_would_block" in statement]
+    assert len(reads) == 2  # the range read once for every grouping, and once for the newest rows
+    assert sum("GROUPING SETS" in statement for statement in reads) == 1
+    assert at_once.timeline and at_once.users and at_once.ips and bool(at_once.ip_users) == with_ips
+    assert _same(at_once) == _same(apart)
 
 
 def test_the_impact_counts_every_would_be_block_and_lists_the_newest(engine):
