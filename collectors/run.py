@@ -43,11 +43,12 @@ from db.history import attach_changes, store_directory_audits
 from db.models import CollectionState
 from db.partitions import analyze_signins, drop_partitions_before, ensure_partitions
 from db.queries import active_tenants, graph_objects
+from db.signin_index import policy_outcome_tenants, purge_outcomes_before
 from db.signin_pipeline import PageResult, SigninPipeline
 from db.store import (
     mark_missing_tenants_inactive,
     oldest_signin_at,
-    purge_older_than,
+    purge_runs_and_dictionaries,
     purge_signins_before,
     record_run,
     replace_objects,
@@ -706,15 +707,25 @@ def collect_once(
 
 
 def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str, int]:
-    """Retention. Sign-ins are deleted an hour of them per transaction, oldest first: one transaction
-    for a whole day held the write lock for as long as it took (10 M sign-ins: 464,000 in 30 s, every
-    collector write waiting that long); an hour's slice holds it about a second."""
+    """Retention. Sign-ins are deleted an hour of them per transaction, oldest first, and their policy
+    outcomes a tenant per transaction: one transaction for a whole day held the write lock for as long
+    as it took (10 M sign-ins: 464,000 in 30 s, every collector write waiting that long)."""
     now = clock()
     signins_before = now - timedelta(days=settings.retention_days)
+    # PostgreSQL (no-ops on SQLite): whole days past retention go as partitions, each dropped in a short
+    # transaction of its own (db.partitions.drop_partitions_before), and the coming days get theirs; the
+    # row-deleting purge then only trims the rest of the cut's day.
+    partitions = drop_partitions_before(engine, signins_before)
+    dropped = partitions.signins
+    if partitions.kept_from is not None:
+        # A day whose partition a long reader kept locked stays whole until the next run drops it: the cut
+        # moves back to where it starts, so the purge below neither deletes it row by row (a drop's work
+        # done as tens of seconds of deletes, leaving as many dead rows) nor what its sign-ins still need
+        # meanwhile (their outcomes and rollups, the compression dictionaries their JSON names).
+        signins_before = min(signins_before, partitions.kept_from)
+        days = ", ".join(day.isoformat() for day in partitions.kept)
+        log.info("retention: the partitions of %s are left to the next run (signins was locked)", days)
     with write_transaction(engine) as conn:
-        # PostgreSQL: whole days past retention go as partitions and the coming days get theirs (no-ops
-        # on SQLite); the row-deleting purge then only trims the rest of the cut's day.
-        dropped = drop_partitions_before(conn, signins_before)
         ensure_partitions(conn, now)
     with engine.connect() as conn:
         oldest = oldest_signin_at(conn)
@@ -724,10 +735,18 @@ def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str
             with write_transaction(engine) as conn:
                 dropped += purge_signins_before(conn, cut)
             cut += PURGE_SLICE
-    with write_transaction(engine) as conn:  # the rest of the sign-ins, run records, dictionaries
-        counts = purge_older_than(conn, signins_before, now - timedelta(days=settings.run_history_days))
-    counts["signins"] += dropped
-    return counts
+    with write_transaction(engine) as conn:  # the rest of the sign-ins
+        dropped += purge_signins_before(conn, signins_before)
+    with engine.connect() as conn:
+        tenants = policy_outcome_tenants(conn)
+    for tenant_id in tenants:  # policy outcomes: a tenant per transaction (its part of their keys)
+        with write_transaction(engine) as conn:
+            purge_outcomes_before(conn, tenant_id, signins_before)
+    with write_transaction(engine) as conn:
+        counts = purge_runs_and_dictionaries(
+            conn, signins_before, now - timedelta(days=settings.run_history_days)
+        )
+    return {"signins": dropped, **counts}
 
 
 def refresh_statistics(engine: Engine) -> bool:

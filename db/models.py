@@ -394,7 +394,7 @@ class SignInRollup(Base):
     __table_args__ = {"sqlite_with_rowid": False}
 
     grain: Mapped[str] = mapped_column(String(1), primary_key=True)
-    dim: Mapped[str] = mapped_column(String(8), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(16), primary_key=True)  # db.signin_index.ROLLUP_DIMS
     bucket: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256), primary_key=True)

@@ -28,7 +28,7 @@ from db.models import (
     SignInTopValue,
     Tenant,
 )
-from db.signin_index import DAY, HOUR, ROLLUP_DIMS
+from db.signin_index import BLOCKED_DIMS, DAY, HOUR, ROLLUP_DIMS
 from db.signin_scope import (
     DAY_SPAN,
     DIMS,
@@ -125,24 +125,28 @@ def top_values(conn: Connection, scope: Scope, dim: str, limit: int = 10) -> lis
     any_ids: dict[str, str] = {}  # a sign-in of each user (for display names the index lacks)
     # Whole days from the daily counters, whole hours from the hourly ones where the dimension has them
     # (a 24-hour window ending at 12:00 has no whole day), the ragged edges from the index. The counters
-    # are kept by code, and the others over every failure: blocked sign-ins' apps come from the index.
-    # The policy counters count sign-ins whose Conditional Access policy failed, each one a block
-    # (Conditional Access fails with a blocking code): they answer either kind.
+    # of codes are kept by code; apps, countries and places over every failure and over blocked sign-ins
+    # (BLOCKED_DIMS), so other sets of codes come from the index. The policy counters count sign-ins
+    # whose Conditional Access policy failed, each one a block (Conditional Access fails with a blocking
+    # code): they answer either kind.
     codes = _code_values(scope.filters.counted_codes)
     f = scope.filters
+    counted = dim
     if dim == "code":
         by_counters = f.only_tenant_time_code
     elif dim == "policy":
         by_counters = f.only_tenant_time_code and not f.codes
+    elif dim in BLOCKED_DIMS and f.only_tenant_time_code and f.failures == BLOCKED and not f.codes:
+        by_counters, counted = True, BLOCKED_DIMS[dim]
     else:
         by_counters = f.only_tenant_time
-    grains = [g for g in (DAY, HOUR) if dim in ROLLUP_DIMS[g]] if by_counters else []
+    grains = [g for g in (DAY, HOUR) if counted in ROLLUP_DIMS[g]] if by_counters else []
     pieces = plan_ranges(scope.start, scope.end, grains) if grains else [(None, scope.start, scope.end)]
     single_query = len(pieces) == 1 and pieces[0][0] is None
     for grain, a, b in pieces:
         if grain is not None:
             for value, label, n in rollup_sums(
-                conn, grain, dim, scope.tenants, a, b, False, codes if dim == "code" else None
+                conn, grain, counted, scope.tenants, a, b, False, codes if dim == "code" else None
             ):
                 if value:
                     counts[value] += int(n)

@@ -13,7 +13,7 @@ from db.engine import write_transaction
 from db.history import record_versions
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
 from db.rows import SigninJson, cyclic_gc_paused, object_id
-from db.signin_index import purge_before
+from db.signin_index import policy_outcome_tenants, purge_before, purge_outcomes_before, tenants_of
 from db.signin_ingest import store_signins
 from db.signin_raw import maintain_dictionaries
 from graphjson.times import utcnow
@@ -151,10 +151,13 @@ def source_watermark(conn: Connection, tenant_id: str, source: str) -> datetime 
 
 
 def purge_signins_before(conn: Connection, cutoff: datetime) -> int:
-    """Retention of sign-ins alone: those older than ``cutoff`` with their index rows (any earlier cut
-    leaves a consistent database, so a big purge can go a slice per transaction). Returns how many."""
-    purge_before(conn, cutoff)
-    return conn.execute(delete(SignIn).where(SignIn.created_at < cutoff)).rowcount or 0
+    """Retention of sign-ins alone: those older than ``cutoff`` with their blocks and counters (any
+    earlier cut leaves a consistent database, so a big purge can go a slice per transaction), found
+    tenant by tenant through the (tenant, time) index. Returns how many."""
+    tenants = tenants_of(conn, SignIn.tenant_id)
+    purge_before(conn, cutoff, tenants)
+    statement = delete(SignIn).where(SignIn.tenant_id.in_(tenants), SignIn.created_at < cutoff)
+    return conn.execute(statement).rowcount or 0
 
 
 def oldest_signin_at(conn: Connection) -> datetime | None:
@@ -171,8 +174,19 @@ def oldest_signin_at(conn: Connection) -> datetime | None:
 
 
 def purge_older_than(conn: Connection, signins_before: datetime, runs_before: datetime) -> dict[str, int]:
-    """Retention: drop sign-ins and run records past their keep period."""
+    """Retention in one transaction: sign-ins and their policy outcomes past their keep period, run
+    records past theirs (collectors.run.purge does the same in short transactions)."""
     signins = purge_signins_before(conn, signins_before)
+    for tenant_id in policy_outcome_tenants(conn):
+        purge_outcomes_before(conn, tenant_id, signins_before)
+    return {"signins": signins, **purge_runs_and_dictionaries(conn, signins_before, runs_before)}
+
+
+def purge_runs_and_dictionaries(
+    conn: Connection, signins_before: datetime, runs_before: datetime
+) -> dict[str, int]:
+    """Retention of run records before ``runs_before``, and of the compression dictionaries no sign-in
+    kept (those before ``signins_before``) uses."""
     runs = conn.execute(delete(CollectionRun).where(CollectionRun.started_at < runs_before)).rowcount
     dictionaries = maintain_dictionaries(conn, utcnow(), signins_before)
-    return {"signins": signins, "runs": runs or 0, **dictionaries}
+    return {"runs": runs or 0, **dictionaries}

@@ -15,6 +15,7 @@ from db import signin_aggregates as agg
 from db import signin_lists as lists
 from db import signin_scope as scope_q
 from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup
+from db.signin_index import BLOCKED_DIMS
 from db.signin_raw import raw_json
 from db.store import ingest_signin_page, purge_older_than, upsert_tenant
 from investigate.codes import ALL_FAILURES, BLOCKED
@@ -357,6 +358,7 @@ def test_top_values_count_each_dimension(filled, dim, expected):
         ("code", [("53003", 2), ("50053", 1), ("53000", 1)]),
         ("app", [("Azure Portal", 1), ("CIPP", 1), ("Microsoft Teams", 1), ("Outlook", 1)]),
         ("country", [("US", 2), ("CA", 1), ("RU", 1)]),
+        ("place", [("US|Portland", 2), ("CA|Toronto", 1), ("RU|Moscow", 1)]),
         ("user", [("alex@msp.example", 2), ("ann@tailspintoys.com", 1), ("bob@fabrikam.com", 1)]),
     ],
 )
@@ -382,6 +384,26 @@ def test_top_values_from_hourly_and_daily_counters_agree_with_the_rows(filled, n
     assert by_counters == top(Filters(period=period, user="@"))  # a filter the counters cannot answer
     if period == "24h" and now == NOW:  # the window holds blocked sign-ins: the comparison means something
         assert by_counters
+
+
+@pytest.mark.parametrize(
+    ("dim", "expected"),
+    [
+        ("app", [("Azure Portal", 1), ("CIPP", 1), ("Microsoft Teams", 1), ("Outlook", 1)]),
+        ("country", [("US", 2), ("CA", 1), ("RU", 1)]),
+        ("place", [("US|Portland", 2), ("CA|Toronto", 1), ("RU|Moscow", 1)]),
+    ],
+)
+def test_a_month_of_blocked_sign_ins_apps_and_places_is_summed_from_daily_counters(filled, dim, expected):
+    # Whole days only (the window ends at midnight): with the sign-ins themselves gone, the counters
+    # of blocked sign-ins answer alone, wrong passwords (s2) left out.
+    with write_transaction(filled) as conn:
+        conn.execute(delete(SignIn))
+    midnight = datetime(2026, 11, 23)
+    with filled.connect() as conn:
+        scope = scope_q.resolve_scope(conn, Filters(period="30d"), midnight, TENANTS, MSP_ID)
+        top = agg.top_values(conn, scope, dim)
+    assert sorted((t.value, t.count) for t in top) == sorted(expected)
 
 
 def test_top_policies_and_users_carry_their_names(filled):
@@ -459,12 +481,12 @@ def test_retention_drops_old_blocks_and_counters_with_the_sign_ins(filled):
     assert count(filled, every(period="30d")) == 3
 
 
-def _migration_0004():  # type: ignore[no-untyped-def]
+def _migration(number: str):  # type: ignore[no-untyped-def]
     import importlib.util
 
     versions = Path(__file__).resolve().parents[1] / "db" / "migrations" / "versions"
-    path = next(versions.glob("0004_*.py"))
-    spec = importlib.util.spec_from_file_location("migration_0004", path)
+    path = next(versions.glob(f"{number}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"migration_{number}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -493,9 +515,21 @@ def test_migration_0004_indexes_the_sign_ins_stored_before_it_as_ingest_does(fil
                 .where(SignIn.id == signin_id)
                 .values(raw=plain.decode() if conn.dialect.name == "sqlite" else plain)
             )
-        _migration_0004()._backfill(conn, batch=2)
+        _migration("0004")._backfill(conn, batch=2)
+        _migration("0016")._backfill(conn)  # the counters a later revision added
     with filled.connect() as conn:
         assert _index_tables(conn) == expected
+
+
+def test_migration_0016_counts_the_blocked_sign_ins_stored_before_it_as_ingest_does(filled):
+    with filled.connect() as conn:
+        expected = _index_tables(conn)
+    with write_transaction(filled) as conn:
+        conn.execute(delete(SignInRollup).where(SignInRollup.dim.in_(list(BLOCKED_DIMS.values()))))
+        made = _migration("0016")._backfill(conn)
+    with filled.connect() as conn:
+        assert _index_tables(conn) == expected
+    assert made == sum(1 for row in expected["signin_rollups"] if row[1] in BLOCKED_DIMS.values())
 
 
 def test_stored_rankings_answer_only_every_tenant_without_filters(filled):
