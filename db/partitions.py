@@ -22,9 +22,12 @@ days go with them here (they are found through the sign-ins).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from time import sleep
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from db.engine import write_transaction
 
@@ -36,6 +39,12 @@ AHEAD_DAYS = 7  # partitions made ahead of today: a week without a retention run
 CONVERT_MAX_DAYS = 400
 _LOCK = "perimeter.signin_partitions"  # advisory lock: one process changes partitions at a time
 _LIKE = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE"
+# How long retention's DROP of a partition waits for its lock on ``signins``: every reader arriving
+# meanwhile queues behind it (the wall's reads waited up to 0.8 s), so at most this long per attempt.
+DROP_LOCK_TIMEOUT_MS = 200
+DROP_ATTEMPTS = 3  # tries per partition before it is left to the next retention run
+DROP_BACKOFF_SECONDS = 0.2  # pause before the 2nd try (twice as long before the 3rd): readers finish
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock not had within lock_timeout
 
 
 def is_postgresql(conn: Connection) -> bool:
@@ -144,29 +153,104 @@ def ensure_partitions_now(engine: Engine, now: datetime) -> list[str]:
         return ensure_partitions(conn, now)
 
 
-def drop_partitions_before(conn: Connection, cutoff: datetime) -> int:
-    """Retention on PostgreSQL: drop the day partitions that end at or before ``cutoff`` (whole days
-    past the keep period), with the blocking policies of their failed sign-ins (``signin_blocks`` is
-    found through the sign-ins: db.signin_index.purge_before). Call before the row-deleting purge,
-    which then only trims the rest. Returns the sign-ins dropped."""
-    if not is_partitioned(conn):
-        return 0
-    old = sorted(
-        (day, name) for day, name in day_partitions(conn).items() if day + timedelta(days=1) <= cutoff.date()
-    )
-    if not old:
-        return 0
+@dataclass(frozen=True)
+class PartitionDrop:
+    """What retention did with the day partitions past its cut (PostgreSQL)."""
+
+    signins: int = 0  # sign-ins of the partitions dropped
+    dropped: tuple[str, ...] = ()  # partitions dropped
+    kept: tuple[date, ...] = ()  # days past the cut whose partition could not be locked: the next run's
+
+    @property
+    def kept_from(self) -> datetime | None:
+        """Where the oldest day left in place starts (None when none was)."""
+        return datetime.combine(self.kept[0], time()) if self.kept else None
+
+
+def _lock_partitions(conn: Connection) -> None:
+    """One process changes partitions at a time (until this transaction ends)."""
     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(lock)s))", {"lock": _LOCK})
-    dropped = 0
-    for _day, name in old:
-        if conn.exec_driver_sql("SELECT to_regclass(%(name)s)", {"name": name}).scalar() is None:
-            continue  # dropped by another process while this one waited
-        dropped += conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() or 0
+
+
+def _exists(conn: Connection, name: str) -> bool:
+    return conn.exec_driver_sql("SELECT to_regclass(%(name)s)", {"name": name}).scalar() is not None
+
+
+def _delete_blocks(engine: Engine, name: str) -> int | None:
+    """The blocking policies of a partition's failed sign-ins deleted, in a transaction of its own that
+    locks the partition only (reading a partition by its name takes no lock on ``signins``). Returns the
+    partition's sign-ins, None when another process dropped it meanwhile."""
+    with write_transaction(engine) as conn:
+        _lock_partitions(conn)
+        if not _exists(conn, name):
+            return None
         conn.exec_driver_sql(
             f"DELETE FROM signin_blocks WHERE signin_id IN (SELECT id FROM {name} WHERE error_code != 0)"
         )
-        conn.exec_driver_sql(f"DROP TABLE {name}")
-    return dropped
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() or 0)
+
+
+def _is_lock_timeout(error: OperationalError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
+def _drop(engine: Engine, name: str) -> bool | None:
+    """DROP TABLE of one partition in a short transaction, waiting at most DROP_LOCK_TIMEOUT_MS for its
+    lock, DROP_ATTEMPTS times. True: dropped; False: another process dropped it; None: not locked."""
+    for attempt in range(DROP_ATTEMPTS):
+        if attempt:
+            sleep(DROP_BACKOFF_SECONDS * attempt)
+        try:
+            with write_transaction(engine) as conn:
+                # Taken before the timeout is set: another retention run holds it no longer than this does.
+                _lock_partitions(conn)
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT_MS}ms'")
+                if not _exists(conn, name):
+                    return False
+                conn.exec_driver_sql(f"DROP TABLE {name}")
+                return True
+        except OperationalError as error:
+            if not _is_lock_timeout(error):
+                raise
+    return None
+
+
+def drop_partitions_before(engine: Engine, cutoff: datetime) -> PartitionDrop:
+    """Retention on PostgreSQL: drop the day partitions that end at or before ``cutoff`` (whole days
+    past the keep period), oldest first, with the blocking policies of their failed sign-ins
+    (``signin_blocks`` is found through the sign-ins: db.signin_index.purge_before). Each partition's
+    blocks go in a transaction of their own, then the partition in a short one of its own (_drop).
+
+    DROP TABLE of a partition takes an ACCESS EXCLUSIVE lock on ``signins`` (and on the default
+    partition): while it waits for a long reader, every new reader of ``signins`` queues behind it. So
+    it waits DROP_LOCK_TIMEOUT_MS at most, a few times; a partition still not locked is left in place
+    with the newer ones (every reader of ``signins`` holds the parent, so they would wait as long) and
+    reported in ``kept``: the next run drops them. (DETACH PARTITION ... CONCURRENTLY, which waits
+    without that lock, is refused while the table has a default partition.) Call before the
+    row-deleting purge, which then only trims the rest and must stop short of ``kept_from``."""
+    if engine.dialect.name != "postgresql":
+        return PartitionDrop()
+    with engine.connect() as conn:
+        if not is_partitioned(conn):
+            return PartitionDrop()
+        old = sorted(
+            (day, name)
+            for day, name in day_partitions(conn).items()
+            if day + timedelta(days=1) <= cutoff.date()
+        )
+    signins = 0
+    dropped: list[str] = []
+    for n, (day, name) in enumerate(old):
+        count = _delete_blocks(engine, name)
+        if count is None:
+            continue  # dropped by another process
+        done = _drop(engine, name)
+        if done is None:
+            return PartitionDrop(signins, tuple(dropped), tuple(day for day, _name in old[n:]))
+        if done:
+            signins += count
+            dropped.append(name)
+    return PartitionDrop(signins, tuple(dropped))
 
 
 def analyze_signins(conn: Connection) -> bool:

@@ -4,7 +4,10 @@ only (the ``engine`` fixture's PostgreSQL half); on SQLite the same calls change
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -16,6 +19,10 @@ from db.models import SignIn, SignInBlock
 from db.partitions import (
     AHEAD_DAYS,
     DEFAULT,
+    DROP_ATTEMPTS,
+    DROP_BACKOFF_SECONDS,
+    DROP_LOCK_TIMEOUT_MS,
+    PartitionDrop,
     day_partitions,
     drop_partitions_before,
     ensure_partitions,
@@ -179,11 +186,81 @@ def test_retention_drops_the_blocking_policies_of_the_dropped_days(engine):
         for day in (old, recent):
             ensure_partitions(conn, day, ahead=0)
     _store(engine, _signin(1, old, blocked=True), _signin(2, recent, blocked=True))
-    with write_transaction(engine) as conn:
-        drop_partitions_before(conn, NOW - timedelta(days=30))
+    drop_partitions_before(engine, NOW - timedelta(days=30))
     with engine.connect() as conn:
         blocked = conn.execute(select(SignInBlock.signin_id)).scalars().all()
     assert blocked == [_signin(2, NOW)["id"]]
+
+
+@contextmanager
+def _reading_signins(engine: Engine) -> Iterator[None]:
+    """Another connection inside a transaction that has read ``signins``: it holds ACCESS SHARE on the
+    partitioned table (and the partitions it read) until it ends, as a long page query does."""
+    with engine.connect() as reader:
+        reader.execute(select(func.count()).select_from(SignIn)).scalar()
+        try:
+            yield
+        finally:
+            reader.rollback()
+
+
+# The longest retention may wait for a partition's lock: every attempt's timeout and the pauses between.
+MOST_WAITED = DROP_ATTEMPTS * DROP_LOCK_TIMEOUT_MS / 1000 + sum(
+    DROP_BACKOFF_SECONDS * n for n in range(DROP_ATTEMPTS)
+)
+
+
+@postgresql_only
+def test_retention_leaves_a_day_a_reader_holds_to_the_next_run_after_waiting_only_the_lock_timeout(engine):
+    old, older, recent = NOW - timedelta(days=35), NOW - timedelta(days=36), NOW - timedelta(days=1)
+    with write_transaction(engine) as conn:
+        for day in (older, old, recent):
+            ensure_partitions(conn, day, ahead=0)
+    _store(engine, _signin(1, older), _signin(2, old, blocked=True), _signin(3, old), _signin(4, recent))
+    cut = NOW - timedelta(days=30)
+    with _reading_signins(engine):
+        started = monotonic()
+        first = drop_partitions_before(engine, cut)
+        waited = monotonic() - started
+    assert waited < MOST_WAITED + 1.0  # about the lock timeout × attempts (PostgreSQL's own timer, slack)
+    # Every reader holds the partitioned table, so the newer day would wait as long: both are kept.
+    assert first == PartitionDrop(kept=(older.date(), old.date()))
+    assert first.kept_from == datetime.combine(older.date(), datetime.min.time())
+    with engine.connect() as conn:
+        assert {older.date(), old.date()} <= set(day_partitions(conn))
+    assert len(_ids(engine)) == 4
+
+    second = drop_partitions_before(engine, cut)  # the reader has ended
+    assert second == PartitionDrop(3, (partition_name(older.date()), partition_name(old.date())))
+    with engine.connect() as conn:
+        days = day_partitions(conn)
+        blocked = conn.execute(select(SignInBlock.signin_id)).scalars().all()
+    assert older.date() not in days and old.date() not in days
+    assert _ids(engine) == [_signin(4, NOW)["id"]] and blocked == []
+
+
+@postgresql_only
+def test_retention_purge_keeps_a_day_it_could_not_drop_whole_until_the_next_run(engine):
+    old, cut_day = NOW - timedelta(days=35), NOW - timedelta(days=30)
+    with write_transaction(engine) as conn:
+        for day in (old, cut_day):
+            ensure_partitions(conn, day, ahead=0)
+        ensure_partitions(conn, NOW)  # the purge's own call then takes no lock
+    _store(
+        engine,
+        _signin(1, old),
+        _signin(2, old + timedelta(hours=3)),
+        _signin(3, cut_day - timedelta(hours=1)),
+    )
+    settings = load_settings(retention_days=30)
+    with _reading_signins(engine):
+        purged = purge(settings, engine, clock=lambda: NOW)
+    # Not deleted row by row: the cut moved back to the kept day's start (the cut's own day waits too).
+    assert purged["signins"] == 0 and len(_ids(engine)) == 3
+    purged = purge(settings, engine, clock=lambda: NOW)
+    with engine.connect() as conn:
+        assert old.date() not in day_partitions(conn)
+    assert purged["signins"] == 3 and _ids(engine) == []
 
 
 @postgresql_only
@@ -209,5 +286,6 @@ def test_sqlite_has_no_partitions_to_make_or_drop(engine):
     _store(engine, _signin(1, NOW - timedelta(days=40)))
     with write_transaction(engine) as conn:
         assert ensure_partitions(conn, NOW) == []
-        assert drop_partitions_before(conn, NOW) == 0
+    assert drop_partitions_before(engine, NOW) == PartitionDrop()
+    with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(SignIn)).scalar() == 1
