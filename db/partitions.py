@@ -202,7 +202,7 @@ def _drop(engine: Engine, name: str) -> bool | None:
             sleep(DROP_BACKOFF_SECONDS * attempt)
         try:
             with write_transaction(engine) as conn:
-                # Taken before the timeout is set: another retention run holds it no longer than this does.
+                # Before the timeout is set: waiting for another process's partition work queues no reader.
                 _lock_partitions(conn)
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT_MS}ms'")
                 if not _exists(conn, name):
@@ -240,7 +240,7 @@ def drop_partitions_before(engine: Engine, cutoff: datetime) -> PartitionDrop:
         )
     signins = 0
     dropped: list[str] = []
-    for n, (day, name) in enumerate(old):
+    for n, (_day, name) in enumerate(old):
         count = _delete_blocks(engine, name)
         if count is None:
             continue  # dropped by another process
