@@ -6,7 +6,7 @@ then walk the index tenant by tenant); pass every active tenant for "all"."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,12 @@ HOURLY_TIMELINE_UP_TO = HOURS_UP_TO
 
 
 MAX_CIDR_ADDRESSES = 5000  # distinct failing addresses a CIDR filter may expand to
+
+
+# A search (a user, an app, an IP…) is matched once, by resolve_scope, when it finds at most this many
+# failed sign-ins: the page's queries then look those up by id instead of each walking the whole window
+# of the index again (10 M sign-ins, a month: 0.3-0.4 s a query, ten queries a page).
+MAX_SEARCH_IDS = 5000
 
 
 # dim -> the sign-in column it groups by (policy and place are special)
@@ -136,12 +142,14 @@ class Scope:
     end: datetime
     msp_tenant_id: str = ""
     cidr_addresses: tuple[str, ...] | None = None  # a CIDR filter, expanded (None: no CIDR filter)
+    ids: tuple[str, ...] | None = None  # a search's failed sign-ins, found once (None: not narrowed so)
 
 
 def resolve_scope(
     conn: Connection, filters: Filters, now: datetime, all_tenants: Sequence[str], msp_tenant_id: str = ""
 ) -> Scope:
-    """Filters → Scope: tenants made explicit, window computed, a CIDR expanded to addresses seen."""
+    """Filters → Scope: tenants made explicit, window computed, a CIDR expanded to addresses seen, a
+    search's failed sign-ins found once when they are few (MAX_SEARCH_IDS)."""
     tenants = (
         tuple(t for t in filters.tenants if t in set(all_tenants)) if filters.tenants else tuple(all_tenants)
     )
@@ -149,7 +157,13 @@ def resolve_scope(
     scope = Scope(filters, tenants, start, end, msp_tenant_id)
     ip = filters.ip_filter
     if ip is not None and not ip.single:
-        return Scope(filters, tenants, start, end, msp_tenant_id, tuple(_addresses_in(conn, scope, ip)))
+        scope = replace(scope, cidr_addresses=tuple(_addresses_in(conn, scope, ip)))
+    if not filters.only_tenant_time_code:  # a search: the counters cannot answer it
+        # Stops at the first MAX_SEARCH_IDS + 1 matches: a broad filter costs little here.
+        query = select(SignIn.id).where(*signin_conditions(scope)).limit(MAX_SEARCH_IDS + 1)
+        ids = tuple(conn.execute(query).scalars())
+        if len(ids) <= MAX_SEARCH_IDS:
+            scope = replace(scope, ids=ids)
     return scope
 
 
@@ -221,6 +235,8 @@ def signin_conditions(
         )
     if f.interactive is not None:
         out.append(SignIn.is_interactive.is_(f.interactive))
+    if scope.ids is not None:  # the search's matches: each looked up by id (the conditions above still hold)
+        out.append(SignIn.id.in_(scope.ids))
     if f.service_provider:
         # posture.graph.is_msp_person_elsewhere in SQL: the home tenant decides when present.
         no_home = or_(SignIn.home_tenant_id.is_(None), SignIn.home_tenant_id == "")

@@ -406,6 +406,44 @@ def test_a_month_of_blocked_sign_ins_apps_and_places_is_summed_from_daily_counte
     assert sorted((t.value, t.count) for t in top) == sorted(expected)
 
 
+def _page_answers(conn, scope: scope_q.Scope) -> tuple:  # type: ignore[no-untyped-def]
+    tops = tuple(
+        tuple(agg.top_values(conn, scope, dim)) for dim in ("code", "policy", "app", "country", "ip", "user")
+    )
+    rows = tuple(r.id for r in lists.failed_signins(conn, scope))
+    return (
+        agg.count_failed(conn, scope),
+        agg.timeline(conn, scope),
+        tops,
+        tuple(agg.places(conn, scope)),
+        rows,
+    )
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(period="30d", user="alex"),
+        every(period="30d", ip="203.0.113.0/24"),
+        Filters(period="7d", country="CA"),
+    ],
+)
+def test_a_search_is_matched_once_and_answers_as_the_scan_does(filled, filters, monkeypatch):
+    with filled.connect() as conn:
+        narrowed = scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID)
+        monkeypatch.setattr(scope_q, "MAX_SEARCH_IDS", 0)  # too many matches: every query filters
+        scanned = scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID)
+        assert narrowed.ids and scanned.ids is None
+        assert set(narrowed.ids) == {r.id for r in lists.failed_signins(conn, scanned)}
+        assert _page_answers(conn, narrowed) == _page_answers(conn, scanned)
+
+
+def test_what_the_counters_answer_is_not_searched_first(filled):
+    with filled.connect() as conn:
+        for filters in (Filters(period="30d"), every(period="7d", codes=(50126,)), Filters(tenants=(T2,))):
+            assert scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID).ids is None
+
+
 def test_top_policies_and_users_carry_their_names(filled):
     with filled.connect() as conn:
         scope = scope_q.resolve_scope(conn, Filters(period="30d"), NOW, TENANTS, MSP_ID)
