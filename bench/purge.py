@@ -1,6 +1,7 @@
 """Retention at size: the oldest day of a seeded database (bench/seed.py) purged as the worker purges it
-(collectors.run.purge: PostgreSQL's day partitions dropped, then db.store.purge_older_than in the same
-write transaction), while the dashboard and the collectors carry on.
+(collectors.run.purge: PostgreSQL's day partitions dropped, each in a short transaction; then the
+sign-ins an hour per transaction and their policy outcomes a tenant per transaction), while the
+dashboard and the collectors carry on.
 
 Two load processes start first and run throughout: one refreshes the wall (every data function of
 bench/scenarios.py's WALL rows, all tenants then one, a fresh connection per refresh as a page render),
