@@ -41,7 +41,7 @@ from connectors.whatif import LockoutIdentity, find_user_id, lockout_error, pred
 from db import write_transaction
 from db.history import attach_changes, store_directory_audits
 from db.models import CollectionState
-from db.partitions import analyze_signins, drop_partitions_before, ensure_partitions
+from db.partitions import analyze_signins, drop_partitions_before, ensure_partitions_now
 from db.queries import active_tenants, graph_objects
 from db.signin_index import policy_outcome_tenants, purge_outcomes_before
 from db.signin_pipeline import PageResult, SigninPipeline
@@ -725,8 +725,7 @@ def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str
         signins_before = min(signins_before, partitions.kept_from)
         days = ", ".join(day.isoformat() for day in partitions.kept)
         log.info("retention: the partitions of %s are left to the next run (signins was locked)", days)
-    with write_transaction(engine) as conn:
-        ensure_partitions(conn, now)
+    ensure_partitions_now(engine, now)
     with engine.connect() as conn:
         oldest = oldest_signin_at(conn)
     if oldest is not None:

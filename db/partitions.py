@@ -22,14 +22,20 @@ days go with them here (they are found through the sign-ins).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import sleep
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from db.engine import write_transaction
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PARENT = "signins"
 DEFAULT = "signins_default"
@@ -39,11 +45,11 @@ AHEAD_DAYS = 7  # partitions made ahead of today: a week without a retention run
 CONVERT_MAX_DAYS = 400
 _LOCK = "perimeter.signin_partitions"  # advisory lock: one process changes partitions at a time
 _LIKE = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE"
-# How long retention's DROP of a partition waits for its lock on ``signins``: every reader arriving
+# How long making or dropping a partition waits for its lock on ``signins``: every reader arriving
 # meanwhile queues behind it (the wall's reads waited up to 0.8 s), so at most this long per attempt.
-DROP_LOCK_TIMEOUT_MS = 200
-DROP_ATTEMPTS = 3  # tries per partition before it is left to the next retention run
-DROP_BACKOFF_SECONDS = 0.2  # pause before the 2nd try (twice as long before the 3rd): readers finish
+LOCK_TIMEOUT_MS = 200
+LOCK_ATTEMPTS = 3  # tries before the partition work is left to the next run
+LOCK_BACKOFF_SECONDS = 0.2  # pause before the 2nd try (twice as long before the 3rd): readers finish
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock not had within lock_timeout
 
 
@@ -121,16 +127,26 @@ def _create_day(conn: Connection, parent: str, day: date, with_default: bool) ->
     conn.exec_driver_sql(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES {bounds}")
 
 
+def _wanted_days(now: datetime, ahead: int) -> list[date]:
+    return [now.date() + timedelta(days=n) for n in range(ahead + 1)]
+
+
+def partitions_missing(conn: Connection, now: datetime, ahead: int = AHEAD_DAYS) -> bool:
+    """Whether :func:`ensure_partitions` has a partition to make (a catalog read, no lock)."""
+    if not is_partitioned(conn):
+        return False
+    existing = day_partitions(conn)
+    return not (all(day in existing for day in _wanted_days(now, ahead)) and _has_default(conn))
+
+
 def ensure_partitions(conn: Connection, now: datetime, ahead: int = AHEAD_DAYS) -> list[str]:
     """Partitions for today and ``ahead`` days after it, and the default partition, where missing
     (PostgreSQL, partitioned ``signins`` only). Returns the partitions made."""
     if not is_partitioned(conn):
         return []
-    today = now.date()
-    wanted = [today + timedelta(days=n) for n in range(ahead + 1)]
-    existing = day_partitions(conn)
-    if all(day in existing for day in wanted) and _has_default(conn):
+    if not partitions_missing(conn, now, ahead):
         return []  # the usual case: a catalog read, no lock
+    wanted = _wanted_days(now, ahead)
     conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(lock)s))", {"lock": _LOCK})
     existing = day_partitions(conn)  # another process may have made them while this one waited
     made = []
@@ -146,11 +162,19 @@ def ensure_partitions(conn: Connection, now: datetime, ahead: int = AHEAD_DAYS) 
 
 
 def ensure_partitions_now(engine: Engine, now: datetime) -> list[str]:
-    """:func:`ensure_partitions` in a transaction of its own (on opening the database)."""
+    """:func:`ensure_partitions` in a short transaction of its own (on opening the database, and by
+    retention), its locks waited for briefly (_with_short_locks): partitions are made a week ahead, so
+    days not made because ``signins`` was busy are made by the next run. Returns the partitions made."""
     if engine.dialect.name != "postgresql":
         return []
-    with write_transaction(engine) as conn:
-        return ensure_partitions(conn, now)
+    with engine.connect() as conn:
+        if not partitions_missing(conn, now):
+            return []  # the usual case: a catalog read, no lock
+    made = _with_short_locks(engine, lambda conn: ensure_partitions(conn, now))
+    if made is None:
+        log.info("partitions of the coming days not made (signins was locked): left to the next run")
+        return []
+    return made
 
 
 @dataclass(frozen=True)
@@ -194,25 +218,37 @@ def _is_lock_timeout(error: OperationalError) -> bool:
     return getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
-def _drop(engine: Engine, name: str) -> bool | None:
-    """DROP TABLE of one partition in a short transaction, waiting at most DROP_LOCK_TIMEOUT_MS for its
-    lock, DROP_ATTEMPTS times. True: dropped; False: another process dropped it; None: not locked."""
-    for attempt in range(DROP_ATTEMPTS):
+def _with_short_locks(engine: Engine, work: Callable[[Connection], T]) -> T | None:
+    """``work`` in a short transaction of its own, holding the partitions' advisory lock, waiting at most
+    LOCK_TIMEOUT_MS for each lock it takes on ``signins``, LOCK_ATTEMPTS times; None when it never got
+    them. Making or dropping a partition takes an ACCESS EXCLUSIVE lock on ``signins``: while it waits
+    for a long reader, every new reader of ``signins`` queues behind it."""
+    for attempt in range(LOCK_ATTEMPTS):
         if attempt:
-            sleep(DROP_BACKOFF_SECONDS * attempt)
+            sleep(LOCK_BACKOFF_SECONDS * attempt)
         try:
             with write_transaction(engine) as conn:
                 # Before the timeout is set: waiting for another process's partition work queues no reader.
                 _lock_partitions(conn)
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT_MS}ms'")
-                if not _exists(conn, name):
-                    return False
-                conn.exec_driver_sql(f"DROP TABLE {name}")
-                return True
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+                return work(conn)
         except OperationalError as error:
             if not _is_lock_timeout(error):
                 raise
     return None
+
+
+def _drop(engine: Engine, name: str) -> bool | None:
+    """DROP TABLE of one partition (_with_short_locks). True: dropped; False: another process dropped
+    it; None: not locked."""
+
+    def drop(conn: Connection) -> bool:
+        if not _exists(conn, name):
+            return False
+        conn.exec_driver_sql(f"DROP TABLE {name}")
+        return True
+
+    return _with_short_locks(engine, drop)
 
 
 def drop_partitions_before(engine: Engine, cutoff: datetime) -> PartitionDrop:
@@ -223,7 +259,7 @@ def drop_partitions_before(engine: Engine, cutoff: datetime) -> PartitionDrop:
 
     DROP TABLE of a partition takes an ACCESS EXCLUSIVE lock on ``signins`` (and on the default
     partition): while it waits for a long reader, every new reader of ``signins`` queues behind it. So
-    it waits DROP_LOCK_TIMEOUT_MS at most, a few times; a partition still not locked is left in place
+    it waits LOCK_TIMEOUT_MS at most, a few times; a partition still not locked is left in place
     with the newer ones (every reader of ``signins`` holds the parent, so they would wait as long) and
     reported in ``kept``: the next run drops them. (DETACH PARTITION ... CONCURRENTLY, which waits
     without that lock, is refused while the table has a default partition.) Call before the

@@ -19,13 +19,14 @@ from db.models import SignIn, SignInBlock
 from db.partitions import (
     AHEAD_DAYS,
     DEFAULT,
-    DROP_ATTEMPTS,
-    DROP_BACKOFF_SECONDS,
-    DROP_LOCK_TIMEOUT_MS,
+    LOCK_ATTEMPTS,
+    LOCK_BACKOFF_SECONDS,
+    LOCK_TIMEOUT_MS,
     PartitionDrop,
     day_partitions,
     drop_partitions_before,
     ensure_partitions,
+    ensure_partitions_now,
     is_partitioned,
     partition_name,
     partition_signins,
@@ -205,8 +206,8 @@ def _reading_signins(engine: Engine) -> Iterator[None]:
 
 
 # The longest retention may wait for a partition's lock: every attempt's timeout and the pauses between.
-MOST_WAITED = DROP_ATTEMPTS * DROP_LOCK_TIMEOUT_MS / 1000 + sum(
-    DROP_BACKOFF_SECONDS * n for n in range(DROP_ATTEMPTS)
+MOST_WAITED = LOCK_ATTEMPTS * LOCK_TIMEOUT_MS / 1000 + sum(
+    LOCK_BACKOFF_SECONDS * n for n in range(LOCK_ATTEMPTS)
 )
 
 
@@ -237,6 +238,19 @@ def test_retention_leaves_a_day_a_reader_holds_to_the_next_run_after_waiting_onl
         blocked = conn.execute(select(SignInBlock.signin_id)).scalars().all()
     assert older.date() not in days and old.date() not in days
     assert _ids(engine) == [_signin(4, NOW)["id"]] and blocked == []
+
+
+@postgresql_only
+def test_the_coming_days_partitions_wait_only_the_lock_timeout_for_a_reader_and_are_made_next_run(engine):
+    later = NOW + timedelta(days=20)
+    with _reading_signins(engine):
+        started = monotonic()
+        assert ensure_partitions_now(engine, later) == []
+        assert monotonic() - started < MOST_WAITED + 1.0
+    with engine.connect() as conn:
+        assert later.date() not in day_partitions(conn)
+    assert partition_name(later.date()) in ensure_partitions_now(engine, later)  # the reader has ended
+    assert ensure_partitions_now(engine, later) == []
 
 
 @postgresql_only
