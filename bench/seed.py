@@ -45,6 +45,7 @@ import orjson
 from sqlalchemy import delete, func, insert, select, text, update
 
 from bench.common import database_url
+from collectors.evaluate import evaluate_and_store
 from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
@@ -72,6 +73,7 @@ from db.signin_raw import maintain_dictionaries
 from db.store import ingest_signin_page, record_run, replace_objects, upsert_tenant
 from graphjson.times import utcnow
 from investigate.diff import content_hash
+from settings import load_settings
 
 BASE_SEED = 7
 COPY_SUFFIXES = ("", " East", " West", " North", " South", " Central", " Pacific", " Atlantic")
@@ -538,6 +540,57 @@ def stored_size(engine: Any) -> tuple[int, int]:
     return int(stored), path.stat().st_size
 
 
+def finish(
+    url: str,
+    engine: Any,
+    tenants: list[tuple[int, str, str, str, str, str | None]],
+    now: datetime,
+    days: int,
+    newest: dict[str, datetime],
+    started: float,
+) -> None:
+    """What follows the sign-ins: each tenant's sign-in watermark recorded, statistics, the posture
+    evaluation, MFA and change history, and the storage printed."""
+    with write_transaction(engine) as conn:
+        for _copy, _demo, tenant_id, *_ in tenants:
+            _record_ok(conn, tenant_id, SIGNINS, 0, now, watermark=newest.get(tenant_id))
+    with write_transaction(engine) as conn:  # PostgreSQL: as the worker's retention job does after a day
+        analyze_signins(conn)
+    summary = evaluate_and_store(load_settings(database_url=url), engine, now)
+    history = synthesise_mfa_history(engine, now, days)
+    changed = synthesise_change_history(engine, tenants, now, days)
+    print(
+        f"  {url}: {changed:,} configuration changes in {days} days ({time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
+    print(
+        f"  posture evaluated: {summary['findings']} findings, {summary['failing']} failing; "
+        f"{history} days×tenants of MFA history ({time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
+    stored, size = stored_size(engine)
+    print(
+        f"  storage: {size / 1e6:,.0f} MB for {stored:,} sign-ins = "
+        f"{size / max(stored, 1):,.0f} bytes per sign-in ({engine.dialect.name}: the whole database, "
+        "indexes, rollups and history included; goal <= 1,200)",
+        flush=True,
+    )
+
+
+def newest_signins(
+    engine: Any, tenants: list[tuple[int, str, str, str, str, str | None]]
+) -> dict[str, datetime]:
+    """Each tenant's newest stored sign-in (one index look-up each)."""
+    with engine.connect() as conn:
+        found = {
+            tenant_id: conn.execute(
+                select(func.max(SignIn.created_at)).where(SignIn.tenant_id == tenant_id)
+            ).scalar()
+            for _copy, _demo, tenant_id, *_ in tenants
+        }
+    return {tenant_id: at for tenant_id, at in found.items() if at is not None}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -550,12 +603,20 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--now", help="end of the month, naive UTC ISO (default: now)")
     parser.add_argument("--workers", type=int, default=2, help="sign-in generator processes")
+    parser.add_argument(
+        "--finish",
+        action="store_true",
+        help="only what follows the sign-ins (posture, histories, storage), on databases holding them "
+        "(a seed stopped after its sign-ins; same --tenants, --days and --now)",
+    )
     args = parser.parse_args()
     if args.tenants < 1 or not 1 <= args.days <= 30:
         parser.error("--tenants must be at least 1 and --days between 1 and 30 (retention)")
     for database in args.databases:
-        if "://" not in database and Path(database).exists():
-            parser.error(f"{database} exists: seed a new file")
+        if "://" not in database and Path(database).exists() != args.finish:
+            parser.error(f"{database} " + ("does not exist" if args.finish else "exists: seed a new file"))
+    if args.finish and not args.now:
+        parser.error("--finish needs the seed's --now")
     urls = [database_url(database) for database in args.databases]
     now = (datetime.fromisoformat(args.now) if args.now else datetime.now(UTC).replace(tzinfo=None)).replace(
         second=0, microsecond=0
@@ -563,6 +624,11 @@ def main() -> int:
     started = time.monotonic()
     engines = [open_database(url) for url in urls]
     tenants = plan(args.tenants)
+    if args.finish:
+        for url, engine in zip(urls, engines, strict=True):
+            finish(url, engine, tenants, now, args.days, newest_signins(engine, tenants), started)
+        print(f"finished: {len(tenants)} tenants in {time.monotonic() - started:.0f} s")
+        return 0
     for url, engine in zip(urls, engines, strict=True):
         checkpoint_in_background(engine)  # as the collectors do
         with write_transaction(engine) as conn:  # PostgreSQL: a partition for each seeded day (db.partitions)
@@ -613,35 +679,8 @@ def main() -> int:
                     flush=True,
                 )
 
-    from collectors.evaluate import evaluate_and_store
-    from settings import load_settings
-
     for url, engine in zip(urls, engines, strict=True):
-        with write_transaction(engine) as conn:
-            for _copy, _demo, tenant_id, *_ in tenants:
-                _record_ok(conn, tenant_id, SIGNINS, 0, now, watermark=newest.get(tenant_id))
-        with write_transaction(engine) as conn:  # PostgreSQL: as the worker's retention job does after a day
-            analyze_signins(conn)
-        summary = evaluate_and_store(load_settings(database_url=url), engine, now)
-        history = synthesise_mfa_history(engine, now, args.days)
-        changed = synthesise_change_history(engine, tenants, now, args.days)
-        print(
-            f"  {url}: {changed:,} configuration changes in {args.days} days "
-            f"({time.monotonic() - started:.0f} s)",
-            flush=True,
-        )
-        print(
-            f"  posture evaluated: {summary['findings']} findings, {summary['failing']} failing; "
-            f"{history} days×tenants of MFA history ({time.monotonic() - started:.0f} s)",
-            flush=True,
-        )
-        stored, size = stored_size(engine)
-        print(
-            f"  storage: {size / 1e6:,.0f} MB for {stored:,} sign-ins = "
-            f"{size / max(stored, 1):,.0f} bytes per sign-in ({engine.dialect.name}: the whole database, "
-            "indexes, rollups and history included; goal <= 1,200)",
-            flush=True,
-        )
+        finish(url, engine, tenants, now, args.days, newest, started)
     print(f"seeded: {total:,} sign-ins, {len(tenants)} tenants in {time.monotonic() - started:.0f} s")
     return 0
 
