@@ -201,6 +201,11 @@ def signin_conditions(
 ) -> list[ColumnElement[bool]]:
     f = scope.filters
     start, end = start or scope.start, end or scope.end
+    if scope.ids is not None:
+        # A search's matches, found once under every condition below (resolve_scope): looked up by id.
+        # Only the window stays (a function reads parts of it); a condition on the tenants would make the
+        # planners walk the month's index again instead.
+        return [SignIn.id.in_(scope.ids), SignIn.created_at >= start, SignIn.created_at < end]
     out: list[ColumnElement[bool]] = [
         FAILED,
         SignIn.tenant_id.in_(scope.tenants),
@@ -235,8 +240,6 @@ def signin_conditions(
         )
     if f.interactive is not None:
         out.append(SignIn.is_interactive.is_(f.interactive))
-    if scope.ids is not None:  # the search's matches: each looked up by id (the conditions above still hold)
-        out.append(SignIn.id.in_(scope.ids))
     if f.service_provider:
         # posture.graph.is_msp_person_elsewhere in SQL: the home tenant decides when present.
         no_home = or_(SignIn.home_tenant_id.is_(None), SignIn.home_tenant_id == "")
