@@ -438,6 +438,17 @@ def test_a_search_is_matched_once_and_answers_as_the_scan_does(filled, filters, 
         assert _page_answers(conn, narrowed) == _page_answers(conn, scanned)
 
 
+def test_a_months_search_is_narrowed_to_fewer_ids_on_postgresql(filled):
+    # PostgreSQL looks each id up in every day's partition of the window; SQLite once.
+    with filled.connect() as conn:
+        month = scope_q.search_id_limit(conn, NOW - timedelta(days=30), NOW)
+        day = scope_q.search_id_limit(conn, NOW - timedelta(days=1), NOW)
+    if filled.dialect.name == "postgresql":
+        assert month * 31 <= scope_q.MAX_PARTITION_PROBES and month < day
+    else:
+        assert month == day == scope_q.MAX_SEARCH_IDS
+
+
 def test_what_the_counters_answer_is_not_searched_first(filled):
     with filled.connect() as conn:
         for filters in (Filters(period="30d"), every(period="7d", codes=(50126,)), Filters(tenants=(T2,))):
