@@ -1,6 +1,6 @@
 """Retention at size: the oldest day of a seeded database (bench/seed.py) purged as the worker purges it
 (collectors.run.purge: PostgreSQL's day partitions dropped, each in a short transaction; then the
-sign-ins an hour per transaction and their policy outcomes a tenant per transaction), while the
+sign-ins a quarter of an hour per transaction and their policy outcomes a tenant per transaction), while the
 dashboard and the collectors carry on.
 
 Two load processes start first and run throughout: one refreshes the wall (every data function of
@@ -10,7 +10,7 @@ the other writes as the collectors do (db.store.ingest_signin_page: a page of a 
 cut falls ``--hours`` after the oldest sign-in (``--midnight``: rounded down to a day's start, the cut
 that drops whole PostgreSQL partitions and deletes no rows one by one); ``--after`` seconds later the
 load stops and the figures are printed: how long the purge took and the longest any of its write
-transactions held the write lock (the purge deletes an hour of sign-ins per transaction), the
+transactions held the write lock (collectors.run.PURGE_SLICE of sign-ins per transaction), the
 longest a write waited while it ran, and the wall refresh's p50/p95/max before and during it.
 
     python bench/purge.py data/bench.db [--hours 24] [--midnight] [--before 20] [--after 5]

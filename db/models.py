@@ -390,8 +390,20 @@ class SignInRollup(Base):
     edges of a time range. Grains and dimensions: db.signin_index.ROLLUP_DIMS."""
 
     __tablename__ = "signin_rollups"
-    # Clustered on its key (migration 0006): every read walks a key range and wants label and count.
-    __table_args__ = {"sqlite_with_rowid": False}
+    # Every read walks a key range and wants label and count: SQLite keeps the table clustered on its
+    # key (migration 0006); PostgreSQL reads them from a covering index (migration 0017).
+    __table_args__ = (
+        Index(
+            "ix_signin_rollups_covering",
+            "grain",
+            "dim",
+            "bucket",
+            "tenant_id",
+            "value",
+            postgresql_include=["label", "count"],
+        ).ddl_if(dialect="postgresql"),
+        {"sqlite_with_rowid": False},
+    )
 
     grain: Mapped[str] = mapped_column(String(1), primary_key=True)
     dim: Mapped[str] = mapped_column(String(16), primary_key=True)  # db.signin_index.ROLLUP_DIMS

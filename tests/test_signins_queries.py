@@ -570,6 +570,20 @@ def test_migration_0004_indexes_the_sign_ins_stored_before_it_as_ingest_does(fil
         assert _index_tables(conn) == expected
 
 
+def test_counters_are_read_from_an_index_that_holds_every_column_a_read_needs_on_postgresql(filled):
+    # SQLite keeps the counters clustered on their key; PostgreSQL would fetch each one's label and count
+    # from the table (migration 0017).
+    if filled.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's covering index")
+    with filled.connect() as conn:
+        definition = conn.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'signin_rollups' "
+            "AND indexname = 'ix_signin_rollups_covering'"
+        ).scalar()
+    assert definition is not None
+    assert "(grain, dim, bucket, tenant_id, value) INCLUDE (label, count)" in definition
+
+
 def test_migration_0016_counts_the_blocked_sign_ins_stored_before_it_as_ingest_does(filled):
     with filled.connect() as conn:
         expected = _index_tables(conn)
