@@ -42,7 +42,7 @@ from db.models import (
     SignIn,
     Tenant,
 )
-from db.signin_scope import FAILED
+from db.signin_index import FAILED
 from investigate.filters import Filters
 from ui.changes_data import LIMIT as CHANGES_LIMIT
 

@@ -53,6 +53,7 @@ from db.store import (
     purge_signins_before,
     record_run,
     replace_objects,
+    signin_tenant_ids,
     signin_watermark,
     source_watermark,
     upsert_tenant,
@@ -734,15 +735,16 @@ def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str
     ensure_partitions_now(engine, now)
     with engine.connect() as conn:
         oldest = oldest_signin_at(conn)
+        tenants = signin_tenant_ids(conn)  # once: newer tenants have nothing this old
     if oldest is not None:
         cut = oldest.replace(minute=0, second=0, microsecond=0) + PURGE_SLICE
         while cut < signins_before:
             with write_transaction(engine) as conn:
-                dropped += purge_signins_before(conn, cut)
+                dropped += purge_signins_before(conn, cut, tenants)
             cut += PURGE_SLICE
             time.sleep(PURGE_PAUSE_SECONDS)
     with write_transaction(engine) as conn:  # the rest of the sign-ins
-        dropped += purge_signins_before(conn, signins_before)
+        dropped += purge_signins_before(conn, signins_before, tenants)
     with engine.connect() as conn:
         tenants = policy_outcome_tenants(conn)
     for tenant_id in tenants:  # policy outcomes: a tenant per transaction (its part of their keys)

@@ -111,7 +111,7 @@ class SignIn(Base):
         Index("ix_signins_tenant_created", "tenant_id", "created_at"),
         # Partial and covering: the failed sign-ins' filter columns, so the investigation reads this
         # narrow index instead of 3 KB rows, and only failed sign-ins pay for it at ingest. Queries must
-        # say `error_code != 0` literally (db.signin_scope.FAILED) for the planners to use it.
+        # say `error_code != 0` literally (db.signin_index.FAILED) for the planners to use it.
         Index(
             "ix_signins_failed",
             "tenant_id",

@@ -18,7 +18,6 @@ from sqlalchemy import (
     cast,
     false,
     func,
-    literal_column,
     or_,
     select,
 )
@@ -28,14 +27,10 @@ from db.models import (
     SignIn,
     SignInBlock,
 )
-from db.signin_index import DAY, HOUR
+from db.signin_index import DAY, FAILED, HOUR
 from investigate.filters import Filters
 from investigate.network import IpFilter, parse_ip
 from investigate.timeline import HOURS_UP_TO
-
-# Must read `error_code != 0` literally: that is the partial index's condition (db.models).
-FAILED = SignIn.error_code != literal_column("0")
-
 
 HOUR_SPAN = timedelta(hours=1)
 
