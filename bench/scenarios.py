@@ -420,6 +420,7 @@ class Results:
     first_runs: dict[tuple[str, str], float] = field(default_factory=dict)
     worst: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
     notes: dict[str, Runs] = field(default_factory=dict)  # scenarios that are not rows, by name
+    by_case: dict[tuple[str, str, str], Runs] = field(default_factory=dict)  # (page, name, case label)
 
     def record(self, page: str, name: str, target_ms: float, label: str, times: Runs) -> None:
         key = (page, name)
@@ -428,6 +429,7 @@ class Results:
         self.first_runs[key] = max(self.first_runs.get(key, 0.0), times.first)
         if max(times) > self.worst.get(key, (0.0, ""))[0]:
             self.worst[key] = (max(times), label)
+        self.by_case[(page, name, label)] = times
 
 
 def run(b: Bench, repeat: int, scenarios: Iterable[Scenario] = SCENARIOS) -> Results:

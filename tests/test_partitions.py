@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from time import monotonic
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from collectors.run import purge
 from collectors.worker import Worker
@@ -178,6 +178,23 @@ def test_postgresql_connections_do_not_compile_queries(engine):
         conn.rollback()
     with engine.connect() as conn:  # the pooled connection again, after a rollback
         assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+
+
+@postgresql_only
+def test_a_query_run_again_and_again_is_planned_for_its_own_values(engine):
+    # psycopg prepares a statement after its fifth run; a generic plan would then neither prune the
+    # day partitions by the window nor see the tenants' list.
+    # A look-up by key: the kind of statement PostgreSQL switches to a generic plan soonest.
+    query = select(func.count()).select_from(SignIn).where(SignIn.id == bindparam("id"))
+    with engine.connect() as conn:
+        for n in range(20):  # psycopg prepares it at the 6th run; PostgreSQL may go generic at the 11th
+            conn.execute(query, {"id": f"id-{n}"})
+        generic, custom = conn.exec_driver_sql(
+            "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
+            "FROM pg_prepared_statements"
+        ).one()
+    assert custom > 0  # the statement was prepared: the setting is what keeps its plans custom
+    assert generic == 0
 
 
 @postgresql_only
