@@ -155,23 +155,22 @@ def top_values(conn: Connection, scope: Scope, dim: str, limit: int = 10) -> lis
             continue
         conditions = signin_conditions(scope, a, b)
         if dim == "policy":
+            column = SignInBlock.policy_id
             query = (
-                select(SignInBlock.policy_id, func.count(), func.max(SignInBlock.policy_name))
+                select(column, func.count(), func.max(SignInBlock.policy_name))
                 .join(SignIn, SignIn.id == SignInBlock.signin_id)
                 .where(*conditions)
-                .group_by(SignInBlock.policy_id)
+                .group_by(column)
             )
         elif dim == "user":
-            query = (
-                select(SignIn.user_principal_name, func.count(), func.max(SignIn.id))
-                .where(*conditions, SignIn.user_principal_name != "")
-                .group_by(SignIn.user_principal_name)
-            )
+            column = SignIn.user_principal_name
+            query = select(column, func.count(), func.max(SignIn.id)).where(*conditions, column != "")
+            query = query.group_by(column)
         else:
             column = dim_expression(dim)
             query = select(column, func.count()).where(*conditions).group_by(column)
-        if single_query:  # one query answers it all: let the database rank
-            query = query.order_by(func.count().desc()).limit(limit)
+        if single_query:  # one query answers it all: let the database rank (ties by value, as below)
+            query = query.order_by(func.count().desc(), column).limit(limit)
         for row in conn.execute(query):
             value = str(row[0])
             if not value or value == "|":  # no IP, no user, no place
@@ -181,7 +180,8 @@ def top_values(conn: Connection, scope: Scope, dim: str, limit: int = 10) -> lis
                 labels[value] = row[2]
             elif dim == "user":
                 any_ids[value] = row[2]
-    top = counts.most_common(limit)
+    # Ties in value order: the same answer on every refresh, whichever way the rows came.
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
     if dim == "user":
         wanted = [any_ids[v] for v, _ in top if v not in labels and v in any_ids]
         if wanted:
