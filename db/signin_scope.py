@@ -184,6 +184,12 @@ def resolve_scope(
     return scope
 
 
+def reads_few(scope: Scope) -> bool:
+    """Whether the scope's sign-ins are read through a narrow index (its search's ids, users or
+    addresses) rather than by walking the window: a reader then asks for the whole window at once."""
+    return scope.ids is not None or scope.user_names is not None or scope.filters.ip_filter is not None
+
+
 def _searched(scope: Scope, kind: str) -> Any:
     """The scope's tenants' failing users or addresses (``kind``) that failed in its window or after:
     a few rows per user or address, where the index holds one per failed sign-in."""

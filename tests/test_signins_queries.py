@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from posture_fixtures import MSP_ID
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 
 from db import queries, write_transaction
 from db import signin_aggregates as agg
@@ -264,6 +264,33 @@ def test_a_user_search_finds_the_same_sign_ins_whether_it_names_few_users_or_too
     with filled.connect() as conn:
         assert scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID).user_names is None
     assert ids(filled, filters) == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "narrow"),
+    [
+        (Filters(period="30d", user="alex"), True),
+        (Filters(period="30d", ip="203.0.113.9"), True),
+        (Filters(period="30d"), False),
+    ],
+)
+def test_a_narrow_searchs_newest_sign_ins_are_read_in_one_query_not_slice_by_slice(filled, filters, narrow):
+    # In slices, SQLite walks each slice of the window in time order instead of using the narrow index.
+    reads: list[str] = []
+
+    def count_reads(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "FROM signins" in statement:
+            reads.append(statement)
+
+    with filled.connect() as conn:
+        scope = scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID)
+        assert scope_q.reads_few(scope) is narrow
+        event.listen(filled, "before_cursor_execute", count_reads)
+        try:
+            lists.failed_signins(conn, scope)
+        finally:
+            event.remove(filled, "before_cursor_execute", count_reads)
+    assert (len(reads) == 1) is narrow
 
 
 def test_retention_forgets_users_and_addresses_that_failed_only_before_the_cut(filled):
