@@ -129,23 +129,6 @@ class SignIn(Base):
             sqlite_where=text(SIGNIN_FAILED_WHERE),
             postgresql_where=text(SIGNIN_FAILED_WHERE),
         ),
-        # A search by user or address reads its matches straight from these (the users a substring
-        # names and a CIDR's addresses come from signin_search_values) instead of walking the window
-        # of the index above (10 M sign-ins: a month's walk took 0.2-0.5 s a query).
-        Index(
-            "ix_signins_failed_user",
-            "user_principal_name",
-            "created_at",
-            sqlite_where=text(SIGNIN_FAILED_WHERE),
-            postgresql_where=text(SIGNIN_FAILED_WHERE),
-        ),
-        Index(
-            "ix_signins_failed_ip",
-            "ip_address",
-            "created_at",
-            sqlite_where=text(SIGNIN_FAILED_WHERE),
-            postgresql_where=text(SIGNIN_FAILED_WHERE),
-        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -398,21 +381,6 @@ class SignInPlace(Base):
     city: Mapped[str] = mapped_column(String(128), primary_key=True)
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
-
-
-class SignInSearchValue(Base):
-    """The users and addresses of each tenant's failed sign-ins, once each, with the last time one
-    failed: a search for part of a UPN, or for a CIDR, is matched against these few rows, then its
-    sign-ins are read through ``ix_signins_failed_user`` / ``_ip``. Kept by the collector in the ingest
-    transaction (db.signin_index.failure_rows) and by retention (rows not seen since the cut go)."""
-
-    __tablename__ = "signin_search_values"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    kind: Mapped[str] = mapped_column(String(1), primary_key=True)  # db.signin_index.SEARCH_KINDS
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(256), primary_key=True)
-    last_seen: Mapped[datetime] = mapped_column(SigninTime)  # compared with signins.created_at
 
 
 class SignInRollup(Base):

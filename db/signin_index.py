@@ -3,9 +3,8 @@
 writer sends them with :data:`STATEMENTS`).
 
 Kept with every failed sign-in: the blocking policy (``signin_blocks``), the place's coordinates
-(``signin_places``), counters per hour and day (``signin_rollups``) and its user and address with the
-last time each failed (``signin_search_values``: what searches are matched against). The failed
-sign-ins' own filter columns live in the partial covering index ``ix_signins_failed`` (db.models).
+(``signin_places``) and counters per hour and day (``signin_rollups``). The failed sign-ins' own filter
+columns live in the partial covering index ``ix_signins_failed`` (db.models).
 
 Kept with EVERY sign-in: each Conditional Access policy's result (``signin_policy_outcomes``, postings
 of sign-in ids per policy, result and hour), and each would-be block of a report-only policy with the
@@ -35,7 +34,6 @@ from sqlalchemy import (
     Dialect,
     Table,
     bindparam,
-    case,
     delete,
     func,
     literal_column,
@@ -49,7 +47,6 @@ from db.models import (
     SignInPlace,
     SignInPolicyOutcome,
     SignInRollup,
-    SignInSearchValue,
     SignInWouldBlock,
 )
 from db.rows import SIGNIN_COLUMNS
@@ -61,7 +58,6 @@ PLACES: Table = SignInPlace.__table__  # type: ignore[assignment]
 ROLLUPS: Table = SignInRollup.__table__  # type: ignore[assignment]
 OUTCOMES: Table = SignInPolicyOutcome.__table__  # type: ignore[assignment]
 WOULD_BLOCK_TABLE: Table = SignInWouldBlock.__table__  # type: ignore[assignment]
-SEARCH_VALUES: Table = SignInSearchValue.__table__  # type: ignore[assignment]
 OUTCOME_COLUMNS = (
     "tenant_id",
     "policy_id",
@@ -118,9 +114,6 @@ ROLLUP_DIMS: dict[str, tuple[str, ...]] = {
 }
 ROLLUP_COLUMNS = ("grain", "dim", "bucket", "tenant_id", "value", "label", "count")
 BLOCK_COLUMNS = ("signin_id", "tenant_id", "created_at", "policy_id", "policy_name")
-# What a search is matched against (signin_search_values): the failed sign-ins' users and addresses.
-SEARCH_USER, SEARCH_IP = "u", "i"
-SEARCH_COLUMNS = ("kind", "tenant_id", "value", "last_seen")
 PLACE_COLUMNS = ("country", "city", "latitude", "longitude")
 
 _ID, _CREATED, _APP, _COUNTRY, _CITY, _CODE = (
@@ -221,16 +214,6 @@ def outcome_rows(tenant_id: str, signins: Iterable[SignInOutcomes]) -> tuple[lis
     ], would_block
 
 
-def _search_values_upsert(dialect: Dialect) -> DriverStatement:
-    upsert = dialect_insert(dialect, SEARCH_VALUES).values({c: bindparam(c) for c in SEARCH_COLUMNS})
-    seen, stored = upsert.excluded.last_seen, SEARCH_VALUES.c.last_seen
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["kind", "tenant_id", "value"],
-        set_={"last_seen": case((seen > stored, seen), else_=stored)},  # a late page keeps the newest
-    )
-    return DriverStatement(dialect, upsert, SEARCH_VALUES, SEARCH_COLUMNS, convert=("last_seen",))
-
-
 def _places_insert(dialect: Dialect) -> DriverStatement:
     insert = dialect_insert(dialect, PLACES).values({c: bindparam(c) for c in PLACE_COLUMNS})
     insert = insert.on_conflict_do_nothing(index_elements=["country", "city"])
@@ -243,7 +226,6 @@ STATEMENTS: dict[str, Callable[[Dialect], DriverStatement]] = {
     "rollups": _rollups_upsert,
     "blocks": _blocks_insert,
     "places": _places_insert,
-    "search_values": _search_values_upsert,
 }
 """The index's statements by name (db.driver.driver_statement), in the order a page writes them."""
 
@@ -328,30 +310,20 @@ def count_places(
                 counts[(DAY, BLOCKED_DIMS[dim], day, value)] += count
 
 
-FailureRows = tuple[list[tuple], list[tuple], list[tuple], list[tuple]]
-"""(rollups rows, blocks rows, places rows, search values rows) of a page's failed sign-ins
-(:func:`failure_rows`)."""
+FailureRows = tuple[list[tuple], list[tuple], list[tuple]]
+"""(rollups rows, blocks rows, places rows) of a page's failed sign-ins (:func:`failure_rows`)."""
 
 
 def failure_rows(tenant_id: str, fresh: Iterable[tuple[tuple, dict[str, Any]]]) -> FailureRows:
-    """The blocking policy (BLOCK_COLUMNS), counters (ROLLUP_COLUMNS), places with coordinates
-    (PLACE_COLUMNS) and users and addresses last seen failing (SEARCH_COLUMNS) of failed sign-ins stored
-    for the first time (each once). Pure."""
+    """The blocking policy (BLOCK_COLUMNS), counters (ROLLUP_COLUMNS) and places with coordinates
+    (PLACE_COLUMNS) of failed sign-ins stored for the first time (each once). Pure."""
     blocks: list[tuple] = []
-    last_seen: dict[tuple[str, str], datetime] = {}  # (kind, value) -> newest failure
-    seen_at = last_seen.get
     places: dict[tuple[str, str], tuple[float, float] | None] = {}
     policy_names: dict[str, str] = {}
     combos: dict[tuple[datetime, int, str, str, str, str], int] = {}  # hour, code, policy, app, country, city
     combo = combos.get
     i_id, i_created, i_code, i_app, i_country, i_city = _ID, _CREATED, _CODE, _APP, _COUNTRY, _CITY
-    i_upn, i_ip = _UPN, _IP
     for row, obj in fresh:  # hot: locals only
-        created = row[i_created]
-        for searched in ((SEARCH_USER, row[i_upn]), (SEARCH_IP, row[i_ip])):
-            before = seen_at(searched)
-            if before is None or created > before:
-                last_seen[searched] = created
         policy_id = ""
         if obj.get("appliedConditionalAccessPolicies"):
             policy_id, policy_name = primary_blocking_policy(obj)
@@ -364,7 +336,7 @@ def failure_rows(tenant_id: str, fresh: Iterable[tuple[tuple, dict[str, Any]]]) 
             latitude, longitude = coordinates(obj)
             places[place] = None if latitude is None else (latitude, longitude)
         key = (
-            created.replace(minute=0, second=0, microsecond=0),
+            row[i_created].replace(minute=0, second=0, microsecond=0),
             row[i_code],
             policy_id,
             row[i_app],
@@ -389,8 +361,7 @@ def failure_rows(tenant_id: str, fresh: Iterable[tuple[tuple, dict[str, Any]]]) 
         for (country, city), where in places.items()
         if where is not None and (country or city)
     ]
-    search_values = [(kind, tenant_id, value[:256], at) for (kind, value), at in last_seen.items() if value]
-    return rollups, blocks, located, search_values
+    return rollups, blocks, located
 
 
 def places_not_written(conn: Connection, places: list[tuple]) -> list[tuple]:
@@ -441,11 +412,6 @@ def purge_outcomes_before(conn: Connection, tenant_id: str, cutoff: datetime) ->
     o, w = SignInPolicyOutcome, SignInWouldBlock
     conn.execute(delete(o).where(o.tenant_id == tenant_id, o.hour < hour))
     conn.execute(delete(w).where(w.tenant_id == tenant_id, w.created_at < cutoff))
-
-
-def purge_search_values_before(conn: Connection, cutoff: datetime) -> int:
-    """Retention of the users and addresses no failed sign-in kept names (none since ``cutoff``)."""
-    return conn.execute(delete(SignInSearchValue).where(SignInSearchValue.last_seen < cutoff)).rowcount or 0
 
 
 def place_value(country: str, city: str) -> str:

@@ -108,8 +108,8 @@ def prepare_signins(
     prepared.first, prepared.last = min(created), max(created)
     writes = [("signins", [(*row[:-1], compress(row[-1])) for row in rows])]
     if failed:
-        rollups, blocks, prepared.places, search_values = failure_rows(tenant_id, failed)
-        writes += [("rollups", rollups), ("blocks", blocks), ("search_values", search_values)]
+        rollups, blocks, prepared.places = failure_rows(tenant_id, failed)
+        writes += [("rollups", rollups), ("blocks", blocks)]
     if outcomes:
         postings, would_block = outcome_rows(tenant_id, outcomes)
         writes += [("outcomes", postings), ("would_block", would_block)]

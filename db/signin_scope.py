@@ -26,9 +26,8 @@ from sqlalchemy.orm import aliased
 from db.models import (
     SignIn,
     SignInBlock,
-    SignInSearchValue,
 )
-from db.signin_index import DAY, FAILED, HOUR, SEARCH_IP, SEARCH_USER
+from db.signin_index import DAY, FAILED, HOUR
 from investigate.filters import Filters
 from investigate.network import IpFilter, parse_ip
 from investigate.timeline import HOURS_UP_TO
@@ -44,8 +43,6 @@ HOURLY_TIMELINE_UP_TO = HOURS_UP_TO
 
 
 MAX_CIDR_ADDRESSES = 5000  # distinct failing addresses a CIDR filter may expand to
-# A user search (part of a UPN) naming more failing users than this is matched in the index instead.
-MAX_SEARCH_USERS = 5000
 
 
 # A search (a user, an app, an IP…) is matched once, by resolve_scope, when it finds at most this many
@@ -152,16 +149,14 @@ class Scope:
     end: datetime
     msp_tenant_id: str = ""
     cidr_addresses: tuple[str, ...] | None = None  # a CIDR filter, expanded (None: no CIDR filter)
-    user_names: tuple[str, ...] | None = None  # the failing UPNs a user search names (None: not so)
     ids: tuple[str, ...] | None = None  # a search's failed sign-ins, found once (None: not narrowed so)
 
 
 def resolve_scope(
     conn: Connection, filters: Filters, now: datetime, all_tenants: Sequence[str], msp_tenant_id: str = ""
 ) -> Scope:
-    """Filters → Scope: tenants made explicit, window computed, a CIDR expanded to addresses seen and
-    part of a UPN to the users it names (signin_search_values), a search's failed sign-ins found once
-    when they are few (search_id_limit)."""
+    """Filters → Scope: tenants made explicit, window computed, a CIDR expanded to addresses seen, a
+    search's failed sign-ins found once when they are few (search_id_limit)."""
     tenants = (
         tuple(t for t in filters.tenants if t in set(all_tenants)) if filters.tenants else tuple(all_tenants)
     )
@@ -170,10 +165,6 @@ def resolve_scope(
     ip = filters.ip_filter
     if ip is not None and not ip.single:
         scope = replace(scope, cidr_addresses=tuple(_addresses_in(conn, scope, ip)))
-    if filters.user:
-        names = _users_named(conn, scope, filters.user)
-        if len(names) <= MAX_SEARCH_USERS:
-            scope = replace(scope, user_names=tuple(names))
     if not filters.only_tenant_time_code:  # a search: the counters cannot answer it
         # Stops at the first limit + 1 matches: a broad filter costs little here.
         limit = search_id_limit(conn, start, end)
@@ -185,39 +176,20 @@ def resolve_scope(
 
 
 def reads_few(scope: Scope) -> bool:
-    """Whether the scope's sign-ins are read through a narrow index (its search's ids, users or
-    addresses) rather than by walking the window: a reader then asks for the whole window at once."""
-    return scope.ids is not None or scope.user_names is not None or scope.filters.ip_filter is not None
-
-
-def _searched(scope: Scope, kind: str) -> Any:
-    """The scope's tenants' failing users or addresses (``kind``) that failed in its window or after:
-    a few rows per user or address, where the index holds one per failed sign-in."""
-    v = SignInSearchValue
-    return (
-        select(v.value)
-        .distinct()
-        .where(v.kind == kind, v.tenant_id.in_(scope.tenants), v.last_seen >= scope.start)
-    )
-
-
-def _users_named(conn: Connection, scope: Scope, part: str) -> list[str]:
-    """The failing users whose UPN contains ``part`` (up to MAX_SEARCH_USERS + 1)."""
-    query = _searched(scope, SEARCH_USER).where(SignInSearchValue.value.icontains(part, autoescape=True))
-    return list(conn.execute(query.limit(MAX_SEARCH_USERS + 1)).scalars())
+    """Whether the scope's sign-ins are looked up by id (a search's few matches: resolve_scope) rather
+    than by walking the window: a reader then asks for the whole window at once."""
+    return scope.ids is not None
 
 
 def _addresses_in(conn: Connection, scope: Scope, ip: IpFilter) -> list[str]:
-    """Failing addresses that lie in the CIDR (narrowed in SQL by the fixed octets), of those that
-    failed in the window or after (the queries keep the window)."""
+    """Failing addresses in the window that lie in the CIDR (narrowed in SQL by the fixed octets)."""
     network = ip.network
-    value = SignInSearchValue.value
-    query = _searched(scope, SEARCH_IP)
+    query = select(SignIn.ip_address).distinct().where(*_base(scope))
     if network.version == 4 and network.prefixlen >= 8:
         octets = str(network.network_address).split(".")[: network.prefixlen // 8]
-        query = query.where(value.startswith(".".join(octets) + ".", autoescape=True))
+        query = query.where(SignIn.ip_address.startswith(".".join(octets) + ".", autoescape=True))
     elif network.version == 6:
-        query = query.where(value.contains(":"))
+        query = query.where(SignIn.ip_address.contains(":"))
     out = []
     for (value,) in conn.execute(query):
         address = parse_ip(value)
@@ -226,6 +198,16 @@ def _addresses_in(conn: Connection, scope: Scope, ip: IpFilter) -> list[str]:
             if len(out) >= MAX_CIDR_ADDRESSES:
                 break
     return out
+
+
+def _base(scope: Scope) -> list[ColumnElement[bool]]:
+    """Failed, in the tenants, in the window (of any kind: a CIDR's addresses are looked up once)."""
+    return [
+        FAILED,
+        SignIn.tenant_id.in_(scope.tenants),
+        SignIn.created_at >= scope.start,
+        SignIn.created_at < scope.end,
+    ]
 
 
 def signin_conditions(
@@ -245,10 +227,7 @@ def signin_conditions(
         SignIn.created_at < end,
     ]
     if f.user:
-        if scope.user_names is None:
-            out.append(SignIn.user_principal_name.icontains(f.user, autoescape=True))
-        else:  # read through the index by user
-            out.append(SignIn.user_principal_name.in_(scope.user_names) if scope.user_names else false())
+        out.append(SignIn.user_principal_name.icontains(f.user, autoescape=True))
     if f.app:
         out.append(SignIn.app_display_name.icontains(f.app, autoescape=True))
     ip = f.ip_filter

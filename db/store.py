@@ -13,13 +13,7 @@ from db.engine import write_transaction
 from db.history import record_versions
 from db.models import CollectionRun, CollectionState, GraphObject, SignIn, Tenant
 from db.rows import SigninJson, cyclic_gc_paused, object_id
-from db.signin_index import (
-    policy_outcome_tenants,
-    purge_before,
-    purge_outcomes_before,
-    purge_search_values_before,
-    tenants_of,
-)
+from db.signin_index import policy_outcome_tenants, purge_before, purge_outcomes_before, tenants_of
 from db.signin_ingest import store_signins
 from db.signin_raw import maintain_dictionaries
 from graphjson.times import utcnow
@@ -198,9 +192,8 @@ def purge_older_than(conn: Connection, signins_before: datetime, runs_before: da
 def purge_runs_and_dictionaries(
     conn: Connection, signins_before: datetime, runs_before: datetime
 ) -> dict[str, int]:
-    """Retention of run records before ``runs_before``, and of what no sign-in kept (those before
-    ``signins_before``) uses: compression dictionaries, users and addresses searches are matched with."""
+    """Retention of run records before ``runs_before``, and of the compression dictionaries no sign-in
+    kept (those before ``signins_before``) uses."""
     runs = conn.execute(delete(CollectionRun).where(CollectionRun.started_at < runs_before)).rowcount
     dictionaries = maintain_dictionaries(conn, utcnow(), signins_before)
-    search_values = purge_search_values_before(conn, signins_before)
-    return {"runs": runs or 0, **dictionaries, "search_values": search_values}
+    return {"runs": runs or 0, **dictionaries}

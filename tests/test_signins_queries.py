@@ -14,7 +14,7 @@ from db import queries, write_transaction
 from db import signin_aggregates as agg
 from db import signin_lists as lists
 from db import signin_scope as scope_q
-from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup, SignInSearchValue
+from db.models import SignIn, SignInBlock, SignInPlace, SignInRollup
 from db.signin_index import BLOCKED_DIMS
 from db.signin_raw import raw_json
 from db.store import ingest_signin_page, purge_older_than, upsert_tenant
@@ -207,6 +207,7 @@ def test_the_list_holds_only_failed_sign_ins_newest_first(filled):
         (Filters(period="30d", ip="198.51.100.7"), {"s1"}),
         (Filters(period="30d", ip="203.0.113.0/24"), {"s2", "s3"}),
         (Filters(period="30d", ip="203.0.113.8/29"), {"s3"}),
+        (Filters(period="30d", ip="203.0.0.0/16"), {"s2", "s3"}),
         (Filters(period="30d", country="RU"), {"s6"}),
         (Filters(period="30d", codes=(53003,)), {"s1", "s4"}),
         (Filters(period="30d", codes=(53000, 50053)), {"s3", "s6"}),
@@ -226,46 +227,6 @@ def test_each_filter_narrows_the_sign_ins(filled, filters, expected):
     assert count(filled, filters.with_(failures=BLOCKED)) == len(expected - NOT_BLOCKED)
 
 
-def _searched(engine) -> dict[tuple[str, str, str], datetime]:  # type: ignore[no-untyped-def]
-    with engine.connect() as conn:
-        rows = conn.execute(select(SignInSearchValue)).all()
-    return {(r.kind, r.tenant_id, r.value): r.last_seen for r in rows}
-
-
-def test_the_users_and_addresses_of_failed_sign_ins_are_kept_with_their_newest_failure(filled):
-    searched = _searched(filled)
-    assert searched[("u", MSP_ID, "alex@msp.example")] == NOW - timedelta(days=10, hours=7)
-    assert searched[("u", T2, "ann@tailspintoys.com")] == datetime(2026, 11, 22, 11, 0, 0)  # s2, not s6
-    assert searched[("i", T3, "203.0.113.9")] == NOW - timedelta(days=3, minutes=7)
-    assert ("i", T3, "203.0.113.5") not in searched  # only s5, a success, came from there
-
-
-def test_a_late_page_does_not_move_a_users_newest_failure_back(filled):
-    ingest_signin_page(filled, T2, [signin("s9", NOW - timedelta(days=6), 53003, upn="alex@msp.example")])
-    searched = _searched(filled)
-    assert searched[("u", T2, "alex@msp.example")] == NOW - timedelta(minutes=30)  # s1's, still
-
-
-@pytest.mark.parametrize(
-    ("user", "expected"),
-    [("ALEX@", {"s1", "s4"}), ("@", FAILED), ("tailspin", {"s2", "s6"}), ("nobody", set())],
-)
-def test_a_user_search_finds_the_same_sign_ins_whether_it_names_few_users_or_too_many(
-    filled, user, expected, monkeypatch
-):
-    # Few: matched against the failing users, read through the index by user; too many: the
-    # substring is matched in the failed sign-ins' index, as before.
-    filters = every(period="30d", user=user)
-    with filled.connect() as conn:
-        named = scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID)
-    assert named.user_names is not None
-    assert ids(filled, filters) == expected
-    monkeypatch.setattr(scope_q, "MAX_SEARCH_USERS", -1)  # any number of users is too many
-    with filled.connect() as conn:
-        assert scope_q.resolve_scope(conn, filters, NOW, TENANTS, MSP_ID).user_names is None
-    assert ids(filled, filters) == expected
-
-
 @pytest.mark.parametrize(
     ("filters", "narrow"),
     [
@@ -275,7 +236,7 @@ def test_a_user_search_finds_the_same_sign_ins_whether_it_names_few_users_or_too
     ],
 )
 def test_a_narrow_searchs_newest_sign_ins_are_read_in_one_query_not_slice_by_slice(filled, filters, narrow):
-    # In slices, SQLite walks each slice of the window in time order instead of using the narrow index.
+    # In slices, SQLite walks each slice of the window in time order instead of looking the ids up.
     reads: list[str] = []
 
     def count_reads(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
@@ -291,17 +252,6 @@ def test_a_narrow_searchs_newest_sign_ins_are_read_in_one_query_not_slice_by_sli
         finally:
             event.remove(filled, "before_cursor_execute", count_reads)
     assert (len(reads) == 1) is narrow
-
-
-def test_retention_forgets_users_and_addresses_that_failed_only_before_the_cut(filled):
-    cutoff = NOW - timedelta(days=7)
-    with write_transaction(filled) as conn:
-        purge_older_than(conn, cutoff, cutoff)
-    searched = _searched(filled)
-    assert ("u", MSP_ID, "alex@msp.example") not in searched  # s4, 10 days ago
-    assert ("i", T2, "45.0.0.1") not in searched  # s6, 20 days ago
-    assert ("u", T2, "ann@tailspintoys.com") in searched  # s2 failed an hour ago too
-    assert ids(filled, every(period="30d", user="alex")) == {"s1"}
 
 
 def test_blocked_is_the_default_and_leaves_wrong_passwords_out(filled):
@@ -671,18 +621,6 @@ def test_migration_0016_counts_the_blocked_sign_ins_stored_before_it_as_ingest_d
     with filled.connect() as conn:
         assert _index_tables(conn) == expected
     assert made == sum(1 for row in expected["signin_rollups"] if row[1] in BLOCKED_DIMS.values())
-
-
-def test_migration_0018_finds_the_users_and_addresses_stored_before_it_as_ingest_does(filled):
-    with filled.connect() as conn:
-        expected = sorted(tuple(r) for r in conn.execute(select(SignInSearchValue)))
-    with write_transaction(filled) as conn:
-        conn.execute(delete(SignInSearchValue))
-        _migration("0018")._backfill(conn)
-    with filled.connect() as conn:
-        assert sorted(tuple(r) for r in conn.execute(select(SignInSearchValue))) == expected
-    kinds = {(kind, value) for kind, _tenant, value, _seen in expected}
-    assert ("u", "alex@msp.example") in kinds and ("i", "203.0.113.5") in kinds
 
 
 def test_stored_rankings_answer_only_every_tenant_without_filters(filled):
