@@ -59,10 +59,10 @@ _LIST_COLUMNS = (
 
 def failed_signins(conn: Connection, scope: Scope, limit: int = 200) -> list[FailedSignIn]:
     """The newest failed sign-ins in the scope. Read in growing slices from the end of the window, so
-    the newest rows of a busy month cost what the newest hour costs."""
+    the newest rows of a busy month cost what the newest hour costs; a search narrowed to its ids
+    (db.signin_scope.reads_few) at once, as SQLite would walk each slice in time order instead."""
     found: list[tuple[Any, ...]] = []
     end = scope.end
-    # A narrow search at once: in slices, SQLite walks each slice of the window in time order instead.
     span = scope.end - scope.start if reads_few(scope) else min(HOUR_SPAN, scope.end - scope.start)
     while end > scope.start and len(found) < limit:
         start = max(scope.start, end - span)
