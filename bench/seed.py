@@ -46,6 +46,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 
 from bench.common import database_url
 from collectors.evaluate import evaluate_and_store
+from collectors.run import refresh_statistics
 from connectors.sources import (
     CIPP_API_CLIENTS,
     CIPP_AZURE_CONFIGURATION,
@@ -66,7 +67,7 @@ from db.models import (
     PostureEvaluation,
     SignIn,
 )
-from db.partitions import analyze_signins, ensure_partitions
+from db.partitions import ensure_partitions
 from db.queries import graph_objects as stored_objects
 from db.rows import decode_signin_page
 from db.signin_raw import maintain_dictionaries
@@ -554,8 +555,7 @@ def finish(
     with write_transaction(engine) as conn:
         for _copy, _demo, tenant_id, *_ in tenants:
             _record_ok(conn, tenant_id, SIGNINS, 0, now, watermark=newest.get(tenant_id))
-    with write_transaction(engine) as conn:  # PostgreSQL: as the worker's retention job does after a day
-        analyze_signins(conn)
+    refresh_statistics(engine, lambda: now)  # PostgreSQL: as the worker's retention job leaves them
     summary = evaluate_and_store(load_settings(database_url=url), engine, now)
     history = synthesise_mfa_history(engine, now, days)
     changed = synthesise_change_history(engine, tenants, now, days)

@@ -42,7 +42,7 @@ from connectors.whatif import LockoutIdentity, find_user_id, lockout_error, pred
 from db import write_transaction
 from db.history import attach_changes, store_directory_audits
 from db.models import CollectionState
-from db.partitions import analyze_signins, drop_partitions_before, ensure_partitions_now
+from db.partitions import analyze_signins, drop_partitions_before, ensure_partitions_now, settle_ended_days
 from db.queries import active_tenants, graph_objects
 from db.signin_index import policy_outcome_tenants, purge_outcomes_before
 from db.signin_pipeline import PageResult, SigninPipeline
@@ -758,8 +758,13 @@ def purge(settings: Settings, engine: Engine, clock: Clock = utcnow) -> dict[str
     return {"signins": dropped, **counts}
 
 
-def refresh_statistics(engine: Engine) -> bool:
-    """After retention, in a transaction of its own (the purge's locks are not held meanwhile): the
-    partitioned sign-ins' statistics (db.partitions.analyze_signins; nothing on SQLite)."""
+def refresh_statistics(engine: Engine, clock: Clock = utcnow) -> bool:
+    """After retention (the purge's locks are not held meanwhile), on PostgreSQL: the partitions of the
+    days that have ended vacuumed, so index-only scans skip their heap (db.partitions.settle_ended_days),
+    then the partitioned sign-ins' statistics in a transaction of their own (analyze_signins). Nothing
+    on SQLite (False)."""
+    vacuumed = settle_ended_days(engine, clock())
+    if vacuumed:
+        log.info("vacuumed the partitions of ended days: %s", ", ".join(vacuumed))
     with write_transaction(engine) as conn:
         return analyze_signins(conn)

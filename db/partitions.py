@@ -301,6 +301,57 @@ def analyze_signins(conn: Connection) -> bool:
     return True
 
 
+# Day partitions with pages that vacuum has not marked all-visible: the file's real size against the
+# pages its last vacuum saw visible (pg_class's figure), or rows inserted or deleted since it ran.
+_UNSETTLED = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+    "WHERE i.inhparent = to_regclass(%(parent)s) AND ("
+    "pg_relation_size(c.oid) / current_setting('block_size')::int > c.relallvisible "
+    "OR coalesce(s.n_ins_since_vacuum, 0) > 0 OR coalesce(s.n_dead_tup, 0) > 0)"
+)
+VACUUM_LOCK_TIMEOUT = "5s"  # waits only for other maintenance (VACUUM does not block readers or writers)
+
+
+def unsettled_days(conn: Connection, now: datetime) -> list[str]:
+    """The partitions of days that ended before ``now`` with pages not yet vacuumed all-visible, oldest
+    first (PostgreSQL; nothing on SQLite)."""
+    if not is_partitioned(conn):
+        return []
+    names = set(conn.exec_driver_sql(_UNSETTLED, {"parent": PARENT}).scalars())
+    return [name for day, name in sorted(day_partitions(conn).items()) if day < now.date() and name in names]
+
+
+def settle_ended_days(engine: Engine, now: datetime) -> list[str]:
+    """VACUUM (ANALYZE) each partition of a day that has ended, once its rows stopped coming: returns the
+    partitions vacuumed. Why: an index-only scan reads a row's heap page too unless the visibility map
+    says the page is all-visible, and only VACUUM sets it. Autovacuum runs on a partition each time a
+    fifth more rows came in, so the last hours of every day stayed unmarked for good (10 M sign-ins:
+    a month's failed sign-ins scanned for a CIDR took 470 ms, 300 ms once vacuumed, every day partition
+    of the month read through its heap). VACUUM takes no lock that stops readers or writers; a partition
+    whose lock is not had within VACUUM_LOCK_TIMEOUT (other maintenance) is left to the next run."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        names = unsettled_days(conn, now)
+    done = []
+    for name in names:
+        # VACUUM cannot run in a transaction: a connection of its own, in autocommit.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"SET lock_timeout = '{VACUUM_LOCK_TIMEOUT}'")
+            try:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {name}")
+            except OperationalError as error:
+                if not _is_lock_timeout(error):
+                    raise
+                log.info("partition %s not vacuumed (other maintenance held it): left to the next run", name)
+                continue
+            finally:
+                conn.exec_driver_sql("RESET lock_timeout")
+            done.append(name)
+    return done
+
+
 def _index_definitions(conn: Connection, table: str) -> list[str]:
     """CREATE INDEX statements of ``table``'s indexes other than its primary key."""
     definitions = conn.exec_driver_sql(

@@ -12,7 +12,7 @@ from time import monotonic
 import pytest
 from sqlalchemy import Engine, bindparam, func, select
 
-from collectors.run import purge
+from collectors.run import purge, refresh_statistics
 from collectors.worker import Worker
 from db import write_transaction
 from db.models import SignIn, SignInBlock
@@ -30,7 +30,9 @@ from db.partitions import (
     is_partitioned,
     partition_name,
     partition_signins,
+    settle_ended_days,
     unpartition_signins,
+    unsettled_days,
 )
 from db.store import store_signins
 from settings import load_settings
@@ -169,6 +171,38 @@ def test_retention_refreshes_the_statistics_of_the_partitioned_table(engine):
             "SELECT count(*) FROM pg_stats WHERE tablename = 'signins' AND inherited"
         ).scalar()
     assert sampled > 0
+
+
+def _pages_not_all_visible(engine: Engine, name: str) -> int:
+    """Pages of a partition that its visibility map does not mark all-visible (as vacuum last saw)."""
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT pg_relation_size(oid) / current_setting('block_size')::int - relallvisible "
+            "FROM pg_class WHERE relname = %(name)s",
+            {"name": name},
+        ).scalar_one()
+
+
+@postgresql_only
+def test_the_partitions_of_ended_days_are_vacuumed_all_visible_and_todays_is_not(engine):
+    yesterday = NOW - timedelta(days=1)
+    with write_transaction(engine) as conn:
+        ensure_partitions(conn, yesterday, ahead=1)
+    with write_transaction(engine) as conn:
+        # The test server commits asynchronously (.ci/postgres.sh), and vacuum marks rows visible only
+        # once their commit is on disk: at once in production, as here.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = on")
+        store_signins(conn, "t1", [_signin(i, yesterday + timedelta(minutes=i)) for i in range(200)])
+        store_signins(conn, "t1", [_signin(1000 + i, NOW + timedelta(minutes=i)) for i in range(200)])
+    ended, today = partition_name(yesterday.date()), partition_name(NOW.date())
+    with engine.connect() as conn:
+        assert unsettled_days(conn, NOW) == [ended]
+    assert _pages_not_all_visible(engine, ended) > 0
+
+    refresh_statistics(engine, lambda: NOW)  # what the worker's retention job ends with
+
+    assert _pages_not_all_visible(engine, ended) == 0
+    assert _pages_not_all_visible(engine, today) > 0  # its rows are still coming
 
 
 @postgresql_only
@@ -318,5 +352,6 @@ def test_sqlite_has_no_partitions_to_make_or_drop(engine):
     with write_transaction(engine) as conn:
         assert ensure_partitions(conn, NOW) == []
     assert drop_partitions_before(engine, NOW) == PartitionDrop()
+    assert settle_ended_days(engine, NOW) == []
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(SignIn)).scalar() == 1
