@@ -14,6 +14,7 @@ from safetext.markdown import markdown_text
 from settings import SettingsError, describe_database_error, get_settings
 from ui import data
 from ui.auth import Identity, current_identity, sign_in_gate, uses_kiosk_link
+from ui.heap import freeze_startup_heap
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 WALL = "wall.py"
@@ -95,6 +96,7 @@ def run_dashboard() -> None:
         selected.run()
     finally:
         _current.identity = None
+        freeze_startup_heap()  # once per process, after a first page has loaded what the process keeps
 
 
 def page_identity() -> Identity:
