@@ -28,7 +28,7 @@ from db.models import (
     SignInTopValue,
     Tenant,
 )
-from db.signin_index import BLOCKED_DIMS, DAY, HOUR, ROLLUP_DIMS
+from db.signin_index import BLOCKED_DIMS, DAY, HOUR, ROLLUP_DIMS, distinct_values
 from db.signin_scope import (
     DAY_SPAN,
     DIMS,
@@ -355,27 +355,36 @@ class FilterOptions:
 def filter_options(conn: Connection, tenants: Sequence[str], since: datetime) -> FilterOptions:
     """What the filters can choose from: values seen since ``since`` (from the daily counters)."""
     r = SignInRollup
-    rows = conn.execute(
-        select(r.dim, r.value, func.max(r.label))
-        .where(
-            r.grain == DAY,
-            r.bucket >= floor_to(since, DAY),
-            r.tenant_id.in_(tenants),
-            r.dim.in_(("code", "country", "app")),
+    seen: dict[str, list[str]] = {}
+    for dim in ("code", "country", "app"):
+        # Each value the counters have (a seek each: ix_signin_rollups_values), kept when a counter of
+        # the tenants and the window has it (a seek per tenant at most): not a walk of every counter.
+        found = distinct_values(r.value, r.grain == DAY, r.dim == dim)
+        # SELECT value, not exists()'s SELECT *: SQLite would walk the key, whose rows hold every column.
+        counted = (
+            select(r.value)
+            .where(
+                r.grain == DAY,
+                r.dim == dim,
+                r.value == found.c.value,
+                r.tenant_id.in_(tenants),
+                r.bucket >= floor_to(since, DAY),
+            )
+            .exists()
         )
-        .group_by(r.dim, r.value)
-    ).all()
+        values = select(found.c.value).where(found.c.value.is_not(None), counted)
+        seen[dim] = list(conn.execute(values).scalars())
     by_tenant = conn.execute(
         select(r.value, r.tenant_id, func.max(r.label))
         .where(r.grain == DAY, r.bucket >= floor_to(since, DAY), r.tenant_id.in_(tenants), r.dim == "policy")
         .group_by(r.value, r.tenant_id)
     ).all()
-    codes = sorted(int(v) for d, v, _ in rows if d == "code" and v.lstrip("-").isdigit())
+    codes = sorted(int(v) for v in seen["code"] if v.lstrip("-").isdigit())
     policies = sorted(
         ((v, label or v, tenant_id) for v, tenant_id, label in by_tenant), key=lambda p: (p[1].lower(), p[2])
     )
-    countries = sorted(v for d, v, _ in rows if d == "country")
-    apps = sorted((v for d, v, _ in rows if d == "app"), key=str.lower)
+    countries = sorted(seen["country"])
+    apps = sorted(seen["app"], key=str.lower)
     return FilterOptions(codes, policies, countries, apps)
 
 

@@ -374,14 +374,22 @@ def places_not_written(conn: Connection, places: list[tuple]) -> list[tuple]:
     return new
 
 
+def distinct_values(column: Any, *where: Any, name: str = "found") -> Any:
+    """The distinct values of ``column`` among the rows matching ``where`` (equalities on the columns
+    before it in an index), as a CTE with one column ``value`` ending in a NULL row: one index seek per
+    value (a loose index scan: the smallest value above the previous one, recursively), not a read of
+    every row. ``name`` names the CTE (the query plans show it)."""
+    found = select(func.min(column).label("value")).where(*where).cte(name, recursive=True)
+    following = select(select(func.min(column)).where(*where, column > found.c.value).scalar_subquery())
+    return found.union_all(following.where(found.c.value.is_not(None)))
+
+
 def tenants_of(conn: Connection, column: Any) -> list[str]:
     """The tenants a table holds rows of, ``column`` its leading key column (``tenant_id``): one index
-    seek per tenant (a loose index scan: the smallest id above the previous one, recursively), not a
-    read of the table. Retention walks these, tenant by tenant."""
-    found = select(func.min(column).label("tenant_id")).cte("tenants", recursive=True)
-    following = select(select(func.min(column)).where(column > found.c.tenant_id).scalar_subquery())
-    found = found.union_all(following.where(found.c.tenant_id.is_not(None)))
-    return list(conn.execute(select(found.c.tenant_id).where(found.c.tenant_id.is_not(None))).scalars())
+    seek per tenant (:func:`distinct_values`), not a read of the table. Retention walks these, tenant by
+    tenant."""
+    found = distinct_values(column, name="tenants")
+    return list(conn.execute(select(found.c.value).where(found.c.value.is_not(None))).scalars())
 
 
 def policy_outcome_tenants(conn: Connection) -> list[str]:
