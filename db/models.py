@@ -403,7 +403,10 @@ class SignInRollup(Base):
             postgresql_include=["label", "count"],
         ).ddl_if(dialect="postgresql"),
         # Which values a dimension has had (the filters' choices): one seek per value instead of a walk
-        # of every counter of the window (migration 0018).
+        # of every counter of the window (migration 0018). Not partial on the daily counters (37 MB instead
+        # of 80 at 10 M sign-ins): PostgreSQL then leaves the implied grain out of the index condition and
+        # walks the index for each next value (filter choices 26-38 -> 411 ms), and without grain leading
+        # SQLite's planner walks the key for the correlated EXISTS.
         Index("ix_signin_rollups_values", "grain", "dim", "value", "tenant_id", "bucket"),
         {"sqlite_with_rowid": False},
     )
